@@ -1,0 +1,163 @@
+"""SFU CPU per forwarded packet, on uvloop and on asyncio, for audio and for video.
+
+Real aiortc peers publish pre-encoded clips through the SFU for a few seconds. The
+SFU runs in its own process (a thread would share the GIL with the clients and pay
+for every hand-over), driven over a pipe; its CPU time is that process's CPU clock,
+measured apart from the clients'. Prints ONE JSON object:
+``{"uvloop_audio_us": ..., "uvloop_video_us": ..., "asyncio_audio_us": ..., ...}``.
+
+    python -m bench.forward_cost [--seconds 4] [--publishers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import uvloop
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from bench.media_clip import audio_clip, video_clip
+from bench.synthetic_tracks import PacketTrack
+
+LOOPBACK = ("127.0.0.1",)
+
+
+def serve_sfu(conn: Connection, use_uvloop: bool) -> None:
+    """Child process: one SFU room answering requests from the pipe until ``close``."""
+    loop = uvloop.new_event_loop() if use_uvloop else asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(_serve(conn))
+    loop.close()
+
+
+async def _serve(conn: Connection) -> None:
+    from sfu import Sfu, SfuConfig
+
+    sfu = Sfu(SfuConfig(ice_addresses=LOOPBACK, allowed_remote_networks=("127.0.0.0/8",)))
+    room = sfu.room("bench")
+    loop = asyncio.get_running_loop()
+    while True:
+        request = await loop.run_in_executor(None, conn.recv)
+        op, args = request[0], request[1:]
+        reply: Any = None
+        if op == "publish":
+            participant = room.get_participant(args[0]) or room.add_participant(args[0])
+            reply = await participant.publish(args[1])
+        elif op == "offer":
+            offer = await room.participants[args[0]].subscription_offer()
+            reply = None if offer is None else offer.sdp
+        elif op == "answer":
+            await room.participants[args[0]].subscription_answer(args[1])
+        elif op == "sample":
+            reply = (time.process_time(), sfu.stats()["totals"].get("packets_out", 0))
+        elif op == "close":
+            await sfu.close()
+            conn.send(None)
+            return
+        conn.send(reply)
+
+
+class SfuProcess:
+    def __init__(self, use_uvloop: bool) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve_sfu, args=(child, use_uvloop), daemon=True)
+        self._process.start()
+
+    async def call(self, *request: Any) -> Any:
+        self._conn.send(request)
+        return await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
+
+    async def close(self) -> None:
+        await self.call("close")
+        self._process.join(10)
+
+
+def pin(pc: RTCPeerConnection) -> None:
+    for transceiver in pc.getTransceivers():
+        connection: Any = transceiver.receiver.transport.transport.iceGatherer._connection
+        original = connection.get_component_candidates
+
+        async def gather(
+            component: int, addresses: list[str], _o: Any = original, **kw: Any
+        ) -> Any:
+            return await _o(component=component, addresses=list(LOOPBACK), **kw)
+
+        connection.get_component_candidates = gather
+
+
+async def publish(server: SfuProcess, participant_id: str, kind: str) -> RTCPeerConnection:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    clip = audio_clip() if kind == "audio" else video_clip()
+    pc.addTransceiver(PacketTrack(clip), direction="sendonly")
+    pin(pc)
+    await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    answer = await server.call("publish", participant_id, pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return pc
+
+
+async def subscribe(server: SfuProcess, participant_id: str) -> RTCPeerConnection | None:
+    offer = await server.call("offer", participant_id)
+    if offer is None:
+        return None
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    pin(pc)
+    await pc.setLocalDescription(await pc.createAnswer())
+    assert pc.localDescription is not None
+    await server.call("answer", participant_id, pc.localDescription.sdp)
+    return pc
+
+
+async def measure(use_uvloop: bool, kind: str, seconds: float, publishers: int) -> float:
+    server = SfuProcess(use_uvloop)
+    pcs: list[RTCPeerConnection] = []
+    try:
+        participants = [f"p{i}" for i in range(publishers)]
+        for participant in participants:
+            pcs.append(await publish(server, participant, kind))
+        for participant in participants:
+            pc = await subscribe(server, participant)
+            if pc is not None:
+                pcs.append(pc)
+        await asyncio.sleep(2.0)  # ICE, DTLS and the first keyframe
+        before_cpu, before_out = await server.call("sample")
+        await asyncio.sleep(seconds)
+        after_cpu, after_out = await server.call("sample")
+        forwarded = after_out - before_out
+        if forwarded <= 0:
+            raise RuntimeError(f"no {kind} packet was forwarded")
+        return (after_cpu - before_cpu) / forwarded * 1e6
+    finally:
+        for pc in pcs:
+            await pc.close()
+        await server.close()
+
+
+async def main(seconds: float, publishers: int) -> dict[str, float]:
+    result: dict[str, float] = {}
+    for loop_name in ("uvloop", "asyncio"):
+        for kind in ("audio", "video"):
+            cost = await measure(loop_name == "uvloop", kind, seconds, publishers)
+            result[f"{loop_name}_{kind}_us"] = round(cost, 2)
+    return result
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--publishers", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.seconds, args.publishers))))
+
+
+if __name__ == "__main__":
+    run()

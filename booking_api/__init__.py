@@ -1,0 +1,39 @@
+"""Booking: what can be booked, free slots, appointments, mails, staff accounts.
+
+Interface used by the composition (it imports nothing else from this package)::
+
+    config = BookingConfig(database_url=..., data_dir=Path(...), public_base_url=...,
+                           smtp_url=None, mail_from=..., purge_after_days=90, demo=True,
+                           upload_max_bytes=10 * 1024 * 1024)
+    booking_app = create_app(config, join_tokens)   # join_tokens: JoinTokenIssuer
+    app.add_subapp("/api", booking_app)               # routes are relative to /api
+    sink = booking_app[CALL_EVENTS]                   # CallEventSink
+    await sink.record(room, kind, at, data)           # room = booking id
+    await migrate(config)                             # `visioguichet migrate`
+    await create_user(config, email=..., password=..., name=..., role="agent",
+                      organisation_id=None, service_id=None)  # `create-agent`
+
+``create_app`` opens the database, applies migrations, seeds demo data when
+``config.demo`` and runs the outbox sender, all inside the app's ``cleanup_ctx``.
+Join links are ``{public_base_url}/call#token=<join token>`` (room = booking id; the
+citizen is ``guest`` with ``lobby=True``, the agent ``host``); manage links are
+``{public_base_url}/manage#token=<manage token>``. The REST API is described at
+``GET /api/openapi.json``.
+
+Demo data (``--demo``): agent ``agent@demo.visioguichet.fr``, password
+``demo-agent-2026`` (public, for demonstrations only).
+"""
+
+from booking_api.app import CALL_EVENTS, create_app, create_user, migrate
+from booking_api.config import BookingConfig
+from booking_api.interfaces import CallEventSink, JoinTokenIssuer
+
+__all__ = [
+    "CALL_EVENTS",
+    "BookingConfig",
+    "CallEventSink",
+    "JoinTokenIssuer",
+    "create_app",
+    "create_user",
+    "migrate",
+]

@@ -1,0 +1,390 @@
+"""Booking, cancelling, rescheduling and closing appointments.
+
+A booking claims its agent's time as rows of ``agent_busy_blocks``; the table's primary
+key refuses a second claim on any block, so when two requests race for one slot the
+database lets exactly one through. Nothing here checks-then-inserts under a lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from booking_api import links, notifications
+from booking_api.catalogue import Motif, agent_calendars
+from booking_api.context import BookingContext
+from booking_api.db import Connection, Database, Row, UniqueViolation
+from booking_api.errors import ApiError, ValidationFailed
+from booking_api.slots import (
+    PARIS,
+    AgentCalendar,
+    Slot,
+    blocks_of,
+    candidate_slots,
+    from_epoch,
+    is_free,
+    occupied_interval,
+    to_paris_iso,
+)
+from booking_api.tokens import hash_secret, new_id, new_secret
+
+ACTIVE = "booked"
+STATUSES = ("booked", "cancelled", "done", "no-show")
+OUTCOMES = ("done", "no-show")
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRecord:
+    id: str
+    motif_id: str
+    motif_label: str
+    duration_min: int
+    buffer_min: int
+    service_id: str
+    organisation_id: str
+    organisation_name: str
+    agent_id: str
+    agent_name: str
+    start: datetime
+    end: datetime
+    status: str
+    channel: str
+    booked_by: str
+    partner_point_id: str | None
+    citizen_name: str | None
+    citizen_email: str | None
+    citizen_phone: str | None
+    locale: str
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "start": to_paris_iso(self.start),
+            "end": to_paris_iso(self.end),
+            "channel": self.channel,
+            "motif": {
+                "id": self.motif_id,
+                "label": self.motif_label,
+                "duration_min": self.duration_min,
+            },
+            "organisation": {"id": self.organisation_id, "name": self.organisation_name},
+            "service_id": self.service_id,
+            "agent": {"id": self.agent_id, "name": self.agent_name},
+            "booked_by": self.booked_by,
+            "partner_point_id": self.partner_point_id,
+            "citizen": {
+                "name": self.citizen_name,
+                "email": self.citizen_email,
+                "phone": self.citizen_phone,
+            },
+            "locale": self.locale,
+        }
+
+
+_SELECT = (
+    "SELECT b.*, m.label AS motif_label, m.duration_min, m.buffer_min, m.service_id, "
+    "s.organisation_id, o.name AS organisation_name, u.name AS agent_name "
+    "FROM bookings b JOIN motifs m ON m.id = b.motif_id JOIN services s ON s.id = m.service_id "
+    "JOIN organisations o ON o.id = s.organisation_id JOIN users u ON u.id = b.agent_id "
+)
+
+
+def _record(row: Row) -> BookingRecord:
+    return BookingRecord(
+        id=row["id"],
+        motif_id=row["motif_id"],
+        motif_label=row["motif_label"],
+        duration_min=int(row["duration_min"]),
+        buffer_min=int(row["buffer_min"]),
+        service_id=row["service_id"],
+        organisation_id=row["organisation_id"],
+        organisation_name=row["organisation_name"],
+        agent_id=row["agent_id"],
+        agent_name=row["agent_name"],
+        start=from_epoch(row["start_at"]),
+        end=from_epoch(row["end_at"]),
+        status=row["status"],
+        channel=row["channel"],
+        booked_by=row["booked_by"],
+        partner_point_id=row["partner_point_id"],
+        citizen_name=row["citizen_name"],
+        citizen_email=row["citizen_email"],
+        citizen_phone=row["citizen_phone"],
+        locale=row["locale"],
+        created_at=int(row["created_at"]),
+    )
+
+
+async def load_booking(db: Database | Connection, booking_id: str) -> BookingRecord | None:
+    row = await db.fetch_one(_SELECT + "WHERE b.id = ?", booking_id)
+    return _record(row) if row else None
+
+
+async def load_by_manage_token(db: Database | Connection, token: str) -> BookingRecord | None:
+    row = await db.fetch_one(_SELECT + "WHERE b.manage_token_hash = ?", hash_secret(token))
+    return _record(row) if row else None
+
+
+async def list_bookings(
+    db: Database, where: str, *args: Any, order: str = "b.start_at"
+) -> list[BookingRecord]:
+    rows = await db.fetch_all(_SELECT + f"WHERE {where} ORDER BY {order}", *args)
+    return [_record(r) for r in rows]
+
+
+# --- choosing the agent and slot ----------------------------------------------
+
+
+async def _candidates(
+    db: Database | Connection,
+    motif: Motif,
+    start: datetime,
+    agent_id: str | None,
+    now: datetime,
+    *,
+    ignore_booking: str | None = None,
+) -> list[tuple[Slot, AgentCalendar]]:
+    """Agents who could take this start, free ones first; raises if the start is no slot."""
+    if start < now:
+        raise ValidationFailed({"start": "Ce créneau est déjà passé."})
+    timing = motif.timing
+    if start < now + timing.notice:
+        raise ValidationFailed(
+            {
+                "start": "Ce créneau est trop proche : réservez au moins "
+                f"{motif.notice_min} minutes à l’avance."
+            }
+        )
+    if start > now + timing.horizon:
+        raise ValidationFailed(
+            {
+                "start": "Ce créneau est trop lointain : au plus "
+                f"{motif.horizon_days} jours à l’avance."
+            }
+        )
+    day = start.astimezone(PARIS).date()
+    calendars = await agent_calendars(db, motif.service_id, day, day, agent_id)
+    matches: list[tuple[Slot, AgentCalendar]] = []
+    for calendar in calendars:
+        if ignore_booking is not None:
+            calendar = await _without_booking(db, calendar, ignore_booking)
+        for slot in candidate_slots(timing, calendar, day, day):
+            if slot.start == start and not any(
+                slot.occupied.overlaps(a) for a in calendar.absences
+            ):
+                matches.append((slot, calendar))
+    if not matches:
+        field = "agent_id" if agent_id is not None and not calendars else "start"
+        message = (
+            "Ce conseiller ne reçoit pas pour ce motif."
+            if field == "agent_id"
+            else "Aucun créneau ne commence à cette heure pour ce motif."
+        )
+        raise ValidationFailed({field: message})
+    matches.sort(key=lambda m: not is_free(m[0], timing, m[1]))
+    return matches
+
+
+async def _without_booking(
+    db: Database | Connection, calendar: AgentCalendar, booking_id: str
+) -> AgentCalendar:
+    """The calendar as if the booking being moved did not hold its time (rescheduling)."""
+    rows = await db.fetch_all(
+        "SELECT MIN(block) AS first_block, MAX(block) AS last_block FROM agent_busy_blocks "
+        "WHERE booking_id = ?",
+        booking_id,
+    )
+    if not rows or rows[0]["first_block"] is None:
+        return calendar
+    own = (
+        from_epoch(int(rows[0]["first_block"]) * 300),
+        from_epoch((int(rows[0]["last_block"]) + 1) * 300),
+    )
+    busy = [b for b in calendar.busy if (b.start, b.end) != own]
+    return AgentCalendar(calendar.agent_id, calendar.rules, calendar.absences, busy)
+
+
+async def _claim(
+    tx: Connection, agent_id: str, booking_id: str, slot: Slot, buffer_min: int
+) -> None:
+    interval = occupied_interval(slot.start, slot.end, timedelta(minutes=buffer_min))
+    for block in blocks_of(interval):
+        await tx.execute(
+            "INSERT INTO agent_busy_blocks (agent_id, block, booking_id) VALUES (?, ?, ?)",
+            agent_id,
+            block,
+            booking_id,
+        )
+
+
+def slot_taken() -> ApiError:
+    return ApiError(409, "slot-taken", "Ce créneau vient d’être réservé. Choisissez-en un autre.")
+
+
+# --- flows ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewBooking:
+    motif: Motif
+    start: datetime
+    agent_id: str | None
+    citizen: Citizen
+    channel: str = "video"
+    booked_by: str = "self"
+    booked_by_user_id: str | None = None
+    partner_point_id: str | None = None
+    consent_at: int | None = None
+    locale: str = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedBooking:
+    record: BookingRecord
+    manage_token: str
+    join_url: str
+    manage_url: str
+
+
+async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) -> CreatedBooking:
+    """Book the first agent free at ``new.start``; 409 if the slot went to someone else."""
+    db = ctx.database
+    candidates = await _candidates(db, new.motif, new.start, new.agent_id, now)
+    for slot, calendar in candidates:
+        if not is_free(slot, new.motif.timing, calendar):
+            continue
+        booking_id = new_id()
+        manage_token = new_secret()
+        try:
+            async with db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO bookings (id, motif_id, agent_id, start_at, end_at, status, "
+                    "channel, booked_by, booked_by_user_id, partner_point_id, consent_at, "
+                    "citizen_name, citizen_email, citizen_phone, locale, manage_token_hash, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    booking_id,
+                    new.motif.id,
+                    calendar.agent_id,
+                    int(slot.start.timestamp()),
+                    int(slot.end.timestamp()),
+                    ACTIVE,
+                    new.channel,
+                    new.booked_by,
+                    new.booked_by_user_id,
+                    new.partner_point_id,
+                    new.consent_at,
+                    new.citizen.name,
+                    new.citizen.email,
+                    new.citizen.phone,
+                    new.locale,
+                    hash_secret(manage_token),
+                    int(now.timestamp()),
+                )
+                await _claim(tx, calendar.agent_id, booking_id, slot, new.motif.buffer_min)
+                record = await load_booking(tx, booking_id)
+                assert record is not None
+                join = await links.guest_join_url(ctx, tx, record)
+                manage = links.manage_url(ctx, manage_token)
+                await notifications.notify(
+                    ctx, tx, "confirmation", record, join_url=join, manage_url=manage
+                )
+        except UniqueViolation:
+            continue
+        return CreatedBooking(record, manage_token, join, manage)
+    raise slot_taken()
+
+
+async def cancel_booking(
+    ctx: BookingContext, booking: BookingRecord, *, notify: bool = True
+) -> BookingRecord:
+    if booking.status != ACTIVE:
+        raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
+    async with ctx.database.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE bookings SET status = 'cancelled', cancelled_at = ? "
+            "WHERE id = ? AND status = ?",
+            int(time.time()),
+            booking.id,
+            ACTIVE,
+        )
+        if changed != 1:
+            raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
+        await tx.execute("DELETE FROM agent_busy_blocks WHERE booking_id = ?", booking.id)
+        record = await load_booking(tx, booking.id)
+        assert record is not None
+        if notify:
+            await notifications.notify(ctx, tx, "cancellation", record)
+    return record
+
+
+async def reschedule_booking(
+    ctx: BookingContext,
+    booking: BookingRecord,
+    motif: Motif,
+    start: datetime,
+    now: datetime,
+    *,
+    manage_url: str | None = None,
+) -> tuple[BookingRecord, str]:
+    """Move an active booking to another start (any agent of the service); returns the
+    record and a fresh guest join URL."""
+    if booking.status != ACTIVE:
+        raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
+    db = ctx.database
+    candidates = await _candidates(db, motif, start, None, now, ignore_booking=booking.id)
+    for slot, calendar in candidates:
+        if not is_free(slot, motif.timing, calendar):
+            continue
+        try:
+            async with db.transaction() as tx:
+                await tx.execute("DELETE FROM agent_busy_blocks WHERE booking_id = ?", booking.id)
+                await _claim(tx, calendar.agent_id, booking.id, slot, motif.buffer_min)
+                changed = await tx.execute(
+                    "UPDATE bookings SET agent_id = ?, start_at = ?, end_at = ?, "
+                    "reminder_sent_at = NULL WHERE id = ? AND status = ?",
+                    calendar.agent_id,
+                    int(slot.start.timestamp()),
+                    int(slot.end.timestamp()),
+                    booking.id,
+                    ACTIVE,
+                )
+                if changed != 1:
+                    raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
+                record = await load_booking(tx, booking.id)
+                assert record is not None
+                join = await links.guest_join_url(ctx, tx, record)
+                await notifications.notify(
+                    ctx, tx, "reschedule", record, join_url=join, manage_url=manage_url
+                )
+        except UniqueViolation:
+            continue
+        return record, join
+    raise slot_taken()
+
+
+async def set_outcome(ctx: BookingContext, booking: BookingRecord, outcome: str) -> BookingRecord:
+    if outcome not in OUTCOMES:
+        raise ValidationFailed({"status": "Le statut doit être « done » ou « no-show »."})
+    if booking.status == "cancelled":
+        raise ApiError(409, "not-active", "Ce rendez-vous a été annulé.")
+    async with ctx.database.transaction() as tx:
+        await tx.execute(
+            "UPDATE bookings SET status = ?, outcome_at = ? WHERE id = ?",
+            outcome,
+            int(time.time()),
+            booking.id,
+        )
+        record = await load_booking(tx, booking.id)
+    assert record is not None
+    return record

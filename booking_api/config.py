@@ -1,0 +1,50 @@
+"""Settings the composition hands to the booking application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class BookingConfig:
+    """Where booking keeps its data and how it reaches people.
+
+    ``database_url`` defaults to ``sqlite:///<data_dir>/visioguichet.db``; a
+    ``postgresql://`` URL selects PostgreSQL. ``smtp_url`` is ``smtp://[user:pass@]host:port``
+    or ``smtps://...`` (TLS); ``None`` writes each mail as an ``.eml`` file to
+    ``data_dir/outbox/`` instead.
+    """
+
+    database_url: str = ""
+    data_dir: Path = Path("data")
+    public_base_url: str = "http://127.0.0.1:8080"
+    smtp_url: str | None = None
+    mail_from: str = "Visioguichet <ne-pas-repondre@visioguichet.localhost>"
+    purge_after_days: int = 90
+    demo: bool = False
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    # First retry delay of the outbox sender; doubles on each failure up to the maximum.
+    mail_retry_base_s: float = 2.0
+    mail_retry_max_s: float = 300.0
+    # How often background work (outbox, reminders, purge) looks for due items.
+    worker_poll_s: float = 1.0
+    # Failed logins allowed per email and per client address within the window.
+    login_max_failures: int = 5
+    login_window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir}/visioguichet.db"
+        self.public_base_url = self.public_base_url.rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

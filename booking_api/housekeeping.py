@@ -1,0 +1,105 @@
+"""Timed work: reminders the day before, and forgetting citizens after the retention
+period (statistics keep the booking's motif, times, outcome and call records)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+
+import structlog
+
+from booking_api import links, notifications
+from booking_api.bookings import ACTIVE, load_booking
+from booking_api.context import BookingContext
+
+log = structlog.get_logger(__name__)
+
+DAY_S = 24 * 3600
+
+
+async def send_due_reminders(ctx: BookingContext, now: float | None = None) -> int:
+    """Queue a reminder for appointments starting within a day that were booked earlier
+    than a day ahead; each booking gets at most one."""
+    now = time.time() if now is None else now
+    db = ctx.database
+    rows = await db.fetch_all(
+        "SELECT id FROM bookings WHERE status = ? AND reminder_sent_at IS NULL "
+        "AND start_at > ? AND start_at <= ? AND created_at < start_at - ?",
+        ACTIVE,
+        int(now),
+        int(now + DAY_S),
+        DAY_S,
+    )
+    sent = 0
+    for row in rows:
+        async with db.transaction() as tx:
+            claimed = await tx.execute(
+                "UPDATE bookings SET reminder_sent_at = ? "
+                "WHERE id = ? AND reminder_sent_at IS NULL",
+                int(now),
+                row["id"],
+            )
+            if claimed != 1:
+                continue
+            booking = await load_booking(tx, row["id"])
+            assert booking is not None
+            join = await links.guest_join_url(ctx, tx, booking)
+            if await notifications.notify(ctx, tx, "reminder", booking, join_url=join):
+                sent += 1
+    return sent
+
+
+async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> int:
+    """Erase citizens' names, contacts, mails, tokens and documents of appointments that
+    ended more than ``purge_after_days`` ago; returns how many bookings were purged."""
+    now = time.time() if now is None else now
+    cutoff = int(now - ctx.config.purge_after_days * DAY_S)
+    db = ctx.database
+    rows = await db.fetch_all(
+        "SELECT id FROM bookings WHERE purged_at IS NULL AND end_at < ?", cutoff
+    )
+    for row in rows:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "UPDATE bookings SET citizen_name = NULL, citizen_email = NULL, "
+                "citizen_phone = NULL, purged_at = ? WHERE id = ?",
+                int(now),
+                row["id"],
+            )
+            await tx.execute("DELETE FROM outbox WHERE booking_id = ?", row["id"])
+            await tx.execute("DELETE FROM issued_join_tokens WHERE booking_id = ?", row["id"])
+            await tx.execute("DELETE FROM booking_files WHERE booking_id = ?", row["id"])
+        await asyncio.to_thread(shutil.rmtree, ctx.config.files_dir / row["id"], ignore_errors=True)
+    if rows:
+        log.info("personal_data_purged", bookings=len(rows))
+    return len(rows)
+
+
+class Housekeeper:
+    """Runs reminders and the purge every ``interval_s`` seconds."""
+
+    def __init__(self, ctx: BookingContext, interval_s: float = 60.0) -> None:
+        self._ctx = ctx
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="booking-housekeeper")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await send_due_reminders(self._ctx)
+                await purge_personal_data(self._ctx)
+            except Exception:
+                log.exception("housekeeping_pass_failed")
+            await asyncio.sleep(self._interval_s)

@@ -1,0 +1,159 @@
+"""The words of every notification, French first and English available."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from booking_api.slots import PARIS
+
+_DAYS = {
+    "fr": ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"],
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+}
+_MONTHS = {
+    "fr": [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+
+LOCALES = ("fr", "en")
+
+
+def spoken_datetime(instant: datetime, locale: str) -> str:
+    """« mardi 24 novembre 2026 à 09:30 » in Paris time."""
+    local = instant.astimezone(PARIS)
+    day = _DAYS[locale][local.weekday()]
+    month = _MONTHS[locale][local.month - 1]
+    if locale == "en":
+        return f"{day} {local.day} {month} {local.year} at {local:%H:%M} (Paris time)"
+    return f"{day} {local.day} {month} {local.year} à {local:%H:%M}"
+
+
+_SUBJECTS = {
+    "confirmation": {
+        "fr": "Votre rendez-vous du {when} est confirmé",
+        "en": "Your appointment on {when} is confirmed",
+    },
+    "reminder": {
+        "fr": "Rappel : votre rendez-vous demain, {when}",
+        "en": "Reminder: your appointment tomorrow, {when}",
+    },
+    "cancellation": {
+        "fr": "Votre rendez-vous du {when} est annulé",
+        "en": "Your appointment on {when} is cancelled",
+    },
+    "reschedule": {
+        "fr": "Votre rendez-vous est déplacé au {when}",
+        "en": "Your appointment is moved to {when}",
+    },
+}
+
+_INTRO = {
+    "confirmation": {
+        "fr": "Votre rendez-vous en visio avec {organisation} est confirmé.",
+        "en": "Your video appointment with {organisation} is confirmed.",
+    },
+    "reminder": {
+        "fr": "Nous vous rappelons votre rendez-vous en visio avec {organisation}.",
+        "en": "This is a reminder of your video appointment with {organisation}.",
+    },
+    "cancellation": {
+        "fr": "Votre rendez-vous avec {organisation} a été annulé.",
+        "en": "Your appointment with {organisation} has been cancelled.",
+    },
+    "reschedule": {
+        "fr": "Votre rendez-vous avec {organisation} a été déplacé.",
+        "en": "Your appointment with {organisation} has been moved.",
+    },
+}
+
+_LINES = {
+    "fr": {
+        "greeting": "Bonjour {name},",
+        "motif": "Motif : {motif}",
+        "when": "Date : {when}",
+        "duration": "Durée : {duration} minutes",
+        "join": "Le jour du rendez-vous, rejoignez l’appel avec ce lien (gardez-le pour vous) :",
+        "manage": "Pour consulter, déplacer ou annuler ce rendez-vous :",
+        "ics": "Le fichier joint ajoute le rendez-vous à votre agenda.",
+        "rebook": "Vous pouvez prendre un nouveau rendez-vous quand vous le souhaitez.",
+        "closing": "Cordialement,\n{organisation}",
+        "footer": "Ce message est envoyé automatiquement, merci de ne pas y répondre.",
+    },
+    "en": {
+        "greeting": "Hello {name},",
+        "motif": "Reason: {motif}",
+        "when": "Date: {when}",
+        "duration": "Duration: {duration} minutes",
+        "join": "On the day, join the call with this link (keep it to yourself):",
+        "manage": "To view, move or cancel this appointment:",
+        "ics": "The attached file adds the appointment to your calendar.",
+        "rebook": "You may book a new appointment whenever you wish.",
+        "closing": "Kind regards,\n{organisation}",
+        "footer": "This message is sent automatically, please do not reply.",
+    },
+}
+
+
+def subject(kind: str, locale: str, when: datetime) -> str:
+    return _SUBJECTS[kind][locale].format(when=spoken_datetime(when, locale))
+
+
+def body(
+    kind: str,
+    locale: str,
+    *,
+    name: str,
+    organisation: str,
+    motif: str,
+    when: datetime,
+    duration_min: int,
+    join_url: str | None,
+    manage_url: str | None,
+) -> str:
+    lines = _LINES[locale]
+    parts = [
+        lines["greeting"].format(name=name),
+        "",
+        _INTRO[kind][locale].format(organisation=organisation),
+        "",
+        lines["motif"].format(motif=motif),
+        lines["when"].format(when=spoken_datetime(when, locale)),
+        lines["duration"].format(duration=duration_min),
+        "",
+    ]
+    if kind == "cancellation":
+        parts += [lines["rebook"], ""]
+    else:
+        if join_url:
+            parts += [lines["join"], join_url, ""]
+        if manage_url:
+            parts += [lines["manage"], manage_url, ""]
+        parts += [lines["ics"], ""]
+    parts += [lines["closing"].format(organisation=organisation), "", "--", lines["footer"]]
+    return "\n".join(parts) + "\n"

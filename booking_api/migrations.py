@@ -1,0 +1,212 @@
+"""Versioned schema migrations, applied in order at start-up and by ``visioguichet migrate``.
+
+Each version is a list of statements in SQL that SQLite and PostgreSQL both accept.
+Times are UTC epoch seconds (BIGINT). A version is recorded in ``schema_migrations``
+in the same transaction that applies it, so a crash never leaves half a version.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from booking_api.db import Database
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE organisations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE services (
+            id TEXT PRIMARY KEY,
+            organisation_id TEXT NOT NULL REFERENCES organisations(id),
+            name TEXT NOT NULL
+        )""",
+        """CREATE TABLE motifs (
+            id TEXT PRIMARY KEY,
+            service_id TEXT NOT NULL REFERENCES services(id),
+            label TEXT NOT NULL,
+            duration_min INTEGER NOT NULL,
+            channels TEXT NOT NULL,
+            notice_min INTEGER NOT NULL DEFAULT 60,
+            horizon_days INTEGER NOT NULL DEFAULT 60,
+            buffer_min INTEGER NOT NULL DEFAULT 0,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE partner_points (
+            id TEXT PRIMARY KEY,
+            organisation_id TEXT NOT NULL REFERENCES organisations(id),
+            name TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            organisation_id TEXT REFERENCES organisations(id),
+            service_id TEXT REFERENCES services(id),
+            partner_point_id TEXT REFERENCES partner_points(id),
+            created_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE availability_rules (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES users(id),
+            weekday INTEGER NOT NULL,
+            start_min INTEGER NOT NULL,
+            end_min INTEGER NOT NULL
+        )""",
+        """CREATE TABLE absences (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES users(id),
+            start_at BIGINT NOT NULL,
+            end_at BIGINT NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE bookings (
+            id TEXT PRIMARY KEY,
+            motif_id TEXT NOT NULL REFERENCES motifs(id),
+            agent_id TEXT NOT NULL REFERENCES users(id),
+            start_at BIGINT NOT NULL,
+            end_at BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'video',
+            booked_by TEXT NOT NULL,
+            booked_by_user_id TEXT,
+            partner_point_id TEXT REFERENCES partner_points(id),
+            consent_at BIGINT,
+            citizen_name TEXT,
+            citizen_email TEXT,
+            citizen_phone TEXT,
+            locale TEXT NOT NULL DEFAULT 'fr',
+            manage_token_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            cancelled_at BIGINT,
+            outcome_at BIGINT,
+            reminder_sent_at BIGINT,
+            purged_at BIGINT
+        )""",
+        "CREATE INDEX bookings_agent_start ON bookings(agent_id, start_at)",
+        "CREATE INDEX bookings_motif_start ON bookings(motif_id, start_at)",
+        # One row per 5-minute block an active booking occupies (its buffer included):
+        # the primary key is what lets exactly one of two racing bookings win.
+        """CREATE TABLE agent_busy_blocks (
+            agent_id TEXT NOT NULL REFERENCES users(id),
+            block BIGINT NOT NULL,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            PRIMARY KEY (agent_id, block)
+        )""",
+        "CREATE INDEX agent_busy_blocks_booking ON agent_busy_blocks(booking_id)",
+        """CREATE TABLE issued_join_tokens (
+            token_hash TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            role TEXT NOT NULL,
+            expires_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            csrf_token TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            booking_id TEXT,
+            recipient TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL,
+            sent_at BIGINT,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox(sent_at, next_attempt_at)",
+        """CREATE TABLE call_events (
+            id TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX call_events_booking ON call_events(booking_id, at)",
+        """CREATE TABLE survey_answers (
+            booking_id TEXT PRIMARY KEY REFERENCES bookings(id),
+            score INTEGER NOT NULL,
+            answered_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE booking_files (
+            id TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            file_name TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            uploaded_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE login_failures (
+            id TEXT PRIMARY KEY,
+            key TEXT NOT NULL,
+            at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX login_failures_key ON login_failures(key, at)",
+        """CREATE TABLE queue_requests (
+            id TEXT PRIMARY KEY,
+            motif_id TEXT NOT NULL REFERENCES motifs(id),
+            status TEXT NOT NULL,
+            citizen_name TEXT,
+            partner_point_id TEXT REFERENCES partner_points(id),
+            wait_token_hash TEXT NOT NULL UNIQUE,
+            booking_id TEXT REFERENCES bookings(id),
+            created_at BIGINT NOT NULL,
+            taken_at BIGINT
+        )""",
+    ],
+}
+
+LATEST_VERSION = max(MIGRATIONS)
+
+
+async def applied_version(db: Database) -> int:
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    )
+    row = await db.fetch_one("SELECT MAX(version) AS version FROM schema_migrations")
+    return int(row["version"]) if row and row["version"] is not None else 0
+
+
+async def apply_migrations(db: Database) -> int:
+    """Bring the schema to the latest version; returns the version reached."""
+    current = await applied_version(db)
+    for version in sorted(v for v in MIGRATIONS if v > current):
+        try:
+            async with db.transaction() as tx:
+                if db.dialect == "postgresql":
+                    # Several nodes may start together: one migrates, the others wait.
+                    await tx.execute("SELECT pg_advisory_xact_lock(727274)")
+                    row = await tx.fetch_one(
+                        "SELECT 1 AS done FROM schema_migrations WHERE version = ?", version
+                    )
+                    if row:
+                        continue
+                for statement in MIGRATIONS[version]:
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    version,
+                    int(time.time()),
+                )
+        except Exception:
+            log.error("migration_failed", version=version)
+            raise
+        log.info("migration_applied", version=version)
+    return LATEST_VERSION

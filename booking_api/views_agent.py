@@ -1,0 +1,79 @@
+"""The agent console: the day's agenda, opening the call, recording the outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from booking_api import links
+from booking_api.access import ensure_access
+from booking_api.auth import require_user
+from booking_api.bookings import list_bookings, load_booking, set_outcome
+from booking_api.catalogue import paris_day_bounds
+from booking_api.context import context_of
+from booking_api.errors import json_body
+from booking_api.slots import PARIS
+from booking_api.validation import parse_date, raise_if
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/agent/agenda")
+async def agenda(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent", "admin")
+    errors: dict[str, str] = {}
+    day = parse_date(
+        request.query.get("date", datetime.now(PARIS).date().isoformat()), "date", errors
+    )
+    raise_if(errors)
+    assert day is not None
+    lo, hi = paris_day_bounds(day, day)
+    db = context_of(request).database
+    if user.role == "admin":
+        bookings = await list_bookings(
+            db,
+            "s.organisation_id = ? AND b.start_at >= ? AND b.start_at < ?",
+            user.organisation_id,
+            lo,
+            hi,
+        )
+    else:
+        bookings = await list_bookings(
+            db, "b.agent_id = ? AND b.start_at >= ? AND b.start_at < ?", user.id, lo, hi
+        )
+    return web.json_response({"date": day.isoformat(), "bookings": [b.public() for b in bookings]})
+
+
+@routes.post("/agent/bookings/{booking_id}/join")
+async def join(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    token = await links.mint_join_token(
+        ctx, ctx.database, booking, role="host", subject=f"agent:{user.id}", name=user.name
+    )
+    return web.json_response(
+        {
+            "token": token,
+            "url": links.join_url(ctx, token),
+            "room": booking.id,
+            "expires_at": (booking.end + timedelta(seconds=links.JOIN_GRACE_S))
+            .astimezone(UTC)
+            .isoformat(),
+        }
+    )
+
+
+@routes.post("/agent/bookings/{booking_id}/outcome")
+async def outcome(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    body = await json_body(request)
+    record = await set_outcome(ctx, booking, str(body.get("status", "")))
+    return web.json_response(record.public())

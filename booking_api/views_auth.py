@@ -1,0 +1,47 @@
+"""Staff sign-in: session cookie plus a CSRF token for the page to echo back."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from booking_api import auth
+from booking_api.context import context_of
+from booking_api.errors import json_body, unauthorised
+from booking_api.validation import raise_if
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/auth/login")
+async def login(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    body = await json_body(request)
+    errors: dict[str, str] = {}
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not email.strip():
+        errors["email"] = "L’adresse email est obligatoire."
+    if not isinstance(password, str) or not password:
+        errors["password"] = "Le mot de passe est obligatoire."
+    raise_if(errors)
+    assert isinstance(email, str) and isinstance(password, str)
+    user, token = await auth.login(ctx, email, password, request.remote or "unknown")
+    response = web.json_response({"user": user.public(), "csrf_token": user.csrf_token})
+    auth.set_session_cookie(ctx, response, token)
+    return response
+
+
+@routes.post("/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    await auth.require_user(request)
+    await auth.logout(request)
+    response = web.json_response({"ok": True})
+    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/auth/me")
+async def me(request: web.Request) -> web.Response:
+    user = await auth.session_user(request)
+    if user is None:
+        raise unauthorised()
+    return web.json_response({"user": user.public(), "csrf_token": user.csrf_token})

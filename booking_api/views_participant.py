@@ -1,0 +1,174 @@
+"""Endpoints for the people in a call: documents exchanged during it and the citizen's
+one-question survey.
+
+A participant proves itself with ``Authorization: Bearer <token>``: a join token this
+service minted for the booking (its hash was stored when minted) or the booking's manage
+token; staff may use their session instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from booking_api import auth, links
+from booking_api.access import ensure_access
+from booking_api.bookings import BookingRecord, load_booking
+from booking_api.context import context_of
+from booking_api.errors import ApiError, ValidationFailed, json_body, not_found, unauthorised
+from booking_api.tokens import hash_secret, new_id
+
+routes = web.RouteTableDef()
+
+_MAGIC = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+)
+
+
+async def _participant(request: web.Request) -> tuple[BookingRecord, str]:
+    """The booking and who is acting on it ("citizen", "agent:<id>", ...)."""
+    db = context_of(request).database
+    booking_id = request.match_info["booking_id"]
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        token = header.removeprefix("Bearer ").strip()
+        minted = await links.booking_for_join_token(db, token)
+        booking = await load_booking(db, booking_id)
+        if booking is None:
+            raise not_found("Rendez-vous introuvable.")
+        if minted is not None and minted[0] == booking_id:
+            return booking, "citizen" if minted[1] == "guest" else f"{minted[1]}"
+        row = await db.fetch_one(
+            "SELECT id FROM bookings WHERE id = ? AND manage_token_hash = ?",
+            booking_id,
+            hash_secret(token),
+        )
+        if row:
+            return booking, "citizen"
+        raise unauthorised("Ce jeton ne donne pas accès à ce rendez-vous.")
+    if await auth.session_user(request) is None:
+        raise unauthorised("Jeton d’appel ou connexion requis.")
+    user = await auth.require_user(request, "agent", "admin", "partner")
+    booking = ensure_access(user, await load_booking(db, booking_id))
+    return booking, f"{user.role}:{user.id}"
+
+
+@routes.post("/bookings/{booking_id}/files")
+async def upload_file(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    booking, who = await _participant(request)
+    if booking.status == "cancelled":
+        raise ApiError(409, "not-active", "Ce rendez-vous a été annulé.")
+    if not request.content_type.startswith("multipart/"):
+        raise ValidationFailed(
+            {"file": "Envoyez le document en multipart/form-data (champ « file »)."}
+        )
+    reader = await request.multipart()
+    part = await reader.next()
+    while part is not None and getattr(part, "name", None) != "file":
+        part = await reader.next()
+    if part is None or not isinstance(part, BodyPartReader) or not part.filename:
+        raise ValidationFailed({"file": "Aucun fichier reçu (champ « file »)."})
+    limit = ctx.config.upload_max_bytes
+    data = bytearray()
+    while chunk := await part.read_chunk(65536):
+        data.extend(chunk)
+        if len(data) > limit:
+            raise ApiError(413, "too-large", f"Le document dépasse {limit // (1024 * 1024)} Mo.")
+    kind = next((k for k in _MAGIC if data.startswith(k[0])), None)
+    if kind is None:
+        raise ValidationFailed({"file": "Seuls les documents PDF, PNG et JPEG sont acceptés."})
+    file_id = new_id()
+    name = Path(part.filename).name[:120] or f"document{kind[2]}"
+    folder = ctx.config.files_dir / booking.id
+    await asyncio.to_thread(_store, folder / file_id, bytes(data))
+    await ctx.database.execute(
+        "INSERT INTO booking_files (id, booking_id, file_name, content_type, size, uploaded_by, "
+        "uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        file_id,
+        booking.id,
+        name,
+        kind[1],
+        len(data),
+        who.split(":", 1)[0],
+        int(time.time()),
+    )
+    return web.json_response(
+        {"id": file_id, "name": name, "content_type": kind[1], "size": len(data)}, status=201
+    )
+
+
+def _store(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@routes.get("/bookings/{booking_id}/files")
+async def list_files(request: web.Request) -> web.Response:
+    booking, _who = await _participant(request)
+    rows = await context_of(request).database.fetch_all(
+        "SELECT id, file_name, content_type, size, uploaded_by, uploaded_at FROM booking_files "
+        "WHERE booking_id = ? ORDER BY uploaded_at",
+        booking.id,
+    )
+    return web.json_response(
+        {
+            "files": [
+                {
+                    "id": r["id"],
+                    "name": r["file_name"],
+                    "content_type": r["content_type"],
+                    "size": int(r["size"]),
+                    "uploaded_by": r["uploaded_by"],
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@routes.get("/bookings/{booking_id}/files/{file_id}")
+async def download_file(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    booking, _who = await _participant(request)
+    row = await ctx.database.fetch_one(
+        "SELECT id, file_name, content_type FROM booking_files WHERE id = ? AND booking_id = ?",
+        request.match_info["file_id"],
+        booking.id,
+    )
+    if row is None:
+        raise not_found("Document introuvable.")
+    path = ctx.config.files_dir / booking.id / row["id"]
+    data = await asyncio.to_thread(path.read_bytes)
+    safe_name = row["file_name"].replace('"', "")
+    return web.Response(
+        body=data,
+        content_type=row["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+    )
+
+
+@routes.post("/bookings/{booking_id}/survey")
+async def answer_survey(request: web.Request) -> web.Response:
+    booking, who = await _participant(request)
+    if who != "citizen":
+        raise ApiError(403, "forbidden", "Seul l’usager répond à l’enquête.")
+    body = await json_body(request)
+    score = body.get("score")
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise ValidationFailed({"score": "Note entière de 1 à 5 attendue."})
+    db = context_of(request).database
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM survey_answers WHERE booking_id = ?", booking.id)
+        await tx.execute(
+            "INSERT INTO survey_answers (booking_id, score, answered_at) VALUES (?, ?, ?)",
+            booking.id,
+            score,
+            int(time.time()),
+        )
+    return web.json_response({"booking_id": booking.id, "score": score})

@@ -1,0 +1,143 @@
+"""HTTP side of the instant queue: ask for a call now, follow one's position, and for
+agents a live (Server-Sent Events) view of the queue and "take the first"."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from booking_api import links, queue
+from booking_api.auth import require_user, session_user
+from booking_api.bookings import load_booking
+from booking_api.catalogue import get_motif
+from booking_api.context import context_of
+from booking_api.errors import ApiError, ValidationFailed, json_body, not_found
+from booking_api.validation import optional_text, raise_if
+
+routes = web.RouteTableDef()
+KEEPALIVE_S = 15.0
+
+
+@routes.post("/queue")
+async def ask_for_call_now(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    body = await json_body(request)
+    errors: dict[str, str] = {}
+    motif = None
+    if isinstance(body.get("motif_id"), str):
+        motif = await get_motif(ctx.database, body["motif_id"])
+    if motif is None:
+        errors["motif_id"] = "Motif inconnu."
+    elif not motif.video:
+        errors["motif_id"] = "Ce motif n’est pas proposé en visio."
+    citizen = body.get("citizen") if isinstance(body.get("citizen"), dict) else {}
+    name = optional_text(citizen.get("name"), "citizen.name", errors)
+    if name is None and "citizen.name" not in errors:
+        errors["citizen.name"] = "Le nom est obligatoire."
+    raise_if(errors)
+    assert motif is not None and name is not None
+    partner_point_id = None
+    user = await session_user(request)
+    if user is not None and user.role == "partner":
+        await require_user(request, "partner")  # CSRF check for the session
+        if body.get("consent") is not True:
+            raise ValidationFailed({"consent": "Le consentement de l’usager est obligatoire."})
+        partner_point_id = user.partner_point_id
+    _request_id, wait_token = await queue.enqueue(ctx.database, motif, name, partner_point_id)
+    await ctx.queue_hub.notify()
+    row = await queue.request_by_token(ctx.database, wait_token)
+    assert row is not None
+    status = await queue.status_for_waiting_side(ctx, row)
+    return web.json_response(status | {"wait_token": wait_token}, status=201)
+
+
+async def _by_token(request: web.Request) -> dict[str, object]:
+    row = await queue.request_by_token(context_of(request).database, request.match_info["token"])
+    if row is None:
+        raise not_found("Demande inconnue.")
+    return row
+
+
+@routes.get("/queue/{token}")
+async def waiting_status(request: web.Request) -> web.Response:
+    row = await _by_token(request)
+    return web.json_response(await queue.status_for_waiting_side(context_of(request), row))
+
+
+@routes.post("/queue/{token}/leave")
+async def leave_queue(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    row = await _by_token(request)
+    if not await queue.leave(ctx.database, str(row["id"])):
+        raise ApiError(409, "not-waiting", "Cette demande n’est plus en attente.")
+    await ctx.queue_hub.notify()
+    return web.json_response({"id": row["id"], "status": "left"})
+
+
+async def _snapshot(request: web.Request, service_id: str) -> dict[str, object]:
+    waiting = await queue.waiting_for_service(context_of(request).database, service_id)
+    return {"waiting": [w.public(i + 1) for i, w in enumerate(waiting)]}
+
+
+def _service_of(user: object) -> str:
+    service_id = getattr(user, "service_id", None)
+    if not service_id:
+        raise ApiError(409, "no-service", "Votre compte n’est rattaché à aucun service.")
+    return str(service_id)
+
+
+@routes.get("/agent/queue")
+async def agent_queue(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent")
+    return web.json_response(await _snapshot(request, _service_of(user)))
+
+
+@routes.get("/agent/queue/events")
+async def agent_queue_events(request: web.Request) -> web.StreamResponse:
+    """``event: queue`` with the whole waiting list at once and after every change."""
+    user = await require_user(request, "agent")
+    service_id = _service_of(user)
+    hub = context_of(request).queue_hub
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    seen = hub.version
+    last_sent = None
+    try:
+        while True:
+            snapshot = json.dumps(await _snapshot(request, service_id))
+            if snapshot != last_sent:
+                await response.write(f"event: queue\ndata: {snapshot}\n\n".encode())
+                last_sent = snapshot
+            else:
+                await response.write(b": keep-alive\n\n")
+            seen = await hub.wait_change(seen, KEEPALIVE_S)
+    except (ConnectionResetError, ConnectionError):
+        pass
+    return response
+
+
+@routes.post("/agent/queue/take")
+async def take_first(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent")
+    ctx = context_of(request)
+    taken = await queue.take_first(ctx, user.id, _service_of(user))
+    if taken is None:
+        raise ApiError(409, "queue-empty", "Personne n’attend pour le moment.")
+    await ctx.queue_hub.notify()
+    request_id, booking_id = taken
+    booking = await load_booking(ctx.database, booking_id)
+    assert booking is not None
+    token = await links.mint_join_token(
+        ctx, ctx.database, booking, role="host", subject=f"agent:{user.id}", name=user.name
+    )
+    return web.json_response(
+        {
+            "request_id": request_id,
+            "booking": booking.public(),
+            "token": token,
+            "url": links.join_url(ctx, token),
+        }
+    )

@@ -1,0 +1,113 @@
+"""Staff endpoints beyond the agenda: booking on a citizen's behalf (agent or partner
+point) and statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from booking_api import statistics
+from booking_api.auth import require_user
+from booking_api.bookings import create_booking
+from booking_api.catalogue import paris_day_bounds
+from booking_api.context import context_of
+from booking_api.errors import ValidationFailed, json_body, not_found
+from booking_api.slots import PARIS
+from booking_api.validation import parse_date, raise_if
+from booking_api.views_public import created_response, parse_new_booking
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/agent/bookings")
+async def book_as_agent(request: web.Request) -> web.Response:
+    """An agent books for a citizen (phone call, counter); defaults to themself as host."""
+    user = await require_user(request, "agent", "admin")
+    body = await json_body(request)
+    if user.role == "agent" and "agent_id" not in body:
+        body["agent_id"] = user.id
+    new = await parse_new_booking(request, body)
+    if new.motif.organisation_id != user.organisation_id:
+        raise not_found("Motif inconnu.")
+    new = dataclasses.replace(new, booked_by="agent", booked_by_user_id=user.id)
+    return created_response(await create_booking(context_of(request), new, datetime.now(UTC)))
+
+
+@routes.post("/partner/bookings")
+async def book_as_partner(request: web.Request) -> web.Response:
+    """A partner point books for a citizen who consented; the staff's own contact
+    details must not stand in for the citizen's."""
+    user = await require_user(request, "partner")
+    body = await json_body(request)
+    errors: dict[str, str] = {}
+    if body.get("consent") is not True:
+        errors["consent"] = "Le consentement de l’usager est obligatoire (consent: true)."
+    citizen = body.get("citizen")
+    if isinstance(citizen, dict) and str(citizen.get("email", "")).strip().lower() == user.email:
+        errors["citizen.email"] = "Indiquez l’email de l’usager, pas celui de l’accueil."
+    raise_if(errors)
+    # A citizen without equipment may have neither email nor phone: the point hosts the call.
+    new = await parse_new_booking(request, body, require_contact=False)
+    if new.motif.organisation_id != user.organisation_id:
+        raise not_found("Motif inconnu.")
+    new = dataclasses.replace(
+        new,
+        booked_by="partner",
+        booked_by_user_id=user.id,
+        partner_point_id=user.partner_point_id,
+        consent_at=int(datetime.now(UTC).timestamp()),
+    )
+    return created_response(await create_booking(context_of(request), new, datetime.now(UTC)))
+
+
+@routes.get("/stats")
+async def stats(request: web.Request) -> web.StreamResponse:
+    user = await require_user(request, "admin", "agent", "partner")
+    errors: dict[str, str] = {}
+    today = datetime.now(PARIS).date()
+    first = parse_date(
+        request.query.get("from", (today - timedelta(days=30)).isoformat()), "from", errors
+    )
+    last = parse_date(request.query.get("to", today.isoformat()), "to", errors)
+    group_by = request.query.get("group_by", "motif")
+    if group_by not in statistics.GROUPS:
+        errors["group_by"] = "Regroupement possible : " + ", ".join(statistics.GROUPS) + "."
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        errors["format"] = "Format possible : json ou csv."
+    raise_if(errors)
+    assert first is not None and last is not None
+    if last < first:
+        raise ValidationFailed({"to": "La date de fin précède la date de début."})
+    lo, hi = paris_day_bounds(first, last)
+    scope: tuple[str, str | None]
+    if user.role == "admin":
+        scope = ("s.organisation_id = ?", user.organisation_id)
+    elif user.role == "agent":
+        scope = ("b.agent_id = ?", user.id)
+    else:
+        scope = ("b.partner_point_id = ?", user.partner_point_id)
+    rows = await statistics.compute(
+        context_of(request).database,
+        group_by=group_by,
+        start_at=lo,
+        end_at=hi,
+        scope=scope[0],
+        scope_value=scope[1],
+    )
+    if fmt == "csv":
+        return web.Response(
+            text=statistics.to_csv(rows),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="statistiques.csv"'},
+        )
+    body: dict[str, Any] = {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "group_by": group_by,
+        "rows": rows,
+    }
+    return web.json_response(body)

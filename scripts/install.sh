@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs Visioguichet into ./.venv (created if missing). Usage: scripts/install.sh [EXTRA]
+# where EXTRA is an optional-dependency group of pyproject.toml, e.g. "test".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "need root (or sudo) to run: $*" >&2; return 1; fi; }
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -q; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "Visioguichet needs Python 3.11 or newer (found $(python3 --version 2>&1))" >&2; exit 1; }
+if [ ! -x .venv/bin/python ]; then
+  # Debian's python3 ships venv/ensurepip separately.
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${1:+[$1]}"
+
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then
+  apt_install chromium   # Debian's Chromium, driven by Playwright in the browser tests
+fi

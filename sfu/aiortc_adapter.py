@@ -1,0 +1,476 @@
+"""Every touch of aiortc internals lives here, so the rest of the SFU reads as SFU logic.
+
+aiortc's receiver depayloads, buffers and decodes; its sender pulls frames and encodes.
+A forwarder wants neither. This module swaps in, per peer connection only:
+
+- ``ForwardingReceiver``: RTP handed over at ``_handle_rtp_packet`` (after SRTP and the
+  bundle router) straight to a sink; RTX unwrapped; sender reports passed up. No
+  jitter buffer, no depacketizer, no decoder thread.
+- ``ForwardingSender``: registers its SSRC with the DTLS transport for RTCP routing and
+  sends whatever bytes the SFU gives it through ``RTCDtlsTransport._send_rtp``; its
+  RTCP (receiver reports, NACK, PLI/FIR, REMB) goes to a sink. It never has a track,
+  never pulls frames, never creates an encoder; sender reports are the sink's to build.
+- ``ForwardingPeerConnection``: an ``RTCPeerConnection`` creating those two instead of
+  aiortc's, with host candidates gathered on chosen addresses (aioice skips loopback
+  by default) and remote candidates filtered by network.
+
+Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
+mangling); they are the price of not forking aiortc and are pinned to aiortc 1.16.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from aioice import Candidate
+from aioice.ice import candidate_foundation, candidate_priority
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpReceiveParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    HeaderExtensionsMap,
+    RtcpByePacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+    unwrap_rtx,
+    wrap_rtx,
+)
+from aiortc.sdp import candidate_from_sdp
+
+__all__ = [
+    "ForwardingPeerConnection",
+    "ForwardingReceiver",
+    "ForwardingSender",
+    "HeaderExtensionsMap",
+    "ReceiverSink",
+    "RtcpReceiverInfo",
+    "RtpPacket",
+    "SenderSink",
+    "codecs_of",
+    "send_packet",
+    "wrap_rtx",
+]
+
+from aiortc.rtp import RtcpReceiverInfo
+
+
+class ReceiverSink(Protocol):
+    async def on_rtp(self, packet: RtpPacket, arrival_ms: int) -> None: ...
+    def on_sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None: ...
+
+
+class SenderSink(Protocol):
+    def on_nack(self, sequence_numbers: list[int]) -> None: ...
+    def on_keyframe_request(self) -> None: ...
+    def on_receiver_report(self, report: RtcpReceiverInfo) -> None: ...
+    def on_remb(self, bitrate_bps: int) -> None: ...
+
+
+async def send_packet(transport: RTCDtlsTransport, data: bytes) -> bool:
+    """SRTP-protect and send; False when the transport is not (or no longer) up."""
+    try:
+        await transport._send_rtp(data)
+    except ConnectionError:
+        return False
+    return True
+
+
+class ForwardingReceiver(RTCRtpReceiver):
+    """An ``RTCRtpReceiver`` that hands RTP to a sink instead of decoding it."""
+
+    def __init__(self, kind: str, transport: RTCDtlsTransport) -> None:
+        # aiortc's __init__ builds a jitter buffer and decoder state: deliberately skipped.
+        self._enabled = True
+        self._track = None
+        self._kind = kind
+        self._transport = transport
+        self._started = False
+        self._rtcp_ssrc: int | None = None
+        self._rtx_to_primary: dict[int, int] = {}
+        self._rtx_payload_types: dict[int, int] = {}
+        self.codecs: list[RTCRtpCodecParameters] = []
+        self.sink: ReceiverSink | None = None
+
+    @property
+    def track(self) -> Any:
+        return self._track
+
+    @property
+    def transport(self) -> RTCDtlsTransport:
+        return self._transport
+
+    def setTransport(self, transport: RTCDtlsTransport) -> None:
+        self._transport = transport
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        if self._started:
+            return
+        self.codecs = list(parameters.codecs)
+        for codec in parameters.codecs:
+            if is_rtx(codec):
+                self._rtx_payload_types[codec.payloadType] = int(codec.parameters["apt"])
+        for encoding in parameters.encodings:
+            if encoding.rtx is not None:
+                self._rtx_to_primary[encoding.rtx.ssrc] = encoding.ssrc
+        self._transport._register_rtp_receiver(self, parameters)
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._transport._unregister_rtp_receiver(self)
+            self._started = False
+        self.sink = None
+
+    def _handle_disconnect(self) -> None:
+        return None
+
+    def _set_rtcp_ssrc(self, ssrc: int) -> None:
+        self._rtcp_ssrc = ssrc
+
+    async def getStats(self) -> Any:
+        from aiortc.stats import RTCStatsReport
+
+        return RTCStatsReport()
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        apt = self._rtx_payload_types.get(packet.payload_type)
+        if apt is not None:
+            if len(packet.payload) < 2:
+                return  # RTX padding probe
+            primary = self._rtx_to_primary.get(packet.ssrc)
+            if primary is None:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=primary)
+        await sink.on_rtp(packet, arrival_time_ms)
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpSrPacket) and self.sink is not None:
+            info = packet.sender_info
+            self.sink.on_sender_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
+
+    async def send_rtcp(self, packet: Any) -> None:
+        await send_packet(self._transport, bytes(packet))
+
+    def keyframe_request(self, media_ssrc: int) -> bytes:
+        return bytes(
+            RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self._rtcp_ssrc or 0, media_ssrc=media_ssrc)
+        )
+
+    def nack(self, media_ssrc: int, lost: list[int]) -> bytes:
+        packet = RtcpRtpfbPacket(
+            fmt=RTCP_RTPFB_NACK, ssrc=self._rtcp_ssrc or 0, media_ssrc=media_ssrc
+        )
+        packet.lost = lost
+        return bytes(packet)
+
+    def receiver_report(self, reports: list[RtcpReceiverInfo]) -> bytes:
+        return bytes(RtcpRrPacket(ssrc=self._rtcp_ssrc or 0, reports=reports))
+
+
+class ForwardingSender(RTCRtpSender):
+    """An ``RTCRtpSender`` with no track and no encoder: the SFU pushes RTP bytes."""
+
+    def __init__(self, kind: str, transport: RTCDtlsTransport) -> None:
+        super().__init__(kind, transport)
+        self.sink: SenderSink | None = None
+        self.payload_type: int | None = None
+        self.rtx_payload_type: int | None = None
+        self.clock_rate = 90000 if kind == "video" else 48000
+        self.extensions_map = HeaderExtensionsMap()
+        self.mid: str | None = None
+        self.cname: str | None = None
+        self.ready = asyncio.Event()
+        self._sending = False
+
+    async def send(self, parameters: RTCRtpSendParameters) -> None:
+        if self._sending:
+            return
+        self.cname = parameters.rtcp.cname
+        self.mid = parameters.muxId
+        self.extensions_map.configure(parameters)
+        primary = parameters.codecs[0]
+        self.payload_type = primary.payloadType
+        self.clock_rate = primary.clockRate
+        for codec in parameters.codecs:
+            if is_rtx(codec) and codec.parameters.get("apt") == primary.payloadType:
+                self.rtx_payload_type = codec.payloadType
+        self.transport._register_rtp_sender(self, parameters)
+        self._sending = True
+        self.ready.set()
+
+    async def stop(self) -> None:
+        if self._sending:
+            self.transport._unregister_rtp_sender(self)
+            self._sending = False
+            await send_packet(self.transport, bytes(RtcpByePacket(sources=[self._ssrc])))
+        self.sink = None
+
+    def replaceTrack(self, track: Any) -> None:
+        if track is not None:
+            raise ValueError("a forwarding sender never carries a track")
+        super().replaceTrack(None)
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == self._ssrc:
+                    sink.on_receiver_report(report)
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            sink.on_nack(list(packet.lost))
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR, RTCP_PSFB_PLI):
+            sink.on_keyframe_request()
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if self._ssrc in ssrcs:
+                sink.on_remb(int(bitrate))
+
+    async def send_rtcp(self, data: bytes) -> None:
+        await send_packet(self.transport, data)
+
+    def sender_report(
+        self, ntp: int, rtp_timestamp: int, packet_count: int, octet_count: int
+    ) -> bytes:
+        from aiortc.rtp import RtcpSenderInfo
+
+        data = bytes(
+            RtcpSrPacket(
+                ssrc=self._ssrc,
+                sender_info=RtcpSenderInfo(
+                    ntp_timestamp=ntp,
+                    rtp_timestamp=rtp_timestamp & 0xFFFFFFFF,
+                    packet_count=packet_count & 0xFFFFFFFF,
+                    octet_count=octet_count & 0xFFFFFFFF,
+                ),
+            )
+        )
+        if self.cname is not None:
+            data += bytes(
+                RtcpSdesPacket(
+                    chunks=[RtcpSourceInfo(ssrc=self._ssrc, items=[(1, self.cname.encode())])]
+                )
+            )
+        return data
+
+
+def codecs_of(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """Codecs negotiated on a transceiver (known once both descriptions are set)."""
+    return list(transceiver._codecs)
+
+
+def header_extensions_of(transceiver: RTCRtpTransceiver) -> Any:
+    return list(transceiver._headerExtensions)
+
+
+class ForwardingPeerConnection(RTCPeerConnection):
+    """An ``RTCPeerConnection`` whose transceivers forward instead of transcoding."""
+
+    def __init__(
+        self,
+        ice_servers: Sequence[RTCIceServer] = (),
+        ice_addresses: Sequence[str] = (),
+        port_range: tuple[int, int] | None = None,
+        allowed_remote_networks: Sequence[str] = (),
+    ) -> None:
+        super().__init__(RTCConfiguration(iceServers=list(ice_servers)))
+        self._ice_addresses = list(ice_addresses)
+        self._port_range = port_range
+        self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_remote_networks]
+
+    # aiortc calls this (name-mangled private) method to build each transceiver.
+    def _RTCPeerConnection__createTransceiver(
+        self, direction: str, kind: str, sender_track: Any = None
+    ) -> RTCRtpTransceiver:
+        transceivers: list[RTCRtpTransceiver] = self._RTCPeerConnection__transceivers  # type: ignore[attr-defined]
+        if transceivers:
+            dtls = transceivers[0].receiver.transport
+            bundled = True
+        else:
+            dtls = self._RTCPeerConnection__createDtlsTransport()  # type: ignore[attr-defined]
+            bundled = False
+            self._pin_gathering(dtls)
+        transceiver = RTCRtpTransceiver(
+            direction=direction,
+            kind=kind,
+            sender=ForwardingSender(kind, dtls),
+            receiver=ForwardingReceiver(kind, dtls),
+        )
+        transceiver.receiver._set_rtcp_ssrc(transceiver.sender._ssrc)
+        transceiver.sender._stream_id = self._RTCPeerConnection__stream_id  # type: ignore[attr-defined]
+        transceiver._bundled = bundled
+        transceivers.append(transceiver)
+        return transceiver
+
+    def _pin_gathering(self, dtls: RTCDtlsTransport) -> None:
+        """Gather host candidates on our addresses (and port range) for this PC only."""
+        if not self._ice_addresses and self._port_range is None:
+            return
+        connection: Any = dtls.transport.iceGatherer._connection
+        original = connection.get_component_candidates
+        chosen = self._ice_addresses
+        port_range = self._port_range
+
+        async def gather(component: int, addresses: list[str], **kwargs: Any) -> Any:
+            use = chosen or addresses
+            if port_range is None:
+                return await original(component=component, addresses=use, **kwargs)
+            return await _gather_in_port_range(connection, component, use, port_range)
+
+        connection.get_component_candidates = gather
+
+    def accepts_remote(self, host: str) -> bool:
+        if not self._allowed:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False  # mDNS names and the like: never resolved
+        return any(address in network for network in self._allowed)
+
+    def filter_sdp_candidates(self, sdp: str) -> str:
+        """Drop ``a=candidate`` lines whose address is outside the allowed networks."""
+        if not self._allowed:
+            return sdp
+        kept = []
+        for line in sdp.splitlines():
+            if line.startswith("a=candidate:"):
+                parts = line.split()
+                if len(parts) > 4 and not self.accepts_remote(parts[4]):
+                    continue
+            kept.append(line)
+        return "\r\n".join(kept) + "\r\n"
+
+    async def add_remote_candidate(self, candidate: dict[str, Any]) -> bool:
+        """Add a trickled candidate (browser JSON shape); False when filtered out."""
+        text = str(candidate.get("candidate") or "")
+        if not text:
+            return False
+        parsed = candidate_from_sdp(
+            text.split(":", 1)[1] if text.startswith("candidate:") else text
+        )
+        if not self.accepts_remote(parsed.ip):
+            return False
+        parsed.sdpMid = candidate.get("sdpMid")
+        index = candidate.get("sdpMLineIndex")
+        parsed.sdpMLineIndex = int(index) if index is not None else None
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            parsed.sdpMLineIndex = 0
+        await self.addIceCandidate(parsed)
+        return True
+
+
+async def _gather_in_port_range(
+    connection: Any, component: int, addresses: Sequence[str], port_range: tuple[int, int]
+) -> list[Candidate]:
+    """Bind host candidates inside a port range (aioice only binds ephemeral ports)."""
+    from aioice.ice import StunProtocol
+
+    loop = asyncio.get_running_loop()
+    candidates: list[Candidate] = []
+    low, high = port_range
+    for address in addresses:
+        for port in range(low, high + 1):
+            try:
+                transport, protocol = await loop.create_datagram_endpoint(
+                    lambda: StunProtocol(connection), local_addr=(address, port)
+                )
+            except OSError:
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2 * 1024 * 1024)
+            host, bound_port = transport.get_extra_info("sockname")[:2]
+            protocol.local_candidate = Candidate(
+                foundation=candidate_foundation("host", "udp", host),
+                component=component,
+                transport="udp",
+                priority=candidate_priority(component, "host"),
+                host=host,
+                port=bound_port,
+                type="host",
+            )
+            connection._protocols.append(protocol)
+            candidates.append(protocol.local_candidate)
+            break
+    return candidates
+
+
+def rewrite_candidate_addresses(sdp: str, announced: str | None) -> str:
+    """Write the announced address into our candidates (server behind 1:1 NAT)."""
+    if not announced:
+        return sdp
+    lines = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            parts = line.split()
+            if len(parts) > 4:
+                parts[4] = announced
+                line = " ".join(parts)
+        lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def ice_servers_for(servers: Sequence[Any]) -> list[RTCIceServer]:
+    return [
+        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in servers
+    ]
+
+
+Callback = Callable[[], None]
+
+
+def remote_sends(transceiver: RTCRtpTransceiver) -> bool:
+    """Whether the remote offer sends media on this m-line (aiortc stores it reversed)."""
+    return transceiver._offerDirection in ("recvonly", "sendrecv")
+
+
+def codec_capabilities_for(kind: str, mime_type: str) -> list[Any]:
+    """Our codec capabilities restricted to one codec (and its RTX), for forwarding as-is."""
+    capabilities = RTCRtpSender.getCapabilities(kind)
+    chosen = [c for c in capabilities.codecs if c.mimeType.lower() == mime_type.lower()]
+    if chosen and kind == "video":
+        chosen += [c for c in capabilities.codecs if c.mimeType.lower() == "video/rtx"]
+    return chosen
+
+
+def install_send_shim(pc: RTCPeerConnection, wrap: Callable[[Any], Any]) -> Any:
+    """Put ``wrap(original_send)`` between this PC's DTLS/SRTP and its ICE transport."""
+    transceivers = pc.getTransceivers()
+    if not transceivers:
+        raise ValueError("the connection has no transport yet")
+    ice_transport: Any = transceivers[0].sender.transport.transport
+    shim = wrap(ice_transport._send)
+    ice_transport._send = shim.send
+    return shim

@@ -1,0 +1,50 @@
+"""SFU settings: one frozen value object so an integrator sees every knob in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server the SFU side may use (e.g. coturn)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class SfuConfig:
+    """Every SFU setting, with its default.
+
+    - ``ice_addresses``: host-candidate addresses to gather on; empty means aioice's
+      interface scan (which skips loopback). Tests use ``("127.0.0.1",)``.
+    - ``announced_address``: written into our candidates instead of the bound address
+      (a server behind 1:1 NAT).
+    - ``udp_port_min`` / ``udp_port_max``: UDP port range for ICE host candidates;
+      ``None`` means any ephemeral port.
+    - ``allowed_remote_networks``: CIDRs; when set, remote candidates outside them are
+      dropped before any connectivity check.
+    - ``ice_servers``: STUN/TURN for the SFU side.
+    - ``keyframe_request_min_interval_s``: at most one PLI per producer in this time.
+    - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
+    - ``audio_only_floor_bps``: below this downlink estimate video is paused.
+    - ``loss_threshold``: loss fraction above which a link counts as bad.
+    - ``video_resume_hold_s``: the link must be good this long before video resumes.
+    - ``allow_test_impairment``: test-only; lets ``Participant.set_test_impairment``
+      drop or rate-cap what the SFU sends to that participant (never in production).
+    """
+
+    ice_addresses: tuple[str, ...] = ()
+    announced_address: str | None = None
+    udp_port_min: int | None = None
+    udp_port_max: int | None = None
+    allowed_remote_networks: tuple[str, ...] = ()
+    ice_servers: tuple[IceServer, ...] = ()
+    keyframe_request_min_interval_s: float = 1.0
+    packet_history_size: int = 512
+    audio_only_floor_bps: int = 60_000
+    loss_threshold: float = 0.15
+    video_resume_hold_s: float = 5.0
+    allow_test_impairment: bool = False

@@ -1,0 +1,234 @@
+"""A consumer: one producer's stream as one subscriber receives it.
+
+It rewrites SSRC, sequence number and timestamp so the subscriber sees one continuous
+stream across pauses and restarts, keeps a packet history to serve NACKs, and builds
+sender reports by mapping the publisher's NTP/RTP pair through the same rewrite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from sfu.aiortc_adapter import (
+    ForwardingSender,
+    RtcpReceiverInfo,
+    RtpPacket,
+    send_packet,
+    wrap_rtx,
+)
+from sfu.stats import RoomCounters
+
+if TYPE_CHECKING:
+    from sfu.producer import Producer
+
+NTP_UNITS_PER_S = 1 << 32
+MAX_PENDING_RETRANSMISSIONS = 128
+
+
+class Consumer:
+    def __init__(
+        self,
+        producer: Producer,
+        subscriber_id: str,
+        sender: ForwardingSender,
+        counters: RoomCounters,
+        history_size: int,
+        wake: asyncio.Event,
+    ) -> None:
+        self.producer = producer
+        self.subscriber_id = subscriber_id
+        self.sender = sender
+        self.mid: str | None = None
+        self.paused = False
+        self.packets_sent = 0
+        self.bytes_sent = 0
+        self.nacks = 0
+        self._counters = counters
+        self._history_size = history_size
+        self._history: list[tuple[int, bytes] | None] = [None] * history_size
+        self._needs_rebase = True
+        self._waiting_keyframe = producer.kind == "video"
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._last_out_seq = random.randint(0, 0xFFFF)
+        self._last_out_ts = random.randint(0, 0xFFFFFFFF)
+        self._last_send_time: float | None = None
+        self._rtx_seq = random.randint(0, 0xFFFF)
+        self._sent_reports: dict[int, float] = {}
+        self._pending_rtx: list[bytes] = []
+        self._resume_gap = 0
+        self._wake = wake
+        # what the subscriber tells us
+        self.fraction_lost = 0.0
+        self.rtt_s: float | None = None
+        self.remb_bps: int | None = None
+        self.receiver_reports = 0
+        self.attached = True
+        sender.sink = self
+
+    def detach(self) -> None:
+        """The producer is gone: stop forwarding (the m-line is retired by its owner)."""
+        self.attached = False
+        self.sender.sink = None
+        if self in self.producer.consumers:
+            self.producer.consumers.remove(self)
+
+    def pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+
+    def resume(self) -> None:
+        """Resume from the next keyframe, continuing our sequence and timestamps.
+
+        One sequence number is skipped on purpose: the gap makes the receiver NACK
+        everything it still misses from before the pause (loss is usually why we
+        paused), and those we serve from the history so its buffer can move on.
+        """
+        if self.paused:
+            self.paused = False
+            self._needs_rebase = True
+            self._resume_gap = 1
+            self._waiting_keyframe = self.producer.kind == "video"
+            self.producer.request_keyframe()
+
+    # --- egress (hot path) --------------------------------------------------------
+    async def forward(self, packet: RtpPacket) -> None:
+        if self.paused:
+            return
+        sender = self.sender
+        payload_type = sender.payload_type
+        if payload_type is None:
+            return
+        if self._waiting_keyframe:
+            detector = self.producer.is_keyframe
+            if detector is not None and not detector(packet.payload):  # type: ignore[operator]
+                self.producer.request_keyframe()
+                return
+            self._waiting_keyframe = False
+        if self._needs_rebase:
+            self._rebase(packet)
+        seq_in, ts_in, ssrc_in, pt_in = (
+            packet.sequence_number,
+            packet.timestamp,
+            packet.ssrc,
+            packet.payload_type,
+        )
+        mid_in = packet.extensions.mid
+        out_seq = (seq_in + self._seq_offset) & 0xFFFF
+        out_ts = (ts_in + self._ts_offset) & 0xFFFFFFFF
+        packet.sequence_number = out_seq
+        packet.timestamp = out_ts
+        packet.ssrc = sender._ssrc
+        packet.payload_type = payload_type
+        packet.extensions.mid = sender.mid
+        data = packet.serialize(sender.extensions_map)
+        packet.sequence_number, packet.timestamp, packet.ssrc, packet.payload_type = (
+            seq_in,
+            ts_in,
+            ssrc_in,
+            pt_in,
+        )
+        packet.extensions.mid = mid_in
+        self._last_out_seq = out_seq
+        self._last_out_ts = out_ts
+        self._last_send_time = time.monotonic()
+        self._history[out_seq % self._history_size] = (out_seq, data)
+        if await send_packet(sender.transport, data):
+            self.packets_sent += 1
+            self.bytes_sent += len(data)
+            counters = self._counters
+            counters.packets_out += 1
+            counters.bytes_out += len(data)
+
+    def _rebase(self, packet: RtpPacket) -> None:
+        """Choose offsets so this packet follows the last one we sent."""
+        self._needs_rebase = False
+        elapsed = 0.0
+        if self._last_send_time is not None:
+            elapsed = time.monotonic() - self._last_send_time
+        advance = max(1, int(elapsed * self.producer.clock_rate))
+        gap, self._resume_gap = self._resume_gap, 0
+        self._seq_offset = (self._last_out_seq + 1 + gap - packet.sequence_number) & 0xFFFF
+        self._ts_offset = (self._last_out_ts + advance - packet.timestamp) & 0xFFFFFFFF
+
+    # --- subscriber feedback (SenderSink) ----------------------------------------
+    def on_keyframe_request(self) -> None:
+        self.producer.request_keyframe()
+
+    def on_nack(self, sequence_numbers: list[int]) -> None:
+        self.nacks += len(sequence_numbers)
+        self._counters.nacks_received += len(sequence_numbers)
+        upstream: list[int] = []
+        for seq in sequence_numbers:
+            entry = self._history[seq % self._history_size]
+            if entry is not None and entry[0] == seq:
+                if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
+                    self._pending_rtx.append(entry[1])
+            else:
+                upstream.append((seq - self._seq_offset) & 0xFFFF)
+        if upstream:
+            self.producer.forward_nack(upstream)
+        if self._pending_rtx:
+            self._wake.set()
+
+    def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
+        self.receiver_reports += 1
+        self.fraction_lost = report.fraction_lost / 256.0
+        self._counters.packets_lost_reported = max(
+            self._counters.packets_lost_reported, report.packets_lost
+        )
+        sent_at = self._sent_reports.get(report.lsr)
+        if sent_at is not None and report.lsr:
+            self.rtt_s = max(0.0, time.monotonic() - sent_at - report.dlsr / 65536)
+
+    def on_remb(self, bitrate_bps: int) -> None:
+        self.remb_bps = bitrate_bps
+
+    # --- periodic work (driven by the subscriber's RTCP task) --------------------
+    async def flush_retransmissions(self) -> None:
+        pending = self._pending_rtx
+        if not pending:
+            return
+        self._pending_rtx = []
+        sender = self.sender
+        for data in pending:
+            if sender.rtx_payload_type is not None:
+                original = RtpPacket.parse(data, sender.extensions_map)
+                self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+                data = wrap_rtx(
+                    original, sender.rtx_payload_type, self._rtx_seq, sender._rtx_ssrc
+                ).serialize(sender.extensions_map)
+            if await send_packet(sender.transport, data):
+                self._counters.nacks_served += 1
+
+    def sender_report(self) -> bytes | None:
+        """SR for what we forwarded: the publisher's NTP/RTP pair through our rewrite."""
+        report = self.producer.sender_report
+        if report is None or self._last_send_time is None or self.paused:
+            return None
+        ntp, rtp_ts, arrival = report
+        elapsed = time.monotonic() - arrival
+        ntp_now = ntp + int(elapsed * NTP_UNITS_PER_S)
+        rtp_now = rtp_ts + int(elapsed * self.producer.clock_rate) + self._ts_offset
+        lsr = (ntp_now >> 16) & 0xFFFFFFFF
+        self._sent_reports[lsr] = time.monotonic()
+        if len(self._sent_reports) > 8:
+            self._sent_reports.pop(next(iter(self._sent_reports)))
+        return self.sender.sender_report(ntp_now, rtp_now, self.packets_sent, self.bytes_sent)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "publisher_id": self.producer.participant_id,
+            "source": self.producer.source,
+            "kind": self.producer.kind,
+            "mid": self.mid,
+            "paused": self.paused,
+            "packets_sent": self.packets_sent,
+            "nacks": self.nacks,
+            "fraction_lost": self.fraction_lost,
+            "rtt_ms": None if self.rtt_s is None else self.rtt_s * 1000,
+            "remb_bps": self.remb_bps,
+        }

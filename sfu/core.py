@@ -1,0 +1,49 @@
+"""The SFU entry point: a registry of rooms sharing one configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfu.config import SfuConfig
+from sfu.room import Room
+
+
+class Sfu:
+    def __init__(self, config: SfuConfig | None = None) -> None:
+        self.config = config or SfuConfig()
+        self.rooms: dict[str, Room] = {}
+        self.closed = False
+
+    def room(self, room_id: str) -> Room:
+        """Get or create a room."""
+        if self.closed:
+            raise ValueError("the SFU is closed")
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = Room(self, room_id)
+            self.rooms[room_id] = room
+        return room
+
+    def get_room(self, room_id: str) -> Room | None:
+        return self.rooms.get(room_id)
+
+    def _forget(self, room: Room) -> None:
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+
+    async def close(self) -> None:
+        self.closed = True
+        for room in list(self.rooms.values()):
+            await room.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per room and summed: ``{"open_rooms": n, "rooms": {...}, "totals": {...}}``."""
+        rooms = {room_id: room.stats() for room_id, room in self.rooms.items()}
+        totals: dict[str, int] = {}
+        for counters in rooms.values():
+            for key, value in counters.items():
+                totals[key] = totals.get(key, 0) + int(value)
+        return {"open_rooms": len(rooms), "rooms": rooms, "totals": totals}
+
+    def dump(self) -> dict[str, Any]:
+        return {"rooms": [room.dump() for room in self.rooms.values()]}

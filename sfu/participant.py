@@ -1,0 +1,403 @@
+"""A participant: its publish peer connection (producers) and subscribe one (consumers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiortc import RTCSessionDescription
+
+from sfu.aiortc_adapter import (
+    ForwardingPeerConnection,
+    ForwardingReceiver,
+    ForwardingSender,
+    codec_capabilities_for,
+    codecs_of,
+    ice_servers_for,
+    install_send_shim,
+    remote_sends,
+    rewrite_candidate_addresses,
+)
+from sfu.consumer import Consumer
+from sfu.impairment import Impairment
+from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
+from sfu.producer import Producer
+from sfu.quality import LinkQuality
+
+if TYPE_CHECKING:
+    from sfu.room import Room
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_SOURCES = {"audio": "mic", "video": "camera"}
+SENDER_REPORT_INTERVAL_S = 1.0
+PC_NAMES = ("publish", "subscribe")
+
+
+class Participant:
+    """One endpoint in a room. Media always flows publish PC → SFU → subscribe PC."""
+
+    def __init__(self, room: Room, participant_id: str, app_data: dict[str, Any]) -> None:
+        self.room = room
+        self.id = participant_id
+        self.app_data = dict(app_data)
+        self.producers: dict[str, Producer] = {}
+        self.consumers: dict[tuple[str, str], Consumer] = {}
+        self.quality_mode = "auto"
+        self.max_layer: int | None = None
+        self.closed = False
+        self._publish_pc: ForwardingPeerConnection | None = None
+        self._subscribe_pc: ForwardingPeerConnection | None = None
+        self._transceiver_of: dict[tuple[str, str], Any] = {}
+        self._offer_outstanding = False
+        self._subscription_dirty = False
+        self._publish_lock = asyncio.Lock()
+        self._subscribe_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._rtcp_task: asyncio.Task[None] | None = None
+        self.quality = LinkQuality(room.config, self._emit_quality)
+        self._impairment: Impairment | None = None
+
+    # --- peer connections ---------------------------------------------------------
+    def _new_pc(self) -> ForwardingPeerConnection:
+        config = self.room.config
+        port_range = None
+        if config.udp_port_min is not None and config.udp_port_max is not None:
+            port_range = (config.udp_port_min, config.udp_port_max)
+        return ForwardingPeerConnection(
+            ice_servers=ice_servers_for(config.ice_servers),
+            ice_addresses=config.ice_addresses,
+            port_range=port_range,
+            allowed_remote_networks=config.allowed_remote_networks,
+        )
+
+    def _local_sdp(self, pc: ForwardingPeerConnection) -> str:
+        assert pc.localDescription is not None
+        return rewrite_candidate_addresses(
+            pc.localDescription.sdp, self.room.config.announced_address
+        )
+
+    # --- publishing ---------------------------------------------------------------
+    async def publish(self, offer_sdp: str, sources: dict[str, str] | None = None) -> str:
+        """Answer the client's publish offer (we only receive); returns the answer SDP."""
+        self._check_open()
+        if not isinstance(offer_sdp, str) or not offer_sdp.strip().startswith("v=0"):
+            raise ValueError("not an SDP offer")
+        sources = dict(sources or {})
+        async with self._publish_lock:
+            if self._publish_pc is None:
+                self._publish_pc = self._new_pc()
+            pc = self._publish_pc
+            try:
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=pc.filter_sdp_candidates(offer_sdp), type="offer")
+                )
+                await pc.setLocalDescription(await pc.createAnswer())
+            except ValueError:
+                raise
+            except Exception as exc:
+                raise ValueError(str(exc) or type(exc).__name__) from exc
+            await self._sync_producers(pc, sources)
+            return self._local_sdp(pc)
+
+    async def _sync_producers(self, pc: ForwardingPeerConnection, sources: dict[str, str]) -> None:
+        wanted: dict[str, Any] = {}
+        for transceiver in pc.getTransceivers():
+            if transceiver.mid is None or not remote_sends(transceiver):
+                continue
+            source = sources.get(transceiver.mid) or self._default_source(transceiver.kind, wanted)
+            wanted[source] = transceiver
+        for source in [s for s in self.producers if s not in wanted]:
+            await self._remove_producer(source)
+        for source, transceiver in wanted.items():
+            existing = self.producers.get(source)
+            receiver = transceiver.receiver
+            if existing is not None and existing.receiver is receiver:
+                continue
+            if existing is not None:
+                await self._remove_producer(source)
+            codecs = codecs_of(transceiver)
+            if not codecs or not isinstance(receiver, ForwardingReceiver):
+                continue
+            producer = Producer(
+                participant_id=self.id,
+                source=source,
+                kind=transceiver.kind,
+                mime_type=codecs[0].mimeType,
+                clock_rate=codecs[0].clockRate,
+                receiver=receiver,
+                counters=self.room.counters,
+                keyframe_interval_s=self.room.config.keyframe_request_min_interval_s,
+                on_audio_level=self.room.on_audio_level,
+            )
+            producer.start()
+            self.producers[source] = producer
+            self.room.producer_added(producer)
+
+    def _default_source(self, kind: str, taken: dict[str, Any]) -> str:
+        base = DEFAULT_SOURCES.get(kind, kind)
+        if base not in taken:
+            return base
+        return "screen" if kind == "video" and "screen" not in taken else f"{base}-{len(taken)}"
+
+    async def unpublish(self, source: str) -> None:
+        """Stop forwarding one source (KeyError if it is not published)."""
+        if source not in self.producers:
+            raise KeyError(source)
+        await self._remove_producer(source)
+
+    async def _remove_producer(self, source: str) -> None:
+        producer = self.producers.pop(source, None)
+        if producer is None:
+            return
+        await producer.close()
+        self.room.producer_removed(producer)
+
+    # --- subscribing --------------------------------------------------------------
+    def want_new_subscription(self) -> None:
+        """Something to subscribe to changed: ask for an offer unless one is pending."""
+        if self.closed:
+            return
+        self._subscription_dirty = True
+        if not self._offer_outstanding:
+            self.room.listeners.emit("on_subscription_changed", self.room, self)
+
+    async def subscription_offer(self) -> SubscriptionOffer | None:
+        """A new subscribe offer, or None when nothing changed or one is outstanding."""
+        self._check_open()
+        async with self._subscribe_lock:
+            if self._offer_outstanding:
+                return None
+            self._subscription_dirty = False
+            changed = await self._sync_consumers()
+            if not changed:
+                return None
+            pc = self._subscribe_pc
+            assert pc is not None
+            await pc.setLocalDescription(await pc.createOffer())
+            self._offer_outstanding = True
+            tracks = []
+            for key, consumer in self.consumers.items():
+                transceiver = self._transceiver_of[key]
+                consumer.mid = transceiver.mid
+                tracks.append(
+                    TrackInfo(
+                        mid=str(transceiver.mid),
+                        participant_id=consumer.producer.participant_id,
+                        source=consumer.producer.source,
+                        kind=consumer.producer.kind,
+                    )
+                )
+            return SubscriptionOffer(sdp=self._local_sdp(pc), tracks=tracks)
+
+    async def _sync_consumers(self) -> bool:
+        wanted = {
+            (producer.participant_id, producer.source): producer
+            for producer in self.room.producers()
+            if producer.participant_id != self.id
+        }
+        changed = False
+        for key in [
+            k
+            for k in self.consumers
+            if k not in wanted or wanted[k] is not self.consumers[k].producer
+        ]:
+            self._retire_consumer(key)
+            changed = True
+        for key, producer in wanted.items():
+            if key in self.consumers:
+                continue
+            if self._subscribe_pc is None:
+                self._subscribe_pc = self._new_pc()
+                self._start_rtcp()
+            pc = self._subscribe_pc
+            transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
+            preferences = codec_capabilities_for(producer.kind, producer.mime_type)
+            if preferences:
+                transceiver.setCodecPreferences(preferences)
+            sender = transceiver.sender
+            assert isinstance(sender, ForwardingSender)
+            consumer = Consumer(
+                producer,
+                self.id,
+                sender,
+                self.room.counters,
+                self.room.config.packet_history_size,
+                self._wake,
+            )
+            if self.quality.audio_only and producer.kind == "video":
+                consumer.pause()
+            producer.consumers.append(consumer)
+            self.consumers[key] = consumer
+            self._transceiver_of[key] = transceiver
+            changed = True
+        return changed
+
+    def _retire_consumer(self, key: tuple[str, str]) -> None:
+        consumer = self.consumers.pop(key, None)
+        transceiver = self._transceiver_of.pop(key, None)
+        if consumer is not None:
+            consumer.detach()
+        if transceiver is not None:
+            transceiver.direction = "inactive"
+
+    def producer_gone(self, producer: Producer) -> None:
+        key = (producer.participant_id, producer.source)
+        consumer = self.consumers.get(key)
+        if consumer is not None and consumer.producer is producer:
+            consumer.detach()
+            self.want_new_subscription()
+
+    async def subscription_answer(self, answer_sdp: str) -> None:
+        self._check_open()
+        if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):
+            raise ValueError("not an SDP answer")
+        async with self._subscribe_lock:
+            pc = self._subscribe_pc
+            if pc is None or not self._offer_outstanding:
+                raise ValueError("no subscribe offer is outstanding")
+            try:
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=pc.filter_sdp_candidates(answer_sdp), type="answer")
+                )
+            except ValueError:
+                raise
+            except Exception as exc:
+                raise ValueError(str(exc) or type(exc).__name__) from exc
+            self._offer_outstanding = False
+        for consumer in self.consumers.values():
+            consumer.producer.request_keyframe()
+        if self._subscription_dirty:
+            self.room.listeners.emit("on_subscription_changed", self.room, self)
+
+    async def add_remote_candidate(self, pc_name: str, candidate: dict[str, Any] | None) -> None:
+        """Trickle ICE; candidates outside ``allowed_remote_networks`` are ignored."""
+        self._check_open()
+        pc = self._pc(pc_name)
+        if not candidate or not candidate.get("candidate"):
+            return
+        try:
+            await pc.add_remote_candidate(candidate)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValueError(f"unreadable candidate: {exc}") from exc
+
+    def _pc(self, pc_name: str) -> ForwardingPeerConnection:
+        if pc_name not in PC_NAMES:
+            raise ValueError(f"pc must be one of {PC_NAMES}")
+        pc = self._publish_pc if pc_name == "publish" else self._subscribe_pc
+        if pc is None:
+            raise ValueError(f"no {pc_name} connection yet")
+        return pc
+
+    async def restart_ice(self, pc_name: str) -> SubscriptionOffer | None:
+        """Start over with a fresh connection (aiortc cannot restart ICE in place).
+
+        ``publish``: producers end; the client sends a new publish offer. Returns None.
+        ``subscribe``: returns a new subscribe offer carrying every current track.
+        """
+        self._check_open()
+        if pc_name not in PC_NAMES:
+            raise ValueError(f"pc must be one of {PC_NAMES}")
+        if pc_name == "publish":
+            async with self._publish_lock:
+                for source in list(self.producers):
+                    await self._remove_producer(source)
+                if self._publish_pc is not None:
+                    await self._publish_pc.close()
+                    self._publish_pc = None
+            return None
+        async with self._subscribe_lock:
+            await self._close_subscribe()
+        return await self.subscription_offer()
+
+    # --- quality ------------------------------------------------------------------
+    def set_quality_preference(self, mode: str = "auto", max_layer: int | None = None) -> None:
+        if mode not in ("auto", "audio-only"):
+            raise ValueError("mode must be 'auto' or 'audio-only'")
+        if max_layer is not None and max_layer not in (0, 1, 2):
+            raise ValueError("max_layer must be 0, 1, 2 or None")
+        self.quality_mode = mode
+        self.max_layer = max_layer
+        self.quality.force(self.consumers.values(), mode == "audio-only")
+
+    def _emit_quality(self, report: QualityReport) -> None:
+        self.room.listeners.emit("on_quality", self.room, self, report)
+
+    def set_test_impairment(self, loss: float = 0.0, rate_bps: int | None = None) -> None:
+        """Test only: drop or rate-cap what the SFU sends to this participant."""
+        if not self.room.config.allow_test_impairment:
+            raise RuntimeError("impairment needs SfuConfig(allow_test_impairment=True)")
+        if self._impairment is None:
+            if self._subscribe_pc is None:
+                raise ValueError("no subscribe connection yet")
+            self._impairment = install_send_shim(self._subscribe_pc, Impairment)
+        self._impairment.configure(loss=loss, rate_bps=rate_bps)
+
+    # --- RTCP towards the subscriber ---------------------------------------------
+    def _start_rtcp(self) -> None:
+        if self._rtcp_task is None:
+            self._rtcp_task = asyncio.create_task(self._run_rtcp(), name=f"rtcp-{self.id}")
+
+    async def _run_rtcp(self) -> None:
+        next_report = time.monotonic() + SENDER_REPORT_INTERVAL_S
+        while True:
+            timeout = max(0.0, next_report - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            for consumer in list(self.consumers.values()):
+                await consumer.flush_retransmissions()
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + SENDER_REPORT_INTERVAL_S
+                self.quality.evaluate(self.consumers.values())
+                for consumer in list(self.consumers.values()):
+                    report = consumer.sender_report()
+                    if report is not None:
+                        await consumer.sender.send_rtcp(report)
+
+    # --- lifecycle ----------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"participant {self.id} has left")
+
+    async def _close_subscribe(self) -> None:
+        for key in list(self.consumers):
+            self._retire_consumer(key)
+        self._transceiver_of.clear()
+        self._offer_outstanding = False
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+            await asyncio.gather(self._rtcp_task, return_exceptions=True)
+            self._rtcp_task = None
+        if self._subscribe_pc is not None:
+            await self._subscribe_pc.close()
+            self._subscribe_pc = None
+        self._impairment = None
+
+    async def close(self) -> None:
+        """Close both connections, producers and consumers; awaits every task."""
+        if self.closed:
+            return
+        self.closed = True
+        for source in list(self.producers):
+            await self._remove_producer(source)
+        await self._close_subscribe()
+        if self._publish_pc is not None:
+            await self._publish_pc.close()
+            self._publish_pc = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app_data": self.app_data,
+            "quality_mode": self.quality_mode,
+            "max_layer": self.max_layer,
+            "producers": [p.dump() for p in self.producers.values()],
+            "consumers": [c.dump() for c in self.consumers.values()],
+            "offer_outstanding": self._offer_outstanding,
+            "audio_only": self.quality.audio_only,
+            "quality_reason": self.quality.reason,
+        }

@@ -1,0 +1,26 @@
+"""Signalling: the WebSocket protocol of ``docs/protocol.md`` in front of the SFU.
+
+Uses ``sfu`` and a token verifier; never the booking side nor the composition.
+"""
+
+from signaling.call_events import CallEvent, CallEventListener
+from signaling.config import SignalingConfig
+from signaling.errors import ERROR_CODES, FrameRefused, TokenRejected
+from signaling.routing import LocalRoomRouting, Mailbox, RoomRouting
+from signaling.server import SignalingServer
+from signaling.verifier import Grant, TokenVerifier
+
+__all__ = [
+    "ERROR_CODES",
+    "CallEvent",
+    "CallEventListener",
+    "FrameRefused",
+    "Grant",
+    "LocalRoomRouting",
+    "Mailbox",
+    "RoomRouting",
+    "SignalingConfig",
+    "SignalingServer",
+    "TokenRejected",
+    "TokenVerifier",
+]

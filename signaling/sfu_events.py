@@ -1,0 +1,34 @@
+"""Turns the SFU's room events into signalling: the one place that listens to ``sfu``.
+
+The SFU calls these from its media path; each method only updates state or queues
+frames, never awaits, and a failure here is the SFU's to log, never to propagate.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sfu
+
+if TYPE_CHECKING:
+    from signaling.call_room import CallRoom
+
+
+class CallRoomSfuListener(sfu.RoomListenerBase):
+    def __init__(self, call_room: CallRoom) -> None:
+        self._room = call_room
+
+    def on_producer_added(self, room: Any, participant_id: str, source: str, kind: str) -> None:
+        self._room.on_producer_added(participant_id, source, kind)
+
+    def on_producer_removed(self, room: Any, participant_id: str, source: str, kind: str) -> None:
+        self._room.on_producer_removed(participant_id, source, kind)
+
+    def on_subscription_changed(self, room: Any, participant: Any) -> None:
+        self._room.on_subscription_changed(str(participant.id))
+
+    def on_quality(self, room: Any, participant: Any, report: Any) -> None:
+        self._room.on_quality(str(participant.id), report)
+
+    def on_active_speaker(self, room: Any, participant_id: str) -> None:
+        self._room.on_active_speaker(participant_id)

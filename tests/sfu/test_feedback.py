@@ -1,0 +1,125 @@
+"""RTCP through the SFU: keyframe requests reach the publisher (throttled), and the
+sender reports a subscriber gets match the rewritten RTP timestamps (lip sync)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import pytest
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtcpSrPacket
+
+from sfu import Sfu, SfuConfig
+from tests.sfu.loopback_client import LoopbackClient, connect_pair
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+THROTTLE_S = 2.0
+CONFIG = SfuConfig(
+    ice_addresses=("127.0.0.1",),
+    allowed_remote_networks=("127.0.0.0/8",),
+    keyframe_request_min_interval_s=THROTTLE_S,
+)
+
+
+def transceiver(pc: Any, kind: str) -> Any:
+    return next(t for t in pc.getTransceivers() if t.kind == kind)
+
+
+async def test_subscriber_keyframe_requests_reach_the_publisher_throttled() -> None:
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-pli")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 10) >= 10
+        publisher_sender = transceiver(bob.publish_pc, "video").sender
+        arrivals: list[float] = []
+        second = asyncio.Event()
+        original = publisher_sender._handle_rtcp_packet
+
+        async def counting(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
+                arrivals.append(time.monotonic())
+                if len(arrivals) >= 2:
+                    second.set()
+            await original(packet)
+
+        publisher_sender._handle_rtcp_packet = counting
+        await asyncio.sleep(THROTTLE_S + 0.3)  # let any start-up request's throttle lapse
+        arrivals.clear()
+
+        subscriber_receiver = transceiver(alice.subscribe_pc, "video").receiver
+        media_ssrc = alice.participant.consumers[("bob", "camera")].sender._ssrc
+        started = time.monotonic()
+        for _ in range(10):
+            await subscriber_receiver._send_rtcp_pli(media_ssrc)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert len(arrivals) == 1, arrivals
+        assert arrivals[0] - started < 0.5
+
+        await asyncio.sleep(max(0.0, started + THROTTLE_S + 0.2 - time.monotonic()))
+        await subscriber_receiver._send_rtcp_pli(media_ssrc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(second.wait(), 2)
+        assert len(arrivals) == 2
+        assert sfu.stats()["rooms"]["bk-pli"]["keyframe_requests"] >= 2
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()
+
+
+async def test_sender_reports_follow_the_rewritten_timestamps() -> None:
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-sr")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 5) >= 5
+        errors: dict[str, list[float]] = {"audio": [], "video": []}
+        enough = asyncio.Event()
+        for kind, clock in (("audio", 48_000), ("video", 90_000)):
+            receiver = transceiver(alice.subscribe_pc, kind).receiver
+            last_rtp: list[tuple[int, float]] = []
+            original_rtp = receiver._handle_rtp_packet
+            original_rtcp = receiver._handle_rtcp_packet
+
+            async def on_rtp(
+                packet: Any, arrival_time_ms: int, _o: Any = original_rtp, _l: Any = last_rtp
+            ) -> None:
+                _l[:] = [(packet.timestamp, time.monotonic())]
+                await _o(packet, arrival_time_ms=arrival_time_ms)
+
+            async def on_rtcp(
+                packet: Any,
+                _o: Any = original_rtcp,
+                _l: Any = last_rtp,
+                _k: str = kind,
+                _c: int = clock,
+            ) -> None:
+                if isinstance(packet, RtcpSrPacket) and _l:
+                    ts, at = _l[0]
+                    expected = ts + (time.monotonic() - at) * _c
+                    diff = (packet.sender_info.rtp_timestamp - expected + 2**31) % 2**32 - 2**31
+                    errors[_k].append(abs(diff) / _c)
+                    if min(len(e) for e in errors.values()) >= 3:
+                        enough.set()
+                await _o(packet)
+
+            receiver._handle_rtp_packet = on_rtp
+            receiver._handle_rtcp_packet = on_rtcp
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(enough.wait(), 15)
+        for kind, seconds in errors.items():
+            assert len(seconds) >= 3, kind
+            assert max(seconds) < 0.25, (kind, seconds)
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()

@@ -1,0 +1,94 @@
+"""Two real aiortc clients through the SFU: each decodes the other's audio and video,
+while the SFU itself never decodes, encodes or buffers (packet-level forwarding)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import aiortc.rtcrtpreceiver as receiver_module
+import aiortc.rtcrtpsender as sender_module
+import pytest
+
+from sfu import Sfu, SfuConfig
+from tests.sfu.loopback_client import LoopbackClient, connect_pair
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+LOOPBACK = SfuConfig(ice_addresses=("127.0.0.1",), allowed_remote_networks=("127.0.0.0/8",))
+
+
+class MediaMachinerySpy:
+    """Records who builds a decoder, an encoder or a jitter buffer, by owner object."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.owners: dict[str, list[Any]] = {"decoder": [], "encoder": [], "jitter_buffer": []}
+        real_decoder = receiver_module.get_decoder
+        real_encoder = sender_module.get_encoder
+        real_jitter = receiver_module.JitterBuffer
+        spy = self
+
+        def get_decoder(codec: Any) -> Any:
+            # runs in the receiver's decoder thread: its output queue names the owner
+            output_q = inspect.currentframe().f_back.f_locals.get("output_q")  # type: ignore[union-attr]
+            spy.owners["decoder"].append(output_q)
+            return real_decoder(codec)
+
+        def get_encoder(codec: Any) -> Any:
+            spy.owners["encoder"].append(inspect.currentframe().f_back.f_locals.get("self"))  # type: ignore[union-attr]
+            return real_encoder(codec)
+
+        def jitter_buffer(*args: Any, **kwargs: Any) -> Any:
+            spy.owners["jitter_buffer"].append(inspect.currentframe().f_back.f_locals.get("self"))  # type: ignore[union-attr]
+            return real_jitter(*args, **kwargs)
+
+        monkeypatch.setattr(receiver_module, "get_decoder", get_decoder)
+        monkeypatch.setattr(sender_module, "get_encoder", get_encoder)
+        monkeypatch.setattr(receiver_module, "JitterBuffer", jitter_buffer)
+
+
+def sfu_media_objects(sfu: Sfu) -> Iterator[Any]:
+    """Every receiver and sender (and receiver's track queue) the SFU's connections own."""
+    for room in sfu.rooms.values():
+        for participant in room.participants.values():
+            for pc in (participant._publish_pc, participant._subscribe_pc):
+                if pc is None:
+                    continue
+                for transceiver in pc.getTransceivers():
+                    yield transceiver.receiver
+                    yield transceiver.sender
+                    track = transceiver.receiver.track
+                    if track is not None:
+                        yield getattr(track, "_queue", None)
+
+
+async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = MediaMachinerySpy(monkeypatch)
+    sfu = Sfu(LOOPBACK)
+    room = sfu.room("bk-media")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 20) >= 20
+        assert await bob.wait_for_frames("video", 20) >= 20
+        assert await alice.wait_for_frames("audio", 50) >= 50
+        assert await bob.wait_for_frames("audio", 50) >= 50
+        assert {r.width for r in alice.received.values() if r.kind == "video"} == {320}
+
+        ours = [o for o in sfu_media_objects(sfu) if o is not None]
+        assert ours
+        for what, owners in spy.owners.items():
+            assert owners, f"the spy saw no {what} at all: it would prove nothing"
+            assert not [o for o in owners if any(o is mine for mine in ours)], what
+
+        stats = sfu.stats()["rooms"]["bk-media"]
+        assert stats["packets_in"] > 0 and stats["packets_out"] > 0
+        assert stats["bytes_out"] > 0
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()

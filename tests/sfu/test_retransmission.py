@@ -1,0 +1,86 @@
+"""Subscriber NACKs are served from the consumer's packet history as RTX; what the
+history no longer holds is asked of the publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from typing import Any
+
+import pytest
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+from sfu import Sfu, SfuConfig
+from tests.sfu.loopback_client import LoopbackClient, connect_pair
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+CONFIG = SfuConfig(
+    ice_addresses=("127.0.0.1",), allowed_remote_networks=("127.0.0.0/8",), packet_history_size=64
+)
+
+
+def video(pc: Any) -> Any:
+    return next(t for t in pc.getTransceivers() if t.kind == "video")
+
+
+async def test_nacks_are_served_from_history_or_forwarded_to_the_publisher() -> None:
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-nack")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 10) >= 10
+        consumer = alice.participant.consumers[("bob", "camera")]
+        rtx_pt = consumer.sender.rtx_payload_type
+        assert rtx_pt is not None, "RTX was offered and must be negotiated"
+
+        receiver = video(alice.subscribe_pc).receiver
+        seen: list[int] = []
+        repaired: list[int] = []
+        repaired_event = asyncio.Event()
+        original_rtp = receiver._handle_rtp_packet
+
+        async def on_rtp(packet: Any, arrival_time_ms: int) -> None:
+            if packet.payload_type == rtx_pt and len(packet.payload) >= 2:
+                repaired.append(struct.unpack("!H", packet.payload[:2])[0])
+                repaired_event.set()
+            else:
+                seen.append(packet.sequence_number)
+            await original_rtp(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = on_rtp
+        publisher_sender = video(bob.publish_pc).sender
+        upstream: list[list[int]] = []
+        upstream_event = asyncio.Event()
+        original_rtcp = publisher_sender._handle_rtcp_packet
+
+        async def on_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                upstream.append(list(packet.lost))
+                upstream_event.set()
+            await original_rtcp(packet)
+
+        publisher_sender._handle_rtcp_packet = on_rtcp
+        await asyncio.sleep(1.0)
+        assert len(seen) > 5
+        recent = seen[-2]
+        media_ssrc = consumer.sender._ssrc
+        await receiver._send_rtcp_nack(media_ssrc, [recent])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(repaired_event.wait(), 5)
+        assert recent in repaired
+
+        too_old = (seen[-1] - 1000) & 0xFFFF
+        await receiver._send_rtcp_nack(media_ssrc, [too_old])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(upstream_event.wait(), 5)
+        assert upstream, "an unserved NACK must reach the publisher"
+        stats = sfu.stats()["rooms"]["bk-nack"]
+        assert stats["nacks_served"] >= 1 and stats["nacks_forwarded"] >= 1
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()

@@ -1,0 +1,116 @@
+"""Joining: tokens are checked on the first frame, refusals name the reason, and a
+refused join leaves the connection usable for a good one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+import signaling
+from signaling.client import SignalingError
+from tests.signaling.conftest import HarnessFactory, SignalingHarness
+from visioguichet.join_token import JoinTokenSigner
+
+
+async def test_valid_token_joins_the_room_of_the_token_with_its_role(
+    harness: SignalingHarness,
+) -> None:
+    client = await harness.client()
+    token = harness.mint(room="bk-41", role="host", subject="agent-3", name="Claire Martin")
+    joined = await client.join(token)
+    assert joined["type"] == "joined"
+    assert joined["room"] == "bk-41"
+    assert joined["role"] == "host"
+    assert joined["participant_id"] == "agent-3"
+    assert joined["name"] == "Claire Martin"
+    assert joined["participants"] == []
+    assert joined["protocol"] == 1
+
+
+@pytest.mark.parametrize(
+    ("make_token", "code"),
+    [
+        (lambda h: h.mint(ttl_s=-3600), "token-expired"),
+        (
+            lambda h: JoinTokenSigner(Ed25519PrivateKey.generate()).mint(
+                room="room-1", role="host", subject="x", name="X", expires_at=time.time() + 60
+            ),
+            "token-invalid",
+        ),
+        (lambda h: "not-a-token", "token-malformed"),
+        (lambda h: "bm90.bXNncGFjaw", "token-invalid"),
+        (lambda h: h.mint()[:-4] + "AAAA", "token-invalid"),
+    ],
+    ids=["expired", "forged", "malformed", "bad-signature", "tampered"],
+)
+async def test_bad_token_is_refused_with_its_code_and_a_good_join_still_works(
+    harness: SignalingHarness, make_token: object, code: str
+) -> None:
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(make_token(harness))  # type: ignore[operator]
+    assert refused.value.code == code
+    assert refused.value.frame.get("fatal") is None
+    joined = await client.join(harness.mint())
+    assert joined["type"] == "joined"
+    assert harness.server.stats()["errors"][code] == 1
+
+
+async def test_token_that_is_not_a_string_is_a_bad_field(harness: SignalingHarness) -> None:
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.request({"type": "join", "token": 42})
+    assert (refused.value.code, refused.value.field) == ("bad-field", "token")
+
+
+async def test_join_with_an_unknown_protocol_version_is_refused(harness: SignalingHarness) -> None:
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.request({"type": "join", "token": harness.mint(), "protocol": 2})
+    assert (refused.value.code, refused.value.field) == ("bad-field", "protocol")
+
+
+async def test_frames_before_join_are_refused_as_not_joined(harness: SignalingHarness) -> None:
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.request({"type": "chat", "text": "hello"})
+    assert refused.value.code == "not-joined"
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_second_join_on_a_joined_connection_is_refused(harness: SignalingHarness) -> None:
+    client = await harness.joined()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(harness.mint())
+    assert refused.value.code == "already-joined"
+
+
+async def test_connection_without_join_is_closed_after_the_join_timeout(
+    make_harness: HarnessFactory,
+) -> None:
+    harness = await make_harness(signaling.SignalingConfig(join_timeout_s=0.5))
+    client = await harness.client()
+    error = await client.next_frame("error", timeout_s=5)
+    assert error["code"] == "join-timeout"
+    assert error["fatal"] is True
+    await asyncio.wait_for(client.closed.wait(), 5)
+
+
+async def test_same_participant_joining_twice_replaces_the_first_connection(
+    harness: SignalingHarness,
+) -> None:
+    first = await harness.joined(subject="agent-1")
+    observer = await harness.joined(subject="obs-1", role="observer")
+    second = await harness.joined(subject="agent-1")
+    error = await first.next_frame("error", timeout_s=5)
+    assert (error["code"], error["fatal"]) == ("replaced", True)
+    await asyncio.wait_for(first.closed.wait(), 5)
+    left = await observer.next_frame("participant-left", timeout_s=5)
+    assert left["participant_id"] == "agent-1"
+    rejoined = await observer.next_frame("participant-joined", timeout_s=5)
+    assert rejoined["participant"]["id"] == "agent-1"
+    assert (await second.request({"type": "ping"}))["type"] == "pong"
+    assert harness.server.stats()["participants"] == 2

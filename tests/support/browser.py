@@ -1,0 +1,42 @@
+"""Headless Chromium for browser tests: Debian's binary, fake media, loopback-only WebRTC.
+
+The flags keep Chromium from reaching anything outside the machine and let its ICE agent
+offer 127.0.0.1 candidates (``--allow-loopback-in-peer-connection``) under their real
+address rather than an mDNS name the SFU would have to resolve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from playwright.sync_api import Browser, sync_playwright
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
+@contextlib.contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    """A headless Chromium with fake camera and microphone; closed on exit."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_FLAGS)
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

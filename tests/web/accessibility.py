@@ -1,0 +1,32 @@
+"""axe-core (vendored from the npm registry) run inside a page: serious/critical findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+AXE_PATH = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+AXE_RUN_JS = """
+async () => await axe.run(document, {
+  runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+})
+"""
+
+
+def blocking_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe on the page as it is now; return serious and critical violations, summarised."""
+    page.add_script_tag(path=str(AXE_PATH))
+    results = page.evaluate(AXE_RUN_JS)
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "targets": [node["target"] for node in violation["nodes"]][:5],
+        }
+        for violation in results["violations"]
+        if violation["impact"] in BLOCKING_IMPACTS
+    ]

@@ -1,0 +1,77 @@
+"""Steps shared by the browser journeys: booking through the page, signing in, call media."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+MEDIA_TIMEOUT_S = 45.0
+DEMO_AGENT_EMAIL = "agent@demo.visioguichet.fr"
+DEMO_AGENT_PASSWORD = "demo-agent-2026"
+
+INBOUND_STATS_JS = """
+async () => {
+  const pc = window.visioguichet && window.visioguichet.subscribePc;
+  if (!pc) return null;
+  const out = {framesDecoded: 0, audioPackets: 0};
+  for (const report of (await pc.getStats()).values()) {
+    if (report.type !== "inbound-rtp") continue;
+    if (report.kind === "video") out.framesDecoded += report.framesDecoded || 0;
+    if (report.kind === "audio") out.audioPackets += report.packetsReceived || 0;
+  }
+  return out;
+}
+"""
+
+
+def inbound(page: Page) -> dict[str, Any]:
+    stats = page.evaluate(INBOUND_STATS_JS)
+    return stats or {"framesDecoded": 0, "audioPackets": 0}
+
+
+def wait_for_remote_media(page: Page) -> dict[str, Any]:
+    """Bounded wait until the remote video has a size and video + audio are flowing."""
+    deadline = time.monotonic() + MEDIA_TIMEOUT_S
+    stats: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        width = page.evaluate("document.getElementById('remote').videoWidth")
+        stats = inbound(page)
+        if width > 0 and stats["framesDecoded"] > 0 and stats["audioPackets"] > 0:
+            return {"videoWidth": width, **stats}
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no remote media within {MEDIA_TIMEOUT_S} s: {stats}")
+
+
+def assert_media_keeps_flowing(page: Page) -> None:
+    first = wait_for_remote_media(page)
+    page.wait_for_timeout(1500)
+    later = inbound(page)
+    assert later["framesDecoded"] > first["framesDecoded"], (first, later)
+    assert later["audioPackets"] > first["audioPackets"], (first, later)
+
+
+def sign_in_agent(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/agent/login")
+    page.get_by_label("Adresse e-mail").fill(DEMO_AGENT_EMAIL)
+    page.get_by_label("Mot de passe").fill(DEMO_AGENT_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="Mes rendez-vous")).to_be_visible(timeout=15_000)
+
+
+def book_first_video_slot(page: Page, base_url: str, name: str, email: str) -> None:
+    """Walk the booking flow with the first video motif and the first free slot."""
+    page.goto(f"{base_url}/book")
+    motif = page.locator("#motifs button").first
+    if not motif.is_visible():
+        page.locator("#services button").first.click()
+    expect(motif).to_be_visible(timeout=15_000)
+    motif.click()
+    slot = page.locator("#slots button").first
+    expect(slot).to_be_visible(timeout=15_000)
+    slot.click()
+    page.get_by_label("Nom et prénom").fill(name)
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_role("button", name="Continuer").click()
+    expect(page.get_by_role("heading", name="Vérifiez votre rendez-vous")).to_be_visible()

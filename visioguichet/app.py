@@ -1,0 +1,162 @@
+"""Wires the parts into one aiohttp application: booking REST under ``/api``,
+signalling at ``/ws``, the web pages, ``/metrics`` and ``/healthz``.
+
+This is the only module that sees ``sfu``, ``signaling``, ``booking_api`` and ``web``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+import booking_api
+import signaling
+import web as web_pages
+from sfu import Sfu, SfuConfig
+from visioguichet.call_events import CallEventBridge
+from visioguichet.join_token import (
+    InvalidJoinToken,
+    JoinGrant,
+    JoinTokenVerifier,
+    load_or_create_signer,
+)
+from visioguichet.metrics import render_prometheus
+from visioguichet.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SFU_KEY = web.AppKey("sfu", Sfu)
+SIGNALING_KEY = web.AppKey("signaling", signaling.SignalingServer)
+BOOKING_APP_KEY = web.AppKey("booking_app", web.Application)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+
+
+class GrantVerifier:
+    """Adapts the join-token verifier to signalling's ``TokenVerifier`` protocol."""
+
+    def __init__(self, verifier: JoinTokenVerifier) -> None:
+        self._verifier = verifier
+
+    def verify(self, token: object) -> JoinGrant:
+        try:
+            return self._verifier.verify(token)
+        except InvalidJoinToken as exc:
+            raise signaling.TokenRejected(exc.code, exc.message) from exc
+
+
+def sfu_config(settings: Settings) -> SfuConfig:
+    return SfuConfig(
+        ice_addresses=settings.ice_addresses,
+        announced_address=settings.announced_address,
+        udp_port_min=settings.udp_port_min,
+        udp_port_max=settings.udp_port_max,
+        allowed_remote_networks=settings.allowed_remote_networks,
+    )
+
+
+def client_ice_servers(settings: Settings) -> list[dict[str, object]]:
+    """What browsers are told to use: our STUN/TURN (coturn), never a public default."""
+    servers: list[dict[str, object]] = []
+    if settings.stun_urls:
+        servers.append({"urls": list(settings.stun_urls)})
+    if settings.turn_urls:
+        servers.append(
+            {
+                "urls": list(settings.turn_urls),
+                "username": settings.turn_username or "",
+                "credential": settings.turn_password or "",
+            }
+        )
+    return servers
+
+
+def booking_config(settings: Settings) -> booking_api.BookingConfig:
+    return booking_api.BookingConfig(
+        database_url=settings.resolved_database_url,
+        data_dir=settings.data_dir,
+        public_base_url=settings.resolved_public_base_url,
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        purge_after_days=settings.purge_after_days,
+        demo=settings.demo,
+    )
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)"
+    )
+    return response
+
+
+def _page_handler(path: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def serve_page(_request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    return serve_page
+
+
+def add_web_pages(app: web.Application) -> None:
+    static_dir = Path(web_pages.STATIC_DIR)
+    for url_path, file_name in web_pages.PAGES.items():
+        app.router.add_get(url_path, _page_handler(static_dir / file_name))
+    app.router.add_static("/static/", static_dir, append_version=True)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = render_prometheus(
+        {"sfu": request.app[SFU_KEY].stats(), "signaling": request.app[SIGNALING_KEY].stats()}
+    )
+    return web.Response(
+        text=text,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def build_app(settings: Settings) -> web.Application:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signer = load_or_create_signer(settings.join_key_path)
+    sfu = Sfu(sfu_config(settings))
+    booking_app = booking_api.create_app(booking_config(settings), signer)
+    bridge = CallEventBridge(booking_app[booking_api.CALL_EVENTS])
+    signaling_server = signaling.SignalingServer(
+        sfu,
+        GrantVerifier(signer.verifier),
+        listener=bridge,
+        config=signaling.SignalingConfig(ice_servers=client_ice_servers(settings)),
+    )
+
+    app = web.Application(middlewares=[security_headers])
+    app[SETTINGS_KEY] = settings
+    app[SFU_KEY] = sfu
+    app[SIGNALING_KEY] = signaling_server
+    app[BOOKING_APP_KEY] = booking_app
+
+    async def media_lifetime(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await signaling_server.close()
+        await sfu.close()
+
+    app.cleanup_ctx.append(media_lifetime)
+    app.router.add_get("/ws", signaling_server.handle)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    add_web_pages(app)
+    app.add_subapp("/api", booking_app)
+    return app

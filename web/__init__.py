@@ -1,0 +1,25 @@
+"""The citizen, agent, partner and admin web pages: static files served by the app.
+
+Plain HTML, CSS and JavaScript modules with no build step, so the service can serve
+them as package data and nothing is ever fetched from a third-party origin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STATIC_DIR: Path = Path(__file__).parent / "static"
+"""Served at ``/static/``."""
+
+PAGES: dict[str, str] = {
+    "/": "index.html",
+    "/book": "book.html",
+    "/manage": "manage.html",
+    "/call": "call.html",
+    "/agent": "agent.html",
+    "/agent/login": "login.html",
+    "/partner": "partner.html",
+    "/admin": "admin.html",
+    "/survey": "survey.html",
+}
+"""URL path → HTML file name in ``STATIC_DIR``."""

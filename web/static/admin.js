@@ -1,0 +1,124 @@
+// Statistics dashboard: filters, bar charts drawn as inline SVG, the same figures as a table, CSV.
+import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
+import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const COLUMNS = ["group", "booked", "honoured", "no_shows", "cancelled", "lead_time_hours", "call_duration_min", "audio_only_share", "survey_score"];
+const CHARTS = [
+  ["booked", (r) => r.booked, ""],
+  ["no_show_rate", (r) => (r.booked ? (100 * r.no_shows) / r.booked : 0), " %"],
+  ["call_duration_min", (r) => r.call_duration_min, " min"],
+  ["audio_only_share", (r) => (r.audio_only_share == null ? null : 100 * r.audio_only_share), " %"],
+  ["survey_score", (r) => r.survey_score, " / 5"],
+];
+let rows = [];
+
+function toLogin() { location.assign(`/agent/login?next=${encodeURIComponent(location.pathname)}`); }
+
+function query(format) {
+  return `from=${$("from").value}&to=${$("to").value}&group_by=${$("group").value}&format=${format}`;
+}
+
+function fmt(value) {
+  if (value == null) return "—";
+  return typeof value === "number" ? String(Math.round(value * 10) / 10) : String(value);
+}
+
+/** A horizontal bar chart as SVG, with a text alternative listing every value. */
+function barChart(title, values, unit) {
+  const figure = document.createElement("figure");
+  figure.className = "chart";
+  const caption = document.createElement("figcaption");
+  caption.textContent = title;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const rowH = 28;
+  const height = Math.max(1, values.length) * rowH + 4;
+  svg.setAttribute("viewBox", `0 0 320 ${height}`);
+  svg.setAttribute("role", "img");
+  const described = values.map(([g, v]) => `${g} ${fmt(v)}${v == null ? "" : unit}`).join(", ");
+  svg.setAttribute("aria-label", `${title} : ${described || "—"}`);
+  const max = Math.max(1e-9, ...values.map(([, v]) => v || 0));
+  values.forEach(([group, value], i) => {
+    const y = i * rowH + 2;
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", "0");
+    label.setAttribute("y", String(y + 18));
+    label.setAttribute("font-size", "12");
+    label.textContent = String(group).slice(0, 16);
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("x", "110");
+    bar.setAttribute("y", String(y + 4));
+    bar.setAttribute("height", "18");
+    bar.setAttribute("width", String(Math.max(0, 160 * ((value || 0) / max))));
+    bar.setAttribute("fill", "#0b4fa3");
+    const text = document.createElementNS(ns, "text");
+    text.setAttribute("x", String(115 + 160 * ((value || 0) / max)));
+    text.setAttribute("y", String(y + 18));
+    text.setAttribute("font-size", "12");
+    text.textContent = `${fmt(value)}${value == null ? "" : unit}`;
+    svg.append(label, bar, text);
+  });
+  figure.append(caption, svg);
+  return figure;
+}
+
+function render() {
+  $("head").replaceChildren(...COLUMNS.map((c) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = t(`admin.c.${c}`);
+    return th;
+  }));
+  $("rows").replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    for (const c of COLUMNS) {
+      const td = document.createElement("td");
+      td.textContent = fmt(c === "audio_only_share" && r[c] != null ? 100 * r[c] : r[c]);
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("charts").replaceChildren(...CHARTS.map(([key, pick, unit]) => barChart(t(`admin.c.${key}`), rows.map((r) => [r.group, pick(r)]), unit)));
+  $("csv").href = `/api/stats?${query("csv")}`;
+}
+
+async function load() {
+  $("status").textContent = t("common.loading");
+  try {
+    const data = await api(`/stats?${query("json")}`);
+    rows = data.rows || [];
+    $("status").textContent = rows.length ? "" : t("admin.none");
+    render();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+    $("status").textContent = err instanceof ApiError && err.body.fields ? Object.values(err.body.fields).join(" ") : t("common.error");
+  }
+}
+
+async function init() {
+  setupLanguageSwitch(render);
+  const params = new URLSearchParams(location.search);
+  const today = new Date();
+  const monthAgo = new Date();
+  monthAgo.setDate(monthAgo.getDate() - 30);
+  $("from").value = params.get("from") || isoDay(monthAgo);
+  $("to").value = params.get("to") || isoDay(today);
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  $("logout").addEventListener("click", async () => {
+    try { await api("/auth/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }
+    setCsrfToken(null);
+    toLogin();
+  });
+  try {
+    const me = await api("/auth/me");
+    if (me.csrf_token) setCsrfToken(me.csrf_token);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+  }
+  applyI18n();
+  render();
+  await load();
+}
+
+init();

@@ -1,0 +1,537 @@
+// Call room: pre-call check, lobby, publish + subscribe peer connections through the SFU.
+import { api, setCsrfToken } from "./api.js";
+import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
+import { gatheringComplete, Signaling } from "./signaling.js";
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+
+const call = {
+  signaling: null, role: null, me: null, iceServers: [],
+  local: null, publishPc: null, subscribePc: null,
+  tracksByMid: new Map(), remoteStream: new MediaStream(), participants: new Map(),
+  subscribeChain: Promise.resolve(), finished: false, meter: null,
+  sources: {}, reconnects: 0, restarting: false,
+};
+const MAX_RECONNECTS = 5;
+// Exposed for diagnostics (connection figures in the browser console and in tests).
+window.visioguichet = call;
+
+function status(text) { $("status").textContent = text; }
+function alarm(text) { $("alert").textContent = text; }
+
+function showOnly(section) {
+  for (const id of ["precheck", "room"]) $(id).hidden = id !== section;
+}
+
+async function startLevelMeter(stream) {
+  const [audio] = stream.getAudioTracks();
+  if (!audio || !window.AudioContext) return;
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 512;
+  context.createMediaStreamSource(new MediaStream([audio])).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    $("level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+  }, 100);
+  call.meter = { context, timer };
+}
+
+function stopLevelMeter() {
+  if (!call.meter) return;
+  clearInterval(call.meter.timer);
+  call.meter.context.close();
+  call.meter = null;
+}
+
+async function openDevices() {
+  const camera = $("camera-select").value;
+  const mic = $("mic-select").value;
+  const audio = mic ? { deviceId: { exact: mic } } : true;
+  const video = { width: 640, height: 360, ...(camera ? { deviceId: { exact: camera } } : {}) };
+  for (const track of call.local?.getTracks() || []) track.stop();
+  stopLevelMeter();
+  try {
+    call.local = await navigator.mediaDevices.getUserMedia({ audio, video });
+    alarm("");
+  } catch {
+    try {
+      call.local = await navigator.mediaDevices.getUserMedia({ audio });
+      alarm(t("call.nodevice"));
+    } catch {
+      call.local = new MediaStream();
+      alarm(t("call.nodevice"));
+    }
+  }
+  $("preview").srcObject = call.local;
+  await startLevelMeter(call.local);
+}
+
+async function listDevices() {
+  let devices = [];
+  try { devices = await navigator.mediaDevices.enumerateDevices(); } catch { /* none */ }
+  for (const [selectId, kind, track] of [["camera-select", "videoinput", call.local.getVideoTracks()[0]], ["mic-select", "audioinput", call.local.getAudioTracks()[0]]]) {
+    const select = $(selectId);
+    const current = track?.getSettings().deviceId;
+    const options = devices.filter((d) => d.kind === kind).map((d, i) => {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || `${t(kind === "videoinput" ? "call.camera" : "call.mic")} ${i + 1}`;
+      option.selected = d.deviceId === current;
+      return option;
+    });
+    if (!options.length) {
+      const option = document.createElement("option");
+      option.value = "";
+      option.textContent = t("call.nodevices");
+      options.push(option);
+    }
+    select.replaceChildren(...options);
+  }
+}
+
+/** Round trips to the server (median of three) tell whether video is likely to work. */
+async function checkNetwork() {
+  const times = [];
+  for (let i = 0; i < 3; i += 1) {
+    const started = performance.now();
+    try {
+      const response = await fetch(`/healthz?probe=${Date.now()}`, { cache: "no-store" });
+      if (!response.ok) throw new Error(String(response.status));
+      times.push(performance.now() - started);
+    } catch {
+      $("network").textContent = t("call.net.bad");
+      return;
+    }
+  }
+  const ms = Math.round(times.sort((a, b) => a - b)[1]);
+  $("network").textContent = t(ms < 300 ? "call.net.good" : "call.net.slow", { ms });
+}
+
+async function precheck() {
+  showOnly("precheck");
+  $("enter").disabled = true;
+  $("audio-only").disabled = true;
+  $("h-precheck").focus();
+  checkNetwork();
+  await openDevices();
+  await listDevices();
+  for (const id of ["camera-select", "mic-select"]) $(id).addEventListener("change", async () => { await openDevices(); });
+  $("enter").disabled = call.local.getTracks().length === 0;
+  $("audio-only").disabled = false;
+}
+
+function enter(withVideo) {
+  if (!withVideo && call.local) {
+    for (const track of call.local.getVideoTracks()) { track.stop(); call.local.removeTrack(track); }
+  }
+  stopLevelMeter();
+  $("preview").srcObject = null;
+  $("self").srcObject = call.local;
+  $("camera").hidden = call.local.getVideoTracks().length === 0;
+  alarm("");
+  connect();
+}
+
+async function connect() {
+  status(t("call.connecting"));
+  const signaling = new Signaling();
+  call.signaling = signaling;
+  signaling.addEventListener("frame", (event) => onFrame(event.detail).catch((err) => console.error(err)));
+  signaling.addEventListener("close", () => {
+    if (call.finished || call.signaling !== signaling) return;
+    status(t("call.lost"));
+    if (call.reconnects < MAX_RECONNECTS) {
+      call.reconnects += 1;
+      setTimeout(() => { if (!call.finished) connect(); }, 1000 * call.reconnects);
+    }
+  });
+  try {
+    await signaling.open();
+  } catch {
+    status(t("call.lost"));
+    return;
+  }
+  signaling.send({ type: "join", token, protocol: 1 });
+}
+
+async function onFrame(frame) {
+  switch (frame.type) {
+    case "joined": return onJoined(frame);
+    case "lobby-waiting":
+      if (frame.participant) return addWaiting(frame.participant);
+      showOnly(null);
+      status(t("call.waiting"));
+      return;
+    case "lobby-left": return removeWaiting(frame.participant_id);
+    case "answer":
+      if (frame.pc === "publish" && call.publishPc) await call.publishPc.setRemoteDescription({ type: "answer", sdp: frame.sdp });
+      return;
+    case "offer":
+      if (frame.pc === "subscribe") call.subscribeChain = call.subscribeChain.then(() => onSubscribeOffer(frame)).catch((err) => console.error(err));
+      return;
+    case "participant-joined":
+      call.participants.set(frame.participant.id, frame.participant);
+      status(t("call.joined", { name: frame.participant.name }));
+      return;
+    case "participant-left": {
+      const who = call.participants.get(frame.participant_id);
+      call.participants.delete(frame.participant_id);
+      status(t("call.gone", { name: who?.name || "" }));
+      updatePlaceholder();
+      return;
+    }
+    case "end": return finish(t("call.ended"));
+    case "unpublished":
+      if (frame.source === "screen" && frame.participant_id !== call.me) $("screen").hidden = true;
+      return undefined;
+    case "chat": return addMessage(frame.name, frame.text);
+    case "file": return addFile(frame);
+    case "quality": return showQuality(frame);
+    case "error": return onError(frame);
+    default: return undefined;
+  }
+}
+
+function onError(frame) {
+  if (frame.code?.startsWith("token-")) return finish(t("call.tokenbad"));
+  if (frame.code === "denied") return finish(t("call.denied"));
+  if (frame.code === "replaced") return finish(t("call.replaced"));
+  if (frame.code === "room-ended") return finish(t("call.ended"));
+  if (frame.fatal) return finish(t("common.error"));
+  console.warn("signalling error", frame);
+  return undefined;
+}
+
+async function onJoined(frame) {
+  call.reconnects = 0;
+  // A new session (first join or reconnection): the server knows no peer connection of ours.
+  call.publishPc?.close();
+  call.subscribePc?.close();
+  call.publishPc = null;
+  call.subscribePc = null;
+  call.subscribeChain = Promise.resolve();
+  call.role = frame.role;
+  call.room = frame.room;
+  call.me = frame.participant_id;
+  call.iceServers = frame.ice_servers || [];
+  for (const p of frame.participants || []) call.participants.set(p.id, p);
+  showOnly("room");
+  $("end").hidden = call.role !== "host";
+  status(call.participants.size ? t("call.incall") : t("call.waitother"));
+  await publish();
+}
+
+async function publish() {
+  if (call.publishPc) return;
+  const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+  call.publishPc = pc;
+  const sources = {};
+  const transceivers = [];
+  for (const track of call.local.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "mic"]);
+  for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "camera"]);
+  if (!transceivers.length) return;
+  await pc.setLocalDescription(await pc.createOffer());
+  await gatheringComplete(pc);
+  for (const [transceiver, source] of transceivers) sources[transceiver.mid] = source;
+  call.sources = sources;
+  pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed") restartIce(); });
+  call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
+}
+
+/** Screen share: one more sending m-section on the publish PC, announced as `screen`. */
+async function toggleScreenShare() {
+  const button = $("share");
+  if (call.screen) {
+    const { track, transceiver } = call.screen;
+    call.screen = null;
+    track.stop();
+    await transceiver.sender.replaceTrack(null);
+    call.signaling.send({ type: "unpublish", source: "screen" });
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = t("call.share");
+    return;
+  }
+  if (!navigator.mediaDevices.getDisplayMedia || !call.publishPc) return;
+  let stream;
+  try { stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }); } catch { return; }
+  const [track] = stream.getVideoTracks();
+  let transceiver = call.publishPc.getTransceivers().find((tr) => call.sources[tr.mid] === "screen");
+  if (transceiver) {
+    await transceiver.sender.replaceTrack(track);
+  } else {
+    transceiver = call.publishPc.addTransceiver(track, { direction: "sendonly" });
+    const pc = call.publishPc;
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    call.sources[transceiver.mid] = "screen";
+    call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+  }
+  call.screen = { track, transceiver };
+  track.addEventListener("ended", () => { if (call.screen?.track === track) toggleScreenShare(); });
+  button.setAttribute("aria-pressed", "true");
+  button.textContent = t("call.share.stop");
+}
+
+/** After a network change: new ICE credentials on both peer connections (protocol `restart-ice`). */
+async function restartIce() {
+  if (call.restarting || call.finished || !call.publishPc) return;
+  call.restarting = true;
+  status(t("call.reconnecting"));
+  try {
+    if (call.subscribePc) call.signaling.send({ type: "restart-ice", pc: "subscribe" });
+    const pc = call.publishPc;
+    call.signaling.send({ type: "restart-ice", pc: "publish" });
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    await gatheringComplete(pc);
+    call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+  } finally {
+    call.restarting = false;
+  }
+}
+
+function addMessage(name, text) {
+  const li = document.createElement("li");
+  const from = document.createElement("span");
+  from.className = "from";
+  from.textContent = `${name} : `;
+  const body = document.createElement("span");
+  body.textContent = text;
+  li.append(from, body);
+  $("messages").append(li);
+  li.scrollIntoView({ block: "nearest" });
+  if ($("chat").hidden) $("chat-toggle").textContent = `${t("call.chat")} •`;
+}
+
+const FILE_TYPES = ["application/pdf", "image/png", "image/jpeg"];
+const FILE_MAX_BYTES = 10 * 1024 * 1024;
+
+/** Upload to the booking's file store (the call token proves who sends), then offer it. */
+async function sendFile(file) {
+  $("file-error").textContent = "";
+  if (!FILE_TYPES.includes(file.type)) { $("file-error").textContent = t("call.file.type"); return; }
+  if (file.size > FILE_MAX_BYTES) { $("file-error").textContent = t("call.file.size"); return; }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  try {
+    const response = await fetch(`/api/bookings/${encodeURIComponent(call.room)}/files`, {
+      method: "POST", headers: { Authorization: `Bearer ${token}` }, body: form,
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $("file-error").textContent = Object.values(body.fields || {}).join(" ") || body.message || t("common.error");
+      return;
+    }
+    call.signaling.send({
+      type: "file", url: `/api/bookings/${encodeURIComponent(call.room)}/files/${encodeURIComponent(body.id)}`,
+      name: body.name, size: body.size, mime: body.content_type,
+    });
+    $("file-input").value = "";
+  } catch {
+    $("file-error").textContent = t("common.error");
+  }
+}
+
+async function download(frame) {
+  try {
+    const response = await fetch(frame.url, { headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) throw new Error(String(response.status));
+    const url = URL.createObjectURL(await response.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = frame.name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch {
+    $("file-error").textContent = t("common.error");
+  }
+}
+
+function addFile(frame) {
+  if (!frame.url.startsWith("/api/") || frame.url.includes("//") || frame.url.includes("..")) return;
+  const li = document.createElement("li");
+  const from = document.createElement("span");
+  from.className = "from";
+  from.textContent = `${call.participants.get(frame.from)?.name || ""} `;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary";
+  button.textContent = t("call.file.get", { name: frame.name });
+  button.addEventListener("click", () => download(frame));
+  li.append(from, button);
+  $("messages").append(li);
+  status(t("call.file.sent", { name: frame.name }));
+  if ($("chat").hidden) $("chat-toggle").textContent = `${t("call.chat")} •`;
+}
+
+function showQuality(frame) {
+  if (frame.participant_id && call.participants.size && !call.participants.has(frame.participant_id)) return;
+  $("audio-banner").hidden = !frame.audio_only || call.lowData;
+  const loss = frame.loss ?? 0;
+  const rtt = frame.rtt_ms ?? 0;
+  const level = frame.audio_only || loss > 0.08 || rtt > 400 ? "poor" : loss > 0.02 || rtt > 200 ? "fair" : "good";
+  const text = t(`call.quality.${level}`);
+  if ($("quality").textContent !== text) $("quality").textContent = text;
+}
+
+async function onSubscribeOffer(frame) {
+  if (!call.subscribePc) {
+    const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+    call.subscribePc = pc;
+    pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed") restartIce(); });
+    pc.addEventListener("track", (event) => {
+      const info = call.tracksByMid.get(event.transceiver.mid);
+      if (info && info.source === "screen") {
+        $("screen").srcObject = new MediaStream([event.track]);
+        $("screen").hidden = false;
+        event.track.addEventListener("mute", () => { $("screen").hidden = true; });
+        event.track.addEventListener("unmute", () => { $("screen").hidden = false; });
+        return;
+      }
+      for (const old of call.remoteStream.getTracks().filter((tr) => tr.kind === event.track.kind)) call.remoteStream.removeTrack(old);
+      call.remoteStream.addTrack(event.track);
+      const video = $("remote");
+      if (video.srcObject !== call.remoteStream) video.srcObject = call.remoteStream;
+      event.track.addEventListener("unmute", updatePlaceholder);
+      event.track.addEventListener("ended", updatePlaceholder);
+      updatePlaceholder();
+    });
+  }
+  for (const track of frame.tracks || []) call.tracksByMid.set(track.mid, track);
+  const pc = call.subscribePc;
+  await pc.setRemoteDescription({ type: "offer", sdp: frame.sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await gatheringComplete(pc);
+  call.signaling.send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp });
+}
+
+function updatePlaceholder() {
+  const hasVideo = call.remoteStream.getVideoTracks().some((tr) => tr.readyState === "live");
+  $("placeholder").hidden = hasVideo && call.participants.size > 0;
+  if (call.participants.size > 0 && !call.finished) status(t("call.incall"));
+}
+
+function addWaiting(participant) {
+  removeWaiting(participant.id);
+  const li = document.createElement("li");
+  li.dataset.participantId = participant.id;
+  const name = document.createElement("span");
+  name.textContent = participant.name;
+  const admit = document.createElement("button");
+  admit.type = "button";
+  admit.textContent = t("call.admit");
+  admit.setAttribute("aria-label", `${t("call.admit")} ${participant.name}`);
+  admit.addEventListener("click", () => { call.signaling.send({ type: "admit", participant_id: participant.id }); removeWaiting(participant.id); });
+  const deny = document.createElement("button");
+  deny.type = "button";
+  deny.className = "secondary";
+  deny.textContent = t("call.deny");
+  deny.setAttribute("aria-label", `${t("call.deny")} ${participant.name}`);
+  deny.addEventListener("click", () => { call.signaling.send({ type: "deny", participant_id: participant.id }); removeWaiting(participant.id); });
+  li.append(name, admit, deny);
+  $("waiting").append(li);
+  $("lobby").hidden = false;
+  status(t("call.waits", { name: participant.name }));
+}
+
+function removeWaiting(id) {
+  for (const li of $("waiting").querySelectorAll("li")) if (li.dataset.participantId === id) li.remove();
+  $("lobby").hidden = $("waiting").children.length === 0;
+}
+
+function toggle(button, kind, onKey, offKey) {
+  const tracks = kind === "audio" ? call.local.getAudioTracks() : call.local.getVideoTracks();
+  const off = button.getAttribute("aria-pressed") !== "true";
+  for (const track of tracks) track.enabled = !off;
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = t(off ? onKey : offKey);
+}
+
+/** The agent records the outcome with their signed-in session (booking id = room). */
+async function recordOutcome(outcome) {
+  try {
+    const me = await api("/auth/me");
+    if (me.csrf_token) setCsrfToken(me.csrf_token);
+    await api(`/agent/bookings/${encodeURIComponent(call.room)}/outcome`, { method: "POST", body: { status: outcome } });
+    $("outcome-status").textContent = t("agent.saved");
+  } catch {
+    $("outcome-status").textContent = t("common.error");
+  }
+}
+
+function finish(message) {
+  if (call.finished) return;
+  call.finished = true;
+  call.signaling?.close();
+  call.publishPc?.close();
+  call.subscribePc?.close();
+  for (const track of call.local?.getTracks() || []) track.stop();
+  stopLevelMeter();
+  showOnly(null);
+  $("lobby").hidden = true;
+  status(message);
+  if (call.role === "host" && call.room) {
+    $("outcome").hidden = false;
+    $("h-outcome").focus();
+  }
+  if (call.role === "guest" && call.room) {
+    $("survey-link").href = `/survey#booking=${encodeURIComponent(call.room)}&token=${encodeURIComponent(token)}`;
+    $("survey").hidden = false;
+  }
+}
+
+function init() {
+  setupLanguageSwitch(() => {
+    $("mute").textContent = t($("mute").getAttribute("aria-pressed") === "true" ? "call.unmute" : "call.mute");
+    $("camera").textContent = t($("camera").getAttribute("aria-pressed") === "true" ? "call.camon" : "call.camoff");
+  });
+  if (!token) {
+    alarm(t("call.notoken"));
+    return;
+  }
+  history.replaceState(null, "", location.pathname + location.search + location.hash);
+  $("enter").addEventListener("click", () => enter(true));
+  $("audio-only").addEventListener("click", () => enter(false));
+  $("mute").addEventListener("click", () => toggle($("mute"), "audio", "call.unmute", "call.mute"));
+  $("camera").addEventListener("click", () => toggle($("camera"), "video", "call.camon", "call.camoff"));
+  $("hangup").addEventListener("click", () => { call.signaling?.send({ type: "leave" }); finish(t("call.left")); });
+  $("end").addEventListener("click", () => { call.signaling?.send({ type: "end" }); finish(t("call.ended")); });
+  $("chat-toggle").addEventListener("click", () => {
+    const open = $("chat").hidden;
+    $("chat").hidden = !open;
+    $("chat-toggle").setAttribute("aria-expanded", String(open));
+    $("chat-toggle").textContent = t("call.chat");
+    if (open) $("chat-text").focus();
+  });
+  $("chat-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("chat-text").value.trim();
+    if (!text || !call.signaling) return;
+    call.signaling.send({ type: "chat", text: text.slice(0, 2000) });
+    $("chat-text").value = "";
+  });
+  $("low-data").addEventListener("click", () => {
+    call.lowData = $("low-data").getAttribute("aria-pressed") !== "true";
+    $("low-data").setAttribute("aria-pressed", String(call.lowData));
+    call.signaling?.send({ type: "set-quality", mode: call.lowData ? "audio-only" : "auto" });
+    if (call.lowData) $("audio-banner").hidden = true;
+  });
+  call.restartIce = restartIce;
+  for (const [id, outcome] of [["outcome-done", "done"], ["outcome-noshow", "no-show"]]) {
+    $(id).addEventListener("click", () => recordOutcome(outcome));
+  }
+  $("file-input").addEventListener("change", () => { const [file] = $("file-input").files; if (file) sendFile(file); });
+  $("share").addEventListener("click", toggleScreenShare);
+  window.addEventListener("online", () => restartIce());
+  navigator.connection?.addEventListener?.("change", () => restartIce());
+  applyI18n();
+  precheck();
+}
+
+init();

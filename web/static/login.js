@@ -1,0 +1,32 @@
+// Agent / partner / admin sign-in; goes back to the page that sent here (?next=).
+import { api, ApiError, setCsrfToken } from "./api.js";
+import { setupLanguageSwitch, t } from "./i18n.js";
+
+setupLanguageSwitch();
+const form = document.getElementById("login-form");
+const alert = document.getElementById("alert");
+// Enabled only now, so a sign-in can never fall back to a plain GET form submission.
+form.querySelector("button[type=submit]").disabled = false;
+
+function nextPage(role) {
+  const next = new URLSearchParams(location.search).get("next");
+  if (next && next.startsWith("/") && !next.startsWith("//")) return next;
+  return role === "admin" ? "/admin" : role === "partner" ? "/partner" : "/agent";
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  alert.textContent = "";
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const data = await api("/auth/login", { method: "POST", body: { email: form.email.value.trim(), password: form.password.value } });
+    setCsrfToken(data.csrf_token);
+    location.assign(nextPage(data.user?.role));
+  } catch (err) {
+    alert.textContent = err instanceof ApiError && (err.status === 401 || err.status === 422 || err.status === 400) ? t("login.bad") : t("common.error");
+    form.password.focus();
+  } finally {
+    button.disabled = false;
+  }
+});

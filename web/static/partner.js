@@ -1,0 +1,148 @@
+// Partner point console: book for a consenting citizen, or ask for an immediate call.
+import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
+import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 2000;
+const MAX_POLLS = 900;
+let motifs = [];
+
+function toLogin() { location.assign(`/agent/login?next=${encodeURIComponent(location.pathname)}`); }
+
+function setError(field, message) {
+  const error = $(`${field}-error`);
+  const input = $(field === "motif_id" ? "motif" : field);
+  if (!error) return false;
+  error.textContent = message || "";
+  if (input) { if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid"); }
+  return true;
+}
+
+function readForm() {
+  for (const f of ["motif_id", "name", "email", "phone", "consent"]) setError(f, "");
+  $("alert").textContent = "";
+  const citizen = { name: $("name").value.trim() };
+  if ($("email").value.trim()) citizen.email = $("email").value.trim();
+  if ($("phone").value.trim()) citizen.phone = $("phone").value.trim();
+  const problems = [];
+  if (!citizen.name) problems.push(["name", t("book.contact.name.need")]);
+  if (!$("consent").checked) problems.push(["consent", t("partner.consent.need")]);
+  for (const [f, m] of problems) setError(f, m);
+  if (problems.length) {
+    $(problems[0][0]).focus();
+    return null;
+  }
+  return { motif_id: $("motif").value, citizen, consent: true };
+}
+
+function showServerErrors(err) {
+  if (err instanceof ApiError && err.status === 401) return toLogin();
+  const fields = err instanceof ApiError ? err.body.fields : null;
+  let shown = false;
+  for (const [path, message] of Object.entries(fields || {})) shown = setError(path.replace(/^citizen\./, ""), message) || shown;
+  $("alert").textContent = shown ? t("book.fix") : err instanceof ApiError && err.status === 409 ? t("book.taken") : t("common.error");
+  return undefined;
+}
+
+function showResult(title, text, linkText, href) {
+  $("h-result").textContent = title;
+  $("result-text").textContent = text;
+  $("result-link").textContent = linkText;
+  $("result-link").href = href;
+  $("result").hidden = false;
+  $("h-result").focus();
+}
+
+async function callNow() {
+  const body = readForm();
+  if (!body) return;
+  let status;
+  try {
+    status = await api("/queue", { method: "POST", body });
+  } catch (err) { return showServerErrors(err); }
+  const token = status.wait_token;
+  for (let i = 0; i < MAX_POLLS; i += 1) {
+    if (status.join_url) {
+      showResult(t("partner.ready"), "", t("partner.join"), status.join_url);
+      return undefined;
+    }
+    if (status.status === "left") break;
+    $("status").textContent = t("partner.waiting", { n: status.position ?? "?" });
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    try { status = await api(`/queue/${encodeURIComponent(token)}`); } catch { /* keep polling */ }
+  }
+  $("status").textContent = t("common.error");
+  return undefined;
+}
+
+async function showSlots() {
+  if (!readForm()) return;
+  const from = new Date();
+  const to = new Date();
+  to.setDate(to.getDate() + 13);
+  let slots = [];
+  try {
+    slots = (await api(`/motifs/${encodeURIComponent($("motif").value)}/slots?from=${isoDay(from)}&to=${isoDay(to)}`)).slots || [];
+  } catch (err) { return showServerErrors(err); }
+  $("slots").replaceChildren(...slots.slice(0, 40).map((slot) => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary";
+    b.textContent = new Date(slot.start).toLocaleString(locale(), { weekday: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    b.addEventListener("click", () => book(slot));
+    li.append(b);
+    return li;
+  }));
+  $("slots-section").hidden = false;
+  $("h-slots").focus();
+  return undefined;
+}
+
+async function book(slot) {
+  const body = readForm();
+  if (!body) return undefined;
+  body.start = slot.start;
+  if (slot.agent_id) body.agent_id = slot.agent_id;
+  try {
+    const booking = await api("/partner/bookings", { method: "POST", body });
+    $("slots-section").hidden = true;
+    const when = new Date(booking.start).toLocaleString(locale(), { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+    showResult(t("book.done.h"), when, t("book.done.join"), booking.join_url);
+  } catch (err) { return showServerErrors(err); }
+  return undefined;
+}
+
+async function init() {
+  setupLanguageSwitch();
+  $("logout").addEventListener("click", async () => {
+    try { await api("/auth/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }
+    setCsrfToken(null);
+    toLogin();
+  });
+  try {
+    const me = await api("/auth/me");
+    if (me.csrf_token) setCsrfToken(me.csrf_token);
+    $("who").textContent = me.user?.name || "";
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+  }
+  try {
+    const services = await api("/services");
+    motifs = services.flatMap((s) => s.motifs.filter((m) => m.video).map((m) => ({ ...m, service: s.name })));
+  } catch { $("alert").textContent = t("common.error"); }
+  $("motif").replaceChildren(...motifs.map((m) => {
+    const option = document.createElement("option");
+    option.value = m.id;
+    option.textContent = `${m.label} (${m.service})`;
+    return option;
+  }));
+  $("now").addEventListener("click", callNow);
+  $("later").addEventListener("click", showSlots);
+  $("now").disabled = false;
+  $("later").disabled = false;
+  applyI18n();
+  return undefined;
+}
+
+init();
