@@ -360,6 +360,21 @@ def openapi_document() -> dict[str, Any]:
                 )
             },
             "/partner/bookings": {
+                "get": _op(
+                    "The day's bookings made at the partner point, with join links",
+                    _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "date": {"type": "string"},
+                                "bookings": {"type": "array", "items": _ref("Booking")},
+                            },
+                        }
+                    ),
+                    params=[_query("date", "default today (Paris)")],
+                    errors={**_STAFF, "422": _ERR},
+                    staff=True,
+                ),
                 "post": _op(
                     "A partner point books for a consenting citizen (consent: true required)",
                     _json(_ref("Booking"), "Booked"),

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from booking_api import statistics
+from booking_api import links, statistics
 from booking_api.auth import require_user
-from booking_api.bookings import create_booking
+from booking_api.bookings import create_booking, list_bookings
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
 from booking_api.errors import ValidationFailed, json_body, not_found
@@ -61,6 +61,35 @@ async def book_as_partner(request: web.Request) -> web.Response:
         consent_at=int(datetime.now(UTC).timestamp()),
     )
     return created_response(await create_booking(context_of(request), new, datetime.now(UTC)))
+
+
+@routes.get("/partner/bookings")
+async def partner_day(request: web.Request) -> web.Response:
+    """The day's bookings made at the staff's partner point, each with a join link the
+    point opens on its device for the citizen."""
+    user = await require_user(request, "partner")
+    errors: dict[str, str] = {}
+    day = parse_date(
+        request.query.get("date", datetime.now(PARIS).date().isoformat()), "date", errors
+    )
+    raise_if(errors)
+    assert day is not None
+    lo, hi = paris_day_bounds(day, day)
+    ctx = context_of(request)
+    bookings = await list_bookings(
+        ctx.database,
+        "b.partner_point_id = ? AND b.start_at >= ? AND b.start_at < ?",
+        user.partner_point_id,
+        lo,
+        hi,
+    )
+    out = []
+    for booking in bookings:
+        item = booking.public()
+        if booking.status == "booked":
+            item["join_url"] = await links.guest_join_url(ctx, ctx.database, booking)
+        out.append(item)
+    return web.json_response({"date": day.isoformat(), "bookings": out})
 
 
 @routes.get("/stats")
