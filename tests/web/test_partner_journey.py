@@ -43,6 +43,12 @@ def test_partner_books_for_a_citizen_then_starts_an_immediate_call_an_agent_take
         timeout=15_000
     )
     assert "/call#token=" in (partner.locator("#result-link").get_attribute("href") or "")
+    # The day of that booking is listed at the point, with the link the point opens for it.
+    day_row = partner.locator("#day-rows tr", has_text="Lucie Bernard")
+    expect(day_row).to_be_visible(timeout=15_000)
+    expect(day_row.locator("td").nth(3)).to_have_text("Prévu")
+    day_link = day_row.get_by_role("link", name="Rejoindre l'appel — Lucie Bernard")
+    assert "/call#token=" in (day_link.get_attribute("href") or "")
     assert blocking_violations(partner) == []
 
     partner.get_by_role("button", name="Appel immédiat").click()
@@ -55,7 +61,7 @@ def test_partner_books_for_a_citizen_then_starts_an_immediate_call_an_agent_take
     expect(agent).to_have_url(CALL_URL, timeout=15_000)
     agent.get_by_role("button", name="Entrer dans le rendez-vous").click()
 
-    join = partner.get_by_role("link", name="Rejoindre l'appel")
+    join = partner.get_by_role("link", name="Rejoindre l'appel", exact=True)
     expect(join).to_be_visible(timeout=20_000)
     join.click()
     partner.get_by_role("button", name="Entrer dans le rendez-vous").click()

@@ -109,12 +109,51 @@ async function book(slot) {
     $("slots-section").hidden = true;
     const when = new Date(booking.start).toLocaleString(locale(), { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
     showResult(t("book.done.h"), when, t("book.done.join"), booking.join_url);
+    $("day-date").value = booking.start.slice(0, 10);
+    showDay();
   } catch (err) { return showServerErrors(err); }
   return undefined;
 }
 
+/** The day's bookings made at this point; each open one has the link the point opens for the citizen. */
+async function showDay() {
+  const day = $("day-date").value || isoDay(new Date());
+  let bookings = [];
+  try {
+    bookings = (await api(`/partner/bookings?date=${encodeURIComponent(day)}`)).bookings || [];
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+    $("alert").textContent = t("common.error");
+    return undefined;
+  }
+  $("day-caption").textContent = new Date(`${day}T12:00:00`).toLocaleDateString(locale(), { weekday: "long", day: "numeric", month: "long" });
+  $("day-rows").replaceChildren(...bookings.map((b) => {
+    const tr = document.createElement("tr");
+    const cells = [
+      new Date(b.start).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }),
+      b.citizen?.name || "",
+      b.motif?.label || "",
+      t(`status.${b.status}`),
+    ].map((text) => { const td = document.createElement("td"); td.textContent = text; return td; });
+    const action = document.createElement("td");
+    if (b.join_url) {
+      const a = document.createElement("a");
+      a.className = "button secondary";
+      a.href = b.join_url;
+      a.textContent = t("partner.join");
+      a.setAttribute("aria-label", `${t("partner.join")} — ${b.citizen?.name || ""}`);
+      action.append(a);
+    }
+    tr.append(...cells, action);
+    return tr;
+  }));
+  $("day-table").hidden = bookings.length === 0;
+  $("day-none").hidden = bookings.length > 0;
+  return undefined;
+}
+
 async function init() {
-  setupLanguageSwitch();
+  setupLanguageSwitch(() => showDay());
   $("logout").addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST", body: {} }); } catch { /* signed out anyway */ }
     setCsrfToken(null);
@@ -137,6 +176,9 @@ async function init() {
     option.textContent = `${m.label} (${m.service})`;
     return option;
   }));
+  $("day-date").value = isoDay(new Date());
+  $("day-date").addEventListener("change", showDay);
+  showDay();
   $("now").addEventListener("click", callNow);
   $("later").addEventListener("click", showSlots);
   $("now").disabled = false;
