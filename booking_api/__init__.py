@@ -12,6 +12,8 @@ Interface used by the composition (it imports nothing else from this package)::
     await migrate(config)                             # `visioguichet migrate`
     await create_user(config, email=..., password=..., name=..., role="agent",
                       organisation_id=None, service_id=None)  # `create-agent`
+    # raises AccountExists (a ValueError) if the email is taken, ValueError if the
+    # role or service is unknown
 
 ``create_app`` opens the database, applies migrations, seeds demo data when
 ``config.demo`` and runs the outbox sender, all inside the app's ``cleanup_ctx``.
@@ -25,11 +27,13 @@ Demo data (``--demo``): agent ``agent@demo.visioguichet.fr``, password
 """
 
 from booking_api.app import CALL_EVENTS, create_app, create_user, migrate
+from booking_api.auth import AccountExists
 from booking_api.config import BookingConfig
 from booking_api.interfaces import CallEventSink, JoinTokenIssuer
 
 __all__ = [
     "CALL_EVENTS",
+    "AccountExists",
     "BookingConfig",
     "CallEventSink",
     "JoinTokenIssuer",

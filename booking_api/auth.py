@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from booking_api.context import BookingContext, context_of
-from booking_api.db import Database
+from booking_api.db import Connection, Database, UniqueViolation
 from booking_api.errors import ApiError, forbidden, unauthorised
 from booking_api.passwords import DUMMY_HASH, hash_password, verify_password
 from booking_api.tokens import hash_secret, new_id, new_secret
@@ -30,6 +31,10 @@ _USER_KEY: web.RequestKey[User | None] = web.RequestKey("booking_api_user", obje
 DEFAULT_AGENT_HOURS = ((9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60))
 
 
+class AccountExists(ValueError):
+    """Another staff account already uses this email address."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -40,6 +45,7 @@ class User:
     service_id: str | None
     partner_point_id: str | None
     csrf_token: str = ""
+    active: bool = True
 
     def public(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,7 @@ class User:
             "organisation_id": self.organisation_id,
             "service_id": self.service_id,
             "partner_point_id": self.partner_point_id,
+            "active": self.active,
         }
 
 
@@ -65,8 +72,11 @@ async def insert_user(
     partner_point_id: str | None = None,
     user_id: str | None = None,
     default_hours: bool = True,
+    weekly_hours: Sequence[tuple[int, int, int]] | None = None,
 ) -> str:
-    """Create a staff account; an agent gets default weekday hours unless told not to."""
+    """Create a staff account. An agent gets ``weekly_hours`` ((weekday, start minute,
+    end minute) triples) or, unless ``default_hours`` is false, office hours on weekdays.
+    Raises :class:`AccountExists` if the email is taken."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "agent" and service_id is None:
@@ -84,36 +94,70 @@ async def insert_user(
         if row is None:
             raise ValueError("unknown service")
         organisation_id = row["organisation_id"]
+    hours: Sequence[tuple[int, int, int]] = ()
+    if role == "agent":
+        if weekly_hours is not None:
+            hours = weekly_hours
+        elif default_hours:
+            hours = [(day, lo, hi) for day in range(5) for lo, hi in DEFAULT_AGENT_HOURS]
     user_id = user_id or new_id()
     if await db.fetch_one("SELECT id FROM users WHERE email = ?", email.strip().lower()):
-        raise ValueError("an account with this email already exists")
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO users (id, email, password_hash, name, role, organisation_id, "
-            "service_id, partner_point_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            user_id,
-            email.strip().lower(),
-            hash_password(password),
-            name,
-            role,
-            organisation_id,
-            service_id,
-            partner_point_id,
-            int(time.time()),
-        )
-        if role == "agent" and default_hours:
-            for weekday in range(5):
-                for start_min, end_min in DEFAULT_AGENT_HOURS:
-                    await tx.execute(
-                        "INSERT INTO availability_rules (id, agent_id, weekday, start_min, "
-                        "end_min) VALUES (?, ?, ?, ?, ?)",
-                        new_id(),
-                        user_id,
-                        weekday,
-                        start_min,
-                        end_min,
-                    )
+        raise AccountExists("an account with this email already exists")
+    try:
+        async with db.transaction() as tx:
+            await _insert_user_rows(
+                tx,
+                user_id=user_id,
+                email=email,
+                password=password,
+                name=name,
+                role=role,
+                organisation_id=organisation_id,
+                service_id=service_id,
+                partner_point_id=partner_point_id,
+                weekly_hours=hours,
+            )
+    except UniqueViolation as exc:  # the same email created concurrently
+        raise AccountExists("an account with this email already exists") from exc
     return user_id
+
+
+async def _insert_user_rows(
+    tx: Connection,
+    *,
+    user_id: str,
+    email: str,
+    password: str,
+    name: str,
+    role: str,
+    organisation_id: str | None,
+    service_id: str | None,
+    partner_point_id: str | None,
+    weekly_hours: Sequence[tuple[int, int, int]],
+) -> None:
+    await tx.execute(
+        "INSERT INTO users (id, email, password_hash, name, role, organisation_id, "
+        "service_id, partner_point_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        user_id,
+        email.strip().lower(),
+        hash_password(password),
+        name,
+        role,
+        organisation_id,
+        service_id,
+        partner_point_id,
+        int(time.time()),
+    )
+    for weekday, start_min, end_min in weekly_hours:
+        await tx.execute(
+            "INSERT INTO availability_rules (id, agent_id, weekday, start_min, end_min) "
+            "VALUES (?, ?, ?, ?, ?)",
+            new_id(),
+            user_id,
+            weekday,
+            start_min,
+            end_min,
+        )
 
 
 def _user(row: dict[str, Any], csrf: str = "") -> User:
@@ -126,6 +170,7 @@ def _user(row: dict[str, Any], csrf: str = "") -> User:
         service_id=row["service_id"],
         partner_point_id=row["partner_point_id"],
         csrf_token=csrf,
+        active=bool(row.get("active", 1)),
     )
 
 
@@ -152,7 +197,8 @@ async def login(ctx: BookingContext, email: str, password: str, client: str) -> 
     db = ctx.database
     row = await db.fetch_one("SELECT * FROM users WHERE email = ?", email.strip().lower())
     ok = verify_password(password, row["password_hash"] if row else DUMMY_HASH)
-    if not row or not ok:
+    # A deactivated account is refused like a wrong password: nothing to learn from it.
+    if not row or not ok or not row["active"]:
         now = int(time.time())
         for key in keys:
             await db.execute(
@@ -204,7 +250,7 @@ async def session_user(request: web.Request) -> User | None:
     if token:
         row = await context_of(request).database.fetch_one(
             "SELECT u.*, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token_hash = ? AND s.expires_at > ?",
+            "WHERE s.token_hash = ? AND s.expires_at > ? AND u.active = 1",
             hash_secret(token),
             int(time.time()),
         )

@@ -170,6 +170,14 @@ MIGRATIONS: dict[int, list[str]] = {
             taken_at BIGINT
         )""",
     ],
+    2: [
+        # Staff accounts can be deactivated (kept for history, never able to sign in).
+        "ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX availability_rules_agent ON availability_rules(agent_id)",
+        "CREATE INDEX absences_agent ON absences(agent_id, start_at)",
+        # The survey's optional free-text comment (erased with the citizen's data).
+        "ALTER TABLE survey_answers ADD COLUMN comment TEXT",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -246,17 +246,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(password) < 10:
             print("error: password must have at least 10 characters", file=sys.stderr)
             return 2
-        user_id = asyncio.run(
-            booking_api.create_user(
-                config,
-                email=args.email,
-                password=password,
-                name=args.name,
-                role=args.role,
-                organisation_id=args.organisation_id,
-                service_id=args.service_id,
+        try:
+            user_id = asyncio.run(
+                booking_api.create_user(
+                    config,
+                    email=args.email,
+                    password=password,
+                    name=args.name,
+                    role=args.role,
+                    organisation_id=args.organisation_id,
+                    service_id=args.service_id,
+                )
             )
-        )
+        except booking_api.AccountExists:
+            print(f"error: an account with the email {args.email} already exists", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"created {args.role} {args.email} (id {user_id})")
         return 0
     raise AssertionError(args.command)

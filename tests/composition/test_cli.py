@@ -86,6 +86,20 @@ def test_created_agent_can_log_in(tmp_path: Path) -> None:
         stdin="court\n",
     )
     assert short.returncode == 2 and "10 characters" in short.stderr
+    duplicate = visioguichet(
+        "create-agent",
+        "--data-dir",
+        str(data_dir),
+        "--email",
+        "Claire.Martin@caf.example",
+        "--name",
+        "Claire Martin bis",
+        "--password-stdin",
+        stdin="un-autre-mot-de-passe\n",
+    )
+    assert duplicate.returncode == 2
+    assert "claire.martin@caf.example already exists" in duplicate.stderr.lower()
+    assert "Traceback" not in duplicate.stderr
 
     with run_service(data_dir, demo=False) as service:
         request = urllib.request.Request(
