@@ -1,0 +1,60 @@
+"""One subscriber's downlink estimate: its REMB, bounded by what loss says got through.
+
+The subscriber's REMB comes from a delay-based estimator fed by our ``abs-send-time``
+stamps; it sees queues build up, not packets dropped by a policer or a radio link.
+Loss is the other half, handled as libwebrtc's send-side estimator does: above 10 %
+loss the bound becomes what we sent times ``1 - loss / 2``; under 2 % it grows by 8 %
+a second (and disappears once far above the REMB); in between it holds. The estimate
+is the lower of the two, or ``None`` while neither is known.
+"""
+
+from __future__ import annotations
+
+LOSS_DECREASE_ABOVE = 0.10
+LOSS_INCREASE_BELOW = 0.02
+INCREASE_PER_S = 1.08
+BOUND_FORGOTTEN_ABOVE_REMB = 2.0
+
+
+class DownlinkEstimate:
+    def __init__(self) -> None:
+        self.remb_bps: int | None = None
+        self.loss_bound_bps: float | None = None
+        self.limited_by_loss = False
+        self._last_update: float | None = None
+
+    @property
+    def bps(self) -> int | None:
+        values = [v for v in (self.remb_bps, self.loss_bound_bps) if v is not None]
+        return int(min(values)) if values else None
+
+    def update(self, now: float, remb_bps: int | None, loss: float, sent_bps: float) -> int | None:
+        """Fold in one interval's feedback; ``sent_bps`` is what we sent meanwhile."""
+        elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
+        self._last_update = now
+        if remb_bps is not None:
+            self.remb_bps = remb_bps
+        if loss > LOSS_DECREASE_ABOVE and sent_bps > 0:
+            bound = sent_bps * (1.0 - loss / 2)
+            if self.loss_bound_bps is None or bound < self.loss_bound_bps:
+                self.loss_bound_bps = bound
+        elif loss < LOSS_INCREASE_BELOW and self.loss_bound_bps is not None:
+            self.loss_bound_bps *= INCREASE_PER_S ** min(elapsed, 2.0)
+            if (
+                self.remb_bps is not None
+                and self.loss_bound_bps > BOUND_FORGOTTEN_ABOVE_REMB * self.remb_bps
+            ):
+                self.loss_bound_bps = None
+        self.limited_by_loss = self.loss_bound_bps is not None and (
+            self.remb_bps is None or self.loss_bound_bps < self.remb_bps
+        )
+        return self.bps
+
+    def restart_from(self, bps: float) -> None:
+        """Forget what loss said (e.g. video resumes after a pause); start from ``bps``."""
+        self.loss_bound_bps = bps
+        self.limited_by_loss = False
+
+    def forget_remb(self) -> None:
+        """A REMB about streams we no longer send says nothing about the link now."""
+        self.remb_bps = None

@@ -1,0 +1,162 @@
+"""Layer selection and the downlink estimate, as pure policies driven by a simulated clock."""
+
+from __future__ import annotations
+
+from sfu.bandwidth import DownlinkEstimate
+from sfu.layer_selection import LayerSelector, SelectionPolicy, StreamLayers
+
+POLICY = SelectionPolicy(
+    up_factor=1.5,
+    up_hold_s=3.0,
+    resume_hold_s=5.0,
+    loss_threshold=0.15,
+    audio_only_floor_bps=60_000,
+)
+CAMERA = StreamLayers("camera", (100_000, 250_000, 600_000))
+AUDIO_BPS = 40_000
+
+
+def run(
+    selector: LayerSelector,
+    start: float,
+    seconds: int,
+    estimate: int | None,
+    loss: float = 0.0,
+    streams: tuple[StreamLayers, ...] = (CAMERA,),
+    forced: bool = False,
+) -> float:
+    now = start
+    for _ in range(seconds):
+        now += 1.0
+        selector.update(now, estimate, loss, AUDIO_BPS, streams, forced_audio_only=forced)
+    return now
+
+
+def test_a_new_stream_starts_low_and_climbs_one_layer_per_hold_when_the_link_allows() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 1, 3_000_000)
+    assert selector.layers == {"camera": 0}
+    now = run(selector, now, 4, 3_000_000)
+    assert selector.layers == {"camera": 1}
+    now = run(selector, now, 4, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    run(selector, now, 10, 3_000_000)
+    assert selector.layers == {"camera": 2} and not selector.audio_only
+
+
+def test_no_step_up_without_headroom() -> None:
+    selector = LayerSelector(POLICY)
+    # 1.5 x (100 kb/s) = 150 kb/s of budget needed above the audio; 170 - 40 = 130 is not
+    run(selector, 0.0, 20, 170_000)
+    assert selector.layers == {"camera": 0}
+
+
+def test_a_cap_moves_down_at_once_to_the_highest_layer_that_fits() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    decision = selector.update(now + 1, 400_000, 0.2, AUDIO_BPS, (CAMERA,), limited_by_loss=True)
+    assert decision.changed and decision.layers == {"camera": 1}
+    assert decision.reason == "loss" and not decision.audio_only
+
+
+def test_below_the_lowest_layer_goes_audio_only_after_two_evaluations_and_recovers() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 2, 1_000_000)
+    assert selector.layers == {"camera": 0}
+    first = selector.update(now + 1, 120_000, 0.0, AUDIO_BPS, (CAMERA,))
+    assert not first.audio_only  # one bad evaluation is not enough
+    second = selector.update(now + 2, 120_000, 0.0, AUDIO_BPS, (CAMERA,))
+    assert second.audio_only and second.layers == {"camera": None}
+    assert second.reason == "bandwidth"
+    now += 2
+    # still lossy: stays audio only however long
+    now = run(selector, now, 10, 120_000, loss=0.3)
+    assert selector.audio_only
+    # good link: back after the resume hold, on the lowest layer
+    now = run(selector, now, 4, 1_000_000)
+    assert selector.audio_only
+    now = run(selector, now, 2, 1_000_000)
+    assert not selector.audio_only and selector.layers == {"camera": 0}
+    assert selector.reason == "recovered"
+
+
+def test_an_estimate_under_the_floor_stops_video_at_once() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 2, 1_000_000)
+    decision = selector.update(now + 1, 50_000, 0.0, AUDIO_BPS, (CAMERA,))
+    assert decision.audio_only and decision.changed
+
+
+def test_sustained_random_loss_steps_down_then_stops_video() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    seen = []
+    for _ in range(8):
+        now += 1
+        decision = selector.update(now, 3_000_000, 0.3, AUDIO_BPS, (CAMERA,))
+        seen.append(None if decision.audio_only else decision.layers["camera"])
+    assert seen[:6] == [2, 1, 1, 0, 0, None]
+    assert selector.reason == "loss"
+
+
+def test_a_failed_probe_backs_off_before_trying_again() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 8, 3_000_000)
+    assert selector.layers == {"camera": 2}  # just reached by a probe
+    selector.update(now + 1, 400_000, 0.2, AUDIO_BPS, (CAMERA,), limited_by_loss=True)
+    assert selector.layers == {"camera": 1}
+    now += 1
+    # plenty of headroom at once, but layer 2 failed: not before its back-off ends
+    now = run(selector, now, 4, 3_000_000)
+    assert selector.layers == {"camera": 1}
+    run(selector, now, 6, 3_000_000)
+    assert selector.layers == {"camera": 2}
+
+
+def test_max_layer_caps_and_user_audio_only_wins() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    capped = StreamLayers("camera", CAMERA.bitrates, max_layer=0)
+    now = run(selector, now, 1, 3_000_000, streams=(capped,))
+    assert selector.layers == {"camera": 0}
+    now = run(selector, now, 10, 3_000_000, streams=(capped,))
+    assert selector.layers == {"camera": 0}
+    now = run(selector, now, 1, 3_000_000, forced=True)
+    assert selector.audio_only and selector.reason == "user"
+    run(selector, now, 1, 3_000_000)
+    assert not selector.audio_only and selector.reason == "user-auto"
+
+
+def test_a_layer_the_publisher_stops_sending_is_left_for_the_one_below() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    top_gone = StreamLayers("camera", (100_000, 250_000, 0.0))
+    run(selector, now, 1, 3_000_000, streams=(top_gone,))
+    assert selector.layers == {"camera": 1}
+
+
+def test_two_streams_share_the_budget_first_listed_first() -> None:
+    selector = LayerSelector(POLICY)
+    screen = StreamLayers("screen", (300_000,))
+    now = run(selector, 0.0, 12, 3_000_000, streams=(screen, CAMERA))
+    assert selector.layers == {"screen": 0, "camera": 2}
+    run(selector, now, 1, 500_000, streams=(screen, CAMERA))
+    assert selector.layers == {"screen": 0, "camera": 0}
+
+
+def test_loss_bounds_the_estimate_below_the_remb_and_fades_when_the_link_is_clean() -> None:
+    estimate = DownlinkEstimate()
+    assert estimate.update(1.0, None, 0.0, 500_000) is None
+    assert estimate.update(2.0, 2_000_000, 0.0, 500_000) == 2_000_000
+    bound = estimate.update(3.0, 2_000_000, 0.4, 700_000)
+    assert bound == int(700_000 * 0.8) and estimate.limited_by_loss
+    held = estimate.update(4.0, 2_000_000, 0.05, 300_000)
+    assert held == bound
+    now = 4.0
+    for _ in range(40):
+        now += 1
+        estimate.update(now, 2_000_000, 0.0, 300_000)
+    assert estimate.bps == 2_000_000 and estimate.loss_bound_bps is None
+    assert not estimate.limited_by_loss
