@@ -4,8 +4,11 @@ The subscriber's REMB comes from a delay-based estimator fed by our ``abs-send-t
 stamps; it sees queues build up, not packets dropped by a policer or a radio link.
 Loss is the other half, handled as libwebrtc's send-side estimator does: above 10 %
 loss the bound becomes what we sent times ``1 - loss / 2``; under 2 % it grows by 8 %
-a second (and disappears once far above the REMB); in between it holds. The estimate
-is the lower of the two, or ``None`` while neither is known.
+a second (and disappears once far above the REMB); in between it holds.
+
+What is left for video is the lower of the REMB (our audio carries no
+``abs-send-time``, so the subscriber's estimator measures video only) and the loss
+bound minus the audio we send; ``None`` while neither is known.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ class DownlinkEstimate:
         self.limited_by_loss = False
         self._last_update: float | None = None
 
-    @property
-    def bps(self) -> int | None:
-        values = [v for v in (self.remb_bps, self.loss_bound_bps) if v is not None]
+    def video_budget(self, audio_bps: float) -> int | None:
+        values = [] if self.remb_bps is None else [float(self.remb_bps)]
+        if self.loss_bound_bps is not None:
+            values.append(max(0.0, self.loss_bound_bps - audio_bps))
         return int(min(values)) if values else None
 
-    def update(self, now: float, remb_bps: int | None, loss: float, sent_bps: float) -> int | None:
-        """Fold in one interval's feedback; ``sent_bps`` is what we sent meanwhile."""
+    def update(
+        self, now: float, remb_bps: int | None, loss: float, sent_bps: float, audio_bps: float
+    ) -> int | None:
+        """Fold in one interval's feedback (``sent_bps``: all we sent meanwhile, audio
+        included); returns the video budget."""
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
         if remb_bps is not None:
@@ -46,9 +53,9 @@ class DownlinkEstimate:
             ):
                 self.loss_bound_bps = None
         self.limited_by_loss = self.loss_bound_bps is not None and (
-            self.remb_bps is None or self.loss_bound_bps < self.remb_bps
+            self.remb_bps is None or self.loss_bound_bps - audio_bps < self.remb_bps
         )
-        return self.bps
+        return self.video_budget(audio_bps)
 
     def restart_from(self, bps: float) -> None:
         """Forget what loss said (e.g. video resumes after a pause); start from ``bps``."""

@@ -1,12 +1,17 @@
 """Which simulcast layer each of one subscriber's video streams gets, or none (audio only).
 
-A pure policy, evaluated about once a second with the subscriber's downlink estimate:
+A pure policy, evaluated about once a second with what the subscriber's downlink
+leaves for video (``bandwidth.DownlinkEstimate``):
 
-- **Down, at once**: when the layers being sent no longer fit the budget (estimate
-  minus the audio we send), each stream takes the highest layer that fits, highest
-  priority first. When not even the lowest layers fit on two evaluations in a row, or
-  the estimate is under the floor, video stops: audio only. Loss above the threshold
-  on two evaluations without a lower estimate steps down too.
+- **Start**: a new stream gets the highest layer that fits the budget, or
+  ``start_bitrate_bps`` while no estimate has come yet.
+- **Down, at once**: when the layers being sent no longer fit the budget (a REMB
+  budget must be clearly short, under ``DOWN_TOLERANCE`` of what we send, and is
+  ignored for ``PROBE_GRACE_S`` after a step up while it catches up), each stream
+  takes the highest layer that fits, highest priority first. When not even the
+  lowest layers fit on two evaluations in a row, or the budget is under the floor,
+  video stops: audio only. Loss above the threshold on two evaluations without a
+  lower estimate steps down too.
 - **Up, with hysteresis**: one stream moves one layer up when the budget has stayed
   at least ``up_factor`` times what we send for ``up_hold_s`` (a receiver's REMB never
   climbs far above what it receives, so stepping up is a probe, as in ion-sfu). A
@@ -31,6 +36,8 @@ PROBE_WINDOW_S = 10.0
 MAX_BACKOFF_S = 60.0
 FLAP_WINDOW_S = 15.0
 STARVED_EVALUATIONS_TO_STOP = 2
+DOWN_TOLERANCE = 0.8
+PROBE_GRACE_S = 5.0
 UP_MAX_LOSS = 0.05
 
 
@@ -41,6 +48,7 @@ class SelectionPolicy:
     resume_hold_s: float = 5.0
     loss_threshold: float = 0.15
     audio_only_floor_bps: int = 60_000
+    start_bitrate_bps: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -84,17 +92,19 @@ class LayerSelector:
     _backoff: dict[tuple[Hashable, int], _Backoff] = field(default_factory=dict)
     _resumed_at: float | None = None
     _resume_hold_s: float | None = None
+    _last_up: float | None = None
 
     def update(
         self,
         now: float,
-        estimate_bps: int | None,
+        budget_bps: int | None,
         loss: float,
-        audio_bps: float,
         streams: Sequence[StreamLayers],
         forced_audio_only: bool = False,
         limited_by_loss: bool = False,
     ) -> Decision:
+        """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
+        ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -103,7 +113,7 @@ class LayerSelector:
         elif self.audio_only:
             self._maybe_resume(now, loss, streams)
         else:
-            self._adjust(now, estimate_bps, loss, audio_bps, streams, limited_by_loss)
+            self._adjust(now, budget_bps, loss, streams, limited_by_loss)
         changed = (self.layers, self.audio_only) != before
         return Decision(dict(self.layers), self.audio_only, self.reason, changed)
 
@@ -144,9 +154,8 @@ class LayerSelector:
     def _adjust(
         self,
         now: float,
-        estimate_bps: int | None,
+        budget: int | None,
         loss: float,
-        audio_bps: float,
         streams: Sequence[StreamLayers],
         limited_by_loss: bool,
     ) -> None:
@@ -155,16 +164,21 @@ class LayerSelector:
             current = self.layers.get(stream.key)
             usable = stream.usable()
             if current is None or current not in usable:
-                self.layers[stream.key] = self._initial(stream, usable, current)
-        if estimate_bps is None:
+                start = policy.start_bitrate_bps if budget is None else budget
+                self.layers[stream.key] = self._initial(stream, usable, current, start)
+        if budget is None:
             return
         self._bad_streak = self._bad_streak + 1 if loss > policy.loss_threshold else 0
-        budget = estimate_bps - audio_bps
         sending = self._total(streams, self.layers)
-        if sending <= budget:
+        # a REMB lags behind a step up (it never runs far ahead of what arrives) and
+        # wobbles with keyframes: only a clear shortfall counts, and none while probing
+        tolerance = 1.0 if limited_by_loss else DOWN_TOLERANCE
+        probing = self._last_up is not None and now - self._last_up < PROBE_GRACE_S
+        short = budget < tolerance * sending and (limited_by_loss or not probing)
+        if not short:
             self._starved_streak = 0
-        too_little = estimate_bps < policy.audio_only_floor_bps
-        if sending > budget or too_little:
+        too_little = budget < policy.audio_only_floor_bps
+        if short or too_little:
             fitted = self._fit(budget, streams)
             lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})
             if too_little or (fitted is None and lowest > 0):
@@ -197,17 +211,22 @@ class LayerSelector:
                 self._up_since = None
                 if self._step(streams, +1, now) is not None:
                     self.reason = "probe"
+                    self._last_up = now
         else:
             self._up_since = None
 
     # --- helpers ------------------------------------------------------------------
-    def _initial(self, stream: StreamLayers, usable: list[int], current: int | None) -> int | None:
+    @staticmethod
+    def _initial(
+        stream: StreamLayers, usable: list[int], current: int | None, budget: float
+    ) -> int | None:
         if not usable:
             return None
         if current is not None:  # its layer stopped or got capped: nearest one below
             below = [i for i in usable if i < current]
             return below[-1] if below else usable[0]
-        return usable[0]
+        fitting = [i for i in usable if stream.bitrates[i] <= budget]
+        return fitting[-1] if fitting else usable[0]
 
     @staticmethod
     def _total(streams: Sequence[StreamLayers], layers: dict[Hashable, int | None]) -> float:

@@ -28,16 +28,25 @@ def run(
     now = start
     for _ in range(seconds):
         now += 1.0
-        selector.update(now, estimate, loss, AUDIO_BPS, streams, forced_audio_only=forced)
+        selector.update(now, estimate, loss, streams, forced_audio_only=forced)
     return now
 
 
-def test_a_new_stream_starts_low_and_climbs_one_layer_per_hold_when_the_link_allows() -> None:
+def test_a_new_stream_starts_at_the_highest_layer_that_fits() -> None:
     selector = LayerSelector(POLICY)
-    now = run(selector, 0.0, 1, 3_000_000)
+    run(selector, 0.0, 1, None)  # no estimate yet: the start bitrate (1 Mb/s) decides
+    assert selector.layers == {"camera": 2}
+    selector = LayerSelector(POLICY)
+    run(selector, 0.0, 1, 300_000)
+    assert selector.layers == {"camera": 1}
+
+
+def test_it_climbs_one_layer_per_hold_when_the_link_allows() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 1, 200_000)
     assert selector.layers == {"camera": 0}
     now = run(selector, now, 4, 3_000_000)
-    assert selector.layers == {"camera": 1}
+    assert selector.layers == {"camera": 1} and selector.reason == "probe"
     now = run(selector, now, 4, 3_000_000)
     assert selector.layers == {"camera": 2}
     run(selector, now, 10, 3_000_000)
@@ -46,8 +55,18 @@ def test_a_new_stream_starts_low_and_climbs_one_layer_per_hold_when_the_link_all
 
 def test_no_step_up_without_headroom() -> None:
     selector = LayerSelector(POLICY)
-    # 1.5 x (100 kb/s) = 150 kb/s of budget needed above the audio; 170 - 40 = 130 is not
-    run(selector, 0.0, 20, 170_000)
+    run(selector, 0.0, 20, 140_000)  # 1.5 x 100 kb/s would be needed
+    assert selector.layers == {"camera": 0}
+
+
+def test_a_remb_lagging_behind_a_step_up_does_not_undo_it() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 1, 200_000)
+    now = run(selector, now, 4, 3_000_000)
+    assert selector.layers == {"camera": 1}
+    now = run(selector, now, 3, 180_000)  # the REMB catches up with what arrives
+    assert selector.layers == {"camera": 1}
+    run(selector, now, 3, 150_000)  # grace over: now it counts
     assert selector.layers == {"camera": 0}
 
 
@@ -55,23 +74,23 @@ def test_a_cap_moves_down_at_once_to_the_highest_layer_that_fits() -> None:
     selector = LayerSelector(POLICY)
     now = run(selector, 0.0, 12, 3_000_000)
     assert selector.layers == {"camera": 2}
-    decision = selector.update(now + 1, 400_000, 0.2, AUDIO_BPS, (CAMERA,), limited_by_loss=True)
+    decision = selector.update(now + 1, 400_000, 0.2, (CAMERA,), limited_by_loss=True)
     assert decision.changed and decision.layers == {"camera": 1}
     assert decision.reason == "loss" and not decision.audio_only
 
 
 def test_below_the_lowest_layer_goes_audio_only_after_two_evaluations_and_recovers() -> None:
     selector = LayerSelector(POLICY)
-    now = run(selector, 0.0, 2, 1_000_000)
+    now = run(selector, 0.0, 2, 200_000)
     assert selector.layers == {"camera": 0}
-    first = selector.update(now + 1, 120_000, 0.0, AUDIO_BPS, (CAMERA,))
+    first = selector.update(now + 1, 70_000, 0.0, (CAMERA,))
     assert not first.audio_only  # one bad evaluation is not enough
-    second = selector.update(now + 2, 120_000, 0.0, AUDIO_BPS, (CAMERA,))
+    second = selector.update(now + 2, 70_000, 0.0, (CAMERA,))
     assert second.audio_only and second.layers == {"camera": None}
     assert second.reason == "bandwidth"
     now += 2
     # still lossy: stays audio only however long
-    now = run(selector, now, 10, 120_000, loss=0.3)
+    now = run(selector, now, 10, 70_000, loss=0.3)
     assert selector.audio_only
     # good link: back after the resume hold, on the lowest layer
     now = run(selector, now, 4, 1_000_000)
@@ -83,8 +102,8 @@ def test_below_the_lowest_layer_goes_audio_only_after_two_evaluations_and_recove
 
 def test_an_estimate_under_the_floor_stops_video_at_once() -> None:
     selector = LayerSelector(POLICY)
-    now = run(selector, 0.0, 2, 1_000_000)
-    decision = selector.update(now + 1, 50_000, 0.0, AUDIO_BPS, (CAMERA,))
+    now = run(selector, 0.0, 2, 200_000)
+    decision = selector.update(now + 1, 50_000, 0.0, (CAMERA,))
     assert decision.audio_only and decision.changed
 
 
@@ -95,7 +114,7 @@ def test_sustained_random_loss_steps_down_then_stops_video() -> None:
     seen = []
     for _ in range(8):
         now += 1
-        decision = selector.update(now, 3_000_000, 0.3, AUDIO_BPS, (CAMERA,))
+        decision = selector.update(now, 3_000_000, 0.3, (CAMERA,))
         seen.append(None if decision.audio_only else decision.layers["camera"])
     assert seen[:6] == [2, 1, 1, 0, 0, None]
     assert selector.reason == "loss"
@@ -103,9 +122,10 @@ def test_sustained_random_loss_steps_down_then_stops_video() -> None:
 
 def test_a_failed_probe_backs_off_before_trying_again() -> None:
     selector = LayerSelector(POLICY)
-    now = run(selector, 0.0, 8, 3_000_000)
+    now = run(selector, 0.0, 1, 300_000)
+    now = run(selector, now, 4, 3_000_000)
     assert selector.layers == {"camera": 2}  # just reached by a probe
-    selector.update(now + 1, 400_000, 0.2, AUDIO_BPS, (CAMERA,), limited_by_loss=True)
+    selector.update(now + 1, 400_000, 0.2, (CAMERA,), limited_by_loss=True)
     assert selector.layers == {"camera": 1}
     now += 1
     # plenty of headroom at once, but layer 2 failed: not before its back-off ends
@@ -148,15 +168,15 @@ def test_two_streams_share_the_budget_first_listed_first() -> None:
 
 def test_loss_bounds_the_estimate_below_the_remb_and_fades_when_the_link_is_clean() -> None:
     estimate = DownlinkEstimate()
-    assert estimate.update(1.0, None, 0.0, 500_000) is None
-    assert estimate.update(2.0, 2_000_000, 0.0, 500_000) == 2_000_000
-    bound = estimate.update(3.0, 2_000_000, 0.4, 700_000)
-    assert bound == int(700_000 * 0.8) and estimate.limited_by_loss
-    held = estimate.update(4.0, 2_000_000, 0.05, 300_000)
+    assert estimate.update(1.0, None, 0.0, 500_000, AUDIO_BPS) is None
+    assert estimate.update(2.0, 2_000_000, 0.0, 500_000, AUDIO_BPS) == 2_000_000
+    bound = estimate.update(3.0, 2_000_000, 0.4, 700_000, AUDIO_BPS)
+    assert bound == int(700_000 * 0.8) - AUDIO_BPS and estimate.limited_by_loss
+    held = estimate.update(4.0, 2_000_000, 0.05, 300_000, AUDIO_BPS)
     assert held == bound
     now = 4.0
     for _ in range(40):
         now += 1
-        estimate.update(now, 2_000_000, 0.0, 300_000)
-    assert estimate.bps == 2_000_000 and estimate.loss_bound_bps is None
+        estimate.update(now, 2_000_000, 0.0, 300_000, AUDIO_BPS)
+    assert estimate.video_budget(AUDIO_BPS) == 2_000_000 and estimate.loss_bound_bps is None
     assert not estimate.limited_by_loss
