@@ -125,6 +125,11 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+async def client_config(request: web.Request) -> web.Response:
+    """What the pages need to know about this deployment (no secrets)."""
+    return web.json_response({"help_phone": request.app[SETTINGS_KEY].help_phone})
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -157,6 +162,7 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws", signaling_server.handle)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/client-config", client_config)
     add_web_pages(app)
     app.add_subapp("/api", booking_app)
     return app

@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--turn-password", default=env_default("turn_password"))
     serve.add_argument("--purge-after-days", type=int, default=90)
     serve.add_argument(
+        "--help-phone",
+        default=env_default("help_phone"),
+        help="phone number the call page offers when video cannot work",
+    )
+    serve.add_argument(
         "--log-format", choices=("console", "json"), default=env_default("log_format", "console")
     )
     serve.add_argument("--log-level", default=env_default("log_level", "info"))
@@ -160,6 +165,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         turn_username=args.turn_username,
         turn_password=args.turn_password,
         purge_after_days=args.purge_after_days,
+        help_phone=args.help_phone,
     )
 
 

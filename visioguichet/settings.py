@@ -37,6 +37,7 @@ class Settings:
     turn_username: str | None = None
     turn_password: str | None = field(default=None, repr=False)
     purge_after_days: int = 90
+    help_phone: str | None = None  # shown to citizens when video cannot work
 
     @property
     def resolved_database_url(self) -> str:

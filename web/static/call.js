@@ -94,22 +94,172 @@ async function listDevices() {
   }
 }
 
-/** Round trips to the server (median of three) tell whether video is likely to work. */
-async function checkNetwork() {
+function median(values) { return Math.round([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]); }
+
+/** One line of the pre-call check; the key is kept so a language switch re-renders it. */
+function setCheck(id, state, key, vars = {}) {
+  const el = $(id);
+  el.dataset.state = state;
+  el.dataset.key = key;
+  el.dataset.vars = JSON.stringify(vars);
+  el.textContent = t(key, vars);
+}
+
+function renderChecks() {
+  for (const el of document.querySelectorAll(".checks li[data-key]")) el.textContent = t(el.dataset.key, JSON.parse(el.dataset.vars || "{}"));
+  $("fallback-text").textContent = (call.fallbackKeys || []).map((key) => t(key)).join(" ");
+}
+
+/** Three HTTP round trips to the server; the median in ms, or null if it does not answer. */
+async function httpRoundTrip() {
   const times = [];
   for (let i = 0; i < 3; i += 1) {
     const started = performance.now();
     try {
       const response = await fetch(`/healthz?probe=${Date.now()}`, { cache: "no-store" });
-      if (!response.ok) throw new Error(String(response.status));
+      if (!response.ok) return null;
       times.push(performance.now() - started);
-    } catch {
-      $("network").textContent = t("call.net.bad");
-      return;
-    }
+    } catch { return null; }
   }
-  const ms = Math.round(times.sort((a, b) => a - b)[1]);
-  $("network").textContent = t(ms < 300 ? "call.net.good" : "call.net.slow", { ms });
+  return median(times);
+}
+
+/** Three `ping`/`pong` round trips on the signalling WebSocket the call will use; ms or null. */
+async function wsRoundTrip(timeoutMs = 5000) {
+  const socket = new Signaling();
+  try {
+    await Promise.race([socket.open(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), timeoutMs))]);
+    const times = [];
+    for (let i = 0; i < 3; i += 1) {
+      const started = performance.now();
+      const id = socket.send({ type: "ping" });
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+        socket.addEventListener("frame", function onFrame(event) {
+          if (event.detail.ref !== id) return;
+          clearTimeout(timer);
+          socket.removeEventListener("frame", onFrame);
+          resolve();
+        });
+      });
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  } catch {
+    return null;
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * Sends the chosen camera and microphone through a pair of peer connections in this
+ * browser for a moment: proves the browser can encode, send, receive and decode them.
+ */
+async function mediaLoopTest(stream, durationMs = 2500) {
+  const result = { video: false, audio: false, framesDecoded: 0, audioPackets: 0 };
+  if (!window.RTCPeerConnection || stream.getTracks().length === 0) return result;
+  const sender = new RTCPeerConnection();
+  const receiver = new RTCPeerConnection();
+  try {
+    sender.addEventListener("icecandidate", (e) => { if (e.candidate) receiver.addIceCandidate(e.candidate).catch(() => {}); });
+    receiver.addEventListener("icecandidate", (e) => { if (e.candidate) sender.addIceCandidate(e.candidate).catch(() => {}); });
+    for (const track of stream.getTracks()) sender.addTrack(track, stream);
+    await sender.setLocalDescription(await sender.createOffer());
+    await receiver.setRemoteDescription(sender.localDescription);
+    await receiver.setLocalDescription(await receiver.createAnswer());
+    await sender.setRemoteDescription(receiver.localDescription);
+    const deadline = performance.now() + durationMs + 3000;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      for (const report of (await receiver.getStats()).values()) {
+        if (report.type !== "inbound-rtp") continue;
+        if (report.kind === "video") result.framesDecoded = report.framesDecoded || 0;
+        if (report.kind === "audio") result.audioPackets = report.packetsReceived || 0;
+      }
+      result.video = result.framesDecoded >= 5;
+      result.audio = result.audioPackets >= 10;
+      const wantVideo = stream.getVideoTracks().length > 0;
+      const wantAudio = stream.getAudioTracks().length > 0;
+      if ((!wantVideo || result.video) && (!wantAudio || result.audio)) break;
+    }
+  } catch (err) {
+    console.warn("media test", err);
+  } finally {
+    sender.close();
+    receiver.close();
+  }
+  return result;
+}
+
+/** The deployment's help line, if it has one: the way out when video cannot work. */
+async function loadHelpPhone() {
+  try {
+    const response = await fetch("/client-config", { cache: "no-store" });
+    const config = response.ok ? await response.json() : {};
+    const phone = typeof config.help_phone === "string" ? config.help_phone.trim() : "";
+    if (!phone) return;
+    $("phone-link").textContent = phone;
+    $("phone-link").href = `tel:${phone.replace(/[^\d+]/g, "")}`;
+    $("phone-line").hidden = false;
+    $("phone-hint").hidden = true;
+  } catch { /* no help line configured */ }
+}
+
+async function checkNetwork() {
+  setCheck("network", "pending", "call.net.checking");
+  const [http, ws] = await Promise.all([httpRoundTrip(), wsRoundTrip()]);
+  if (http === null || ws === null) {
+    setCheck("network", "bad", "call.net.bad");
+    return "bad";
+  }
+  const worst = Math.max(http, ws);
+  const verdict = worst < 300 ? "good" : "slow";
+  setCheck("network", verdict === "good" ? "ok" : "warn", `call.net.${verdict}`, { ms: http, ws });
+  return verdict;
+}
+
+async function checkMedia() {
+  setCheck("check-media", "pending", "call.media.checking");
+  const hasVideo = call.local.getVideoTracks().length > 0;
+  const result = await mediaLoopTest(call.local);
+  call.mediaTest = result;
+  const ok = hasVideo ? result.video && (result.audio || call.local.getAudioTracks().length === 0) : result.audio;
+  if (!call.local.getTracks().length) setCheck("check-media", "bad", "call.media.none");
+  else setCheck("check-media", ok ? "ok" : "bad", ok ? (hasVideo ? "call.media.ok" : "call.media.audio") : "call.media.bad");
+  return ok && hasVideo;
+}
+
+function checkDevices() {
+  const video = call.local.getVideoTracks().length > 0;
+  const audio = call.local.getAudioTracks().length > 0;
+  const key = video && audio ? "call.dev.ok" : audio ? "call.dev.nocam" : video ? "call.dev.nomic" : "call.dev.none";
+  setCheck("check-devices", video && audio ? "ok" : "bad", key);
+  return { video, audio };
+}
+
+/** Run every check; when video cannot work, say why and point to audio only or the phone. */
+async function runChecks() {
+  const run = (call.checkRun || 0) + 1;
+  call.checkRun = run;
+  $("fallback").hidden = true;
+  const devices = checkDevices();
+  const [network, videoWorks] = await Promise.all([call.network || checkNetwork(), checkMedia()]);
+  if (run !== call.checkRun) return;
+  call.network = network;
+  const reasons = [];
+  if (!devices.video) reasons.push("call.fallback.nocam");
+  else if (!videoWorks) reasons.push("call.fallback.media");
+  if (network !== "good") reasons.push(network === "bad" ? "call.fallback.offline" : "call.fallback.slow");
+  if (!devices.audio) reasons.push("call.fallback.nomic");
+  call.fallbackKeys = reasons;
+  call.videoAdvised = reasons.length === 0;
+  $("enter").disabled = !devices.video;
+  $("audio-only").disabled = false;
+  $("audio-only").className = call.videoAdvised ? "secondary" : "";
+  renderChecks();
+  $("fallback").hidden = reasons.length === 0;
+  $("precheck").dataset.done = "true";
 }
 
 async function precheck() {
@@ -117,17 +267,26 @@ async function precheck() {
   $("enter").disabled = true;
   $("audio-only").disabled = true;
   $("h-precheck").focus();
-  checkNetwork();
+  loadHelpPhone();
+  call.network = checkNetwork();
   await openDevices();
   await listDevices();
-  for (const id of ["camera-select", "mic-select"]) $(id).addEventListener("change", async () => { await openDevices(); });
-  $("enter").disabled = call.local.getTracks().length === 0;
-  $("audio-only").disabled = false;
+  for (const id of ["camera-select", "mic-select"]) {
+    $(id).addEventListener("change", async () => {
+      $("precheck").dataset.done = "false";
+      call.network = await call.network;
+      await openDevices();
+      await runChecks();
+    });
+  }
+  await runChecks();
 }
 
+/** Enter the call; audio only sends no camera and, on a link judged too weak, receives no video. */
 function enter(withVideo) {
   if (!withVideo && call.local) {
     for (const track of call.local.getVideoTracks()) { track.stop(); call.local.removeTrack(track); }
+    if (call.network !== "good") setLowData(true);
   }
   stopLevelMeter();
   $("preview").srcObject = null;
@@ -223,6 +382,8 @@ async function onJoined(frame) {
   showOnly("room");
   $("end").hidden = call.role !== "host";
   status(call.participants.size ? t("call.incall") : t("call.waitother"));
+  if (call.lowData) call.signaling.send({ type: "set-quality", mode: "audio-only" });
+  if (!call.linkTimer) call.linkTimer = setInterval(() => { if (!call.finished) sampleLink(); }, 2000);
   await publish();
 }
 
@@ -370,14 +531,71 @@ function addFile(frame) {
   if ($("chat").hidden) $("chat-toggle").textContent = `${t("call.chat")} •`;
 }
 
+/** A server `quality` frame: what this page receives from a participant, and why. */
 function showQuality(frame) {
   if (frame.participant_id && call.participants.size && !call.participants.has(frame.participant_id)) return;
-  $("audio-banner").hidden = !frame.audio_only || call.lowData;
-  const loss = frame.loss ?? 0;
-  const rtt = frame.rtt_ms ?? 0;
-  const level = frame.audio_only || loss > 0.08 || rtt > 400 ? "poor" : loss > 0.02 || rtt > 200 ? "fair" : "good";
+  call.serverQuality = {
+    audioOnly: Boolean(frame.audio_only), reason: frame.reason || "",
+    loss: Number(frame.loss) || 0, rtt: Number(frame.rtt_ms) || 0,
+  };
+  renderQuality();
+}
+
+/** Indicator and banner from the server's view and this browser's own statistics. */
+function renderQuality() {
+  const server = call.serverQuality;
+  const local = call.linkStats;
+  const audioOnly = Boolean(server?.audioOnly);
+  const chosen = audioOnly && server.reason === "user";
+  const banner = $("audio-banner");
+  const bannerText = t(chosen ? "call.audiobanner.user" : "call.audiobanner");
+  if (banner.textContent !== bannerText) banner.textContent = bannerText;
+  banner.dataset.reason = audioOnly ? server.reason : "";
+  banner.hidden = !audioOnly;
+  if (!server && !local) return;
+  const loss = Math.max(server?.loss ?? 0, local?.loss ?? 0);
+  const rtt = Math.max(server?.rtt ?? 0, local?.rtt ?? 0);
+  const level = (audioOnly && !chosen) || loss > 0.08 || rtt > 400 ? "poor" : loss > 0.02 || rtt > 200 ? "fair" : "good";
+  const quality = $("quality");
+  quality.dataset.level = level;
   const text = t(`call.quality.${level}`);
-  if ($("quality").textContent !== text) $("quality").textContent = text;
+  if (quality.textContent !== text) quality.textContent = text;
+}
+
+/** Loss and round-trip time measured by this browser on both peer connections, every 2 s. */
+async function sampleLink() {
+  let lost = 0;
+  let received = 0;
+  let rtt = 0;
+  let remoteLoss = 0;
+  for (const pc of [call.subscribePc, call.publishPc]) {
+    if (!pc || pc.connectionState === "closed") continue;
+    let stats;
+    try { stats = await pc.getStats(); } catch { continue; }
+    for (const report of stats.values()) {
+      if (report.type === "inbound-rtp") {
+        lost += Math.max(0, report.packetsLost || 0);
+        received += report.packetsReceived || 0;
+      } else if (report.type === "remote-inbound-rtp") {
+        remoteLoss = Math.max(remoteLoss, report.fractionLost || 0);
+      } else if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
+        rtt = Math.max(rtt, (report.currentRoundTripTime || 0) * 1000);
+      }
+    }
+  }
+  const last = call.lastCounts || { lost: 0, received: 0 };
+  const dLost = Math.max(0, lost - last.lost);
+  const dReceived = Math.max(0, received - last.received);
+  call.lastCounts = { lost, received };
+  const loss = Math.max(remoteLoss, dLost + dReceived > 0 ? dLost / (dLost + dReceived) : 0);
+  call.linkStats = { loss, rtt: Math.round(rtt) };
+  renderQuality();
+}
+
+function setLowData(on) {
+  call.lowData = on;
+  $("low-data").setAttribute("aria-pressed", String(on));
+  if (call.me) call.signaling?.send({ type: "set-quality", mode: on ? "audio-only" : "auto" });
 }
 
 async function onSubscribeOffer(frame) {
@@ -468,6 +686,7 @@ async function recordOutcome(outcome) {
 function finish(message) {
   if (call.finished) return;
   call.finished = true;
+  clearInterval(call.linkTimer);
   call.signaling?.close();
   call.publishPc?.close();
   call.subscribePc?.close();
@@ -490,6 +709,9 @@ function init() {
   setupLanguageSwitch(() => {
     $("mute").textContent = t($("mute").getAttribute("aria-pressed") === "true" ? "call.unmute" : "call.mute");
     $("camera").textContent = t($("camera").getAttribute("aria-pressed") === "true" ? "call.camon" : "call.camoff");
+    if (call.screen) $("share").textContent = t("call.share.stop");
+    renderQuality();
+    renderChecks();
   });
   if (!token) {
     alarm(t("call.notoken"));
@@ -516,12 +738,7 @@ function init() {
     call.signaling.send({ type: "chat", text: text.slice(0, 2000) });
     $("chat-text").value = "";
   });
-  $("low-data").addEventListener("click", () => {
-    call.lowData = $("low-data").getAttribute("aria-pressed") !== "true";
-    $("low-data").setAttribute("aria-pressed", String(call.lowData));
-    call.signaling?.send({ type: "set-quality", mode: call.lowData ? "audio-only" : "auto" });
-    if (call.lowData) $("audio-banner").hidden = true;
-  });
+  $("low-data").addEventListener("click", () => setLowData(!call.lowData));
   call.restartIce = restartIce;
   for (const [id, outcome] of [["outcome-done", "done"], ["outcome-noshow", "no-show"]]) {
     $(id).addEventListener("click", () => recordOutcome(outcome));
