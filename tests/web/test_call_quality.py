@@ -1,0 +1,91 @@
+"""When the SFU drops a citizen to audio only (a bad downlink), the call room says so, the
+sound goes on, and the picture comes back once the link heals; "Audio seul" does the same
+by choice."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.web.accessibility import blocking_violations
+from tests.web.call_server import CallServer, run_call_server
+from tests.web.journeys import inbound, wait_for_remote_media
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+BANNER_TIMEOUT_MS = 25_000
+LINK_DOWN = "Connexion faible : audio seulement. La vidéo reviendra dès que possible."
+BY_CHOICE = "Audio seulement : vous avez choisi de ne pas recevoir la vidéo."
+
+
+@pytest.fixture(scope="module")
+def call_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallServer]:
+    with run_call_server(tmp_path_factory.mktemp("call-server")) as server:
+        yield server
+
+
+def enter(browser: Browser, server: CallServer, token: str) -> Page:
+    page = browser.new_context(locale="fr-FR").new_page()
+    page.goto(f"{server.base_url}/call#token={token}")
+    page.get_by_role("button", name="Entrer dans le rendez-vous").click(timeout=20_000)
+    return page
+
+
+def grows(page: Page, key: str, wait_ms: int = 1500) -> bool:
+    before = inbound(page)[key]
+    page.wait_for_timeout(wait_ms)
+    return bool(inbound(page)[key] > before)
+
+
+def test_audio_only_banner_follows_the_sfu_fallback_and_recovery(
+    browser: Browser, call_server: CallServer
+) -> None:
+    room = f"bk-quality-{uuid.uuid4().hex[:8]}"
+    agent = enter(
+        browser,
+        call_server,
+        call_server.mint(room=room, role="host", subject="agent-1", name="Claire Martin"),
+    )
+    expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
+    citizen = enter(
+        browser,
+        call_server,
+        call_server.mint(room=room, role="guest", subject="citizen-1", name="Jean Dupont"),
+    )
+    wait_for_remote_media(citizen)
+    wait_for_remote_media(agent)
+    banner = citizen.locator("#audio-banner")
+    indicator = citizen.locator("#quality")
+    expect(indicator).to_have_text("Connexion : bonne", timeout=BANNER_TIMEOUT_MS)
+    expect(banner).to_be_hidden()
+
+    call_server.impair(room, "citizen-1", loss=0.5)
+    expect(banner).to_be_visible(timeout=BANNER_TIMEOUT_MS)
+    expect(banner).to_have_text(LINK_DOWN)
+    expect(banner).to_have_attribute("role", "alert")
+    assert banner.get_attribute("data-reason") in ("loss", "bandwidth")
+    expect(indicator).to_have_text("Connexion : faible")
+    assert grows(citizen, "audioPackets"), "the sound must go on in audio only"
+    expect(agent.locator("#audio-banner")).to_be_hidden()
+    assert blocking_violations(citizen) == []
+
+    call_server.impair(room, "citizen-1", loss=0.0)
+    expect(banner).to_be_hidden(timeout=BANNER_TIMEOUT_MS)
+    citizen.wait_for_function(
+        "document.getElementById('quality').dataset.level !== 'poor'",
+        timeout=BANNER_TIMEOUT_MS,
+    )
+    assert grows(citizen, "framesDecoded", 2500), "video must come back after recovery"
+
+    audio_only = citizen.get_by_role("button", name="Audio seul")
+    audio_only.click()
+    expect(audio_only).to_have_attribute("aria-pressed", "true")
+    expect(banner).to_have_text(BY_CHOICE, timeout=BANNER_TIMEOUT_MS)
+    expect(banner).to_have_attribute("data-reason", "user")
+    audio_only.click()
+    expect(banner).to_be_hidden(timeout=BANNER_TIMEOUT_MS)
+    for page in (agent, citizen):
+        page.context.close()
