@@ -83,6 +83,13 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
     citizen.screenshot(path=str(artifacts_dir / "phone-call-room.png"))
 
     citizen.get_by_role("button", name="Messages").click()
+    # The server reads the content, not the name: a fake PDF is refused with its reason.
+    citizen.get_by_label("Envoyer un document").set_input_files(
+        files=[{"name": "faux.pdf", "mimeType": "application/pdf", "buffer": b"MZ pas un pdf"}]
+    )
+    expect(citizen.locator("#file-error")).to_have_text(
+        "Seuls les documents PDF, PNG et JPEG sont acceptés.", timeout=15_000
+    )
     citizen.get_by_label("Envoyer un document").set_input_files(
         files=[{"name": "justificatif.png", "mimeType": "image/png", "buffer": PNG_BYTES}]
     )

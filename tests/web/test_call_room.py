@@ -14,6 +14,7 @@ from tests.web.journeys import assert_media_keeps_flowing
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
+
 def open_call(browser: Browser, service: RunningService, token: str) -> Page:
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
@@ -53,10 +54,58 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     expect(agent.locator("#messages")).to_contain_text("Jean Dupont : Bonjour, vous m'entendez ?")
     expect(citizen.locator("#messages")).to_contain_text("Bonjour, vous m'entendez ?")
 
-    citizen.evaluate("() => window.visioguichet.restartIce()")
-    expect(citizen.get_by_role("status").first).to_contain_text("communication", timeout=20_000)
+    # A network change (the browser goes back online on another network) restarts ICE:
+    # both peer connections start over with new credentials and media goes on both ways.
+    citizen.evaluate(
+        "() => { const vg = window.visioguichet; "
+        "window.oldPcs = [vg.publishPc, vg.subscribePc]; "
+        "window.oldUfrag = vg.publishPc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]; "
+        "window.dispatchEvent(new Event('online')); }"
+    )
+    citizen.wait_for_function(
+        "() => { const vg = window.visioguichet; "
+        "return vg.iceRestarts === 1 && vg.publishPc && vg.subscribePc "
+        "&& !window.oldPcs.includes(vg.publishPc) && !window.oldPcs.includes(vg.subscribePc) "
+        "&& vg.publishPc.connectionState === 'connected' "
+        "&& vg.subscribePc.connectionState === 'connected'; }",
+        timeout=30_000,
+    )
+    new_ufrag = citizen.evaluate(
+        "window.visioguichet.publishPc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]"
+    )
+    assert new_ufrag != citizen.evaluate("window.oldUfrag")
+    expect(citizen.locator("#status")).to_contain_text("communication", timeout=20_000)
     assert_media_keeps_flowing(citizen)
     assert_media_keeps_flowing(agent)
+
+    # Mute and camera off act on the tracks sent, and say so to assistive technologies.
+    citizen.get_by_role("button", name="Couper le micro").click()
+    expect(citizen.get_by_role("button", name="Activer le micro")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert citizen.evaluate("window.visioguichet.local.getAudioTracks()[0].enabled") is False
+    citizen.get_by_role("button", name="Activer le micro").click()
+    assert citizen.evaluate("window.visioguichet.local.getAudioTracks()[0].enabled") is True
+    citizen.get_by_role("button", name="Couper la caméra").click()
+    assert citizen.evaluate("window.visioguichet.local.getVideoTracks()[0].enabled") is False
+    citizen.get_by_role("button", name="Activer la caméra").click()
+
+    # Documents: only PDF, PNG and JPEG of 10 MB at most, checked before anything is sent.
+    upload = citizen.get_by_label("Envoyer un document")
+    upload.set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bonjour"}]
+    )
+    expect(citizen.locator("#file-error")).to_have_text(
+        "Seuls les documents PDF, PNG et JPEG sont acceptés."
+    )
+    # 10 MB + 1 byte, made in the page (sending it through the driver would take seconds).
+    upload.evaluate(
+        "(input) => { const t = new DataTransfer(); "
+        "t.items.add(new File([new Uint8Array(10 * 1024 * 1024 + 1)], 'gros.pdf', "
+        "{type: 'application/pdf'})); input.files = t.files; "
+        "input.dispatchEvent(new Event('change', {bubbles: true})); }"
+    )
+    expect(citizen.locator("#file-error")).to_have_text("Ce document dépasse 10 Mo.")
 
     agent.get_by_role("button", name="Partager l'écran").click()
     expect(agent.get_by_role("button", name="Arrêter le partage")).to_be_visible(timeout=15_000)
@@ -68,5 +117,11 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
 
     assert blocking_violations(agent) == []
     assert blocking_violations(citizen) == []
+
+    # The citizen hangs up; the agent is told, then ends the call and is asked the outcome.
+    citizen.get_by_role("button", name="Raccrocher").click()
+    expect(citizen.locator("#status")).to_have_text("Vous avez quitté le rendez-vous.")
+    expect(agent.locator("#status")).to_contain_text("Jean Dupont a quitté", timeout=20_000)
     agent.get_by_role("button", name="Terminer pour tous").click()
-    expect(citizen.get_by_role("status")).to_contain_text("terminé", timeout=20_000)
+    outcome = agent.get_by_role("heading", name="Comment s'est passé ce rendez-vous ?")
+    expect(outcome).to_be_focused()

@@ -395,12 +395,20 @@ async function publish() {
   const transceivers = [];
   for (const track of call.local.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "mic"]);
   for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "camera"]);
+  if (call.screen) {
+    // Publishing again (ICE restart) while sharing: the screen goes on the new connection too.
+    call.screen.transceiver = pc.addTransceiver(call.screen.track, { direction: "sendonly" });
+    transceivers.push([call.screen.transceiver, "screen"]);
+  }
   if (!transceivers.length) return;
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
   for (const [transceiver, source] of transceivers) sources[transceiver.mid] = source;
   call.sources = sources;
-  pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed") restartIce(); });
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "failed" && pc === call.publishPc) restartIce();
+    if (pc.connectionState === "connected" && !call.finished) status(t(call.participants.size ? "call.incall" : "call.waitother"));
+  });
   call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
 }
 
@@ -438,18 +446,22 @@ async function toggleScreenShare() {
   button.textContent = t("call.share.stop");
 }
 
-/** After a network change: new ICE credentials on both peer connections (protocol `restart-ice`). */
+/**
+ * After a network change: start both peer connections over with fresh ICE (protocol
+ * `restart-ice`). The SFU drops the old connections: the page publishes again from a new
+ * connection and answers the server's `restart` offer on a new subscribe connection.
+ */
 async function restartIce() {
-  if (call.restarting || call.finished || !call.publishPc) return;
+  if (call.restarting || call.finished || !call.publishPc || !call.signaling) return;
   call.restarting = true;
+  call.iceRestarts = (call.iceRestarts || 0) + 1;
   status(t("call.reconnecting"));
   try {
     if (call.subscribePc) call.signaling.send({ type: "restart-ice", pc: "subscribe" });
-    const pc = call.publishPc;
     call.signaling.send({ type: "restart-ice", pc: "publish" });
-    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
-    await gatheringComplete(pc);
-    call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+    call.publishPc.close();
+    call.publishPc = null;
+    await publish();
   } finally {
     call.restarting = false;
   }
@@ -599,10 +611,15 @@ function setLowData(on) {
 }
 
 async function onSubscribeOffer(frame) {
+  if (frame.restart && call.subscribePc) {
+    call.subscribePc.close();
+    call.subscribePc = null;
+    call.lastCounts = null;
+  }
   if (!call.subscribePc) {
     const pc = new RTCPeerConnection({ iceServers: call.iceServers });
     call.subscribePc = pc;
-    pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed") restartIce(); });
+    pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed" && pc === call.subscribePc) restartIce(); });
     pc.addEventListener("track", (event) => {
       const info = call.tracksByMid.get(event.transceiver.mid);
       if (info && info.source === "screen") {
@@ -621,6 +638,7 @@ async function onSubscribeOffer(frame) {
       updatePlaceholder();
     });
   }
+  if (frame.restart) call.tracksByMid.clear();
   for (const track of frame.tracks || []) call.tracksByMid.set(track.mid, track);
   const pc = call.subscribePc;
   await pc.setRemoteDescription({ type: "offer", sdp: frame.sdp });
