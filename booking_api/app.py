@@ -8,8 +8,10 @@ import structlog
 from aiohttp import web
 
 from booking_api import (
+    views_admin,
     views_agent,
     views_auth,
+    views_availability,
     views_manage,
     views_participant,
     views_public,
@@ -53,6 +55,8 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
         views_participant,
         views_staff,
         views_queue,
+        views_availability,
+        views_admin,
     ):
         app.router.add_routes(module.routes)
 

@@ -134,7 +134,8 @@ async def agent_calendars(
         agent_filter = " AND id = ?"
         params.append(agent_id)
     agents = await db.fetch_all(
-        f"SELECT id FROM users WHERE role = 'agent' AND service_id = ?{agent_filter} ORDER BY id",
+        f"SELECT id FROM users WHERE role = 'agent' AND active = 1 AND service_id = ?"
+        f"{agent_filter} ORDER BY id",
         *params,
     )
     lo, hi = paris_day_bounds(first_day, last_day)

@@ -1,5 +1,6 @@
 """Demo data for ``visioguichet serve --demo``: one organisation, one service, three
-motifs (one not offered by video) and one agent available every weekday.
+motifs (one not offered by video) and one agent on duty every day around the clock, so
+that booking and the instant queue can be shown whenever the demonstration runs.
 
 Demo accounts (public, demo only): agent ``agent@demo.visioguichet.fr`` /
 ``demo-agent-2026``; partner point staff ``accueil@demo.visioguichet.fr`` /
@@ -107,6 +108,7 @@ async def seed_demo(db: Database) -> bool:
         role="agent",
         service_id=DEMO_SERVICE_ID,
         user_id=DEMO_AGENT_ID,
+        weekly_hours=[(weekday, 0, 24 * 60) for weekday in range(7)],
     )
     log.info("demo_data_seeded")
     return True

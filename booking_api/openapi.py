@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from booking_api import openapi_management
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -195,13 +197,14 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | openapi_management.SCHEMAS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "vg_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
             },
         },
-        "paths": {
+        "paths": openapi_management.paths()
+        | {
             "/openapi.json": {"get": _op("This document", _json(_OBJ))},
             "/services": {
                 "get": _op(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from booking_api import links
+from booking_api.availability import available_agents
 from booking_api.bookings import ACTIVE, load_booking
 from booking_api.catalogue import Motif
 from booking_api.context import BookingContext
@@ -91,6 +93,9 @@ async def status_for_waiting_side(ctx: BookingContext, row: dict[str, Any]) -> d
     if row["status"] == "waiting":
         ahead = [w.id for w in await waiting_for_service(db, row["service_id"])]
         body["position"] = ahead.index(row["id"]) + 1 if row["id"] in ahead else None
+        # Nobody available now: the page can offer an appointment instead of a long wait.
+        available = await available_agents(db, row["service_id"], datetime.now(UTC))
+        body["agents_available"] = len(available)
     elif row["status"] == "taken" and row["booking_id"]:
         booking = await load_booking(db, row["booking_id"])
         if booking is not None and booking.status == ACTIVE:

@@ -115,6 +115,18 @@ def is_free(slot: Slot, timing: MotifTiming, agent: AgentCalendar) -> bool:
     return not any(slot.occupied.overlaps(absence) for absence in agent.absences)
 
 
+def available_at(agent: AgentCalendar, instant: datetime) -> bool:
+    """True if a weekly rule covers the instant (Paris wall time) and no absence does."""
+    if any(a.start <= instant < a.end for a in agent.absences):
+        return False
+    day = instant.astimezone(PARIS).date()
+    return any(
+        rule.weekday == day.weekday()
+        and local_instant(day, rule.start) <= instant < local_instant(day, rule.end)
+        for rule in agent.rules
+    )
+
+
 def within_booking_window(slot: Slot, timing: MotifTiming, now: datetime) -> bool:
     """Not before the minimum notice, not beyond the booking horizon."""
     return now + timing.notice <= slot.start <= now + timing.horizon

@@ -86,3 +86,54 @@ def parse_citizen(
 def raise_if(errors: dict[str, str]) -> None:
     if errors:
         raise ValidationFailed(errors)
+
+
+def required_text(value: Any, field: str, errors: dict[str, str], max_len: int = 200) -> str | None:
+    text = optional_text(value, field, errors, max_len)
+    if text is None and field not in errors:
+        errors[field] = "Ce champ est obligatoire."
+    return text
+
+
+def parse_int(
+    value: Any, field: str, errors: dict[str, str], *, low: int, high: int, step: int = 1
+) -> int | None:
+    """A whole number within ``[low, high]``, a multiple of ``step``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        errors[field] = "Nombre entier attendu."
+        return None
+    if not low <= value <= high:
+        errors[field] = f"Valeur attendue entre {low} et {high}."
+        return None
+    if value % step:
+        errors[field] = f"Valeur attendue par pas de {step}."
+        return None
+    return value
+
+
+def parse_bool(value: Any, field: str, errors: dict[str, str]) -> bool | None:
+    if not isinstance(value, bool):
+        errors[field] = "Vrai ou faux attendu (true / false)."
+        return None
+    return value
+
+
+def parse_email(value: Any, field: str, errors: dict[str, str]) -> str | None:
+    email = required_text(value, field, errors, 254)
+    if email is not None and not _EMAIL.match(email):
+        errors[field] = "Adresse email invalide."
+        return None
+    return email.lower() if email else None
+
+
+MIN_PASSWORD = 10
+
+
+def parse_password(value: Any, field: str, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, str) or len(value) < MIN_PASSWORD:
+        errors[field] = f"Mot de passe de {MIN_PASSWORD} caractères au moins."
+        return None
+    if len(value) > 256:
+        errors[field] = "256 caractères au plus."
+        return None
+    return value

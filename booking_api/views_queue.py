@@ -4,11 +4,13 @@ agents a live (Server-Sent Events) view of the queue and "take the first"."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from booking_api import links, queue
 from booking_api.auth import require_user, session_user
+from booking_api.availability import is_available
 from booking_api.bookings import load_booking
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
@@ -75,9 +77,14 @@ async def leave_queue(request: web.Request) -> web.Response:
     return web.json_response({"id": row["id"], "status": "left"})
 
 
-async def _snapshot(request: web.Request, service_id: str) -> dict[str, object]:
-    waiting = await queue.waiting_for_service(context_of(request).database, service_id)
-    return {"waiting": [w.public(i + 1) for i, w in enumerate(waiting)]}
+async def _snapshot(request: web.Request, service_id: str, agent_id: str) -> dict[str, object]:
+    """The service's waiting list, offered only to an agent available now (weekly rules,
+    absences): others see an empty list and ``available: false``."""
+    db = context_of(request).database
+    if not await is_available(db, service_id, agent_id, datetime.now(UTC)):
+        return {"available": False, "waiting": []}
+    waiting = await queue.waiting_for_service(db, service_id)
+    return {"available": True, "waiting": [w.public(i + 1) for i, w in enumerate(waiting)]}
 
 
 def _service_of(user: object) -> str:
@@ -90,7 +97,7 @@ def _service_of(user: object) -> str:
 @routes.get("/agent/queue")
 async def agent_queue(request: web.Request) -> web.Response:
     user = await require_user(request, "agent")
-    return web.json_response(await _snapshot(request, _service_of(user)))
+    return web.json_response(await _snapshot(request, _service_of(user), user.id))
 
 
 @routes.get("/agent/queue/events")
@@ -107,7 +114,7 @@ async def agent_queue_events(request: web.Request) -> web.StreamResponse:
     last_sent = None
     try:
         while True:
-            snapshot = json.dumps(await _snapshot(request, service_id))
+            snapshot = json.dumps(await _snapshot(request, service_id, user.id))
             if snapshot != last_sent:
                 await response.write(f"event: queue\ndata: {snapshot}\n\n".encode())
                 last_sent = snapshot
@@ -123,7 +130,12 @@ async def agent_queue_events(request: web.Request) -> web.StreamResponse:
 async def take_first(request: web.Request) -> web.Response:
     user = await require_user(request, "agent")
     ctx = context_of(request)
-    taken = await queue.take_first(ctx, user.id, _service_of(user))
+    service_id = _service_of(user)
+    if not await is_available(ctx.database, service_id, user.id, datetime.now(UTC)):
+        raise ApiError(
+            409, "not-available", "Vous n’êtes pas disponible maintenant (horaires ou absence)."
+        )
+    taken = await queue.take_first(ctx, user.id, service_id)
     if taken is None:
         raise ApiError(409, "queue-empty", "Personne n’attend pour le moment.")
     await ctx.queue_hub.notify()

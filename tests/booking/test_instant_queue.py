@@ -61,3 +61,74 @@ async def test_agent_sees_queue_live_takes_first_and_citizen_is_joined(
     assert guest.role == "guest"
     still = await (await client.get(f"/api/queue/{second['wait_token']}")).json()
     assert still["status"] == "waiting" and still["position"] == 1
+
+
+async def test_queue_is_offered_only_to_agents_of_the_service_available_now(
+    booking_client: Any,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.booking.test_availability import ADMIN, ALL_DAY, sign_in
+
+    client = await booking_client()
+    admin = await sign_in(client, ADMIN)
+    password = "mot-de-passe-solide"
+    ids = {}
+    for who in ("absent", "off-duty"):
+        made = await client.post(
+            "/api/admin/agents",
+            json={"name": who, "email": f"{who}@demo.example", "password": password,
+                  "service_id": "demo-caf-prestations"},
+            headers=admin,
+        )  # fmt: skip
+        assert made.status == 201, await made.text()
+        ids[who] = (await made.json())["id"]
+    now = datetime.now(UTC)
+    # "absent" works around the clock but is away for the next two hours; "off-duty" has
+    # no hours at all. The demo agent works around the clock.
+    for who, rules in (("absent", ALL_DAY), ("off-duty", [])):
+        saved = await client.put(
+            f"/api/agents/{ids[who]}/availability", json={"rules": rules}, headers=admin
+        )
+        assert saved.status == 200
+    away = await client.post(
+        f"/api/agents/{ids['absent']}/absences",
+        json={"start": (now - timedelta(minutes=5)).isoformat(),
+              "end": (now + timedelta(hours=2)).isoformat()},
+        headers=admin,
+    )  # fmt: skip
+    assert away.status == 201
+
+    client.session.cookie_jar.clear()
+    ask = {"motif_id": DEMO_MOTIF, "citizen": {"name": "Pressée"}}
+    waiting = await (await client.post("/api/queue", json=ask)).json()
+    assert waiting["agents_available"] == 1
+
+    seen = {}
+    for who, email in (("absent", "absent@demo.example"), ("off-duty", "off-duty@demo.example"),
+                       ("demo", "agent@demo.visioguichet.fr")):  # fmt: skip
+        csrf = await sign_in(
+            client, {"email": email, "password": "demo-agent-2026" if who == "demo" else password}
+        )
+        seen[who] = await (await client.get("/api/agent/queue")).json()
+        if who != "demo":
+            refused = await client.post("/api/agent/queue/take", headers=csrf)
+            assert refused.status == 409
+            assert (await refused.json())["error"] == "not-available"
+    assert seen["absent"] == {"available": False, "waiting": []}
+    assert seen["off-duty"] == {"available": False, "waiting": []}
+    assert seen["demo"]["available"] is True
+    assert [w["citizen_name"] for w in seen["demo"]["waiting"]] == ["Pressée"]
+
+    # The absence withdrawn, the agent sees the request at once, live, and may take it.
+    admin = await sign_in(client, ADMIN)
+    await client.delete(
+        f"/api/agents/{ids['absent']}/absences/{(await away.json())['id']}", headers=admin
+    )
+    csrf = await sign_in(client, {"email": "absent@demo.example", "password": password})
+    stream = await client.get("/api/agent/queue/events")
+    assert [w["citizen_name"] for w in await _next_queue_event(stream)] == ["Pressée"]
+    stream.close()
+    taken = await client.post("/api/agent/queue/take", headers=csrf)
+    assert taken.status == 200
+    assert (await taken.json())["booking"]["agent"]["id"] == ids["absent"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +39,14 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
     assert document["servers"] == [{"url": "/api"}]
     documented = {(method, path) for path, item in document["paths"].items() for method in item}
     assert served == documented
+    schemas = document["components"]["schemas"]
     for path, item in document["paths"].items():
+        placeholders = set(re.findall(r"{(\w+)}", path))
         for method, operation in item.items():
             assert operation["responses"], f"{method} {path} lists no responses"
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == placeholders, f"{method} {path} path parameters"
+            if path.startswith(("/admin/", "/agents/")):
+                assert operation["security"] == [{"session": [], "csrf": []}], path
+            for ref in re.findall(r'"#/components/schemas/(\w+)"', json.dumps(operation)):
+                assert ref in schemas, f"{method} {path} refers to a missing schema {ref}"
