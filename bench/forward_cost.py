@@ -1,12 +1,18 @@
 """SFU CPU per forwarded packet, on uvloop and on asyncio, for audio and for video.
 
-Real aiortc peers publish pre-encoded clips through the SFU for a few seconds. The
-SFU runs in its own process (a thread would share the GIL with the clients and pay
-for every hand-over), driven over a pipe; its CPU time is that process's CPU clock,
-measured apart from the clients'. Prints ONE JSON object:
-``{"uvloop_audio_us": ..., "uvloop_video_us": ..., "asyncio_audio_us": ..., ...}``.
+Real aiortc peers publish pre-encoded clips through the SFU for a few seconds, as
+``--calls`` one-to-one calls (the appointment case: two participants per room, each
+publishing and receiving the other). The SFU runs in its own process (a thread would
+share the GIL with the clients and pay for every hand-over), driven over a pipe; its
+CPU time is that process's CPU clock, measured apart from the clients'. Prints ONE
+JSON object: ``{"uvloop_audio_us": ..., "uvloop_video_us": ..., "asyncio_audio_us":
+..., "asyncio_video_us": ..., "calls": n, "<loop>_<kind>_pps": ...}``.
 
-    python -m bench.forward_cost [--seconds 4] [--publishers 2]
+Per-packet cost falls as load rises: an idle event loop pays a cold wake-up (epoll,
+scheduler, cold caches) for every lone datagram. One call measures that worst case;
+ten calls are closer to a loaded server.
+
+    python -m bench.forward_cost [--seconds 4] [--calls 10]
 """
 
 from __future__ import annotations
@@ -40,20 +46,20 @@ async def _serve(conn: Connection) -> None:
     from sfu import Sfu, SfuConfig
 
     sfu = Sfu(SfuConfig(ice_addresses=LOOPBACK, allowed_remote_networks=("127.0.0.0/8",)))
-    room = sfu.room("bench")
     loop = asyncio.get_running_loop()
     while True:
         request = await loop.run_in_executor(None, conn.recv)
         op, args = request[0], request[1:]
         reply: Any = None
         if op == "publish":
-            participant = room.get_participant(args[0]) or room.add_participant(args[0])
-            reply = await participant.publish(args[1])
+            room = sfu.room(args[0])
+            participant = room.get_participant(args[1]) or room.add_participant(args[1])
+            reply = await participant.publish(args[2])
         elif op == "offer":
-            offer = await room.participants[args[0]].subscription_offer()
+            offer = await sfu.room(args[0]).participants[args[1]].subscription_offer()
             reply = None if offer is None else offer.sdp
         elif op == "answer":
-            await room.participants[args[0]].subscription_answer(args[1])
+            await sfu.room(args[0]).participants[args[1]].subscription_answer(args[2])
         elif op == "sample":
             reply = (time.process_time(), sfu.stats()["totals"].get("packets_out", 0))
         elif op == "close":
@@ -92,20 +98,24 @@ def pin(pc: RTCPeerConnection) -> None:
         connection.get_component_candidates = gather
 
 
-async def publish(server: SfuProcess, participant_id: str, kind: str) -> RTCPeerConnection:
+async def publish(
+    server: SfuProcess, room_id: str, participant_id: str, kind: str
+) -> RTCPeerConnection:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     clip = audio_clip() if kind == "audio" else video_clip()
     pc.addTransceiver(PacketTrack(clip), direction="sendonly")
     pin(pc)
     await pc.setLocalDescription(await pc.createOffer())
     assert pc.localDescription is not None
-    answer = await server.call("publish", participant_id, pc.localDescription.sdp)
+    answer = await server.call("publish", room_id, participant_id, pc.localDescription.sdp)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return pc
 
 
-async def subscribe(server: SfuProcess, participant_id: str) -> RTCPeerConnection | None:
-    offer = await server.call("offer", participant_id)
+async def subscribe(
+    server: SfuProcess, room_id: str, participant_id: str
+) -> RTCPeerConnection | None:
+    offer = await server.call("offer", room_id, participant_id)
     if offer is None:
         return None
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -113,50 +123,57 @@ async def subscribe(server: SfuProcess, participant_id: str) -> RTCPeerConnectio
     pin(pc)
     await pc.setLocalDescription(await pc.createAnswer())
     assert pc.localDescription is not None
-    await server.call("answer", participant_id, pc.localDescription.sdp)
+    await server.call("answer", room_id, participant_id, pc.localDescription.sdp)
     return pc
 
 
-async def measure(use_uvloop: bool, kind: str, seconds: float, publishers: int) -> float:
+async def measure(
+    use_uvloop: bool, kind: str, seconds: float, calls: int
+) -> tuple[float, float]:
+    """(SFU CPU µs per forwarded packet, forwarded packets per second)."""
     server = SfuProcess(use_uvloop)
     pcs: list[RTCPeerConnection] = []
     try:
-        participants = [f"p{i}" for i in range(publishers)]
-        for participant in participants:
-            pcs.append(await publish(server, participant, kind))
-        for participant in participants:
-            pc = await subscribe(server, participant)
+        members = [(f"call-{c}", p) for c in range(calls) for p in ("agent", "citizen")]
+        for room_id, participant in members:
+            pcs.append(await publish(server, room_id, participant, kind))
+        for room_id, participant in members:
+            pc = await subscribe(server, room_id, participant)
             if pc is not None:
                 pcs.append(pc)
         await asyncio.sleep(2.0)  # ICE, DTLS and the first keyframe
         before_cpu, before_out = await server.call("sample")
+        started = time.monotonic()
         await asyncio.sleep(seconds)
         after_cpu, after_out = await server.call("sample")
+        elapsed = time.monotonic() - started
         forwarded = after_out - before_out
         if forwarded <= 0:
             raise RuntimeError(f"no {kind} packet was forwarded")
-        return (after_cpu - before_cpu) / forwarded * 1e6
+        return (after_cpu - before_cpu) / forwarded * 1e6, forwarded / elapsed
     finally:
         for pc in pcs:
             await pc.close()
         await server.close()
 
 
-async def main(seconds: float, publishers: int) -> dict[str, float]:
+async def main(seconds: float, calls: int) -> dict[str, float]:
     result: dict[str, float] = {}
     for loop_name in ("uvloop", "asyncio"):
         for kind in ("audio", "video"):
-            cost = await measure(loop_name == "uvloop", kind, seconds, publishers)
+            cost, pps = await measure(loop_name == "uvloop", kind, seconds, calls)
             result[f"{loop_name}_{kind}_us"] = round(cost, 2)
+            result[f"{loop_name}_{kind}_pps"] = round(pps, 1)
+    result["calls"] = calls
     return result
 
 
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=10, help="one-to-one calls at once")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.seconds, args.publishers))))
+    print(json.dumps(asyncio.run(main(args.seconds, args.calls))))
 
 
 if __name__ == "__main__":

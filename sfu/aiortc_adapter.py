@@ -13,6 +13,10 @@ A forwarder wants neither. This module swaps in, per peer connection only:
 - ``ForwardingPeerConnection``: an ``RTCPeerConnection`` creating those two instead of
   aiortc's, with host candidates gathered on chosen addresses (aioice skips loopback
   by default) and remote candidates filtered by network.
+- ``FastPath``: once DTLS is up, RTP skips aioice's per-packet queue, the STUN parse
+  attempt and aiortc's receive coroutine chain: the UDP callback unprotects SRTP and
+  hands an ``RtpView`` to the receiver synchronously; egress protects and calls
+  ``sendto`` on the nominated pair directly. RTCP, DTLS and STUN keep aiortc's path.
 
 Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
 mangling); they are the price of not forking aiortc and are pinned to aiortc 1.16.
@@ -23,14 +27,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import pylibsrtp
+import structlog
 from aioice import Candidate
 from aioice.ice import candidate_foundation, candidate_priority
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpReceiveParameters,
@@ -55,12 +63,14 @@ from aiortc.rtp import (
     RtcpSrPacket,
     RtpPacket,
     unpack_remb_fci,
-    unwrap_rtx,
     wrap_rtx,
 )
 from aiortc.sdp import candidate_from_sdp
 
+from sfu.rtp_view import RtpView
+
 __all__ = [
+    "FastPath",
     "ForwardingPeerConnection",
     "ForwardingReceiver",
     "ForwardingSender",
@@ -68,6 +78,7 @@ __all__ = [
     "ReceiverSink",
     "RtcpReceiverInfo",
     "RtpPacket",
+    "RtpView",
     "SenderSink",
     "codecs_of",
     "send_packet",
@@ -76,9 +87,15 @@ __all__ = [
 
 from aiortc.rtp import RtcpReceiverInfo
 
+log = structlog.get_logger(__name__)
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
 
 class ReceiverSink(Protocol):
-    async def on_rtp(self, packet: RtpPacket, arrival_ms: int) -> None: ...
+    def on_rtp(self, packet: RtpView) -> None: ...
     def on_sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None: ...
 
 
@@ -98,6 +115,123 @@ async def send_packet(transport: RTCDtlsTransport, data: bytes) -> bool:
     return True
 
 
+class Admission(Protocol):
+    """Decides whether a datagram leaves (the test-only impairment shim)."""
+
+    def admit(self, size: int) -> bool: ...
+
+
+class FastPath:
+    """RTP in and out of one peer connection without aiortc's per-packet coroutines.
+
+    aioice puts every datagram in an ``asyncio.Queue`` after trying to parse it as STUN;
+    aiortc's DTLS transport awaits that queue, unprotects, builds a full ``RtpPacket``
+    and awaits the receiver. Here the UDP callback itself unprotects SRTP, reads the
+    fixed header and calls the receiver; the first packet of an unknown SSRC goes
+    through aiortc's router once so the SSRC can be learnt. Egress protects and sends on
+    the nominated candidate pair. Everything that is not RTP keeps aiortc's path.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self.dtls = dtls
+        self.receivers: dict[int, ForwardingReceiver] = {}
+        self.impairment: Admission | None = None
+        self.srtp_errors = 0
+        self.unroutable = 0
+        self._hooked: list[tuple[Any, Any]] = []
+        self._connection: Any = None
+        dtls.on("statechange", self._on_state)
+
+    def _on_state(self) -> None:
+        if self.dtls._state == DtlsState.CONNECTED:
+            self._install()
+        elif self.dtls._state in (DtlsState.CLOSED, DtlsState.FAILED):
+            self._uninstall()
+
+    def _install(self) -> None:
+        self._connection = self.dtls.transport._connection
+        hooked = {id(protocol) for protocol, _ in self._hooked}
+        for protocol in self._connection._protocols:
+            if id(protocol) in hooked:
+                continue
+            original = protocol.datagram_received
+            protocol.datagram_received = self._hook(original)
+            self._hooked.append((protocol, original))
+
+    def _uninstall(self) -> None:
+        for protocol, original in self._hooked:
+            protocol.datagram_received = original
+        self._hooked.clear()
+        self.receivers.clear()
+
+    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        receive = self._receive_rtp
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 209:
+                receive(data)
+            else:
+                original(data, addr)
+
+        return datagram_received
+
+    def _receive_rtp(self, data: bytes) -> None:
+        srtp = self.dtls._rx_srtp
+        if srtp is None:
+            return
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            self.srtp_errors += 1
+            return
+        view = RtpView.parse(plain, time.monotonic_ns() // 1_000_000)
+        if view is None:
+            return
+        receiver = self.receivers.get(view.ssrc)
+        if receiver is None:
+            receiver = self._learn_ssrc(plain, view.ssrc)
+            if receiver is None:
+                self.unroutable += 1
+                return
+        try:
+            receiver.on_rtp_view(view)
+        except Exception:  # one faulty consumer must not take the socket down
+            log.exception("sfu_forward_failed", ssrc=view.ssrc)
+
+    def _learn_ssrc(self, plain: bytes, ssrc: int) -> ForwardingReceiver | None:
+        try:
+            packet = RtpPacket.parse(plain, self.dtls._rtp_header_extensions_map)
+        except ValueError:
+            return None
+        receiver = self.dtls._rtp_router.route_rtp(packet)
+        if not isinstance(receiver, ForwardingReceiver) or not receiver._started:
+            return None
+        self.receivers[ssrc] = receiver
+        return receiver
+
+    def forget(self, receiver: ForwardingReceiver) -> None:
+        for ssrc in [s for s, r in self.receivers.items() if r is receiver]:
+            del self.receivers[ssrc]
+
+    def send_rtp(self, data: bytes) -> bool:
+        """Protect and send one RTP packet; False when the connection is not up."""
+        dtls = self.dtls
+        connection = self._connection
+        if dtls._state != DtlsState.CONNECTED or connection is None:
+            return False
+        pair = connection._nominated.get(1)
+        if pair is None:
+            return False
+        impairment = self.impairment
+        if impairment is not None and not impairment.admit(len(data)):
+            return True  # lost on the (simulated) network, as far as we can tell
+        try:
+            pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        except (OSError, RuntimeError, AttributeError, pylibsrtp.Error):
+            return False
+        return True
+
+
 class ForwardingReceiver(RTCRtpReceiver):
     """An ``RTCRtpReceiver`` that hands RTP to a sink instead of decoding it."""
 
@@ -112,7 +246,10 @@ class ForwardingReceiver(RTCRtpReceiver):
         self._rtx_to_primary: dict[int, int] = {}
         self._rtx_payload_types: dict[int, int] = {}
         self.codecs: list[RTCRtpCodecParameters] = []
+        self.extension_ids: dict[str, int] = {}
+        self.audio_level_id = 0
         self.sink: ReceiverSink | None = None
+        self.fast_path: FastPath | None = None
 
     @property
     def track(self) -> Any:
@@ -129,6 +266,8 @@ class ForwardingReceiver(RTCRtpReceiver):
         if self._started:
             return
         self.codecs = list(parameters.codecs)
+        self.extension_ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
+        self.audio_level_id = self.extension_ids.get(AUDIO_LEVEL_URI, 0)
         for codec in parameters.codecs:
             if is_rtx(codec):
                 self._rtx_payload_types[codec.payloadType] = int(codec.parameters["apt"])
@@ -142,6 +281,8 @@ class ForwardingReceiver(RTCRtpReceiver):
         if self._started:
             self._transport._unregister_rtp_receiver(self)
             self._started = False
+        if self.fast_path is not None:
+            self.fast_path.forget(self)
         self.sink = None
 
     def _handle_disconnect(self) -> None:
@@ -155,19 +296,29 @@ class ForwardingReceiver(RTCRtpReceiver):
 
         return RTCStatsReport()
 
-    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+    def on_rtp_view(self, view: RtpView) -> None:
+        """Hot path: one RTP packet of this m-line, RTX unwrapped, to the sink."""
         sink = self.sink
         if sink is None:
             return
-        apt = self._rtx_payload_types.get(packet.payload_type)
+        apt = self._rtx_payload_types.get(view.payload_type)
         if apt is not None:
-            if len(packet.payload) < 2:
-                return  # RTX padding probe
-            primary = self._rtx_to_primary.get(packet.ssrc)
+            primary = self._rtx_to_primary.get(view.ssrc)
             if primary is None:
                 return
-            packet = unwrap_rtx(packet, payload_type=apt, ssrc=primary)
-        await sink.on_rtp(packet, arrival_time_ms)
+            unwrapped = view.unwrap_rtx(apt, primary)
+            if unwrapped is None:
+                return
+            view = unwrapped
+        sink.on_rtp(view)
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """aiortc's path, used only for packets queued before the fast path was up."""
+        view = RtpView.parse(
+            packet.serialize(self._transport._rtp_header_extensions_map), arrival_time_ms
+        )
+        if view is not None:
+            self.on_rtp_view(view)
 
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpSrPacket) and self.sink is not None:
@@ -203,6 +354,8 @@ class ForwardingSender(RTCRtpSender):
         self.rtx_payload_type: int | None = None
         self.clock_rate = 90000 if kind == "video" else 48000
         self.extensions_map = HeaderExtensionsMap()
+        self.extension_ids: dict[str, int] = {}
+        self.fast_path: FastPath | None = None
         self.mid: str | None = None
         self.cname: str | None = None
         self.ready = asyncio.Event()
@@ -214,6 +367,7 @@ class ForwardingSender(RTCRtpSender):
         self.cname = parameters.rtcp.cname
         self.mid = parameters.muxId
         self.extensions_map.configure(parameters)
+        self.extension_ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
         primary = parameters.codecs[0]
         self.payload_type = primary.payloadType
         self.clock_rate = primary.clockRate
@@ -258,6 +412,11 @@ class ForwardingSender(RTCRtpSender):
 
     async def send_rtcp(self, data: bytes) -> None:
         await send_packet(self.transport, data)
+
+    def send_rtp(self, data: bytes) -> bool:
+        """Hot path: protect and send one RTP packet now."""
+        fast_path = self.fast_path
+        return fast_path is not None and fast_path.send_rtp(data)
 
     def sender_report(
         self, ntp: int, rtp_timestamp: int, packet_count: int, octet_count: int
@@ -307,6 +466,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
         self._ice_addresses = list(ice_addresses)
         self._port_range = port_range
         self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_remote_networks]
+        self.fast_path: FastPath | None = None
 
     # aiortc calls this (name-mangled private) method to build each transceiver.
     def _RTCPeerConnection__createTransceiver(
@@ -320,12 +480,15 @@ class ForwardingPeerConnection(RTCPeerConnection):
             dtls = self._RTCPeerConnection__createDtlsTransport()  # type: ignore[attr-defined]
             bundled = False
             self._pin_gathering(dtls)
+            self.fast_path = FastPath(dtls)
         transceiver = RTCRtpTransceiver(
             direction=direction,
             kind=kind,
             sender=ForwardingSender(kind, dtls),
             receiver=ForwardingReceiver(kind, dtls),
         )
+        transceiver.sender.fast_path = self.fast_path
+        transceiver.receiver.fast_path = self.fast_path
         transceiver.receiver._set_rtcp_ssrc(transceiver.sender._ssrc)
         transceiver.sender._stream_id = self._RTCPeerConnection__stream_id  # type: ignore[attr-defined]
         transceiver._bundled = bundled
@@ -465,12 +628,17 @@ def codec_capabilities_for(kind: str, mime_type: str) -> list[Any]:
     return chosen
 
 
-def install_send_shim(pc: RTCPeerConnection, wrap: Callable[[Any], Any]) -> Any:
-    """Put ``wrap(original_send)`` between this PC's DTLS/SRTP and its ICE transport."""
+def install_impairment(pc: ForwardingPeerConnection, impairment: Admission) -> None:
+    """Test only: let ``impairment`` drop what this PC sends, RTP and RTCP alike."""
     transceivers = pc.getTransceivers()
-    if not transceivers:
+    if not transceivers or pc.fast_path is None:
         raise ValueError("the connection has no transport yet")
+    pc.fast_path.impairment = impairment
     ice_transport: Any = transceivers[0].sender.transport.transport
-    shim = wrap(ice_transport._send)
-    ice_transport._send = shim.send
-    return shim
+    original = ice_transport._send
+
+    async def send(data: bytes) -> None:
+        if impairment.admit(len(data)):
+            await original(data)
+
+    ice_transport._send = send

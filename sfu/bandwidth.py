@@ -57,11 +57,8 @@ class DownlinkEstimate:
         )
         return self.video_budget(audio_bps)
 
-    def restart_from(self, bps: float) -> None:
-        """Forget what loss said (e.g. video resumes after a pause); start from ``bps``."""
-        self.loss_bound_bps = bps
-        self.limited_by_loss = False
-
-    def forget_remb(self) -> None:
-        """A REMB about streams we no longer send says nothing about the link now."""
+    def reset(self) -> None:
+        """Start over (video resumes after a pause: what was measured then is stale)."""
         self.remb_bps = None
+        self.loss_bound_bps = None
+        self.limited_by_loss = False

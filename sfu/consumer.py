@@ -13,12 +13,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sfu.aiortc_adapter import (
+    ABS_SEND_TIME_URI,
+    AUDIO_LEVEL_URI,
+    MID_URI,
     ForwardingSender,
     RtcpReceiverInfo,
     RtpPacket,
-    send_packet,
+    RtpView,
     wrap_rtx,
 )
+from sfu.rtp_view import HeaderWriter
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ class Consumer:
         self._pending_rtx: list[bytes] = []
         self._resume_gap = 0
         self._wake = wake
+        self._writer: HeaderWriter | None = None
         # what the subscriber tells us
         self.fraction_lost = 0.0
         self.rtt_s: float | None = None
@@ -95,7 +100,8 @@ class Consumer:
             self.producer.request_keyframe()
 
     # --- egress (hot path) --------------------------------------------------------
-    async def forward(self, packet: RtpPacket) -> None:
+    def forward(self, packet: RtpView, audio_level: bytes | None = None) -> None:
+        """Hot path: rewrite one packet for this subscriber and send it, synchronously."""
         if self.paused:
             return
         sender = self.sender
@@ -110,40 +116,37 @@ class Consumer:
             self._waiting_keyframe = False
         if self._needs_rebase:
             self._rebase(packet)
-        seq_in, ts_in, ssrc_in, pt_in = (
-            packet.sequence_number,
-            packet.timestamp,
-            packet.ssrc,
-            packet.payload_type,
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = self._header_writer()
+        out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
+        out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        now = time.monotonic()
+        data = writer.build(
+            packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level
         )
-        mid_in = packet.extensions.mid
-        out_seq = (seq_in + self._seq_offset) & 0xFFFF
-        out_ts = (ts_in + self._ts_offset) & 0xFFFFFFFF
-        packet.sequence_number = out_seq
-        packet.timestamp = out_ts
-        packet.ssrc = sender._ssrc
-        packet.payload_type = payload_type
-        packet.extensions.mid = sender.mid
-        data = packet.serialize(sender.extensions_map)
-        packet.sequence_number, packet.timestamp, packet.ssrc, packet.payload_type = (
-            seq_in,
-            ts_in,
-            ssrc_in,
-            pt_in,
-        )
-        packet.extensions.mid = mid_in
         self._last_out_seq = out_seq
         self._last_out_ts = out_ts
-        self._last_send_time = time.monotonic()
+        self._last_send_time = now
         self._history[out_seq % self._history_size] = (out_seq, data)
-        if await send_packet(sender.transport, data):
+        if sender.send_rtp(data):
+            size = len(data)
             self.packets_sent += 1
-            self.bytes_sent += len(data)
+            self.bytes_sent += size
             counters = self._counters
             counters.packets_out += 1
-            counters.bytes_out += len(data)
+            counters.bytes_out += size
 
-    def _rebase(self, packet: RtpPacket) -> None:
+    def _header_writer(self) -> HeaderWriter:
+        ids = self.sender.extension_ids
+        return HeaderWriter(
+            self.sender.mid,
+            ids.get(MID_URI, 0),
+            ids.get(ABS_SEND_TIME_URI, 0),
+            ids.get(AUDIO_LEVEL_URI, 0),
+        )
+
+    def _rebase(self, packet: RtpView) -> None:
         """Choose offsets so this packet follows the last one we sent."""
         self._needs_rebase = False
         elapsed = 0.0
@@ -201,7 +204,7 @@ class Consumer:
                 data = wrap_rtx(
                     original, sender.rtx_payload_type, self._rtx_seq, sender._rtx_ssrc
                 ).serialize(sender.extensions_map)
-            if await send_packet(sender.transport, data):
+            if sender.send_rtp(data):
                 self._counters.nacks_served += 1
 
     def sender_report(self) -> bytes | None:

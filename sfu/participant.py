@@ -17,7 +17,7 @@ from sfu.aiortc_adapter import (
     codec_capabilities_for,
     codecs_of,
     ice_servers_for,
-    install_send_shim,
+    install_impairment,
     remote_sends,
     rewrite_candidate_addresses,
 )
@@ -333,7 +333,8 @@ class Participant:
         if self._impairment is None:
             if self._subscribe_pc is None:
                 raise ValueError("no subscribe connection yet")
-            self._impairment = install_send_shim(self._subscribe_pc, Impairment)
+            self._impairment = Impairment()
+            install_impairment(self._subscribe_pc, self._impairment)
         self._impairment.configure(loss=loss, rate_bps=rate_bps)
 
     # --- RTCP towards the subscriber ---------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from sfu.aiortc_adapter import ForwardingReceiver, RtcpReceiverInfo, RtpPacket
+from sfu.aiortc_adapter import ForwardingReceiver, RtcpReceiverInfo, RtpView
 from sfu.keyframes import keyframe_detector
 from sfu.stats import RoomCounters
 
@@ -82,10 +82,11 @@ class Producer:
             self._task = None
 
     # --- ingress (hot path) -------------------------------------------------------
-    async def on_rtp(self, packet: RtpPacket, arrival_ms: int) -> None:
+    def on_rtp(self, packet: RtpView) -> None:
+        """Hot path: called from the UDP callback; never awaits, never copies the packet."""
         counters = self._counters
         counters.packets_in += 1
-        counters.bytes_in += len(packet.payload) + 12
+        counters.bytes_in += len(packet.data)
         self.packets += 1
         seq = packet.sequence_number
         if self.ssrc != packet.ssrc:
@@ -99,10 +100,14 @@ class Producer:
             if seq < self._max_seq:
                 self._cycles += 0x10000
             self._max_seq = seq
-        if self._on_audio_level is not None and packet.extensions.audio_level is not None:
-            self._on_audio_level(self, packet.extensions.audio_level[1])
+        audio_level = None
+        level_id = self.receiver.audio_level_id  # known once negotiation completes
+        if level_id:
+            audio_level = packet.extension(level_id)
+            if audio_level and self._on_audio_level is not None:
+                self._on_audio_level(self, audio_level[0] & 0x7F)
         for consumer in self.consumers:
-            await consumer.forward(packet)
+            consumer.forward(packet, audio_level)
 
     def on_sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None:
         if ssrc == self.ssrc or self.ssrc is None:

@@ -88,6 +88,14 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
         stats = sfu.stats()["rooms"]["bk-media"]
         assert stats["packets_in"] > 0 and stats["packets_out"] > 0
         assert stats["bytes_out"] > 0
+
+        # media took the fast path: SSRCs learnt there, nothing left in aioice's queue
+        for participant in sfu.rooms["bk-media"].participants.values():
+            publish_pc = participant._publish_pc
+            assert publish_pc is not None and publish_pc.fast_path is not None
+            assert len(publish_pc.fast_path.receivers) >= 2
+            connection = publish_pc.fast_path.dtls.transport._connection
+            assert connection._queue.qsize() == 0
     finally:
         await alice.close()
         await bob.close()

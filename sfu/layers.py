@@ -1,0 +1,167 @@
+"""A producer's encodings: one layer for plain video and audio, several for simulcast.
+
+Each ``Layer`` is one RTP stream of the publisher (its own SSRC): receive statistics
+for our receiver reports, its sender report, a bitrate meter and a keyframe-request
+throttle. ``LayerSet`` finds the layer of a packet: by SSRC once known; a new SSRC of
+a simulcast producer is recognised by the rid header extension (browsers stamp it on
+the first packets of each encoding, RFC 8852), a new SSRC of a plain producer simply
+becomes its only layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfu.rtp_view import RtpView
+
+BITRATE_SMOOTHING = 0.5  # weight of the newest one-second sample
+
+
+class Layer:
+    __slots__ = (
+        "_base_seq",
+        "_bytes_at_sample",
+        "_cycles",
+        "_expected_prior",
+        "_last_keyframe_request",
+        "_max_seq",
+        "_received_prior",
+        "_sampled_at",
+        "bitrate_bps",
+        "bytes",
+        "index",
+        "packets",
+        "received",
+        "rid",
+        "sender_report",
+        "ssrc",
+    )
+
+    def __init__(self, index: int, rid: str | None) -> None:
+        self.index = index
+        self.rid = rid
+        self.ssrc: int | None = None
+        self.packets = 0
+        self.bytes = 0
+        self.bitrate_bps = 0.0
+        self.sender_report: tuple[int, int, float] | None = None  # ntp, rtp ts, arrival
+        self.received = 0
+        self._base_seq: int | None = None
+        self._max_seq = 0
+        self._cycles = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._bytes_at_sample = 0
+        self._sampled_at: float | None = None
+        self._last_keyframe_request = -1e9
+
+    def adopt(self, ssrc: int, sequence_number: int) -> None:
+        """A (new) SSRC carries this layer: receive statistics start over."""
+        self.ssrc = ssrc
+        self.sender_report = None
+        self._base_seq = sequence_number
+        self._max_seq = sequence_number
+        self._cycles = 0
+        self.received = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+
+    def count(self, packet: RtpView) -> None:
+        """Hot path: one more packet of this layer."""
+        self.packets += 1
+        self.bytes += len(packet.data)
+        self.received += 1
+        seq = packet.sequence_number
+        if 0 < ((seq - self._max_seq) & 0xFFFF) < 0x8000:
+            if seq < self._max_seq:
+                self._cycles += 0x10000
+            self._max_seq = seq
+
+    def sample_bitrate(self, now: float) -> float:
+        """Smoothed bits per second since the previous sample (called about once a second)."""
+        if self._sampled_at is not None and now > self._sampled_at:
+            rate = (self.bytes - self._bytes_at_sample) * 8 / (now - self._sampled_at)
+            if self.bitrate_bps == 0.0:
+                self.bitrate_bps = rate
+            else:
+                self.bitrate_bps += BITRATE_SMOOTHING * (rate - self.bitrate_bps)
+            if rate == 0.0:
+                self.bitrate_bps = 0.0  # the publisher stopped it: not selectable at once
+        self._sampled_at = now
+        self._bytes_at_sample = self.bytes
+        return self.bitrate_bps
+
+    def may_request_keyframe(self, now: float, min_interval_s: float) -> bool:
+        if self.ssrc is None or now - self._last_keyframe_request < min_interval_s:
+            return False
+        self._last_keyframe_request = now
+        return True
+
+    def reception(self) -> tuple[int, int, int, int] | None:
+        """(ssrc, fraction lost 0..255, cumulative lost, extended highest sequence) for a
+        receiver report block since the previous call, or None before any packet."""
+        if self.ssrc is None or self._base_seq is None:
+            return None
+        extended_max = self._cycles + self._max_seq
+        expected = extended_max - self._base_seq + 1
+        lost = max(0, expected - self.received)
+        expected_interval = expected - self._expected_prior
+        received_interval = self.received - self._received_prior
+        self._expected_prior = expected
+        self._received_prior = self.received
+        lost_interval = expected_interval - received_interval
+        fraction = 0
+        if expected_interval > 0 and lost_interval > 0:
+            fraction = min(255, (lost_interval << 8) // expected_interval)
+        return self.ssrc, fraction, min(lost, 0x7FFFFF), extended_max & 0xFFFFFFFF
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "rid": self.rid,
+            "ssrc": self.ssrc,
+            "packets": self.packets,
+            "bitrate_bps": int(self.bitrate_bps),
+        }
+
+
+class LayerSet:
+    """The layers of one producer and the SSRC → layer table of its hot path."""
+
+    def __init__(self, rids: tuple[str, ...] = (), rid_extension_id: int = 0) -> None:
+        self.layers = [Layer(i, rid) for i, rid in enumerate(rids)] or [Layer(0, None)]
+        self.simulcast = len(self.layers) > 1
+        self.rid_extension_id = rid_extension_id
+        self.by_ssrc: dict[int, Layer] = {}
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def learn(self, packet: RtpView) -> Layer | None:
+        """The layer of a packet whose SSRC is not known yet (None: cannot tell yet)."""
+        if not self.simulcast:
+            layer = self.layers[0]
+            if layer.ssrc is not None:
+                self.by_ssrc.pop(layer.ssrc, None)
+        else:
+            value = packet.extension(self.rid_extension_id)
+            if not value:
+                return None
+            rid = value.decode("ascii", "replace")
+            layer = next((x for x in self.layers if x.rid == rid), None)
+            if layer is None:
+                return None
+            if layer.ssrc is not None:
+                self.by_ssrc.pop(layer.ssrc, None)
+        layer.adopt(packet.ssrc, packet.sequence_number)
+        self.by_ssrc[packet.ssrc] = layer
+        return layer
+
+    def bitrates(self, now: float | None = None) -> list[float]:
+        """Per-layer bitrates, lowest first; sampled when ``now`` is given."""
+        if now is not None:
+            return [layer.sample_bitrate(now) for layer in self.layers]
+        return [layer.bitrate_bps for layer in self.layers]
+
+    def of_ssrc(self, ssrc: int) -> Layer | None:
+        return self.by_ssrc.get(ssrc)

@@ -1,0 +1,84 @@
+"""Simulcast through the SFU with real aiortc peers: one producer, three layers by rid,
+and a subscriber whose stream switches layers on keyframes without a broken picture."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from sfu import Sfu, SfuConfig
+from tests.sfu.loopback_client import LoopbackClient
+from tests.sfu.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+CONFIG = SfuConfig(
+    ice_addresses=("127.0.0.1",),
+    allowed_remote_networks=("127.0.0.0/8",),
+    layer_up_hold_s=1.0,
+)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.1)
+    return condition()
+
+
+async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them() -> None:
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-simulcast")
+    publisher = SimulcastPublisher(room.add_participant("agent"))
+    viewer = LoopbackClient(room.add_participant("citizen"))
+    try:
+        await publisher.publish()
+        camera = await _producer(room, "agent", "camera")
+        assert [layer.rid for layer in camera.layers] == ["q", "h", "f"]
+        assert await until(lambda: all(layer.ssrc for layer in camera.layers), 10)
+        assert {layer.ssrc for layer in camera.layers} == {layer.ssrc for layer in publisher.layers}
+
+        assert await viewer.sync_subscription()
+        video = await _video_track(viewer)
+        # a 1:1 call on a clean link starts on the top layer
+        assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
+
+        viewer.participant.set_quality_preference(mode="auto", max_layer=0)
+        assert await until(lambda: video.width == LAYER_WIDTHS["q"], 20), video.widths
+        assert viewer.participant.quality.current("agent").layer == 0
+        frames_on_q = video.frames
+        assert await until(lambda: video.frames > frames_on_q + 15, 10)
+
+        viewer.participant.set_quality_preference(mode="auto", max_layer=1)
+        assert await until(lambda: video.width == LAYER_WIDTHS["h"], 30), video.widths
+        frames_on_h = video.frames
+        assert await until(lambda: video.frames > frames_on_h + 15, 10)
+
+        # every decoded picture had one of the layer sizes: no broken frame in between
+        assert set(video.widths) <= set(LAYER_WIDTHS.values())
+        assert video.widths[:3] == [LAYER_WIDTHS["f"], LAYER_WIDTHS["q"], LAYER_WIDTHS["h"]]
+        assert sfu.stats()["totals"]["layer_switches"] >= 2
+        assert publisher.layer("q").keyframe_requests >= 1
+        assert publisher.layer("h").keyframe_requests >= 1
+    finally:
+        await publisher.close()
+        await viewer.close()
+        await sfu.close()
+
+
+async def _producer(room, participant_id: str, source: str):  # type: ignore[no-untyped-def]
+    participant = room.get_participant(participant_id)
+    assert await until(lambda: source in participant.producers, 10)
+    return participant.producers[source]
+
+
+async def _video_track(client: LoopbackClient):  # type: ignore[no-untyped-def]
+    assert await until(
+        lambda: any(r.kind == "video" and r.frames > 0 for r in client.received.values()), 20
+    )
+    return next(r for r in client.received.values() if r.kind == "video")

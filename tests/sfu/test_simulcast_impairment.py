@@ -1,0 +1,125 @@
+"""One subscriber's downlink gets a bandwidth cap, then a cap below the lowest simulcast
+layer: it moves down a layer, then to audio only with its audio still flowing, while
+another subscriber keeps the top layer; video comes back once the cap is lifted.
+
+The caps come from the SFU's in-process impairment shim (``sfu/impairment.py``; this
+kernel has no ``netem``/``tbf``): a token bucket on what the SFU sends to that one
+subscriber. Bounds are generous; the timings themselves belong to the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
+from tests.sfu.loopback_client import LoopbackClient, ReceivedTrack
+from tests.sfu.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+HOLD_S = 2.0
+CONFIG = SfuConfig(
+    ice_addresses=("127.0.0.1",),
+    allowed_remote_networks=("127.0.0.0/8",),
+    allow_test_impairment=True,
+    video_resume_hold_s=HOLD_S,
+    layer_up_hold_s=2.0,
+)
+# layers: q 160x90 ≈ 85 kb/s, h 320x180 ≈ 260 kb/s, f 640x360 ≈ 620 kb/s; audio ≈ 50 kb/s
+BETWEEN_H_AND_F_BPS = 450_000
+BELOW_Q_BPS = 80_000
+
+
+class QualityLog(RoomListenerBase):
+    def __init__(self) -> None:
+        self.reports: list[tuple[str, QualityReport]] = []
+
+    def on_quality(self, room: Room, participant: Participant, report: QualityReport) -> None:
+        self.reports.append((participant.id, report))
+
+    def of(self, participant_id: str) -> list[QualityReport]:
+        return [r for pid, r in self.reports if pid == participant_id]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.1)
+    return condition()
+
+
+async def video_of(client: LoopbackClient) -> ReceivedTrack:
+    assert await until(
+        lambda: any(r.kind == "video" and r.frames > 0 for r in client.received.values()), 20
+    )
+    return next(r for r in client.received.values() if r.kind == "video")
+
+
+async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() -> None:
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-simulcast-impaired")
+    log = QualityLog()
+    room.add_listener(log)
+    publisher = SimulcastPublisher(room.add_participant("agent"))
+    impaired = LoopbackClient(room.add_participant("citizen"))
+    healthy = LoopbackClient(room.add_participant("observer"))
+    try:
+        await publisher.publish()
+        assert await until(lambda: len(list(room.producers())) == 2, 10)
+        for client in (impaired, healthy):
+            assert await client.sync_subscription()
+        impaired_video = await video_of(impaired)
+        healthy_video = await video_of(healthy)
+        top = LAYER_WIDTHS["f"]
+        assert await until(lambda: impaired_video.width == top, 20), impaired_video.widths
+        assert await until(lambda: healthy_video.width == top, 20), healthy_video.widths
+
+        # 1. a cap between the middle and the top layer: a lower layer, video goes on
+        impaired.participant.set_test_impairment(rate_bps=BETWEEN_H_AND_F_BPS)
+        capped_at = time.monotonic()
+        assert await until(
+            lambda: (impaired.participant.quality.current("agent").layer or 9) < 2, 15
+        )
+        layer_drop_s = time.monotonic() - capped_at
+        assert not impaired.participant.quality.audio_only
+        assert await until(lambda: impaired_video.width < top, 15), impaired_video.widths
+        frames = impaired_video.frames
+        assert await until(lambda: impaired_video.frames > frames + 10, 10)
+
+        # 2. a cap below the lowest layer: audio only, and the audio goes on
+        impaired.participant.set_test_impairment(rate_bps=BELOW_Q_BPS)
+        starved_at = time.monotonic()
+        assert await until(lambda: impaired.participant.quality.audio_only, 20)
+        audio_only_s = time.monotonic() - starved_at
+        report = next(r for r in reversed(log.of("citizen")) if r.audio_only)
+        assert report.layer is None and report.reason in ("loss", "bandwidth")
+        audio_before = await impaired.packets_received("audio")
+        healthy_before = healthy_video.frames
+        await asyncio.sleep(3.0)
+        assert await impaired.packets_received("audio") > audio_before + 60, "audio must flow"
+
+        # the other subscriber never left the top layer
+        assert healthy_video.frames > healthy_before + 20
+        assert healthy_video.width == top
+        assert set(healthy_video.widths) == {top}
+        assert not healthy.participant.quality.audio_only
+        assert all(r.layer == 2 for r in log.of("observer"))
+
+        # 3. the cap is lifted: video comes back
+        impaired.participant.set_test_impairment(rate_bps=None)
+        lifted_at = time.monotonic()
+        assert await until(lambda: not impaired.participant.quality.audio_only, 4 * HOLD_S + 10)
+        video_back_s = time.monotonic() - lifted_at
+        resumed_from = impaired_video.frames
+        assert await until(lambda: impaired_video.frames > resumed_from + 10, 10)
+        assert layer_drop_s < 15 and audio_only_s < 20 and video_back_s < 4 * HOLD_S + 10
+    finally:
+        for client in (publisher, impaired, healthy):
+            await client.close()
+        await sfu.close()
