@@ -22,6 +22,7 @@ import msgpack
 import structlog
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -246,8 +247,14 @@ class SignalingClient:
     def _new_peer_connection(self) -> RTCPeerConnection:
         """The extension point for both peer connections: a subclass may return its own
         ``RTCPeerConnection`` (benchmarks count RTP instead of decoding it). Keep
-        ``RTCConfiguration(iceServers=...)`` explicit: aiortc's default adds public STUN."""
-        return RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
+        ``RTCConfiguration(iceServers=...)`` explicit: aiortc's default adds public STUN.
+        ``max-bundle`` puts every m-line on one transport, as the SFU expects (aiortc's
+        default ``balanced`` opens one per kind once three or more m-lines exist)."""
+        return RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+            )
+        )
 
     def _pin_addresses(self, pc: RTCPeerConnection) -> None:
         if self.ice_addresses is not None:
