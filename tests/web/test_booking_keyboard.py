@@ -11,6 +11,17 @@ from tests.web.accessibility import blocking_violations
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 MAX_TABS = 80
+# Every pointer or mouse event the page sees, in the capture phase; a click made by the
+# keyboard has detail 0, one made with a mouse counts its presses.
+RECORD_POINTER_JS = """
+window.pointerEvents = [];
+for (const type of ["pointerdown", "pointerup", "pointermove", "mousedown", "mouseup",
+                    "mousemove", "touchstart", "wheel", "click"]) {
+  window.addEventListener(type, (event) => {
+    if (type !== "click" || event.detail > 0) window.pointerEvents.push(type);
+  }, true);
+}
+"""
 
 
 def tab_to(page: Page, selector: str) -> None:
@@ -26,6 +37,7 @@ def test_booking_flow_by_keyboard_only_with_field_errors_next_to_fields(
     browser: Browser, service: RunningService
 ) -> None:
     context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+    context.add_init_script(RECORD_POINTER_JS)
     page = context.new_page()
     page.goto(f"{service.base_url}/book")
     expect(page.locator("section:not([hidden]) .choices button").first).to_be_visible(
@@ -64,4 +76,5 @@ def test_booking_flow_by_keyboard_only_with_field_errors_next_to_fields(
     page.keyboard.press("Enter")
     expect(page.locator("#h-done")).to_be_focused(timeout=15_000)
     expect(page.locator("#h-done")).to_have_text("Votre rendez-vous est confirmé")
+    assert page.evaluate("window.pointerEvents") == []
     context.close()
