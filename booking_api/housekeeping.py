@@ -52,8 +52,9 @@ async def send_due_reminders(ctx: BookingContext, now: float | None = None) -> i
 
 
 async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> int:
-    """Erase citizens' names, contacts, mails, tokens and documents of appointments that
-    ended more than ``purge_after_days`` ago; returns how many bookings were purged."""
+    """Erase citizens' names, contacts, mails, tokens, documents and survey comments of
+    appointments that ended more than ``purge_after_days`` ago, and names left in the
+    instant queue as long ago; returns how many bookings were purged."""
     now = time.time() if now is None else now
     cutoff = int(now - ctx.config.purge_after_days * DAY_S)
     db = ctx.database
@@ -71,7 +72,16 @@ async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> 
             await tx.execute("DELETE FROM outbox WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM issued_join_tokens WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM booking_files WHERE booking_id = ?", row["id"])
+            await tx.execute(
+                "UPDATE survey_answers SET comment = NULL WHERE booking_id = ?", row["id"]
+            )
         await asyncio.to_thread(shutil.rmtree, ctx.config.files_dir / row["id"], ignore_errors=True)
+    # Names given when asking for a call now (queue times are in milliseconds).
+    await db.execute(
+        "UPDATE queue_requests SET citizen_name = NULL "
+        "WHERE created_at < ? AND citizen_name IS NOT NULL",
+        cutoff * 1000,
+    )
     if rows:
         log.info("personal_data_purged", bookings=len(rows))
     return len(rows)

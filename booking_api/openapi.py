@@ -347,7 +347,10 @@ def openapi_document() -> dict[str, Any]:
                     body={
                         "type": "object",
                         "required": ["score"],
-                        "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}},
+                        "properties": {
+                            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                            "comment": {"type": "string", "maxLength": 1000},
+                        },
                     },
                     errors={**_STAFF, "422": _ERR},
                 )
@@ -410,7 +413,14 @@ def openapi_document() -> dict[str, Any]:
                             "name": "group_by",
                             "in": "query",
                             "schema": {
-                                "enum": ["organisation", "service", "motif", "partner", "agent"]
+                                "enum": [
+                                    "organisation",
+                                    "service",
+                                    "motif",
+                                    "partner",
+                                    "agent",
+                                    "week",
+                                ]
                             },
                         },
                         {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},

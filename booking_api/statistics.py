@@ -1,5 +1,5 @@
 """Figures for managers: bookings, outcomes, lead time, call length, audio-only share and
-survey score, grouped by organisation, service, motif, partner point or agent.
+survey score, grouped by organisation, service, motif, partner point, agent or week.
 
 Computed from bookings (kept after the purge, without personal data) and call events.
 """
@@ -14,16 +14,21 @@ from statistics import mean
 from typing import Any
 
 from booking_api.db import Database
+from booking_api.slots import PARIS, from_epoch
 
+# group → (key, readable label) as SQL over the joined row; "week" is the ISO week of
+# the appointment in Paris, computed in Python from the start.
 GROUPS = {
-    "organisation": "s.organisation_id",
-    "service": "m.service_id",
-    "motif": "b.motif_id",
-    "partner": "b.partner_point_id",
-    "agent": "b.agent_id",
+    "organisation": ("s.organisation_id", "o.name"),
+    "service": ("m.service_id", "s.name"),
+    "motif": ("b.motif_id", "m.label"),
+    "partner": ("b.partner_point_id", "p.name"),
+    "agent": ("b.agent_id", "u.name"),
+    "week": ("b.start_at", "b.start_at"),
 }
 COLUMNS = (
     "group",
+    "label",
     "booked",
     "honoured",
     "no_shows",
@@ -40,15 +45,20 @@ async def compute(
 ) -> list[dict[str, Any]]:
     """One row per group for bookings starting in ``[start_at, end_at)`` within the scope
     (a SQL condition on the joined booking row, e.g. the caller's organisation)."""
-    key = GROUPS[group_by]
+    key, label = GROUPS[group_by]
     rows = await db.fetch_all(
-        f"SELECT b.id, b.status, b.start_at, b.created_at, {key} AS grp "
+        f"SELECT b.id, b.status, b.start_at, b.created_at, {key} AS grp, {label} AS label "
         "FROM bookings b JOIN motifs m ON m.id = b.motif_id JOIN services s ON s.id = m.service_id "
+        "JOIN organisations o ON o.id = s.organisation_id JOIN users u ON u.id = b.agent_id "
+        "LEFT JOIN partner_points p ON p.id = b.partner_point_id "
         f"WHERE b.start_at >= ? AND b.start_at < ? AND {scope}",
         start_at,
         end_at,
         *([scope_value] if scope_value is not None else []),
     )
+    if group_by == "week":
+        for row in rows:
+            row["grp"] = row["label"] = _iso_week(int(row["start_at"]))
     ids = [r["id"] for r in rows]
     durations: dict[str, float] = {}
     audio: dict[str, list[bool]] = defaultdict(list)
@@ -84,6 +94,8 @@ async def compute(
         result.append(
             {
                 "group": group,
+                # Bookings made by citizens themselves have no partner point.
+                "label": str(members[0]["label"] or "") if group else "",
                 "booked": len(members),
                 "honoured": sum(1 for m in members if m["status"] == "done"),
                 "no_shows": sum(1 for m in members if m["status"] == "no-show"),
@@ -99,6 +111,12 @@ async def compute(
             }
         )
     return result
+
+
+def _iso_week(epoch: int) -> str:
+    """``2026-W48``: the ISO week of the instant's Paris date (weeks start on Monday)."""
+    year, week, _ = from_epoch(epoch).astimezone(PARIS).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _avg(values: list[float]) -> float | None:

@@ -20,8 +20,10 @@ from booking_api.bookings import BookingRecord, load_booking
 from booking_api.context import context_of
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found, unauthorised
 from booking_api.tokens import hash_secret, new_id
+from booking_api.validation import optional_text, raise_if
 
 routes = web.RouteTableDef()
+MAX_COMMENT = 1000
 
 _MAGIC = (
     (b"%PDF-", "application/pdf", ".pdf"),
@@ -160,15 +162,20 @@ async def answer_survey(request: web.Request) -> web.Response:
         raise ApiError(403, "forbidden", "Seul l’usager répond à l’enquête.")
     body = await json_body(request)
     score = body.get("score")
+    errors: dict[str, str] = {}
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise ValidationFailed({"score": "Note entière de 1 à 5 attendue."})
+        errors["score"] = "Note entière de 1 à 5 attendue."
+    comment = optional_text(body.get("comment"), "comment", errors, MAX_COMMENT)
+    raise_if(errors)
     db = context_of(request).database
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM survey_answers WHERE booking_id = ?", booking.id)
         await tx.execute(
-            "INSERT INTO survey_answers (booking_id, score, answered_at) VALUES (?, ?, ?)",
+            "INSERT INTO survey_answers (booking_id, score, answered_at, comment) "
+            "VALUES (?, ?, ?, ?)",
             booking.id,
             score,
             int(time.time()),
+            comment,
         )
-    return web.json_response({"booking_id": booking.id, "score": score})
+    return web.json_response({"booking_id": booking.id, "score": score, "comment": comment})
