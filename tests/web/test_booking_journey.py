@@ -33,6 +33,12 @@ def wait_for_mail_to(service: RunningService, address: str) -> Message:
     raise AssertionError(f"no mail to {address} within {MAIL_TIMEOUT_S} s")
 
 
+def assert_fits_the_phone(page: Page) -> None:
+    """Nothing wider than the 360 px screen: no sideways scrolling."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"page is {width} px wide on a {PHONE['width']} px phone"
+
+
 def phone_page(browser: Browser) -> Page:
     context = browser.new_context(
         viewport=PHONE, locale="fr-FR", timezone_id="Europe/Paris", has_touch=True
@@ -45,6 +51,7 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
 ) -> None:
     citizen = phone_page(browser)
     book_first_video_slot(citizen, service.base_url, "Jean Dupont", "jean.dupont@example.org")
+    assert_fits_the_phone(citizen)
     citizen.screenshot(path=str(artifacts_dir / "phone-booking-summary.png"), full_page=True)
     citizen.get_by_role("button", name="Confirmer le rendez-vous").click()
     expect(citizen.get_by_role("heading", name="Votre rendez-vous est confirmé")).to_be_visible(
@@ -73,6 +80,9 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
     expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
 
     citizen.goto(join_href if join_href.startswith("http") else service.base_url + join_href)
+    citizen.wait_for_selector("#precheck[data-done=true]", timeout=20_000)
+    assert_fits_the_phone(citizen)
+    citizen.screenshot(path=str(artifacts_dir / "phone-precheck.png"), full_page=True)
     citizen.get_by_role("button", name="Entrer dans le rendez-vous").click()
     admit = agent.get_by_role("button", name="Faire entrer Jean Dupont")
     expect(admit).to_be_visible(timeout=20_000)
@@ -80,6 +90,7 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
 
     for page in (agent, citizen):
         assert_media_keeps_flowing(page)
+    assert_fits_the_phone(citizen)
     citizen.screenshot(path=str(artifacts_dir / "phone-call-room.png"))
 
     citizen.get_by_role("button", name="Messages").click()
