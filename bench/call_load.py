@@ -22,7 +22,8 @@ import structlog
 
 from bench.janus_client import JanusSession, create_room
 from bench.participants import Bot, CallProfile, Clips
-from bench.proc_cpu import CpuWindow
+from bench.proc_cpu import CoreWindow, CpuWindow
+from bench.responsiveness import Responsiveness
 from bench.rtp_pump import close_pump
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,7 @@ class CallTarget(Protocol):
 
     name: str
     server_pid: int
+    probe_url: str | None  # a cheap request the server answers from its event loop
 
     async def open_call(self, index: int) -> list[Bot]: ...
 
@@ -64,6 +66,8 @@ class OurTarget:
         self.clips = clips
         self.ice_address = ice_address
         self.run_id = run_id or str(int(time.time()))
+        base = ws_url.replace("ws://", "http://", 1).removesuffix("/ws")
+        self.probe_url = base + "/healthz"
 
     async def open_call(self, index: int) -> list[Bot]:
         from bench.our_bot import OurBot  # imports signalling only when our side runs
@@ -105,6 +109,7 @@ class JanusTarget:
         self, api_url: str, server_pid: int, profile: CallProfile, clips: Clips, ice_address: str
     ) -> None:
         self.api_url = api_url
+        self.probe_url = api_url + "/info"
         self.server_pid = server_pid
         self.profile = profile
         self.clips = clips
@@ -176,6 +181,17 @@ class StepResult:
     failed_calls: int
     decoded_samples: int = 0
     srtp_profile: str | None = None
+    join_phases_p95_s: dict[str, float] = field(default_factory=dict)
+    subscribe_offer_p95_s: float | None = None
+    generator_lag_p95_ms: float | None = None
+    generator_lag_max_ms: float | None = None
+    server_probe_p95_ms: float | None = None
+    server_probe_max_ms: float | None = None
+    ramp_s: float | None = None
+    ramp_server_cpu_pct: float | None = None
+    ramp_generator_cpu_pct: float | None = None
+    server_core_busy_pct: float | None = None
+    keyframe_requests: int = 0
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -194,12 +210,17 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 class CallLoad:
     """The calls open against one target; ``ramp_to`` then ``measure``, then ``close``."""
 
-    def __init__(self, target: CallTarget) -> None:
+    def __init__(self, target: CallTarget, server_core: int | None = None) -> None:
         self.target = target
+        self.server_core = server_core
         self.calls: list[list[Bot]] = []
         self.failed_calls = 0
         self._opened = 0
         self._fresh: list[Bot] = []
+        self.responsiveness = Responsiveness(target.probe_url)
+        self._watching = False
+        self._ramp: dict[str, float] = {}
+        self._keyframe_requests_seen = 0
 
     @property
     def bots(self) -> list[Bot]:
@@ -207,6 +228,9 @@ class CallLoad:
 
     async def ramp_to(self, calls: int) -> None:
         """Open calls until ``calls`` are up (a few at a time, as users would arrive)."""
+        if not self._watching:
+            self._watching = True
+            self.responsiveness.start()
         gate = asyncio.Semaphore(JOIN_CONCURRENCY)
 
         async def open_one(index: int) -> None:
@@ -224,7 +248,15 @@ class CallLoad:
         missing = calls - len(self.calls)
         indexes = [self._opened + i for i in range(max(0, missing))]
         self._opened += len(indexes)
+        server_cpu, generator_cpu = CpuWindow(self.target.server_pid), CpuWindow(os.getpid())
+        server_cpu.start()
+        generator_cpu.start()
         await asyncio.gather(*(open_one(i) for i in indexes))
+        self._ramp = {
+            "ramp_server_cpu_pct": round(server_cpu.stop(), 1),
+            "ramp_generator_cpu_pct": round(generator_cpu.stop(), 1),
+            "ramp_s": round(server_cpu.wall_s, 2),
+        }
 
     async def measure(self, seconds: float, settle_s: float = 1.5) -> StepResult:
         await asyncio.sleep(settle_s)
@@ -232,13 +264,17 @@ class CallLoad:
         before = [(b.stats.snapshot(), b.packets_sent()) for b in bots]
         server_cpu = CpuWindow(self.target.server_pid)
         generator_cpu = CpuWindow(os.getpid())
+        server_core = CoreWindow(self.server_core)
         server_cpu.start()
         generator_cpu.start()
+        server_core.start()
         t0 = time.monotonic()
         await asyncio.sleep(seconds)
         wall = time.monotonic() - t0
         server_pct = server_cpu.stop()
         generator_pct = generator_cpu.stop()
+        core_pct = server_core.stop()
+        keyframe_requests = sum(b.keyframe_requests() for b in bots)
         after = [(b.stats.snapshot(), b.packets_sent()) for b in bots]
 
         def delta(key: str) -> int:
@@ -251,7 +287,18 @@ class CallLoad:
         received_bytes = delta("audio_bytes") + delta("video_bytes")
         joins = [b.join_s for b in self._fresh if b.join_s is not None]
         starts = [b.media_start_s for b in self._fresh if b.media_start_s is not None]
+        phases: dict[str, list[float]] = {}
+        for bot in self._fresh:
+            for phase, duration in bot.phases_s.items():
+                phases.setdefault(phase, []).append(duration)
+        offers = [
+            b.events["subscribe_offer"] - b.started_at
+            for b in self._fresh
+            if "subscribe_offer" in b.events and b.started_at is not None
+        ]
         self._fresh = []
+        new_keyframe_requests = keyframe_requests - self._keyframe_requests_seen
+        self._keyframe_requests_seen = keyframe_requests
         calls = len(self.calls)
         notes = []
         silent = sum(
@@ -284,6 +331,16 @@ class CallLoad:
             decoded_samples=sum(1 for b in bots if b.stats.decoded_sample),
             srtp_profile=bots[0].srtp_profile() if bots else None,
             notes=notes,
+            join_phases_p95_s={
+                phase: round(p, 3)
+                for phase, values in phases.items()
+                if (p := _percentile(values, 95)) is not None
+            },
+            subscribe_offer_p95_s=_round(_percentile(offers, 95)),
+            **self.responsiveness.take(),
+            **self._ramp,  # type: ignore[arg-type]
+            server_core_busy_pct=None if core_pct is None else round(core_pct, 1),
+            keyframe_requests=new_keyframe_requests,
         )
 
     async def close(self) -> None:
@@ -293,6 +350,7 @@ class CallLoad:
             async with asyncio.timeout(30):
                 await asyncio.gather(*(b.close() for b in bots), return_exceptions=True)
         await self.target.close()
+        await self.responsiveness.close()
         await close_pump()
 
 

@@ -59,10 +59,14 @@ def _core_plan() -> tuple[int | None, set[int]]:
 
 
 async def run_steps(
-    target: CallTarget, steps: Sequence[int], seconds: float, deadline: float
+    target: CallTarget,
+    steps: Sequence[int],
+    seconds: float,
+    deadline: float,
+    server_core: int | None = None,
 ) -> list[StepResult]:
     """Ramp through ``steps`` (cumulative); stop early when far past saturation."""
-    load = CallLoad(target)
+    load = CallLoad(target, server_core)
     results: list[StepResult] = []
     try:
         for calls in steps:
@@ -109,7 +113,7 @@ def run_ours(
             with run_service(work / f"service-{calls_only}", core=core,
                              calls_only=calls_only) as service:  # fmt: skip
                 target = OurTarget(service.ws_url, service.signer(), service.pid, profile, clips)
-                results = _run_async(lambda t=target: run_steps(t, steps, seconds, deadline))
+                results = _run_async(lambda t=target: run_steps(t, steps, seconds, deadline, core))
                 if calls_only:
                     notes.append(
                         "measured bench.call_server (the same signalling + SFU wiring, "
@@ -141,7 +145,7 @@ def run_janus_side(
     try:
         with run_janus(log_dir=work, core=core) as janus:
             target = JanusTarget(janus.api_url, janus.pid, profile, clips, janus.client_address)
-            results = _run_async(lambda: run_steps(target, steps, seconds, deadline))
+            results = _run_async(lambda: run_steps(target, steps, seconds, deadline, core))
             return results, None
     except (JanusUnavailable, OSError) as exc:
         return [], f"Janus could not run: {exc}"[:1500]
@@ -192,6 +196,17 @@ def merge_steps(ours: list[StepResult], janus: list[StepResult]) -> list[dict[st
             "failed_calls": step.failed_calls,
             "decoded_samples": step.decoded_samples,
             "clean": is_clean(step),
+            # where a join waits: its phases, the ramp that opened the step's calls, how
+            # late each event loop ran, and whether the server's core was shared
+            "join_phases_p95_s": step.join_phases_p95_s,
+            "subscribe_offer_p95_s": step.subscribe_offer_p95_s,
+            "ramp_s": step.ramp_s,
+            "ramp_sfu_cpu_pct": step.ramp_server_cpu_pct,
+            "ramp_generator_cpu_pct": step.ramp_generator_cpu_pct,
+            "keyframe_requests": step.keyframe_requests,
+            "generator_lag_p95_ms": step.generator_lag_p95_ms,
+            "sfu_probe_p95_ms": step.server_probe_p95_ms,
+            "sfu_core_busy_pct": step.server_core_busy_pct,
         }
     for step in janus:
         row = by_calls.setdefault(step.calls, {"calls": step.calls})
@@ -207,6 +222,12 @@ def merge_steps(ours: list[StepResult], janus: list[StepResult]) -> list[dict[st
                 "janus_generator_cpu_per_call_pct": step.generator_cpu_per_call_pct,
                 "janus_failed_calls": step.failed_calls,
                 "janus_clean": is_clean(step),
+                "janus_join_phases_p95_s": step.join_phases_p95_s,
+                "janus_ramp_s": step.ramp_s,
+                "janus_keyframe_requests": step.keyframe_requests,
+                "janus_generator_lag_p95_ms": step.generator_lag_p95_ms,
+                "janus_probe_p95_ms": step.server_probe_p95_ms,
+                "janus_core_busy_pct": step.server_core_busy_pct,
             }
         )
         ours_cpu = row.get("sfu_cpu_pct")

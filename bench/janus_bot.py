@@ -33,9 +33,11 @@ class JanusBot(Bot):
         self.started_at = time.monotonic()
         self.session = session = await JanusSession.create(self.http, self.api_url)
         handle = await session.attach()
+        self.mark("session")
         joined = await session.message(
             handle, {"request": "join", "ptype": "publisher", "room": room, "display": self.name}
         )
+        self.mark("join")
         self.feed_id = int(joined["plugindata"]["data"]["id"])
         pc = self.publish_pc = BotPeerConnection(
             self.stats, configuration=RTCConfiguration(iceServers=[])
@@ -44,15 +46,18 @@ class JanusBot(Bot):
             pc.addTransceiver(track, direction="sendonly")
         restrict_host_addresses(pc, (self.ice_address,))
         await pc.setLocalDescription(await pc.createOffer())
+        self.mark("offer")
         reply = await session.message(
             handle,
             {"request": "publish", "audio": True, "video": self.video is not None},
             jsep={"type": "offer", "sdp": pc.localDescription.sdp},
         )
         await pc.setRemoteDescription(RTCSessionDescription(reply["jsep"]["sdp"], "answer"))
+        self.mark("publish")
         self._route_keyframes(pc)
         await session.next_event(handle, "webrtcup")
         await wait_connected(pc)
+        self.mark("connect")
         self.published_at = time.monotonic()
 
     async def subscribe(self, room: int, feeds: Sequence[int]) -> None:
@@ -68,6 +73,7 @@ class JanusBot(Bot):
                 "streams": [{"feed": feed} for feed in feeds],
             },
         )
+        self.note_once("subscribe_offer")
         pc = self.subscribe_pc = BotPeerConnection(
             self.stats, configuration=RTCConfiguration(iceServers=[])
         )
@@ -77,6 +83,7 @@ class JanusBot(Bot):
         await session.message(
             handle, {"request": "start"}, jsep={"type": "answer", "sdp": pc.localDescription.sdp}
         )
+        self.note_once("subscribe_answered")
 
     def srtp_profile(self) -> str | None:
         return srtp_profile(self.publish_pc)

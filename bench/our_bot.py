@@ -9,25 +9,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from bench.participants import Bot, Clips, sender_packets, srtp_profile, wait_connected
-from bench.receive_stats import ReceiveStats
 from bench.rtp_pump import BotPeerConnection
 from signaling.client import SignalingClient
 
 
 class _CountingSignalingClient(SignalingClient):
-    def __init__(self, ws_url: str, stats: ReceiveStats, **kwargs: Any) -> None:
+    def __init__(self, ws_url: str, bot: Bot, **kwargs: Any) -> None:
         super().__init__(ws_url, **kwargs)
-        self._stats = stats
+        self._bot = bot
 
     def _new_peer_connection(self) -> RTCPeerConnection:
         return BotPeerConnection(
-            self._stats, configuration=RTCConfiguration(iceServers=list(self._ice_servers))
+            self._bot.stats, configuration=RTCConfiguration(iceServers=list(self._ice_servers))
         )
+
+    async def request(self, frame: Mapping[str, Any], *, timeout_s: float = 10.0) -> dict[str, Any]:
+        if frame.get("type") == "publish":
+            self._bot.mark("offer")  # local offer made, candidates gathered
+        return await super().request(frame, timeout_s=timeout_s)
+
+    async def _answer_offer(self, frame: dict[str, Any]) -> None:
+        self._bot.note_once("subscribe_offer")
+        await super()._answer_offer(frame)
+        self._bot.note_once("subscribe_answered")
 
 
 class OurBot(Bot):
@@ -35,18 +45,22 @@ class OurBot(Bot):
 
     def __init__(self, name: str, clips: Clips, ws_url: str, ice_address: str) -> None:
         super().__init__(name, clips)
-        self.client = _CountingSignalingClient(ws_url, self.stats, ice_addresses=(ice_address,))
+        self.client = _CountingSignalingClient(ws_url, self, ice_addresses=(ice_address,))
 
     async def start(self, token: str) -> None:
         self.started_at = time.monotonic()
         await self.client.connect()
+        self.mark("ws")
         reply = await self.client.join(token)
         if reply.get("type") != "joined":
             raise ConnectionError(f"not joined: {reply.get('type')}")
+        self.mark("join")
         await self.client.publish(dict(self.tracks))
+        self.mark("publish")  # the server's answer, applied
         assert self.client.publish_pc is not None
         self._route_keyframes(self.client.publish_pc)
         await wait_connected(self.client.publish_pc)
+        self.mark("connect")  # ICE + DTLS
         self.published_at = time.monotonic()
 
     def srtp_profile(self) -> str | None:

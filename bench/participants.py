@@ -7,6 +7,7 @@ The same bot joins either our service (``bench.our_bot``) or Janus's VideoRoom
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection
@@ -94,6 +95,27 @@ class Bot:
         self.started_at: float | None = None
         self.published_at: float | None = None
         self.error: str | None = None
+        self.marks: list[tuple[str, float]] = []  # (phase ended, monotonic time)
+        self.events: dict[str, float] = {}  # other moments (subscribe offer), first time only
+
+    def note_once(self, event: str) -> None:
+        self.events.setdefault(event, time.monotonic())
+
+    def mark(self, phase: str) -> None:
+        """Timestamp the end of one join phase (to see where a slow join waits)."""
+        self.marks.append((phase, time.monotonic()))
+
+    @property
+    def phases_s(self) -> dict[str, float]:
+        """Duration of each join phase, from ``started_at`` through the marks."""
+        if self.started_at is None:
+            return {}
+        out: dict[str, float] = {}
+        previous = self.started_at
+        for phase, at in self.marks:
+            out[phase] = at - previous
+            previous = at
+        return out
 
     @property
     def tracks(self) -> dict[str, PacketTrack]:
@@ -119,6 +141,10 @@ class Bot:
 
     def packets_sent(self) -> int:
         raise NotImplementedError
+
+    def keyframe_requests(self) -> int:
+        """Keyframe requests (PLI/FIR) the server sent this publisher so far."""
+        return self.video.keyframe_requests if self.video is not None else 0
 
     def srtp_profile(self) -> str | None:
         raise NotImplementedError

@@ -41,6 +41,39 @@ class CpuWindow:
         return 100.0 * self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
 
+def core_ticks(core: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one core so far, from ``/proc/stat``; steal counts as busy."""
+    prefix = f"cpu{core} "
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(prefix):
+                values = [int(v) for v in line.split()[1:]]
+                idle = values[3] + values[4]  # idle, iowait
+                return sum(values[:8]) - idle, sum(values[:8])
+    raise OSError(f"no cpu{core} in /proc/stat")
+
+
+@dataclass
+class CoreWindow:
+    """How busy one core was (every process, the kernel, the hypervisor's steal) between
+    ``start()`` and ``stop()``: beside a pinned server's own CPU %, it shows whether
+    something else competed for the server's core during the measurement."""
+
+    core: int | None
+    _busy0: int = 0
+    _total0: int = 0
+
+    def start(self) -> None:
+        if self.core is not None:
+            self._busy0, self._total0 = core_ticks(self.core)
+
+    def stop(self) -> float | None:
+        if self.core is None:
+            return None
+        busy, total = core_ticks(self.core)
+        return 100.0 * (busy - self._busy0) / max(1, total - self._total0)
+
+
 def machine_info() -> dict[str, object]:
     model = "unknown"
     try:

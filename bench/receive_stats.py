@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription, rtcrtpreceiver
 from aiortc.rtp import RtpPacket
 
 _RTX_RE = re.compile(r"^a=rtpmap:(\d+) rtx/", re.MULTILINE)
@@ -222,45 +222,124 @@ def count_received_media(pc: RTCPeerConnection, stats: ReceiveStats) -> None:
         _count_raw_datagrams(receiver.transport, pc, stats, rtx)
 
 
-def _count_raw_datagrams(
-    transport: Any, pc: RTCPeerConnection, stats: ReceiveStats, rtx: frozenset[int]
-) -> None:
-    """Count known SSRCs from the fixed RTP header, skipping aiortc's full parse.
+SRTP_TAG_BYTES = {  # authentication tag after the payload, by negotiated profile
+    "SRTP_AEAD_AES_256_GCM": 16,
+    "SRTP_AEAD_AES_128_GCM": 16,
+    "SRTP_AES128_CM_SHA1_80": 10,
+    "SRTP_AES128_CM_SHA1_32": 4,
+}
 
-    An SSRC seen for the first time, and video until the keyframe sample is decoded,
-    still take the full path (parse, route, ``on_rtp`` above).
+
+class _RawRtpCounter:
+    """Counts RTP of known SSRCs from the fixed header alone.
+
+    The header of an SRTP packet is in the clear, so once an SSRC is known a packet can
+    be counted (sequence, size) before any decryption: the UDP callback does it and the
+    datagram goes no further. A new SSRC, and video until the keyframe sample is
+    decoded, still take aiortc's full path (unprotect, parse, ``on_rtp`` above), which
+    teaches this counter the SSRC's kind; so does RTCP and everything not RTP.
     """
-    if getattr(transport, "_bench_raw_counting", False):
-        return
-    transport._bench_raw_counting = True
-    full_path = transport._handle_rtp_data
-    router = transport._rtp_router
-    kinds: dict[int, str] = {}
 
-    async def on_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+    def __init__(self, pc: RTCPeerConnection, stats: ReceiveStats, rtx: frozenset[int]) -> None:
+        self.pc = pc
+        self.stats = stats
+        self.rtx = rtx
+        self.kinds: dict[int, str] = {}
+        self.tag_bytes = 0
+
+    def learn(self, ssrc: int, router: Any) -> None:
+        receiver = router.ssrc_table.get(ssrc)
+        if receiver is not None:
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.receiver is receiver:
+                    self.kinds[ssrc] = transceiver.kind
+
+    def count(self, data: bytes, tag_bytes: int) -> bool:
+        """Count ``data`` if its SSRC is known (True), else leave it to the full path."""
         ssrc = int.from_bytes(data[8:12], "big")
-        kind = kinds.get(ssrc)
-        if kind is None or (kind == "video" and stats.sample_pending):
-            await full_path(data, arrival_time_ms)
-            receiver = router.ssrc_table.get(ssrc)
-            if receiver is not None and kind is None:
-                for transceiver in pc.getTransceivers():
-                    if transceiver.receiver is receiver:
-                        kinds[ssrc] = transceiver.kind
-            return
+        kind = self.kinds.get(ssrc)
+        if kind is None or (kind == "video" and self.stats.sample_pending):
+            return False
         header = 12 + 4 * (data[0] & 0x0F)
         if data[0] & 0x10 and len(data) >= header + 4:  # header extension
             header += 4 + 4 * int.from_bytes(data[header + 2 : header + 4], "big")
-        seq = int.from_bytes(data[2:4], "big")
-        stats.count(kind, ssrc, seq, len(data) - header, (data[1] & 0x7F) in rtx)
+        self.stats.count(
+            kind,
+            ssrc,
+            int.from_bytes(data[2:4], "big"),
+            max(0, len(data) - header - tag_bytes),
+            (data[1] & 0x7F) in self.rtx,
+        )
+        return True
+
+
+def _count_raw_datagrams(
+    transport: Any, pc: RTCPeerConnection, stats: ReceiveStats, rtx: frozenset[int]
+) -> None:
+    """Hook the DTLS transport (learning SSRCs) and, once connected, its UDP sockets."""
+    if getattr(transport, "_bench_raw_counting", False):
+        return
+    transport._bench_raw_counting = True
+    counter = _RawRtpCounter(pc, stats, rtx)
+    full_path = transport._handle_rtp_data
+    router = transport._rtp_router
+
+    async def on_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        if counter.count(data, 0):
+            return
+        await full_path(data, arrival_time_ms)
+        ssrc = int.from_bytes(data[8:12], "big")
+        if ssrc not in counter.kinds:
+            counter.learn(ssrc, router)
 
     transport._handle_rtp_data = on_rtp_data
+
+    def on_state() -> None:
+        if transport.state == "connected":
+            _count_at_udp_level(transport, counter)
+
+    transport.on("statechange", on_state)
+
+
+def _count_at_udp_level(transport: Any, counter: _RawRtpCounter) -> None:
+    """Count known RTP right in the UDP callback: no STUN parse attempt, no queue, no
+    coroutine, no decryption (aiortc's path costs several times that per packet)."""
+    try:
+        profile = bytes(transport._ssl.get_selected_srtp_profile()).decode()
+    except Exception:
+        return  # unknown profile: the DTLS-level counter above still counts
+    tag_bytes = SRTP_TAG_BYTES.get(profile)
+    if tag_bytes is None:
+        return
+    for protocol in transport.transport._connection._protocols:
+        if getattr(protocol, "_bench_counting", False):
+            continue
+        protocol._bench_counting = True
+        original = protocol.datagram_received
+
+        def datagram_received(
+            data: bytes, addr: Any, _original: Any = original, _count: Any = counter.count
+        ) -> None:
+            # RTP (version 2), not RTCP (packet types 192-223 where RTP has its payload type)
+            is_rtp = 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 224
+            if not (is_rtp and _count(data, tag_bytes)):
+                _original(data, addr)
+
+        protocol.datagram_received = datagram_received
+
+
+def _no_receive_bandwidth_estimator() -> None:
+    """Each aiortc video receiver allocates a REMB estimator (a thousand 1 ms buckets),
+    about a third of a bot's CPU per join; a counting receiver never feeds it. Only
+    processes holding bots (the bench, the Locust media worker) call this."""
+    rtcrtpreceiver.RemoteBitrateEstimator = lambda: None  # type: ignore[assignment,misc]
 
 
 class CountingPeerConnection(RTCPeerConnection):
     """A peer connection whose received RTP only feeds a ``ReceiveStats``."""
 
     def __init__(self, stats: ReceiveStats, **kwargs: Any) -> None:
+        _no_receive_bandwidth_estimator()
         super().__init__(**kwargs)
         self.receive_stats = stats
 

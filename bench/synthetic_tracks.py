@@ -41,9 +41,11 @@ class PacketTrack(MediaStreamTrack):
         self._last_restart = 0.0
         self.frames_sent = 0
         self.keyframe_restarts = 0
+        self.keyframe_requests = 0  # PLI/FIR received from the server
 
     def request_keyframe(self) -> None:
         """Restart at the clip's first keyframe (throttled): cheaper than re-encoding."""
+        self.keyframe_requests += 1
         if self.keyframe_listener is not None:
             self.keyframe_listener()
             return
