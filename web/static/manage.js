@@ -38,7 +38,19 @@ async function load() {
   }
 }
 
+/** Cancelling cannot be undone: ask once more, in the page (no browser dialog). */
+function askCancel() {
+  $("confirm-cancel").hidden = false;
+  $("confirm-text").focus();
+}
+
+function keepBooking() {
+  $("confirm-cancel").hidden = true;
+  $("cancel").focus();
+}
+
 async function cancel() {
+  $("confirm-cancel").hidden = true;
   try {
     booking = await api(`/manage/${encodeURIComponent(token)}/cancel`, { method: "POST", body: {} });
     if (!booking || !booking.status) booking = { ...(booking || {}), status: "cancelled" };
@@ -96,6 +108,7 @@ async function showSlots() {
 }
 
 async function reschedule(start) {
+  $("alert").textContent = "";
   try {
     await api(`/manage/${encodeURIComponent(token)}/reschedule`, { method: "POST", body: { start } });
     $("slots-section").hidden = true;
@@ -103,7 +116,12 @@ async function reschedule(start) {
     $("status").textContent = t("manage.rescheduled");
     $("title").focus();
   } catch (err) {
-    $("alert").textContent = err instanceof ApiError && err.status === 409 ? t("book.taken") : t("common.error");
+    if (err instanceof ApiError && err.status === 409) {
+      $("alert").textContent = t("book.taken");
+      await showSlots();
+    } else {
+      $("alert").textContent = t("common.error");
+    }
   }
 }
 
@@ -111,7 +129,9 @@ setupLanguageSwitch(render);
 if (!token) {
   $("alert").textContent = t("manage.notoken");
 } else {
-  $("cancel").addEventListener("click", cancel);
+  $("cancel").addEventListener("click", askCancel);
+  $("cancel-yes").addEventListener("click", cancel);
+  $("cancel-no").addEventListener("click", keepBooking);
   $("reschedule").addEventListener("click", showSlots);
   load();
 }
