@@ -1,5 +1,7 @@
-// Statistics dashboard: filters, bar charts drawn as inline SVG, the same figures as a table, CSV.
+// Statistics dashboard: filters, bar charts drawn as inline SVG, the same figures as a table, CSV;
+// then the management of the organisation (admin.manage.js).
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
+import { rerenderManagement, setupManagement } from "./admin.manage.js";
 import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +20,10 @@ function toLogin() { location.assign(`/agent/login?next=${encodeURIComponent(loc
 function query(format) {
   return `from=${$("from").value}&to=${$("to").value}&group_by=${$("group").value}&format=${format}`;
 }
+
+/** The group's readable name (motif label, agent name...); bookings without a partner
+ * point form their own group. */
+function groupName(row) { return row.label || (row.group ? row.group : t("admin.g.none")); }
 
 function fmt(value) {
   if (value == null) return "—";
@@ -74,12 +80,13 @@ function render() {
     const tr = document.createElement("tr");
     for (const c of COLUMNS) {
       const td = document.createElement("td");
-      td.textContent = fmt(c === "audio_only_share" && r[c] != null ? 100 * r[c] : r[c]);
+      const value = c === "group" ? groupName(r) : r[c];
+      td.textContent = fmt(c === "audio_only_share" && value != null ? 100 * value : value);
       tr.append(td);
     }
     return tr;
   }));
-  $("charts").replaceChildren(...CHARTS.map(([key, pick, unit]) => barChart(t(`admin.c.${key}`), rows.map((r) => [r.group, pick(r)]), unit)));
+  $("charts").replaceChildren(...CHARTS.map(([key, pick, unit]) => barChart(t(`admin.c.${key}`), rows.map((r) => [groupName(r), pick(r)]), unit)));
   $("csv").href = `/api/stats?${query("csv")}`;
 }
 
@@ -97,7 +104,7 @@ async function load() {
 }
 
 async function init() {
-  setupLanguageSwitch(render);
+  setupLanguageSwitch(() => { render(); rerenderManagement(); });
   const params = new URLSearchParams(location.search);
   const today = new Date();
   const monthAgo = new Date();
@@ -119,6 +126,7 @@ async function init() {
   applyI18n();
   render();
   await load();
+  await setupManagement(toLogin);
 }
 
 init();

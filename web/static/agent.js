@@ -1,5 +1,7 @@
-// Agent console: the day's agenda, open the call, record the outcome.
+// Agent console: the day's agenda, open the call, record the outcome, the instant queue,
+// and the agent's own availability and absences.
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
+import { rerenderAvailability, setupAvailability } from "./agent.availability.js";
 import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -116,7 +118,7 @@ async function takeNext() {
 }
 
 async function init() {
-  setupLanguageSwitch(() => { render(); renderQueue(); });
+  setupLanguageSwitch(() => { render(); renderQueue(); rerenderAvailability(); });
   const fromQuery = new URLSearchParams(location.search).get("date");
   $("day").value = fromQuery || isoDay(new Date());
   $("day").addEventListener("change", load);
@@ -130,6 +132,7 @@ async function init() {
     const user = me.user || me;
     if (me.csrf_token) setCsrfToken(me.csrf_token);
     $("who").textContent = user.name || "";
+    setupAvailability(user, toLogin);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
   }

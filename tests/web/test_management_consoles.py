@@ -1,0 +1,149 @@
+"""Management in the consoles: the agent's absence takes a slot off the public booking
+page; the administrator's new motif appears in the booking flow. Both sections pass axe."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.support.server import RunningService
+from tests.web.accessibility import blocking_violations
+from tests.web.journeys import sign_in_agent
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+INFO_MOTIF = "Information sur vos droits"
+
+
+def paris_page(browser: Browser) -> Page:
+    return browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
+
+
+def open_motif(page: Page, base_url: str, label: str) -> None:
+    page.goto(f"{base_url}/book")
+    motif = page.locator("#motifs button", has_text=label)
+    if not motif.is_visible():
+        page.locator("#services button").first.click()
+    expect(motif).to_be_visible(timeout=15_000)
+    motif.click()
+
+
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")  # fmt: skip
+
+
+def day_label(when: datetime) -> str:
+    """How the booking page names a day (French, Paris date)."""
+    return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
+
+
+def slot_button(page: Page, base_url: str, when: datetime) -> Locator:
+    """The page's button for the slot at ``when``, after choosing its day."""
+    open_motif(page, base_url, INFO_MOTIF)
+    days = page.locator("#days button")
+    expect(days.first).to_be_visible(timeout=15_000)
+    day = page.get_by_role("button", name=day_label(when), exact=True)
+    if day.count():
+        day.click()
+    return page.get_by_role("button", name=f"{day_label(when)}, {when:%H:%M}", exact=True)
+
+
+def test_agent_absence_takes_the_slot_off_the_public_booking_page(
+    browser: Browser, service: RunningService, artifacts_dir: Path
+) -> None:
+    services = service.get_json("/api/services")
+    motif = next(m for s in services for m in s["motifs"] if m["label"] == INFO_MOTIF)
+    slots = service.get_json(f"/api/motifs/{motif['id']}/slots")["slots"]
+    # Well clear of the minimum notice, so that time passing during the test changes nothing.
+    soon = datetime.fromisoformat(slots[0]["start"]) + timedelta(hours=2)
+    start = next(
+        datetime.fromisoformat(s["start"])
+        for s in slots
+        if datetime.fromisoformat(s["start"]) >= soon
+    )  # Paris offset: the wall time the page shows
+
+    citizen = paris_page(browser)
+    expect(slot_button(citizen, service.base_url, start)).to_have_count(1, timeout=15_000)
+
+    agent = paris_page(browser)
+    sign_in_agent(agent, service.base_url)
+    expect(agent.get_by_role("heading", name="Mes disponibilités et absences")).to_be_visible(
+        timeout=15_000
+    )
+    expect(agent.get_by_role("group", name="Lundi")).to_be_visible()
+    agent.get_by_label("Début de l'absence").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    agent.get_by_label("Fin de l'absence").fill(
+        (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    agent.get_by_label("Motif (facultatif, ex. congés, formation)").fill("Formation")
+    agent.get_by_role("button", name="Ajouter l'absence").click()
+    expect(agent.locator("#avail-status")).to_have_text(
+        re.compile("Absence ajoutée"), timeout=15_000
+    )
+    expect(agent.locator("#absences li")).to_have_count(1)
+    expect(agent.locator("#absences li")).to_contain_text("Formation")
+    agent.screenshot(path=str(artifacts_dir / "agent-availability.png"), full_page=True)
+    assert blocking_violations(agent) == []
+
+    gone = slot_button(citizen, service.base_url, start)
+    expect(citizen.locator("#slots button, #no-slot:not([hidden])").first).to_be_visible(
+        timeout=15_000
+    )
+    expect(gone).to_have_count(0)
+
+    # Removing the absence from the list, by keyboard, offers the slot again.
+    remove = agent.get_by_role("button", name=re.compile("^Supprimer l'absence"))
+    remove.focus()
+    agent.keyboard.press("Enter")
+    expect(agent.locator("#avail-status")).to_have_text("Absence supprimée.", timeout=15_000)
+    expect(agent.locator("#absences li")).to_have_count(0)
+    expect(slot_button(citizen, service.base_url, start)).to_have_count(1, timeout=15_000)
+
+
+def test_admin_creates_a_motif_that_appears_in_the_booking_flow(
+    browser: Browser, service: RunningService, artifacts_dir: Path
+) -> None:
+    admin = paris_page(browser)
+    admin.goto(f"{service.base_url}/admin")
+    admin.get_by_label("Adresse e-mail").fill("admin@demo.visioguichet.fr")
+    admin.get_by_label("Mot de passe").fill("demo-admin-2026")
+    admin.get_by_role("button", name="Se connecter").click()
+    expect(admin.get_by_role("heading", name="Gestion de l'organisme")).to_be_visible(
+        timeout=15_000
+    )
+    expect(admin.locator("#motif-rows tr")).to_have_count(3, timeout=15_000)
+
+    # A mistake first: the field says what is wrong, then the motif is created.
+    admin.get_by_label("Libellé du motif").fill("Accompagnement numérique")
+    admin.get_by_label("Durée (minutes)").fill("7")
+    admin.get_by_role("button", name="Créer le motif").click()
+    expect(admin.locator("#motif-duration_min-error")).to_have_text(re.compile("pas de 5"))
+    expect(admin.get_by_label("Durée (minutes)")).to_have_attribute("aria-invalid", "true")
+    admin.get_by_label("Durée (minutes)").fill("15")
+    admin.get_by_label("Téléphone").check()
+    admin.get_by_role("button", name="Créer le motif").click()
+    expect(admin.locator("#mgmt-status")).to_have_text(
+        "Motif « Accompagnement numérique » créé.", timeout=15_000
+    )
+    row = admin.locator("#motif-rows tr", has_text="Accompagnement numérique")
+    expect(row).to_contain_text("Visio, Téléphone")
+    admin.screenshot(path=str(artifacts_dir / "admin-management.png"), full_page=True)
+    assert blocking_violations(admin) == []
+
+    citizen = paris_page(browser)
+    open_motif(citizen, service.base_url, "Accompagnement numérique")
+    expect(citizen.locator("#slots button").first).to_be_visible(timeout=15_000)
+    first = citizen.locator("#slots button").first.inner_text().strip()
+    assert re.fullmatch(r"\d\d:\d\d", first), first
+
+    # Withdrawn again, the motif leaves the booking flow.
+    row.get_by_role("button", name="Retirer — Accompagnement numérique").click()
+    expect(admin.locator("#mgmt-status")).to_contain_text("retiré", timeout=15_000)
+    citizen.goto(f"{service.base_url}/book")
+    expect(citizen.locator("#motifs button", has_text=INFO_MOTIF)).to_be_visible(timeout=15_000)
+    expect(citizen.locator("#motifs button", has_text="Accompagnement numérique")).to_have_count(0)
