@@ -40,11 +40,14 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
 
     citizen = open_call(browser, service, citizen_token)
     expect(citizen.get_by_role("status")).to_contain_text("salle d'attente", timeout=20_000)
+    expect(citizen.get_by_role("heading", name="Salle d'attente")).to_be_visible()
 
     admit = agent.get_by_role("button", name="Faire entrer Jean Dupont")
     expect(admit).to_be_visible(timeout=20_000)
     admit.click()
 
+    expect(agent.get_by_role("button", name="Faire entrer Jean Dupont")).to_be_hidden()
+    expect(citizen.get_by_role("heading", name="Salle d'attente")).to_be_hidden(timeout=20_000)
     for page in (agent, citizen):
         assert_media_keeps_flowing(page)
 

@@ -140,3 +140,23 @@ def test_language_choice_is_kept_from_page_to_page(
     page.goto(f"{service.base_url}/book")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     context.close()
+
+
+def test_citizen_waits_in_the_waiting_room_and_can_leave_it(
+    browser: Browser, service: RunningService
+) -> None:
+    page = browser.new_context(locale="fr-FR").new_page()
+    open_precheck(page, service, role="guest", lobby=True)
+    page.get_by_role("button", name="Entrer dans le rendez-vous").click()
+    heading = page.get_by_role("heading", name="Salle d'attente")
+    expect(heading).to_be_focused(timeout=20_000)
+    expect(page.locator("#status")).to_contain_text("restez sur cette page")
+    expect(page.locator("#precheck")).to_be_hidden()
+    assert blocking_violations(page) == []
+    page.get_by_role("button", name="Quitter la salle d'attente").click()
+    expect(page.locator("#status")).to_have_text("Vous avez quitté le rendez-vous.")
+    expect(heading).to_be_hidden()
+    page.wait_for_function(
+        "window.visioguichet.signaling.socket.readyState === WebSocket.CLOSED", timeout=10_000
+    )
+    page.context.close()

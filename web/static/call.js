@@ -21,7 +21,8 @@ function status(text) { $("status").textContent = text; }
 function alarm(text) { $("alert").textContent = text; }
 
 function showOnly(section) {
-  for (const id of ["precheck", "room"]) $(id).hidden = id !== section;
+  for (const id of ["precheck", "waiting-room", "room"]) $(id).hidden = id !== section;
+  if (section !== "waiting-room") clearInterval(call.waitTimer);
 }
 
 async function startLevelMeter(stream) {
@@ -323,9 +324,7 @@ async function onFrame(frame) {
     case "joined": return onJoined(frame);
     case "lobby-waiting":
       if (frame.participant) return addWaiting(frame.participant);
-      showOnly(null);
-      status(t("call.waiting"));
-      return;
+      return enterWaitingRoom();
     case "lobby-left": return removeWaiting(frame.participant_id);
     case "answer":
       if (frame.pc === "publish" && call.publishPc) await call.publishPc.setRemoteDescription({ type: "answer", sdp: frame.sdp });
@@ -354,6 +353,21 @@ async function onFrame(frame) {
     case "error": return onError(frame);
     default: return undefined;
   }
+}
+
+/** The citizen waits for the agent: say so, show for how long, and let them leave. */
+function enterWaitingRoom() {
+  if (!$("waiting-room").hidden) return;
+  showOnly("waiting-room");
+  status(t("call.waiting"));
+  $("h-waiting-room").focus();
+  const since = Date.now();
+  const tick = () => {
+    const minutes = Math.floor((Date.now() - since) / 60000);
+    $("waited").textContent = minutes > 0 ? t("call.waited", { n: minutes }) : "";
+  };
+  tick();
+  call.waitTimer = setInterval(tick, 30000);
 }
 
 function onError(frame) {
@@ -741,6 +755,7 @@ function init() {
   $("mute").addEventListener("click", () => toggle($("mute"), "audio", "call.unmute", "call.mute"));
   $("camera").addEventListener("click", () => toggle($("camera"), "video", "call.camon", "call.camoff"));
   $("hangup").addEventListener("click", () => { call.signaling?.send({ type: "leave" }); finish(t("call.left")); });
+  $("leave-lobby").addEventListener("click", () => { call.signaling?.send({ type: "leave" }); finish(t("call.left")); });
   $("end").addEventListener("click", () => { call.signaling?.send({ type: "end" }); finish(t("call.ended")); });
   $("chat-toggle").addEventListener("click", () => {
     const open = $("chat").hidden;
