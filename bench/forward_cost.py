@@ -1,6 +1,8 @@
 """SFU CPU per forwarded packet, on uvloop and on asyncio, for audio and for video.
 
-Real aiortc peers publish pre-encoded clips through the SFU for a few seconds, as
+Real aiortc peers (ICE, DTLS, SRTP, RTCP) publish pre-encoded clips through the SFU
+for a few seconds — replayed by the benchmark's RTP pump and counted, not decoded, on
+receipt, so that the clients are not the bottleneck — as
 ``--calls`` one-to-one calls (the appointment case: two participants per room, each
 publishing and receiving the other). The SFU runs in its own process (a thread would
 share the GIL with the clients and pay for every hand-over), driven over a pipe; its
@@ -29,6 +31,8 @@ import uvloop
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.media_clip import audio_clip, video_clip
+from bench.receive_stats import ReceiveStats
+from bench.rtp_pump import BotPeerConnection, close_pump
 from bench.synthetic_tracks import PacketTrack
 
 LOOPBACK = ("127.0.0.1",)
@@ -101,7 +105,7 @@ def pin(pc: RTCPeerConnection) -> None:
 async def publish(
     server: SfuProcess, room_id: str, participant_id: str, kind: str
 ) -> RTCPeerConnection:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = BotPeerConnection(ReceiveStats(), configuration=RTCConfiguration(iceServers=[]))
     clip = audio_clip() if kind == "audio" else video_clip()
     pc.addTransceiver(PacketTrack(clip), direction="sendonly")
     pin(pc)
@@ -118,13 +122,31 @@ async def subscribe(
     offer = await server.call("offer", room_id, participant_id)
     if offer is None:
         return None
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = BotPeerConnection(ReceiveStats(), configuration=RTCConfiguration(iceServers=[]))
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
     pin(pc)
     await pc.setLocalDescription(await pc.createAnswer())
     assert pc.localDescription is not None
     await server.call("answer", room_id, participant_id, pc.localDescription.sdp)
     return pc
+
+
+async def wait_for_media(server: SfuProcess, timeout_s: float) -> None:
+    """Until packets have been forwarded for a second without the count stalling."""
+    deadline = time.monotonic() + timeout_s
+    _, last = await server.call("sample")
+    flowing_since: float | None = None
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        _, now = await server.call("sample")
+        if now > last:
+            flowing_since = flowing_since or time.monotonic()
+            if time.monotonic() - flowing_since >= 1.0:
+                return
+        else:
+            flowing_since = None
+        last = now
+    raise RuntimeError("media did not start flowing through the SFU")
 
 
 async def measure(
@@ -141,7 +163,7 @@ async def measure(
             pc = await subscribe(server, room_id, participant)
             if pc is not None:
                 pcs.append(pc)
-        await asyncio.sleep(2.0)  # ICE, DTLS and the first keyframe
+        await wait_for_media(server, timeout_s=30.0)  # ICE, DTLS and the first keyframe
         before_cpu, before_out = await server.call("sample")
         started = time.monotonic()
         await asyncio.sleep(seconds)
@@ -154,6 +176,7 @@ async def measure(
     finally:
         for pc in pcs:
             await pc.close()
+        await close_pump()
         await server.close()
 
 
