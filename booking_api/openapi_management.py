@@ -202,6 +202,15 @@ def paths() -> dict[str, Any]:
                 "Remove an absence", _json({"type": "object"}), params=[*agent, "absence_id"]
             )
         },
+        "/agent/bookings/{booking_id}/cancel": {
+            "post": _op(
+                "Cancel on the service's side (agent of the service, admin); the citizen is "
+                "mailed the cancellation",
+                _json(_ref("Booking")),
+                params=["booking_id"],
+                errors={**_STAFF, "409": _ERR},
+            )
+        },
         "/admin/services": {
             "get": _op(
                 "The organisation's services with all their motifs (admin)",

@@ -1,4 +1,5 @@
-"""The agent console: the day's agenda, opening the call, recording the outcome."""
+"""The agent console: the day's agenda, opening the call, recording the outcome,
+cancelling on the service's side."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiohttp import web
 from booking_api import links
 from booking_api.access import ensure_access
 from booking_api.auth import require_user
-from booking_api.bookings import list_bookings, load_booking, set_outcome
+from booking_api.bookings import cancel_booking, list_bookings, load_booking, set_outcome
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
 from booking_api.errors import json_body
@@ -76,4 +77,17 @@ async def outcome(request: web.Request) -> web.Response:
     )
     body = await json_body(request)
     record = await set_outcome(ctx, booking, str(body.get("status", "")))
+    return web.json_response(record.public())
+
+
+@routes.post("/agent/bookings/{booking_id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    """The service cancels (agent absent, motif withdrawn...); the citizen gets the
+    cancellation notice with its calendar update."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    record = await cancel_booking(ctx, booking)
     return web.json_response(record.public())

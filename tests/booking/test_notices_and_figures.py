@@ -152,3 +152,26 @@ async def test_purge_erases_survey_comments_and_names_left_in_the_queue(
     assert (survey["score"], survey["comment"]) == (4, None)
     names = await ctx.database.fetch_all("SELECT citizen_name FROM queue_requests")
     assert [n["citizen_name"] for n in names] == [None]
+
+
+async def test_agent_cancels_for_the_service_and_the_citizen_is_told(
+    booking_client: Any, smtp_server: Any
+) -> None:
+    client = await booking_client(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}")
+    slots = (await (await client.get(f"/api/motifs/{DEMO_MOTIF}/slots")).json())["slots"]
+    booking = await (
+        await client.post("/api/bookings", json=booking_body(slots[-1]["start"]))
+    ).json()
+    await smtp_server.mailbox.wait_for(1)
+    csrf = await sign_in(
+        client, {"email": "agent@demo.visioguichet.fr", "password": "demo-agent-2026"}
+    )
+    url = f"/api/agent/bookings/{booking['id']}/cancel"
+    cancelled = await client.post(url, headers=csrf)
+    assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"
+    assert (await client.post(url, headers=csrf)).status == 409
+    [_, notice] = await smtp_server.mailbox.wait_for(2)
+    assert "annulé" in str(notice["Subject"])
+    assert "METHOD:CANCEL" in _calendar_part(notice)
+    free = (await (await client.get(f"/api/motifs/{DEMO_MOTIF}/slots")).json())["slots"]
+    assert slots[-1]["start"] in [s["start"] for s in free]

@@ -147,3 +147,24 @@ def test_admin_creates_a_motif_that_appears_in_the_booking_flow(
     citizen.goto(f"{service.base_url}/book")
     expect(citizen.locator("#motifs button", has_text=INFO_MOTIF)).to_be_visible(timeout=15_000)
     expect(citizen.locator("#motifs button", has_text="Accompagnement numérique")).to_have_count(0)
+
+
+def test_agent_cancels_an_appointment_from_the_agenda(
+    browser: Browser, service: RunningService
+) -> None:
+    from tests.web.test_no_show_dashboard import book_through_api
+
+    booking = book_through_api(service, "Inès Moreau")
+    agent = paris_page(browser)
+    sign_in_agent(agent, service.base_url)
+    agent.goto(f"{service.base_url}/agent?date={booking['start'][:10]}")
+    row = agent.locator("#rows tr", has_text="Inès Moreau")
+    expect(row).to_be_visible(timeout=15_000)
+    agent.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=re.compile("^Annuler le rendez-vous — Inès Moreau")).click()
+    expect(agent.locator("#status")).to_have_text(
+        "Rendez-vous annulé. L'usager est prévenu par e-mail.", timeout=15_000
+    )
+    expect(row.locator("td").nth(3)).to_have_text("Annulé")
+    free = service.get_json(f"/api/motifs/{booking['motif']['id']}/slots")["slots"]
+    assert booking["start"] in [s["start"] for s in free]  # the time is offered again

@@ -39,7 +39,10 @@ function render() {
     done.setAttribute("aria-label", `${t("agent.done")} — ${who} ${when}`);
     const noShow = button(t("agent.noshow"), () => outcome(booking, "no-show"));
     noShow.setAttribute("aria-label", `${t("agent.noshow")} — ${who} ${when}`);
+    const cancel = button(t("agent.cancel"), () => cancelBooking(booking, who, when));
+    cancel.setAttribute("aria-label", `${t("agent.cancel")} — ${who} ${when}`);
     actions.append(open, done, noShow);
+    if (booking.status === "booked") actions.append(cancel);
     tr.append(cell(when), cell(who), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
     tr.dataset.bookingId = booking.id;
     return tr;
@@ -77,6 +80,18 @@ async function outcome(booking, status) {
     await api(`/agent/bookings/${encodeURIComponent(booking.id)}/outcome`, { method: "POST", body: { status } });
     await load();
     $("status").textContent = t("agent.saved");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+    $("status").textContent = t("common.error");
+  }
+}
+
+async function cancelBooking(booking, who, when) {
+  if (!window.confirm(t("agent.cancel.confirm", { who, when }))) return;
+  try {
+    await api(`/agent/bookings/${encodeURIComponent(booking.id)}/cancel`, { method: "POST", body: {} });
+    await load();
+    $("status").textContent = t("agent.cancelled");
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
     $("status").textContent = t("common.error");
