@@ -155,6 +155,21 @@ def parse_publish(r: FieldReader) -> Publish:
     return Publish(sdp, sources)
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Pre-call media test: a join token and a publish offer for a room of its own."""
+
+    token: str
+    sdp: str
+    sources: dict[str, str]
+
+
+def parse_probe(r: FieldReader) -> Probe:
+    token = r.string("token", max_chars=4096)
+    offer = parse_publish(r)
+    return Probe(token, offer.sdp, offer.sources)
+
+
 def parse_unpublish(r: FieldReader) -> Unpublish:
     return Unpublish(r.choice("source", SOURCES))
 

@@ -7,6 +7,7 @@ protocol; ``docs/protocol.md`` mirrors it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class FrameHandlers:
         self._specs: dict[str, FrameSpec] = {
             "join": FrameSpec(f.parse_join, self.join, frozenset({SessionState.CONNECTING})),
             "ping": FrameSpec(f.parse_nothing, self.ping, frozenset(SessionState)),
+            "probe": FrameSpec(f.parse_probe, self.probe, frozenset({SessionState.CONNECTING})),
             "leave": FrameSpec(f.parse_nothing, self.leave, lobby_ok),
             "publish": FrameSpec(f.parse_publish, self.publish, JOINED, PUBLISHERS),
             "unpublish": FrameSpec(f.parse_unpublish, self.unpublish, JOINED, PUBLISHERS),
@@ -221,6 +223,27 @@ class FrameHandlers:
     async def ping(self, session: Session, _frame: f.NoFields, ref: str | None) -> None:
         session.deliver(_ref({"type": "pong"}, ref))
 
+    async def probe(self, session: Session, frame: f.Probe, ref: str | None) -> None:
+        """Before joining, the pre-call check publishes into a throwaway SFU room of its
+        own: ICE, DTLS and the SFU's receiver reports prove the media path without
+        disturbing the call. The room goes when the socket closes (at the latest at
+        the join timeout)."""
+        try:
+            self._server.verifier.verify(frame.token)
+        except TokenRejected as exc:
+            code = exc.code if exc.code in ERROR_CODES and exc.code.startswith("token-") else None
+            raise FrameRefused(code or "token-invalid", exc.message, field="token") from exc
+        if session.probe_room is not None:
+            raise FrameRefused("bad-field", "one probe per connection", field="sdp")
+        room = self._server.sfu.room(f"probe-{uuid.uuid4().hex}")
+        session.probe_room = room
+        participant = room.add_participant("probe")
+        try:
+            answer = await participant.publish(frame.sdp, sources=frame.sources)
+        except ValueError as exc:
+            raise bad_field("sdp", f"the offer was refused: {exc}") from exc
+        session.deliver(_ref({"type": "answer", "pc": "probe", "sdp": answer}, ref))
+
     async def _to_room(self, session: Session, frame: dict[str, Any], ref: str | None) -> None:
         room = _room(session)
         await self._server.routing.broadcast(room.id, frame, exclude=(session.participant_id,))
@@ -244,6 +267,8 @@ def _wrong_state(state: SessionState, frame_type: str) -> FrameRefused:
         return FrameRefused("not-joined", f"send 'join' before '{frame_type}'")
     if state is SessionState.LOBBY:
         return FrameRefused("not-joined", f"waiting in the lobby: '{frame_type}' not allowed yet")
+    if state is SessionState.JOINED:
+        return FrameRefused("already-joined", f"'{frame_type}' is only allowed before 'join'")
     return FrameRefused("not-joined", "this connection is closing")
 
 

@@ -63,6 +63,7 @@ class Session:
         self.room: CallRoom | None = None
         self.participant: sfu.Participant | None = None
         self.candidates_seen = {"publish": 0, "subscribe": 0}
+        self.probe_room: Any = None  # sfu.Room of a pre-call media test, closed on leave
         self.leave_reason = "disconnect"
         self._queue: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(
             self.config.send_queue_frames
@@ -226,6 +227,12 @@ class Session:
     async def _leave_room(self) -> None:
         if self._in_flight is not None:
             await asyncio.wait({self._in_flight})  # finish the frame being handled first
+        if self.probe_room is not None:
+            try:
+                await self.probe_room.close()
+            except Exception:
+                log.exception("signaling_probe_close_failed")
+            self.probe_room = None
         room = self.room
         if room is None:
             return
