@@ -28,7 +28,7 @@ from bench.rtp_pump import close_pump
 
 log = structlog.get_logger(__name__)
 
-JOIN_CONCURRENCY = 4
+JOINING_PARTICIPANTS = 8  # participants joining at once during a ramp, whatever the profile
 CALL_OPEN_TIMEOUT_S = 30.0
 
 
@@ -37,6 +37,7 @@ class CallTarget(Protocol):
 
     name: str
     server_pid: int
+    participants: int  # per call
     probe_url: str | None  # a cheap request the server answers from its event loop
 
     async def open_call(self, index: int) -> list[Bot]: ...
@@ -66,6 +67,7 @@ class OurTarget:
         self.clips = clips
         self.ice_address = ice_address
         self.run_id = run_id or str(int(time.time()))
+        self.participants = profile.participants
         base = ws_url.replace("ws://", "http://", 1).removesuffix("/ws")
         self.probe_url = base + "/healthz"
 
@@ -110,6 +112,7 @@ class JanusTarget:
     ) -> None:
         self.api_url = api_url
         self.probe_url = api_url + "/info"
+        self.participants = profile.participants
         self.server_pid = server_pid
         self.profile = profile
         self.clips = clips
@@ -231,7 +234,8 @@ class CallLoad:
         if not self._watching:
             self._watching = True
             self.responsiveness.start()
-        gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+        per_call = max(1, self.target.participants)
+        gate = asyncio.Semaphore(max(1, JOINING_PARTICIPANTS // per_call))
 
         async def open_one(index: int) -> None:
             async with gate:

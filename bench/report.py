@@ -67,6 +67,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"- projected from CPU per call at the highest clean step: "
         f"**{_cell(result.get('projected_capacity_calls'))} calls** per SFU core",
     ]
+    if result.get("generator_cpu_per_call_pct") is not None:
+        lines.append(
+            f"- load generator at that step: {_cell(result['generator_cpu_per_call_pct'])} % of "
+            f"a core per call, {_cell(result.get('generator_to_sfu_cpu_ratio'))}× the SFU's CPU"
+        )
     if result.get("janus_capacity_calls") is not None:
         lines.append(
             f"- Janus clean up to {result['janus_capacity_calls']} calls in this run; "
@@ -74,7 +79,47 @@ def markdown(result: dict[str, Any]) -> str:
         )
     for note in result.get("notes", []):
         lines.append(f"- note: {note}")
+    lines += _join_table(steps)
     return "\n".join(lines) + "\n"
+
+
+def _phases(value: Any) -> str:
+    if not value:
+        return "–"
+    return " / ".join(f"{phase} {_cell(seconds)}" for phase, seconds in value.items())
+
+
+def _join_table(steps: list[dict[str, Any]]) -> list[str]:
+    """Where joins wait: each phase's p95, the ramp, each loop's lateness, the core."""
+    if not any(s.get("join_phases_p95_s") or s.get("janus_join_phases_p95_s") for s in steps):
+        return []
+    lines = [
+        "",
+        "Joins, per step (p95 of each phase in s; probe = the server's answer time to a "
+        "small HTTP request during ramp + window; lag = the generator's event loop; core = "
+        "how busy the server's core was, all processes):",
+        "",
+        "| calls | our join phases | ramp s | probe ms | lag ms | core % | keyframe req. "
+        "| Janus join phases | ramp s | probe ms | lag ms | core % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in steps:
+        cells = [
+            s.get("calls"),
+            _phases(s.get("join_phases_p95_s")),
+            _cell(s.get("ramp_s")),
+            _cell(s.get("sfu_probe_p95_ms")),
+            _cell(s.get("generator_lag_p95_ms")),
+            _cell(s.get("sfu_core_busy_pct")),
+            _cell(s.get("keyframe_requests")),
+            _phases(s.get("janus_join_phases_p95_s")),
+            _cell(s.get("janus_ramp_s")),
+            _cell(s.get("janus_probe_p95_ms")),
+            _cell(s.get("janus_generator_lag_p95_ms")),
+            _cell(s.get("janus_core_busy_pct")),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines
 
 
 def write_markdown(result: dict[str, Any], path: Path) -> None:
