@@ -28,6 +28,18 @@ NO_CAMERA_JS = """
 })();
 """
 
+# A network through which only a relay would carry media, and none is offered: the
+# browser's ICE agent gathers nothing it may use, as behind a firewall that drops UDP.
+RELAY_ONLY_JS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (config) {
+    return new Native({ ...(config || {}), iceTransportPolicy: "relay" });
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})();
+"""
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
@@ -62,9 +74,11 @@ def test_precheck_previews_meters_measures_and_switches_microphone(
     expect(network).to_have_attribute("data-state", "ok")
     expect(network).to_contain_text("Réseau : bon (")
     expect(network).to_contain_text("ms en temps réel")
-    expect(page.locator("#check-media")).to_have_text("Image et son : transmis correctement.")
+    # The media probe went through the SFU: connected, and its receiver reports came back.
+    expect(page.locator("#check-media")).to_contain_text("Image et son : reçus par le serveur (")
     media = page.evaluate("window.visioguichet.mediaTest")
-    assert media["framesDecoded"] >= 5 and media["audioPackets"] >= 10, media
+    assert media["connected"] and media["reports"], media
+    assert media["framesEncoded"] >= 5 and media["rttMs"] is not None, media
     expect(page.locator("#fallback")).to_be_hidden()
     expect(page.get_by_role("button", name="Entrer dans le rendez-vous")).to_be_enabled()
     phone = page.get_by_role("link", name=HELP_PHONE)
@@ -102,7 +116,7 @@ def test_without_a_camera_the_page_says_why_and_offers_audio_only_and_the_phone(
     fallback = page.get_by_role("alert").filter(has_text="Votre caméra n'est pas disponible.")
     expect(fallback).to_be_visible()
     expect(fallback).to_contain_text("continuer en audio seulement, ou appeler le service")
-    expect(page.locator("#check-media")).to_have_text("Son : transmis correctement (sans image).")
+    expect(page.locator("#check-media")).to_contain_text("Son : reçu par le serveur (")
     expect(page.get_by_role("button", name="Entrer dans le rendez-vous")).to_be_disabled()
     expect(page.get_by_role("link", name=HELP_PHONE)).to_be_visible()
     assert blocking_violations(page) == []
@@ -115,6 +129,25 @@ def test_without_a_camera_the_page_says_why_and_offers_audio_only_and_the_phone(
     )
     assert page.evaluate("Object.values(window.visioguichet.sources)") == ["mic"]
     expect(page.get_by_role("button", name="Couper la caméra")).to_be_hidden()
+    context.close()
+
+
+def test_when_media_cannot_reach_the_server_the_page_points_to_the_phone(
+    browser: Browser, service: RunningService
+) -> None:
+    context = browser.new_context(locale="fr-FR")
+    context.add_init_script(RELAY_ONLY_JS)
+    page = context.new_page()
+    open_precheck(page, service, role="guest", lobby=True)
+    expect(page.locator("#network")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#check-media")).to_have_text(
+        "Image et son : ne passent pas jusqu'au serveur depuis ce réseau."
+    )
+    expect(page.locator("#check-media")).to_have_attribute("data-state", "bad")
+    fallback = page.get_by_role("alert").filter(has_text="ne passent pas depuis ce réseau")
+    expect(fallback).to_contain_text("appelez le service")
+    expect(page.get_by_role("link", name=HELP_PHONE)).to_be_visible()
+    assert page.evaluate("window.visioguichet.mediaTest.connected") is False
     context.close()
 
 

@@ -125,24 +125,34 @@ async function httpRoundTrip() {
   return median(times);
 }
 
+function withTimeout(promise, ms) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
+}
+
+/** Send a frame on a signalling socket and wait for the frame that answers it (`ref`). */
+function request(socket, frame, timeoutMs = 5000) {
+  const id = socket.send(frame);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { socket.removeEventListener("frame", onFrame); reject(new Error("timeout")); }, timeoutMs);
+    function onFrame(event) {
+      if (event.detail.ref !== id) return;
+      clearTimeout(timer);
+      socket.removeEventListener("frame", onFrame);
+      resolve(event.detail);
+    }
+    socket.addEventListener("frame", onFrame);
+  });
+}
+
 /** Three `ping`/`pong` round trips on the signalling WebSocket the call will use; ms or null. */
 async function wsRoundTrip(timeoutMs = 5000) {
   const socket = new Signaling();
   try {
-    await Promise.race([socket.open(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), timeoutMs))]);
+    await withTimeout(socket.open(), timeoutMs);
     const times = [];
     for (let i = 0; i < 3; i += 1) {
       const started = performance.now();
-      const id = socket.send({ type: "ping" });
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
-        socket.addEventListener("frame", function onFrame(event) {
-          if (event.detail.ref !== id) return;
-          clearTimeout(timer);
-          socket.removeEventListener("frame", onFrame);
-          resolve();
-        });
-      });
+      await request(socket, { type: "ping" }, timeoutMs);
       times.push(performance.now() - started);
     }
     return median(times);
@@ -154,41 +164,48 @@ async function wsRoundTrip(timeoutMs = 5000) {
 }
 
 /**
- * Sends the chosen camera and microphone through a pair of peer connections in this
- * browser for a moment: proves the browser can encode, send, receive and decode them.
+ * Publishes the chosen camera and microphone for a few seconds into a throwaway room of
+ * the SFU (`probe`, docs/protocol.md): proves that ICE, DTLS and RTP get through from
+ * this network, and reads round trip and loss from the SFU's receiver reports.
  */
-async function mediaLoopTest(stream, durationMs = 2500) {
-  const result = { video: false, audio: false, framesDecoded: 0, audioPackets: 0 };
+async function mediaProbe(stream, timeoutMs = 8000) {
+  const result = { connected: false, reports: false, framesEncoded: 0, packetsSent: 0, rttMs: null, loss: null };
   if (!window.RTCPeerConnection || stream.getTracks().length === 0) return result;
-  const sender = new RTCPeerConnection();
-  const receiver = new RTCPeerConnection();
+  const socket = new Signaling();
+  const pc = new RTCPeerConnection({ iceServers: [] });
   try {
-    sender.addEventListener("icecandidate", (e) => { if (e.candidate) receiver.addIceCandidate(e.candidate).catch(() => {}); });
-    receiver.addEventListener("icecandidate", (e) => { if (e.candidate) sender.addIceCandidate(e.candidate).catch(() => {}); });
-    for (const track of stream.getTracks()) sender.addTrack(track, stream);
-    await sender.setLocalDescription(await sender.createOffer());
-    await receiver.setRemoteDescription(sender.localDescription);
-    await receiver.setLocalDescription(await receiver.createAnswer());
-    await sender.setRemoteDescription(receiver.localDescription);
-    const deadline = performance.now() + durationMs + 3000;
-    while (performance.now() < deadline) {
+    await withTimeout(socket.open(), 5000);
+    const transceivers = [];
+    for (const track of stream.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly" }), "mic"]);
+    for (const track of stream.getVideoTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly" }), "camera"]);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    const sources = Object.fromEntries(transceivers.map(([transceiver, source]) => [transceiver.mid, source]));
+    const reply = await request(socket, { type: "probe", token, sdp: pc.localDescription.sdp, sources }, 10000);
+    if (reply.type !== "answer") return result;
+    await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    const wantVideo = stream.getVideoTracks().length > 0;
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline && pc.connectionState !== "failed") {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      for (const report of (await receiver.getStats()).values()) {
-        if (report.type !== "inbound-rtp") continue;
-        if (report.kind === "video") result.framesDecoded = report.framesDecoded || 0;
-        if (report.kind === "audio") result.audioPackets = report.packetsReceived || 0;
+      result.connected = result.connected || pc.connectionState === "connected";
+      for (const report of (await pc.getStats()).values()) {
+        if (report.type === "outbound-rtp") {
+          if (report.kind === "video") result.framesEncoded = report.framesEncoded || 0;
+          result.packetsSent = Math.max(result.packetsSent, report.packetsSent || 0);
+        } else if (report.type === "remote-inbound-rtp" && report.roundTripTime !== undefined) {
+          result.reports = true;
+          result.rttMs = Math.round(report.roundTripTime * 1000);
+          result.loss = Math.max(result.loss ?? 0, report.fractionLost || 0);
+        }
       }
-      result.video = result.framesDecoded >= 5;
-      result.audio = result.audioPackets >= 10;
-      const wantVideo = stream.getVideoTracks().length > 0;
-      const wantAudio = stream.getAudioTracks().length > 0;
-      if ((!wantVideo || result.video) && (!wantAudio || result.audio)) break;
+      if (result.connected && result.reports && (!wantVideo || result.framesEncoded >= 5)) break;
     }
   } catch (err) {
-    console.warn("media test", err);
+    console.warn("media probe", err);
   } finally {
-    sender.close();
-    receiver.close();
+    pc.close();
+    socket.close();
   }
   return result;
 }
@@ -223,12 +240,23 @@ async function checkNetwork() {
 async function checkMedia() {
   setCheck("check-media", "pending", "call.media.checking");
   const hasVideo = call.local.getVideoTracks().length > 0;
-  const result = await mediaLoopTest(call.local);
+  if (!call.local.getTracks().length) {
+    setCheck("check-media", "bad", "call.media.none");
+    return "none";
+  }
+  const result = await mediaProbe(call.local);
   call.mediaTest = result;
-  const ok = hasVideo ? result.video && (result.audio || call.local.getAudioTracks().length === 0) : result.audio;
-  if (!call.local.getTracks().length) setCheck("check-media", "bad", "call.media.none");
-  else setCheck("check-media", ok ? "ok" : "bad", ok ? (hasVideo ? "call.media.ok" : "call.media.audio") : "call.media.bad");
-  return ok && hasVideo;
+  if (!result.connected || !result.reports) {
+    setCheck("check-media", "bad", "call.media.blocked");
+    return "blocked";
+  }
+  const vars = { ms: result.rttMs, loss: Math.round((result.loss || 0) * 100) };
+  if (hasVideo && result.framesEncoded < 5) {
+    setCheck("check-media", "bad", "call.media.nopicture", vars);
+    return "nopicture";
+  }
+  setCheck("check-media", "ok", hasVideo ? "call.media.ok" : "call.media.audio", vars);
+  return "ok";
 }
 
 function checkDevices() {
@@ -245,12 +273,14 @@ async function runChecks() {
   call.checkRun = run;
   $("fallback").hidden = true;
   const devices = checkDevices();
-  const [network, videoWorks] = await Promise.all([call.network || checkNetwork(), checkMedia()]);
+  const [network, media] = await Promise.all([call.network || checkNetwork(), checkMedia()]);
   if (run !== call.checkRun) return;
   call.network = network;
+  call.media = media;
   const reasons = [];
-  if (!devices.video) reasons.push("call.fallback.nocam");
-  else if (!videoWorks) reasons.push("call.fallback.media");
+  if (media === "blocked" && network !== "bad") reasons.push("call.fallback.blocked");
+  else if (!devices.video) reasons.push("call.fallback.nocam");
+  else if (media !== "ok") reasons.push("call.fallback.media");
   if (network !== "good") reasons.push(network === "bad" ? "call.fallback.offline" : "call.fallback.slow");
   if (!devices.audio) reasons.push("call.fallback.nomic");
   call.fallbackKeys = reasons;
@@ -287,7 +317,7 @@ async function precheck() {
 function enter(withVideo) {
   if (!withVideo && call.local) {
     for (const track of call.local.getVideoTracks()) { track.stop(); call.local.removeTrack(track); }
-    if (call.network !== "good") setLowData(true);
+    if (call.network !== "good" || call.media !== "ok") setLowData(true);
   }
   stopLevelMeter();
   $("preview").srcObject = null;
