@@ -242,7 +242,8 @@ class FrameHandlers:
             answer = await participant.publish(frame.sdp, sources=frame.sources)
         except ValueError as exc:
             raise bad_field("sdp", f"the offer was refused: {exc}") from exc
-        session.deliver(_ref({"type": "answer", "pc": "probe", "sdp": answer}, ref))
+        reply = {"type": "answer", "pc": "probe", "sdp": answer, "ice_servers": session.ice_servers}
+        session.deliver(_ref(reply, ref))
 
     async def _to_room(self, session: Session, frame: dict[str, Any], ref: str | None) -> None:
         room = _room(session)

@@ -38,6 +38,7 @@ async def test_probe_carries_media_to_the_sfu_apart_from_the_call_and_ends_with_
             }
         )
         assert reply["type"] == "answer" and reply["pc"] == "probe"
+        assert reply["ice_servers"] == []
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
 
         # The SFU receives the stream: its receiver reports come back to the sender.

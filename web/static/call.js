@@ -168,11 +168,11 @@ async function wsRoundTrip(timeoutMs = 5000) {
  * the SFU (`probe`, docs/protocol.md): proves that ICE, DTLS and RTP get through from
  * this network, and reads round trip and loss from the SFU's receiver reports.
  */
-async function mediaProbe(stream, timeoutMs = 8000) {
-  const result = { connected: false, reports: false, framesEncoded: 0, packetsSent: 0, rttMs: null, loss: null };
+async function mediaProbe(stream, iceServers = [], timeoutMs = 8000) {
+  const result = { connected: false, reports: false, framesEncoded: 0, packetsSent: 0, rttMs: null, loss: null, iceServers: [] };
   if (!window.RTCPeerConnection || stream.getTracks().length === 0) return result;
   const socket = new Signaling();
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection({ iceServers });
   try {
     await withTimeout(socket.open(), 5000);
     const transceivers = [];
@@ -183,6 +183,7 @@ async function mediaProbe(stream, timeoutMs = 8000) {
     const sources = Object.fromEntries(transceivers.map(([transceiver, source]) => [transceiver.mid, source]));
     const reply = await request(socket, { type: "probe", token, sdp: pc.localDescription.sdp, sources }, 10000);
     if (reply.type !== "answer") return result;
+    result.iceServers = Array.isArray(reply.ice_servers) ? reply.ice_servers : [];
     await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
     const wantVideo = stream.getVideoTracks().length > 0;
     const deadline = performance.now() + timeoutMs;
@@ -244,7 +245,9 @@ async function checkMedia() {
     setCheck("check-media", "bad", "call.media.none");
     return "none";
   }
-  const result = await mediaProbe(call.local);
+  let result = await mediaProbe(call.local);
+  // No direct path: try once more through the STUN/TURN servers the service offers.
+  if (!result.connected && result.iceServers.length) result = await mediaProbe(call.local, result.iceServers);
   call.mediaTest = result;
   if (!result.connected || !result.reports) {
     setCheck("check-media", "bad", "call.media.blocked");
