@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from booking_api.bookings import ACTIVE, list_bookings
+from booking_api.bookings import OPEN, list_bookings
 from booking_api.catalogue import agent_calendars
 from booking_api.db import Database
 from booking_api.slots import PARIS, available_at, from_epoch, to_paris_iso
@@ -184,9 +184,9 @@ async def appointments_during(
     administrator must move them; the answer names them."""
     bookings = await list_bookings(
         db,
-        "b.agent_id = ? AND b.status = ? AND b.start_at < ? AND b.end_at > ?",
+        "b.agent_id = ? AND b.status IN (?, ?) AND b.start_at < ? AND b.end_at > ?",
         agent_id,
-        ACTIVE,
+        *OPEN,
         int(absence.end.timestamp()),
         int(absence.start.timestamp()),
     )

@@ -31,7 +31,10 @@ from booking_api.slots import (
 from booking_api.tokens import hash_secret, new_id, new_secret
 
 ACTIVE = "booked"
-STATUSES = ("booked", "cancelled", "done", "no-show")
+# A motif flagged "needs review": the request holds its slot until an agent confirms it.
+PENDING = "pending"
+OPEN = (ACTIVE, PENDING)
+STATUSES = ("booked", "pending", "cancelled", "done", "no-show")
 OUTCOMES = ("done", "no-show")
 
 
@@ -253,13 +256,18 @@ class NewBooking:
 class CreatedBooking:
     record: BookingRecord
     manage_token: str
-    join_url: str
+    join_url: str | None  # none while the request awaits review
     manage_url: str
 
 
 async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) -> CreatedBooking:
-    """Book the first agent free at ``new.start``; 409 if the slot went to someone else."""
+    """Book the first agent free at ``new.start``; 409 if the slot went to someone else.
+
+    A citizen's or partner point's booking of a motif that needs review is a request
+    (``pending``) until an agent confirms it; staff bookings are confirmed at once."""
     db = ctx.database
+    reviewed = new.motif.needs_review and new.booked_by in ("self", "partner")
+    status = PENDING if reviewed else ACTIVE
     candidates = await _candidates(db, new.motif, new.start, new.agent_id, now)
     for slot, calendar in candidates:
         if not is_free(slot, new.motif.timing, calendar):
@@ -278,7 +286,7 @@ async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) ->
                     calendar.agent_id,
                     int(slot.start.timestamp()),
                     int(slot.end.timestamp()),
-                    ACTIVE,
+                    status,
                     new.channel,
                     new.booked_by,
                     new.booked_by_user_id,
@@ -294,10 +302,15 @@ async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) ->
                 await _claim(tx, calendar.agent_id, booking_id, slot, new.motif.buffer_min)
                 record = await load_booking(tx, booking_id)
                 assert record is not None
-                join = await links.guest_join_url(ctx, tx, record)
+                join = None if reviewed else await links.guest_join_url(ctx, tx, record)
                 manage = links.manage_url(ctx, manage_token)
                 await notifications.notify(
-                    ctx, tx, "confirmation", record, join_url=join, manage_url=manage
+                    ctx,
+                    tx,
+                    "request" if reviewed else "confirmation",
+                    record,
+                    join_url=join,
+                    manage_url=manage,
                 )
         except UniqueViolation:
             continue
@@ -308,15 +321,16 @@ async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) ->
 async def cancel_booking(
     ctx: BookingContext, booking: BookingRecord, *, notify: bool = True
 ) -> BookingRecord:
-    if booking.status != ACTIVE:
+    """Cancel a booking or a request awaiting review (declining it)."""
+    if booking.status not in OPEN:
         raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
     async with ctx.database.transaction() as tx:
         changed = await tx.execute(
             "UPDATE bookings SET status = 'cancelled', cancelled_at = ? "
-            "WHERE id = ? AND status = ?",
+            "WHERE id = ? AND status IN (?, ?)",
             int(time.time()),
             booking.id,
-            ACTIVE,
+            *OPEN,
         )
         if changed != 1:
             raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
@@ -338,8 +352,8 @@ async def reschedule_booking(
     manage_url: str | None = None,
 ) -> tuple[BookingRecord, str]:
     """Move an active booking to another start (any agent of the service); returns the
-    record and a fresh guest join URL."""
-    if booking.status != ACTIVE:
+    record and a fresh guest join URL (none for a request still awaiting review)."""
+    if booking.status not in OPEN:
         raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
     db = ctx.database
     candidates = await _candidates(db, motif, start, None, now, ignore_booking=booking.id)
@@ -357,13 +371,17 @@ async def reschedule_booking(
                     int(slot.start.timestamp()),
                     int(slot.end.timestamp()),
                     booking.id,
-                    ACTIVE,
+                    booking.status,
                 )
                 if changed != 1:
                     raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
                 record = await load_booking(tx, booking.id)
                 assert record is not None
-                join = await links.guest_join_url(ctx, tx, record)
+                join = (
+                    await links.guest_join_url(ctx, tx, record)
+                    if record.status == ACTIVE
+                    else None
+                )
                 await notifications.notify(
                     ctx, tx, "reschedule", record, join_url=join, manage_url=manage_url
                 )
@@ -371,6 +389,27 @@ async def reschedule_booking(
             continue
         return record, join
     raise slot_taken()
+
+
+async def confirm_request(ctx: BookingContext, booking: BookingRecord) -> BookingRecord:
+    """An agent accepts a request awaiting review: it becomes a booking and the citizen
+    gets the confirmation with the join link and the calendar file."""
+    if booking.status != PENDING:
+        raise ApiError(409, "not-pending", "Ce rendez-vous n’attend pas de vérification.")
+    async with ctx.database.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE bookings SET status = ? WHERE id = ? AND status = ?",
+            ACTIVE,
+            booking.id,
+            PENDING,
+        )
+        if changed != 1:
+            raise ApiError(409, "not-pending", "Ce rendez-vous n’attend pas de vérification.")
+        record = await load_booking(tx, booking.id)
+        assert record is not None
+        join = await links.guest_join_url(ctx, tx, record)
+        await notifications.notify(ctx, tx, "confirmation", record, join_url=join)
+    return record
 
 
 async def set_outcome(ctx: BookingContext, booking: BookingRecord, outcome: str) -> BookingRecord:

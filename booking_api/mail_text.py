@@ -59,6 +59,10 @@ _SUBJECTS = {
         "fr": "Votre rendez-vous du {when} est confirmé",
         "en": "Your appointment on {when} is confirmed",
     },
+    "request": {
+        "fr": "Votre demande de rendez-vous du {when} est bien reçue",
+        "en": "Your appointment request for {when} has been received",
+    },
     "reminder": {
         "fr": "Rappel : votre rendez-vous demain, {when}",
         "en": "Reminder: your appointment tomorrow, {when}",
@@ -77,6 +81,12 @@ _INTRO = {
     "confirmation": {
         "fr": "Votre rendez-vous en visio avec {organisation} est confirmé.",
         "en": "Your video appointment with {organisation} is confirmed.",
+    },
+    "request": {
+        "fr": "Votre demande de rendez-vous avec {organisation} est bien reçue. Un agent "
+        "la vérifie : vous recevrez un second message qui la confirme, avec le lien de l’appel.",
+        "en": "Your appointment request with {organisation} has been received. An officer "
+        "checks it: a second message will confirm it, with the link to the call.",
     },
     "reminder": {
         "fr": "Nous vous rappelons votre rendez-vous en visio avec {organisation}.",
@@ -154,6 +164,7 @@ def body(
             parts += [lines["join"], join_url, ""]
         if manage_url:
             parts += [lines["manage"], manage_url, ""]
-        parts += [lines["ics"], ""]
+        if kind != "request":  # a request carries no calendar file until confirmed
+            parts += [lines["ics"], ""]
     parts += [lines["closing"].format(organisation=organisation), "", "--", lines["footer"]]
     return "\n".join(parts) + "\n"

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from booking_api.auth import AccountExists, insert_user
-from booking_api.bookings import ACTIVE
+from booking_api.bookings import OPEN
 from booking_api.catalogue import CHANNELS
 from booking_api.db import Database, Row
 from booking_api.errors import ApiError, not_found
@@ -218,9 +218,10 @@ async def list_agents(db: Database, organisation_id: str) -> list[dict[str, Any]
     result = []
     for row in rows:
         coming = await db.fetch_one(
-            "SELECT COUNT(*) AS n FROM bookings WHERE agent_id = ? AND status = ? AND start_at > ?",
+            "SELECT COUNT(*) AS n FROM bookings WHERE agent_id = ? AND status IN (?, ?) "
+            "AND start_at > ?",
             row["id"],
-            ACTIVE,
+            *OPEN,
             now,
         )
         result.append(_account(row) | {"upcoming_bookings": int(coming["n"]) if coming else 0})

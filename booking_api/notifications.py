@@ -18,7 +18,7 @@ from booking_api.outbox import enqueue_mail
 if TYPE_CHECKING:
     from booking_api.bookings import BookingRecord
 
-KINDS = ("confirmation", "reminder", "cancellation", "reschedule")
+KINDS = ("confirmation", "request", "reminder", "cancellation", "reschedule")
 
 
 def compose(
@@ -51,6 +51,8 @@ def compose(
             manage_url=manage_url,
         )
     )
+    if kind == "request":
+        return message
     description_lines = [booking.motif_label]
     if join_url:
         description_lines.append(join_url)

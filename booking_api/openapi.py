@@ -130,7 +130,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "string", "description": "Also the call's room."},
-            "status": {"enum": ["booked", "cancelled", "done", "no-show"]},
+            "status": {"enum": ["booked", "pending", "cancelled", "done", "no-show"]},
             "start": {"type": "string", "format": "date-time"},
             "end": {"type": "string", "format": "date-time"},
             "channel": {"type": "string"},

@@ -211,6 +211,15 @@ def paths() -> dict[str, Any]:
                 errors={**_STAFF, "409": _ERR},
             )
         },
+        "/agent/bookings/{booking_id}/confirm": {
+            "post": _op(
+                "Accept a request awaiting review (motif with needs_review); the citizen "
+                "gets the confirmation with the join link",
+                _json(_ref("Booking")),
+                params=["booking_id"],
+                errors={**_STAFF, "409": _ERR},
+            )
+        },
         "/admin/services": {
             "get": _op(
                 "The organisation's services with all their motifs (admin)",

@@ -10,7 +10,13 @@ from aiohttp import web
 from booking_api import links
 from booking_api.access import ensure_access
 from booking_api.auth import require_user
-from booking_api.bookings import cancel_booking, list_bookings, load_booking, set_outcome
+from booking_api.bookings import (
+    cancel_booking,
+    confirm_request,
+    list_bookings,
+    load_booking,
+    set_outcome,
+)
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
 from booking_api.errors import json_body
@@ -91,3 +97,14 @@ async def cancel(request: web.Request) -> web.Response:
     )
     record = await cancel_booking(ctx, booking)
     return web.json_response(record.public())
+
+
+@routes.post("/agent/bookings/{booking_id}/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    """Accept a request for a motif that needs review (decline it with ``cancel``)."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    return web.json_response((await confirm_request(ctx, booking)).public())

@@ -9,6 +9,7 @@ from aiohttp import web
 from booking_api import links
 from booking_api.bookings import (
     ACTIVE,
+    OPEN,
     BookingRecord,
     cancel_booking,
     load_by_manage_token,
@@ -33,7 +34,7 @@ async def _booking(request: web.Request) -> BookingRecord:
 async def _view(request: web.Request, booking: BookingRecord) -> web.Response:
     ctx = context_of(request)
     body = booking.public()
-    active = booking.status == ACTIVE and booking.start > datetime.now(UTC)
+    active = booking.status in OPEN and booking.start > datetime.now(UTC)
     body["can_cancel"] = active
     body["can_reschedule"] = active
     body["join_url"] = (

@@ -92,6 +92,10 @@ MATRIX: dict[str, dict[str, int]] = {
         "anonymous": 401, "admin-own": 200, "agent-own": 200, "partner-own": 403,
         "admin-other": 404, "agent-other": 404, "partner-other": 403,
     },
+    "POST /agent/bookings/{id}/confirm": {
+        "anonymous": 401, "admin-own": 200, "agent-own": 200, "partner-own": 403,
+        "admin-other": 404, "agent-other": 404, "partner-other": 403,
+    },
     "POST /agent/bookings/{id}/cancel": {
         "anonymous": 401, "admin-own": 200, "agent-own": 200, "partner-own": 403,
         "admin-other": 404, "agent-other": 404, "partner-other": 403,
@@ -256,9 +260,11 @@ async def test_access_matrix_every_endpoint_every_role_own_and_other_organisatio
                     absence_id, DEMO_AGENT, 4_000_000_000, 4_000_003_600,
                 )  # fmt: skip
                 url = url.replace("{absence}", absence_id)
-            if path.endswith("/cancel"):  # active again before each attempt to cancel it
+            # The state each attempt acts on: awaiting review to confirm, active to cancel.
+            before = {"/confirm": "pending", "/cancel": "booked"}.get(path[path.rfind("/") :])
+            if before:
                 await ctx.database.execute(
-                    "UPDATE bookings SET status = 'booked' WHERE id = ?", booking["id"]
+                    "UPDATE bookings SET status = ? WHERE id = ?", before, booking["id"]
                 )
             if method == "GET":
                 url += day_query.get(path, "")

@@ -175,3 +175,48 @@ async def test_agent_cancels_for_the_service_and_the_citizen_is_told(
     assert "METHOD:CANCEL" in _calendar_part(notice)
     free = (await (await client.get(f"/api/motifs/{DEMO_MOTIF}/slots")).json())["slots"]
     assert slots[-1]["start"] in [s["start"] for s in free]
+
+
+async def test_motif_needing_review_makes_a_request_an_agent_confirms(
+    booking_client: Any, smtp_server: Any
+) -> None:
+    client = await booking_client(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}")
+    admin = await sign_in(client, ADMIN)
+    flagged = await client.patch(
+        f"/api/admin/motifs/{DEMO_MOTIF}", json={"needs_review": True}, headers=admin
+    )
+    assert flagged.status == 200
+    client.session.cookie_jar.clear()
+    slots = (await (await client.get(f"/api/motifs/{DEMO_MOTIF}/slots")).json())["slots"]
+    made = await client.post("/api/bookings", json=booking_body(slots[-1]["start"]))
+    assert made.status == 201
+    request = await made.json()
+    assert request["status"] == "pending" and request["join_url"] is None
+    free = (await (await client.get(f"/api/motifs/{DEMO_MOTIF}/slots")).json())["slots"]
+    assert slots[-1]["start"] not in [s["start"] for s in free]  # the slot is held
+    view = await (await client.get(f"/api/manage/{_token(request['manage_url'])}")).json()
+    assert view["can_cancel"] and view["join_url"] is None
+
+    [received] = await smtp_server.mailbox.wait_for(1)
+    assert "demande" in str(received["Subject"])
+    text = received.get_body(("plain",)).get_content()
+    assert request["manage_url"] in text and "/call#token=" not in text
+    assert not any(p.get_content_type() == "text/calendar" for p in received.walk())
+
+    agent = await sign_in(
+        client, {"email": "agent@demo.visioguichet.fr", "password": "demo-agent-2026"}
+    )
+    url = f"/api/agent/bookings/{request['id']}/confirm"
+    confirmed = await client.post(url, headers=agent)
+    assert confirmed.status == 200 and (await confirmed.json())["status"] == "booked"
+    assert (await client.post(url, headers=agent)).status == 409
+    [_, confirmation] = await smtp_server.mailbox.wait_for(2)
+    assert "confirmé" in str(confirmation["Subject"])
+    assert "/call#token=" in confirmation.get_body(("plain",)).get_content()
+    assert "BEGIN:VEVENT" in _calendar_part(confirmation)
+
+    # Staff booking the same motif need no review.
+    staff = await client.post(
+        "/api/agent/bookings", json=booking_body(slots[-2]["start"]), headers=agent
+    )
+    assert staff.status == 201 and (await staff.json())["status"] == "booked"

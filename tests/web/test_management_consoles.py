@@ -168,3 +168,36 @@ def test_agent_cancels_an_appointment_from_the_agenda(
     expect(row.locator("td").nth(3)).to_have_text("Annulé")
     free = service.get_json(f"/api/motifs/{booking['motif']['id']}/slots")["slots"]
     assert booking["start"] in [s["start"] for s in free]  # the time is offered again
+
+
+def test_admin_flags_a_motif_for_review_and_the_agent_confirms_the_request(
+    browser: Browser, service: RunningService
+) -> None:
+    from tests.web.test_no_show_dashboard import book_through_api
+
+    admin = paris_page(browser)
+    admin.goto(f"{service.base_url}/admin")
+    admin.get_by_label("Adresse e-mail").fill("admin@demo.visioguichet.fr")
+    admin.get_by_label("Mot de passe").fill("demo-admin-2026")
+    admin.get_by_role("button", name="Se connecter").click()
+    # The motif book_through_api books: the first offered by video.
+    motif = next(m for m in service.get_json("/api/services")[0]["motifs"] if m["video"])
+    admin.get_by_role("button", name=f"Modifier — {motif['label']}").click()
+    expect(admin.get_by_label("Libellé du motif")).to_be_focused()
+    admin.get_by_label("Demande à vérifier par un agent").check()
+    admin.get_by_role("button", name="Enregistrer le motif").click()
+    expect(admin.locator("#mgmt-status")).to_have_text(
+        f"Motif « {motif['label']} » enregistré.", timeout=15_000
+    )
+
+    booking = book_through_api(service, "Léa Petit")
+    assert booking["status"] == "pending" and booking["join_url"] is None
+    agent = paris_page(browser)
+    sign_in_agent(agent, service.base_url)
+    agent.goto(f"{service.base_url}/agent?date={booking['start'][:10]}")
+    row = agent.locator("#rows tr", has_text="Léa Petit")
+    expect(row.locator("td").nth(3)).to_have_text("À confirmer", timeout=15_000)
+    row.get_by_role("button", name=re.compile("^Confirmer la demande — Léa Petit")).click()
+    expect(agent.locator("#status")).to_contain_text("Demande confirmée", timeout=15_000)
+    expect(row.locator("td").nth(3)).to_have_text("Prévu")
+    assert blocking_violations(agent) == []

@@ -41,8 +41,14 @@ function render() {
     noShow.setAttribute("aria-label", `${t("agent.noshow")} — ${who} ${when}`);
     const cancel = button(t("agent.cancel"), () => cancelBooking(booking, who, when));
     cancel.setAttribute("aria-label", `${t("agent.cancel")} — ${who} ${when}`);
-    actions.append(open, done, noShow);
-    if (booking.status === "booked") actions.append(cancel);
+    if (booking.status === "pending") {
+      const accept = button(t("agent.confirm"), () => confirmRequest(booking), false);
+      accept.setAttribute("aria-label", `${t("agent.confirm")} — ${who} ${when}`);
+      actions.append(accept, cancel);
+    } else {
+      actions.append(open, done, noShow);
+      if (booking.status === "booked") actions.append(cancel);
+    }
     tr.append(cell(when), cell(who), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
     tr.dataset.bookingId = booking.id;
     return tr;
@@ -80,6 +86,17 @@ async function outcome(booking, status) {
     await api(`/agent/bookings/${encodeURIComponent(booking.id)}/outcome`, { method: "POST", body: { status } });
     await load();
     $("status").textContent = t("agent.saved");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return toLogin();
+    $("status").textContent = t("common.error");
+  }
+}
+
+async function confirmRequest(booking) {
+  try {
+    await api(`/agent/bookings/${encodeURIComponent(booking.id)}/confirm`, { method: "POST", body: {} });
+    await load();
+    $("status").textContent = t("agent.confirmed");
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
     $("status").textContent = t("common.error");
