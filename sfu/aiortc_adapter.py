@@ -62,6 +62,7 @@ from aiortc.rtp import (
     RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
+    pack_remb_fci,
     unpack_remb_fci,
     wrap_rtx,
 )
@@ -248,7 +249,13 @@ class FastPath:
             packet = RtpPacket.parse(plain, self.dtls._rtp_header_extensions_map)
         except ValueError:
             return None
-        receiver = self.dtls._rtp_router.route_rtp(packet)
+        router = self.dtls._rtp_router
+        receiver = router.route_rtp(packet)
+        if receiver is None and packet.extensions.mid is not None:
+            # a new SSRC (a simulcast layer) whose payload type several m-lines share
+            receiver = router.mid_table.get(packet.extensions.mid)
+            if receiver is not None:
+                router.ssrc_table[ssrc] = receiver  # its sender reports route there too
         if not isinstance(receiver, ForwardingReceiver) or not receiver._started:
             return None
         self.receivers[ssrc] = receiver
@@ -389,6 +396,17 @@ class ForwardingReceiver(RTCRtpReceiver):
 
     def receiver_report(self, reports: list[RtcpReceiverInfo]) -> bytes:
         return bytes(RtcpRrPacket(ssrc=self._rtcp_ssrc or 0, reports=reports))
+
+    def remb(self, bitrate_bps: int, media_ssrcs: list[int]) -> bytes:
+        """A REMB (goog-remb) naming the publisher's SSRCs: the ceiling of its estimate."""
+        return bytes(
+            RtcpPsfbPacket(
+                fmt=RTCP_PSFB_APP,
+                ssrc=self._rtcp_ssrc or 0,
+                media_ssrc=0,
+                fci=pack_remb_fci(bitrate_bps, media_ssrcs),
+            )
+        )
 
 
 class ForwardingSender(RTCRtpSender):

@@ -33,15 +33,22 @@ class DownlinkEstimate:
         return int(min(values)) if values else None
 
     def update(
-        self, now: float, remb_bps: int | None, loss: float, sent_bps: float, audio_bps: float
+        self,
+        now: float,
+        remb_bps: int | None,
+        loss: float,
+        sent_bps: float,
+        audio_bps: float,
+        settling: bool = False,
     ) -> int | None:
         """Fold in one interval's feedback (``sent_bps``: all we sent meanwhile, audio
-        included); returns the video budget."""
+        included; ``settling``: we just sent less, so loss reported now is about before
+        and does not lower the bound); returns the video budget."""
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
         if remb_bps is not None:
             self.remb_bps = remb_bps
-        if loss > LOSS_DECREASE_ABOVE and sent_bps > 0:
+        if loss > LOSS_DECREASE_ABOVE and sent_bps > 0 and not settling:
             bound = sent_bps * (1.0 - loss / 2)
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:
                 self.loss_bound_bps = bound

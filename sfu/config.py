@@ -29,9 +29,15 @@ class SfuConfig:
     - ``ice_servers``: STUN/TURN for the SFU side.
     - ``keyframe_request_min_interval_s``: at most one PLI per producer in this time.
     - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
-    - ``audio_only_floor_bps``: below this downlink estimate video is paused.
-    - ``loss_threshold``: loss fraction above which a link counts as bad.
+    - ``audio_only_floor_bps``: below this video budget a subscriber's video pauses.
+    - ``loss_threshold``: loss fraction above which a link counts as bad (two
+      evaluations in a row step video down a layer, from the lowest to audio only).
     - ``video_resume_hold_s``: the link must be good this long before video resumes.
+    - ``start_bitrate_bps``: a new video consumer starts on the highest layer under
+      this until the subscriber's feedback gives an estimate.
+    - ``layer_up_factor`` / ``layer_up_hold_s``: one layer up once the subscriber's
+      video budget has been this multiple of what we send it for this long.
+    - ``max_incoming_bitrate_bps``: the REMB we send publishers (their ceiling).
     - ``allow_test_impairment``: test-only; lets ``Participant.set_test_impairment``
       drop or rate-cap what the SFU sends to that participant (never in production).
     """
@@ -47,4 +53,8 @@ class SfuConfig:
     audio_only_floor_bps: int = 60_000
     loss_threshold: float = 0.15
     video_resume_hold_s: float = 5.0
+    start_bitrate_bps: int = 1_000_000
+    layer_up_factor: float = 1.3
+    layer_up_hold_s: float = 3.0
+    max_incoming_bitrate_bps: int = 2_500_000
     allow_test_impairment: bool = False

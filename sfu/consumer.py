@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 NTP_UNITS_PER_S = 1 << 32
 MAX_PENDING_RETRANSMISSIONS = 128
+MAX_HELD_PACKETS = 64
+RETRANSMIT_MIN_INTERVAL_S = 0.1
 
 
 class Consumer:
@@ -54,7 +56,11 @@ class Consumer:
         self._history_size = history_size
         self._history: list[tuple[int, bytes] | None] = [None] * history_size
         self._needs_rebase = True
-        self._waiting_keyframe = producer.kind == "video"
+        # the layer forwarded now (None: waiting for a keyframe) and the one wanted
+        self.current_layer: int | None = None if producer.kind == "video" else 0
+        self.target_layer = 0
+        self._held: list[RtpView] | None = None  # the target's keyframe, waiting to switch
+        self._frame_open = False  # the last packet sent did not end its frame
         self._seq_offset = 0
         self._ts_offset = 0
         self._last_out_seq = random.randint(0, 0xFFFF)
@@ -63,6 +69,7 @@ class Consumer:
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._sent_reports: dict[int, float] = {}
         self._pending_rtx: list[bytes] = []
+        self._resent_at: dict[int, float] = {}
         self._resume_gap = 0
         self._wake = wake
         self._writer: HeaderWriter | None = None
@@ -70,6 +77,7 @@ class Consumer:
         self.fraction_lost = 0.0
         self.rtt_s: float | None = None
         self.remb_bps: int | None = None
+        self.remb_at = 0.0
         self.receiver_reports = 0
         self.attached = True
         sender.sink = self
@@ -84,6 +92,8 @@ class Consumer:
     def pause(self) -> None:
         if not self.paused:
             self.paused = True
+            self.current_layer = None
+            self._held = None
 
     def resume(self) -> None:
         """Resume from the next keyframe, continuing our sequence and timestamps.
@@ -94,26 +104,66 @@ class Consumer:
         """
         if self.paused:
             self.paused = False
-            self._needs_rebase = True
             self._resume_gap = 1
-            self._waiting_keyframe = self.producer.kind == "video"
-            self.producer.request_keyframe()
+            self.producer.request_keyframe(self.target_layer)
+
+    def set_target_layer(self, layer: int | None) -> None:
+        """Switch to ``layer`` on its next keyframe (None: keep the current choice)."""
+        if layer is None or layer == self.target_layer:
+            return
+        self.target_layer = layer
+        self._held = None
+        if layer != self.current_layer and not self.paused:
+            self.producer.request_keyframe(layer)
 
     # --- egress (hot path) --------------------------------------------------------
-    def forward(self, packet: RtpView, audio_level: bytes | None = None) -> None:
-        """Hot path: rewrite one packet for this subscriber and send it, synchronously."""
-        if self.paused:
+    def forward(self, packet: RtpView, layer: int, audio_level: bytes | None = None) -> None:
+        """Hot path: rewrite one packet of ``layer`` for this subscriber and send it."""
+        if layer != self.current_layer:
+            self._other_layer(packet, layer)
             return
+        self._send(packet, audio_level)
+        if self._held is not None and packet.marker:
+            self._switch(self.target_layer)  # the old layer's frame is whole: switch now
+
+    def _other_layer(self, packet: RtpView, layer: int) -> None:
+        """A packet of a layer we do not forward: only the target's keyframe switches.
+
+        The switch waits for the end of the frame in flight on the old layer (a frame
+        cut short would look whole to a receiver that trusts sequence numbers): the new
+        layer's packets are held until then, a bounded number of them.
+        """
+        if layer != self.target_layer or self.paused:
+            return
+        held = self._held
+        if held is not None:
+            held.append(packet)
+            if len(held) >= MAX_HELD_PACKETS:  # the old layer stalled mid-frame
+                self._resume_gap = 1  # leave a hole: its last frame is visibly incomplete
+                self._switch(layer)
+            return
+        detector = self.producer.is_keyframe
+        if detector is not None and not detector(packet.payload):  # type: ignore[operator]
+            self.producer.request_keyframe(layer)
+            return
+        self._held = [packet]
+        if self.current_layer is None or not self._frame_open:
+            self._switch(layer)
+
+    def _switch(self, layer: int) -> None:
+        held, self._held = self._held or [], None
+        if self.current_layer is not None:
+            self._counters.layer_switches += 1
+        self.current_layer = layer
+        self._needs_rebase = True
+        for packet in held:
+            self._send(packet, None)
+
+    def _send(self, packet: RtpView, audio_level: bytes | None) -> None:
         sender = self.sender
         payload_type = sender.payload_type
         if payload_type is None:
             return
-        if self._waiting_keyframe:
-            detector = self.producer.is_keyframe
-            if detector is not None and not detector(packet.payload):  # type: ignore[operator]
-                self.producer.request_keyframe()
-                return
-            self._waiting_keyframe = False
         if self._needs_rebase:
             self._rebase(packet)
         writer = self._writer
@@ -122,12 +172,11 @@ class Consumer:
         out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
         out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         now = time.monotonic()
-        data = writer.build(
-            packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level
-        )
+        data = writer.build(packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level)
         self._last_out_seq = out_seq
         self._last_out_ts = out_ts
         self._last_send_time = now
+        self._frame_open = not packet.marker
         self._history[out_seq % self._history_size] = (out_seq, data)
         if sender.send_rtp(data):
             size = len(data)
@@ -159,21 +208,32 @@ class Consumer:
 
     # --- subscriber feedback (SenderSink) ----------------------------------------
     def on_keyframe_request(self) -> None:
-        self.producer.request_keyframe()
+        layer = self.current_layer
+        self.producer.request_keyframe(self.target_layer if layer is None else layer)
 
     def on_nack(self, sequence_numbers: list[int]) -> None:
         self.nacks += len(sequence_numbers)
         self._counters.nacks_received += len(sequence_numbers)
         upstream: list[int] = []
+        now = time.monotonic()
+        # a receiver repeats every missing number in each NACK: resend a packet at most
+        # once a round trip, or retransmissions flood the very link that lost them
+        spacing = max(RETRANSMIT_MIN_INTERVAL_S, self.rtt_s or 0.0)
+        resent = self._resent_at
         for seq in sequence_numbers:
+            if now - resent.get(seq, -1e9) < spacing:
+                continue
+            resent[seq] = now
             entry = self._history[seq % self._history_size]
             if entry is not None and entry[0] == seq:
                 if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
                     self._pending_rtx.append(entry[1])
             else:
                 upstream.append((seq - self._seq_offset) & 0xFFFF)
-        if upstream:
-            self.producer.forward_nack(upstream)
+        while len(resent) > self._history_size:
+            del resent[next(iter(resent))]
+        if upstream and self.current_layer is not None:
+            self.producer.forward_nack(self.current_layer, upstream)
         if self._pending_rtx:
             self._wake.set()
 
@@ -189,6 +249,7 @@ class Consumer:
 
     def on_remb(self, bitrate_bps: int) -> None:
         self.remb_bps = bitrate_bps
+        self.remb_at = time.monotonic()
 
     # --- periodic work (driven by the subscriber's RTCP task) --------------------
     async def flush_retransmissions(self) -> None:
@@ -209,8 +270,11 @@ class Consumer:
 
     def sender_report(self) -> bytes | None:
         """SR for what we forwarded: the publisher's NTP/RTP pair through our rewrite."""
-        report = self.producer.sender_report
-        if report is None or self._last_send_time is None or self.paused:
+        layer = self.current_layer
+        if layer is None or self._last_send_time is None or self.paused:
+            return None
+        report = self.producer.layers[layer].sender_report
+        if report is None:
             return None
         ntp, rtp_ts, arrival = report
         elapsed = time.monotonic() - arrival
@@ -229,6 +293,8 @@ class Consumer:
             "kind": self.producer.kind,
             "mid": self.mid,
             "paused": self.paused,
+            "layer": self.current_layer,
+            "target_layer": self.target_layer,
             "packets_sent": self.packets_sent,
             "nacks": self.nacks,
             "fraction_lost": self.fraction_lost,

@@ -3,8 +3,9 @@
 The machine's kernel has no ``netem``; this shim stands in for it. It sits where the
 SFU hands datagrams to the socket for one peer connection (RTP on the fast path and
 RTCP on aiortc's), drops a share of them at random and drops whatever exceeds a
-token-bucket rate (like ``tc tbf`` with a small burst). It is only reachable when
-``SfuConfig.allow_test_impairment`` is set.
+token-bucket rate (like ``tc tbf`` with a burst of ``BURST_S`` of the rate, so the
+packets of one video frame, sent back to back, pass when the average fits). It is only
+reachable when ``SfuConfig.allow_test_impairment`` is set.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 
-BURST_S = 0.05
+BURST_S = 0.25
 
 
 class Impairment:

@@ -5,10 +5,13 @@ leaves for video (``bandwidth.DownlinkEstimate``):
 
 - **Start**: a new stream gets the highest layer that fits the budget, or
   ``start_bitrate_bps`` while no estimate has come yet.
-- **Down, at once**: when the layers being sent no longer fit the budget (a REMB
+- **Down, quickly**: when the layers being sent no longer fit the budget (a REMB
   budget must be clearly short, under ``DOWN_TOLERANCE`` of what we send, and is
   ignored for ``PROBE_GRACE_S`` after a step up while it catches up), each stream
-  takes the highest layer that fits, highest priority first. When not even the
+  takes the highest layer that fits, highest priority first (at once when the budget
+  is under ``CLEAR_SHORTFALL`` of what we send, else on the second evaluation in a
+  row, so a passing blip on a loaded machine changes nothing); then nothing more
+  for ``DOWN_SETTLE_S``, as receiver reports still describe the time before. When not even the
   lowest layers fit on two evaluations in a row, or the budget is under the floor,
   video stops: audio only. Loss above the threshold on two evaluations without a
   lower estimate steps down too.
@@ -38,6 +41,8 @@ FLAP_WINDOW_S = 15.0
 STARVED_EVALUATIONS_TO_STOP = 2
 DOWN_TOLERANCE = 0.8
 PROBE_GRACE_S = 5.0
+DOWN_SETTLE_S = 2.0
+CLEAR_SHORTFALL = 0.7
 UP_MAX_LOSS = 0.05
 
 
@@ -88,11 +93,13 @@ class LayerSelector:
     _good_since: float | None = None
     _bad_streak: int = 0
     _starved_streak: int = 0
+    _short_streak: int = 0
     _reached_at: dict[tuple[Hashable, int], float] = field(default_factory=dict)
     _backoff: dict[tuple[Hashable, int], _Backoff] = field(default_factory=dict)
     _resumed_at: float | None = None
     _resume_hold_s: float | None = None
     _last_up: float | None = None
+    _last_down: float | None = None
 
     def update(
         self,
@@ -116,6 +123,10 @@ class LayerSelector:
             self._adjust(now, budget_bps, loss, streams, limited_by_loss)
         changed = (self.layers, self.audio_only) != before
         return Decision(dict(self.layers), self.audio_only, self.reason, changed)
+
+    def settling(self, now: float) -> bool:
+        """Just stepped down: feedback about the time before is not acted on again."""
+        return self._last_down is not None and now - self._last_down < DOWN_SETTLE_S
 
     # --- states -------------------------------------------------------------------
     def _stop_video(self, reason: str) -> None:
@@ -175,8 +186,13 @@ class LayerSelector:
         tolerance = 1.0 if limited_by_loss else DOWN_TOLERANCE
         probing = self._last_up is not None and now - self._last_up < PROBE_GRACE_S
         short = budget < tolerance * sending and (limited_by_loss or not probing)
+        if self.settling(now) and budget >= policy.audio_only_floor_bps:
+            # receiver reports still describe the time before the last step down
+            self._up_since = None
+            return
         if not short:
             self._starved_streak = 0
+            self._short_streak = 0
         too_little = budget < policy.audio_only_floor_bps
         if short or too_little:
             fitted = self._fit(budget, streams)
@@ -189,15 +205,20 @@ class LayerSelector:
                     self._track_flapping(now)
                 self._up_since = None
                 return
-            if fitted is not None and fitted != self.layers:
+            self._short_streak += 1
+            clear = budget < CLEAR_SHORTFALL * sending
+            if fitted is not None and fitted != self.layers and (clear or self._short_streak >= 2):
+                self._short_streak = 0
                 self._note_failures(now, streams, fitted)
                 self.layers = fitted
+                self._last_down = now
                 self.reason = "loss" if limited_by_loss else "bandwidth"
             self._up_since = None
             return
         if self._bad_streak >= 2:
             # lossy without a lower estimate (random loss): step the top stream down
             stepped = self._step(streams, -1, now)
+            self._last_down = now
             if stepped is None:
                 self._stop_video("loss")
                 self._track_flapping(now)

@@ -10,11 +10,13 @@ becomes its only layer.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sfu.rtp_view import RtpView
 
 BITRATE_SMOOTHING = 0.5  # weight of the newest one-second sample
+MIN_ROUGH_S = 0.3
 
 
 class Layer:
@@ -23,6 +25,7 @@ class Layer:
         "_bytes_at_sample",
         "_cycles",
         "_expected_prior",
+        "_first_at",
         "_last_keyframe_request",
         "_max_seq",
         "_received_prior",
@@ -53,11 +56,13 @@ class Layer:
         self._received_prior = 0
         self._bytes_at_sample = 0
         self._sampled_at: float | None = None
+        self._first_at = 0.0
         self._last_keyframe_request = -1e9
 
     def adopt(self, ssrc: int, sequence_number: int) -> None:
         """A (new) SSRC carries this layer: receive statistics start over."""
         self.ssrc = ssrc
+        self._first_at = time.monotonic()
         self.sender_report = None
         self._base_seq = sequence_number
         self._max_seq = sequence_number
@@ -90,6 +95,14 @@ class Layer:
         self._sampled_at = now
         self._bytes_at_sample = self.bytes
         return self.bitrate_bps
+
+    def rough_bitrate(self, now: float) -> float:
+        """The smoothed bitrate, or before the first sample what arrived so far (a layer
+        seen for a moment counts as 1 b/s: selectable, its size not known yet)."""
+        if self.bitrate_bps or not self.packets:
+            return self.bitrate_bps
+        elapsed = now - self._first_at
+        return self.bytes * 8 / elapsed if elapsed >= MIN_ROUGH_S else 1.0
 
     def may_request_keyframe(self, now: float, min_interval_s: float) -> bool:
         if self.ssrc is None or now - self._last_keyframe_request < min_interval_s:
@@ -161,7 +174,8 @@ class LayerSet:
         """Per-layer bitrates, lowest first; sampled when ``now`` is given."""
         if now is not None:
             return [layer.sample_bitrate(now) for layer in self.layers]
-        return [layer.bitrate_bps for layer in self.layers]
+        now = time.monotonic()
+        return [layer.rough_bitrate(now) for layer in self.layers]
 
     def of_ssrc(self, ssrc: int) -> Layer | None:
         return self.by_ssrc.get(ssrc)

@@ -26,6 +26,7 @@ from sfu.impairment import Impairment
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
 from sfu.quality import LinkQuality
+from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
 
 if TYPE_CHECKING:
     from sfu.room import Room
@@ -60,6 +61,7 @@ class Participant:
         self._rtcp_task: asyncio.Task[None] | None = None
         self.quality = LinkQuality(room.config, self._emit_quality)
         self._impairment: Impairment | None = None
+        self._simulcast: dict[str, SimulcastOffer] = {}
 
     # --- peer connections ---------------------------------------------------------
     def _new_pc(self) -> ForwardingPeerConnection:
@@ -87,6 +89,7 @@ class Participant:
         if not isinstance(offer_sdp, str) or not offer_sdp.strip().startswith("v=0"):
             raise ValueError("not an SDP offer")
         sources = dict(sources or {})
+        simulcast = parse_simulcast_offer(offer_sdp)  # ValueError when unusable
         async with self._publish_lock:
             if self._publish_pc is None:
                 self._publish_pc = self._new_pc()
@@ -100,8 +103,9 @@ class Participant:
                 raise
             except Exception as exc:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
+            self._simulcast = simulcast
             await self._sync_producers(pc, sources)
-            return self._local_sdp(pc)
+            return answer_with_simulcast(self._local_sdp(pc), simulcast)
 
     async def _sync_producers(self, pc: ForwardingPeerConnection, sources: dict[str, str]) -> None:
         wanted: dict[str, Any] = {}
@@ -116,12 +120,13 @@ class Participant:
             existing = self.producers.get(source)
             receiver = transceiver.receiver
             if existing is not None and existing.receiver is receiver:
-                continue
+                continue  # renegotiation keeps a producer and its layers as they were
             if existing is not None:
                 await self._remove_producer(source)
             codecs = codecs_of(transceiver)
             if not codecs or not isinstance(receiver, ForwardingReceiver):
                 continue
+            simulcast = self._simulcast.get(str(transceiver.mid))
             producer = Producer(
                 participant_id=self.id,
                 source=source,
@@ -132,6 +137,9 @@ class Participant:
                 counters=self.room.counters,
                 keyframe_interval_s=self.room.config.keyframe_request_min_interval_s,
                 on_audio_level=self.room.on_audio_level,
+                rids=simulcast.rids if simulcast else (),
+                rid_extension_id=simulcast.rid_extension_id if simulcast else 0,
+                max_incoming_bitrate_bps=self.room.config.max_incoming_bitrate_bps,
             )
             producer.start()
             self.producers[source] = producer
@@ -234,6 +242,8 @@ class Participant:
             self.consumers[key] = consumer
             self._transceiver_of[key] = transceiver
             changed = True
+        if changed:
+            self.quality.place(self.consumers.values())
         return changed
 
     def _retire_consumer(self, key: tuple[str, str]) -> None:
@@ -269,7 +279,7 @@ class Participant:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
             self._offer_outstanding = False
         for consumer in self.consumers.values():
-            consumer.producer.request_keyframe()
+            consumer.producer.request_keyframe(consumer.target_layer)
         if self._subscription_dirty:
             self.room.listeners.emit("on_subscription_changed", self.room, self)
 
@@ -321,7 +331,7 @@ class Participant:
             raise ValueError("max_layer must be 0, 1, 2 or None")
         self.quality_mode = mode
         self.max_layer = max_layer
-        self.quality.force(self.consumers.values(), mode == "audio-only")
+        self.quality.prefer(self.consumers.values(), mode == "audio-only", max_layer)
 
     def _emit_quality(self, report: QualityReport) -> None:
         self.room.listeners.emit("on_quality", self.room, self, report)

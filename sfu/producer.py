@@ -11,6 +11,7 @@ import structlog
 
 from sfu.aiortc_adapter import ForwardingReceiver, RtcpReceiverInfo, RtpView
 from sfu.keyframes import keyframe_detector
+from sfu.layers import Layer, LayerSet
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class Producer:
         counters: RoomCounters,
         keyframe_interval_s: float,
         on_audio_level: Callable[[Producer, int], None] | None = None,
+        rids: tuple[str, ...] = (),
+        rid_extension_id: int = 0,
+        max_incoming_bitrate_bps: int = 0,
     ) -> None:
         self.participant_id = participant_id
         self.source = source
@@ -48,23 +52,17 @@ class Producer:
         self.clock_rate = clock_rate
         self.receiver = receiver
         self.consumers: list[Consumer] = []
-        self.ssrc: int | None = None
-        self.sender_report: tuple[int, int, float] | None = None  # ntp, rtp ts, arrival
+        self.layer_set = LayerSet(rids, rid_extension_id)
+        self.layers: list[Layer] = self.layer_set.layers
+        self._by_ssrc = self.layer_set.by_ssrc
+        self._max_incoming_bitrate_bps = max_incoming_bitrate_bps
         self.is_keyframe = keyframe_detector(mime_type)
         self.keyframe_requests = 0
         self._counters = counters
         self._keyframe_interval_s = keyframe_interval_s
-        self._last_keyframe_request = -1e9
         self._upstream: asyncio.Queue[bytes] = asyncio.Queue(UPSTREAM_QUEUE_SIZE)
         self._task: asyncio.Task[None] | None = None
         self._on_audio_level = on_audio_level
-        # receive statistics for our receiver reports
-        self._base_seq: int | None = None
-        self._max_seq = 0
-        self._cycles = 0
-        self._received = 0
-        self._expected_prior = 0
-        self._received_prior = 0
         self.packets = 0
 
     def start(self) -> None:
@@ -84,54 +82,62 @@ class Producer:
     # --- ingress (hot path) -------------------------------------------------------
     def on_rtp(self, packet: RtpView) -> None:
         """Hot path: called from the UDP callback; never awaits, never copies the packet."""
+        layer = self._by_ssrc.get(packet.ssrc)
+        if layer is None:
+            layer = self.layer_set.learn(packet)
+            if layer is None:
+                return  # a simulcast SSRC not yet known by its rid
         counters = self._counters
         counters.packets_in += 1
         counters.bytes_in += len(packet.data)
         self.packets += 1
-        seq = packet.sequence_number
-        if self.ssrc != packet.ssrc:
-            self.ssrc = packet.ssrc
-            self._base_seq = seq
-            self._max_seq = seq
-            self._cycles = 0
-            self._received = 0
-        self._received += 1
-        if 0 < ((seq - self._max_seq) & 0xFFFF) < 0x8000:
-            if seq < self._max_seq:
-                self._cycles += 0x10000
-            self._max_seq = seq
+        layer.count(packet)
         audio_level = None
         level_id = self.receiver.audio_level_id  # known once negotiation completes
         if level_id:
             audio_level = packet.extension(level_id)
             if audio_level and self._on_audio_level is not None:
                 self._on_audio_level(self, audio_level[0] & 0x7F)
+        index = layer.index
         for consumer in self.consumers:
-            consumer.forward(packet, audio_level)
+            consumer.forward(packet, index, audio_level)
+
+    @property
+    def ssrc(self) -> int | None:
+        """The SSRC of the lowest layer that has one (plain streams: the only one)."""
+        return next((layer.ssrc for layer in self.layers if layer.ssrc is not None), None)
+
+    def layer_bitrates(self) -> list[float]:
+        """Measured bitrate per layer, lowest first (0: not being received)."""
+        return self.layer_set.bitrates()
 
     def on_sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None:
-        if ssrc == self.ssrc or self.ssrc is None:
-            self.sender_report = (ntp, rtp_timestamp, time.monotonic())
+        layer = self._by_ssrc.get(ssrc)
+        if layer is not None:
+            layer.sender_report = (ntp, rtp_timestamp, time.monotonic())
 
     # --- upstream feedback --------------------------------------------------------
-    def request_keyframe(self) -> bool:
-        """Queue a PLI to the publisher unless one went out less than the interval ago."""
-        if self.kind != "video" or self.ssrc is None:
+    def request_keyframe(self, layer_index: int = 0) -> bool:
+        """Queue a PLI for one layer unless one went out less than the interval ago."""
+        if self.kind != "video" or not 0 <= layer_index < len(self.layers):
             return False
-        now = time.monotonic()
-        if now - self._last_keyframe_request < self._keyframe_interval_s:
+        layer = self.layers[layer_index]
+        if not layer.may_request_keyframe(time.monotonic(), self._keyframe_interval_s):
             return False
-        self._last_keyframe_request = now
+        assert layer.ssrc is not None
         self.keyframe_requests += 1
         self._counters.keyframe_requests += 1
-        self._queue(self.receiver.keyframe_request(self.ssrc))
+        self._queue(self.receiver.keyframe_request(layer.ssrc))
         return True
 
-    def forward_nack(self, sequence_numbers: list[int]) -> None:
-        if self.ssrc is None or not sequence_numbers:
+    def forward_nack(self, layer_index: int, sequence_numbers: list[int]) -> None:
+        if not 0 <= layer_index < len(self.layers) or not sequence_numbers:
+            return
+        ssrc = self.layers[layer_index].ssrc
+        if ssrc is None:
             return
         self._counters.nacks_forwarded += len(sequence_numbers)
-        self._queue(self.receiver.nack(self.ssrc, sequence_numbers))
+        self._queue(self.receiver.nack(ssrc, sequence_numbers))
 
     def _queue(self, data: bytes) -> None:
         try:
@@ -139,35 +145,41 @@ class Producer:
         except asyncio.QueueFull:
             log.warning("sfu_upstream_rtcp_dropped", source=self.source)
 
-    def _receiver_report(self) -> bytes | None:
-        if self.ssrc is None or self._base_seq is None:
+    def _periodic_reports(self) -> bytes | None:
+        """Receiver reports for every layer and, for video, a REMB (the publisher's ceiling)."""
+        now = time.monotonic()
+        self.layer_set.bitrates(now)
+        blocks = []
+        for layer in self.layers:
+            reception = layer.reception()
+            if reception is None:
+                continue
+            ssrc, fraction, lost, highest = reception
+            lsr = dlsr = 0
+            if layer.sender_report is not None:
+                ntp, _, arrival = layer.sender_report
+                lsr = (ntp >> 16) & 0xFFFFFFFF
+                dlsr = int((now - arrival) * 65536)
+            blocks.append(
+                RtcpReceiverInfo(
+                    ssrc=ssrc,
+                    fraction_lost=fraction,
+                    packets_lost=lost,
+                    highest_sequence=highest,
+                    jitter=0,
+                    lsr=lsr,
+                    dlsr=dlsr,
+                )
+            )
+        if not blocks:
             return None
-        extended_max = self._cycles + self._max_seq
-        expected = extended_max - self._base_seq + 1
-        lost = max(0, expected - self._received)
-        expected_interval = expected - self._expected_prior
-        received_interval = self._received - self._received_prior
-        self._expected_prior = expected
-        self._received_prior = self._received
-        lost_interval = expected_interval - received_interval
-        fraction = 0
-        if expected_interval > 0 and lost_interval > 0:
-            fraction = min(255, (lost_interval << 8) // expected_interval)
-        lsr = dlsr = 0
-        if self.sender_report is not None:
-            ntp, _, arrival = self.sender_report
-            lsr = (ntp >> 16) & 0xFFFFFFFF
-            dlsr = int((time.monotonic() - arrival) * 65536)
-        info = RtcpReceiverInfo(
-            ssrc=self.ssrc,
-            fraction_lost=fraction,
-            packets_lost=min(lost, 0x7FFFFF),
-            highest_sequence=extended_max & 0xFFFFFFFF,
-            jitter=0,
-            lsr=lsr,
-            dlsr=dlsr,
-        )
-        return self.receiver.receiver_report([info])
+        data = self.receiver.receiver_report(blocks)
+        if self.layer_set.simulcast and self._max_incoming_bitrate_bps:
+            # the ceiling of the browser's estimate decides which layers it sends; a
+            # plain stream is left alone (aiortc publishers take a REMB as their target)
+            ssrcs = [layer.ssrc for layer in self.layers if layer.ssrc is not None]
+            data += self.receiver.remb(self._max_incoming_bitrate_bps, ssrcs)
+        return data
 
     async def _run_upstream(self) -> None:
         next_report = time.monotonic() + RECEIVER_REPORT_INTERVAL_S
@@ -177,7 +189,7 @@ class Producer:
                 data = await asyncio.wait_for(self._upstream.get(), timeout)
             except TimeoutError:
                 next_report = time.monotonic() + RECEIVER_REPORT_INTERVAL_S
-                report = self._receiver_report()
+                report = self._periodic_reports()
                 if report is None:
                     continue
                 data = report
@@ -189,6 +201,7 @@ class Producer:
             "kind": self.kind,
             "mime_type": self.mime_type,
             "ssrc": self.ssrc,
+            "layers": [layer.dump() for layer in self.layers],
             "packets": self.packets,
             "consumers": len(self.consumers),
             "keyframe_requests": self.keyframe_requests,

@@ -7,6 +7,7 @@ the frames it decodes per track, so tests can check media end to end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import math
 import time
@@ -27,6 +28,7 @@ from av import AudioFrame, VideoFrame
 from sfu import Participant, SubscriptionOffer
 
 VIDEO_CLOCK = 90_000
+STUCK_S = 1.0
 AUDIO_RATE = 48_000
 
 
@@ -162,6 +164,7 @@ class LoopbackClient:
                 RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
             )
             self.subscribe_pc.on("track", self._on_track)
+            self._readers.append(asyncio.create_task(self._recover_like_a_browser()))
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         pin_host_addresses(pc, self.addresses)
@@ -193,6 +196,41 @@ class LoopbackClient:
                         received.widths.append(frame.width)
         except Exception:
             return
+
+    async def _recover_like_a_browser(self) -> None:
+        """Loss recovery as a browser does it, which aiortc's receiver lacks.
+
+        aiortc NACKs a missing packet once, and its video jitter buffer then waits for
+        it until 512 packets have passed (half a minute of a low layer). Chrome, when a
+        frame stays incomplete, gives it up and requests a keyframe. This task does the
+        same for our subscribe connection: after ``STUCK_S`` without progress past a
+        missing packet, it flushes the buffer and sends a PLI.
+        """
+        stuck_since: dict[int, tuple[int, float]] = {}
+        while True:
+            await asyncio.sleep(0.25)
+            pc = self.subscribe_pc
+            if pc is None:
+                continue
+            for transceiver in pc.getTransceivers():
+                receiver: Any = transceiver.receiver
+                if transceiver.kind != "video" or receiver.track is None:
+                    continue
+                nacks = receiver._RTCRtpReceiver__nack_generator
+                buffer = receiver._RTCRtpReceiver__jitter_buffer
+                ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams), None)
+                if ssrc is None or nacks is None:
+                    continue
+                with contextlib.suppress(ConnectionError):
+                    origin, since = stuck_since.get(id(receiver), (-1, time.monotonic()))
+                    if buffer._origin != origin or not nacks.missing:
+                        stuck_since[id(receiver)] = (buffer._origin, time.monotonic())
+                    elif time.monotonic() - since > STUCK_S:
+                        buffer.remove(buffer.capacity)
+                        buffer._origin = None
+                        nacks.missing.clear()
+                        stuck_since.pop(id(receiver), None)
+                        await receiver._send_rtcp_pli(ssrc)
 
     def frames(self, kind: str) -> int:
         return sum(r.frames for r in self.received.values() if r.kind == kind)

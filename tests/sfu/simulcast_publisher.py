@@ -57,7 +57,7 @@ class _SilentTrack(MediaStreamTrack):
         await asyncio.Event().wait()
 
 
-@dataclass
+@dataclass(eq=False)  # hashable: aiortc's RTCP router keeps it in a set
 class Layer:
     rid: str
     clip: EncodedClip

@@ -61,7 +61,8 @@ async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them()
 
         # every decoded picture had one of the layer sizes: no broken frame in between
         assert set(video.widths) <= set(LAYER_WIDTHS.values())
-        assert video.widths[:3] == [LAYER_WIDTHS["f"], LAYER_WIDTHS["q"], LAYER_WIDTHS["h"]]
+        widths = video.widths[video.widths.index(LAYER_WIDTHS["f"]) :]
+        assert widths == [LAYER_WIDTHS["f"], LAYER_WIDTHS["q"], LAYER_WIDTHS["h"]]
         assert sfu.stats()["totals"]["layer_switches"] >= 2
         assert publisher.layer("q").keyframe_requests >= 1
         assert publisher.layer("h").keyframe_requests >= 1
