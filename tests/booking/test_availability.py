@@ -180,3 +180,29 @@ def test_available_at_follows_paris_wall_time_and_absences() -> None:
     )
     assert not available_at(absent, datetime(2026, 3, 30, 7, 30, tzinfo=UTC))
     assert available_at(absent, datetime(2026, 3, 30, 8, 30, tzinfo=UTC))
+
+
+async def test_an_agent_cannot_change_a_colleagues_hours_but_the_administrator_can(
+    booking_client: Any,
+) -> None:
+    client = await booking_client()
+    admin = await sign_in(client, ADMIN)
+    colleague = await client.post(
+        "/api/admin/agents",
+        json={"name": "Collègue", "email": "collegue@demo.example",
+              "password": "mot-de-passe-solide", "service_id": "demo-caf-prestations"},
+        headers=admin,
+    )  # fmt: skip
+    colleague_id = (await colleague.json())["id"]
+    url = f"/api/agents/{colleague_id}/availability"
+    by_admin = await client.put(url, json={"rules": ALL_DAY[:1]}, headers=admin)
+    assert by_admin.status == 200 and len((await by_admin.json())["rules"]) == 1
+    agent = await sign_in(client, AGENT)
+    assert (await client.get(url)).status == 403
+    refused = await client.put(url, json={"rules": []}, headers=agent)
+    assert refused.status == 403
+    assert (
+        await client.post(f"/api/agents/{colleague_id}/absences", json={}, headers=agent)
+    ).status == 403
+    await sign_in(client, ADMIN)
+    assert len((await (await client.get(url)).json())["rules"]) == 1

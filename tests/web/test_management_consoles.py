@@ -132,8 +132,22 @@ def test_admin_creates_a_motif_that_appears_in_the_booking_flow(
     )
     row = admin.locator("#motif-rows tr", has_text="Accompagnement numérique")
     expect(row).to_contain_text("Visio, Téléphone")
+
+    # The administrator also keeps an agent's hours and absences.
+    admin.get_by_role("button", name="Horaires et absences — Camille Martin").click()
+    expect(
+        admin.get_by_role("heading", name="Horaires et absences de Camille Martin")
+    ).to_be_focused(timeout=15_000)
+    expect(admin.get_by_role("group", name="Dimanche")).to_be_visible()
+    leave = (datetime.now() + timedelta(days=10)).replace(hour=9, minute=0)
+    admin.get_by_label("Début de l'absence").fill(leave.strftime("%Y-%m-%dT%H:%M"))
+    admin.get_by_label("Fin de l'absence").fill(leave.strftime("%Y-%m-%dT17:00"))
+    admin.get_by_role("button", name="Ajouter l'absence").click()
+    expect(admin.locator("#absences li")).to_have_count(1, timeout=15_000)
     admin.screenshot(path=str(artifacts_dir / "admin-management.png"), full_page=True)
     assert blocking_violations(admin) == []
+    admin.get_by_role("button", name=re.compile("^Supprimer l'absence")).click()
+    expect(admin.locator("#absences li")).to_have_count(0, timeout=15_000)
 
     citizen = paris_page(browser)
     open_motif(citizen, service.base_url, "Accompagnement numérique")

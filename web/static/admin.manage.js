@@ -1,6 +1,7 @@
 // Managing one's organisation: motifs (and services), agents, partner points and their
 // staff accounts. Every form reports the server's field messages next to the field.
 import { api, ApiError } from "./api.js";
+import { editAvailabilityOf, rerenderAvailability } from "./agent.availability.js";
 import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -97,9 +98,12 @@ function renderAgents() {
   $("agent-rows").replaceChildren(...state.agents.map((a) => {
     const tr = document.createElement("tr");
     const label = a.active ? t("mgmt.deactivate") : t("mgmt.reactivate");
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    if (a.active) actions.append(button(t("mgmt.hours"), `${t("mgmt.hours")} — ${a.name}`, () => editAvailabilityOf(a, onUnauthorised)));
+    actions.append(button(label, `${label} — ${a.name}`, () => setActive(`/admin/agents/${encodeURIComponent(a.id)}`, !a.active, a.name)));
     tr.append(cell(a.name), cell(a.email), cell(serviceName(a.service_id)), cell(String(a.upcoming_bookings ?? "")),
-      cell(a.active ? t("mgmt.active") : t("mgmt.inactive")),
-      cell(button(label, `${label} — ${a.name}`, () => setActive(`/admin/agents/${encodeURIComponent(a.id)}`, !a.active, a.name))));
+      cell(a.active ? t("mgmt.active") : t("mgmt.inactive")), cell(actions));
     return tr;
   }));
 }
@@ -265,4 +269,7 @@ export async function setupManagement(unauthorised) {
   }
 }
 
-export function rerenderManagement() { if (state.services.length || state.points.length) render(); }
+export function rerenderManagement() {
+  if (state.services.length || state.points.length) render();
+  rerenderAvailability();
+}

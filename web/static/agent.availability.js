@@ -1,4 +1,5 @@
-// The agent's weekly timetable and absences: view, edit, add, remove.
+// An agent's weekly timetable and absences: view, edit, add, remove. The agent edits their
+// own (agent console); an administrator edits an agent of the organisation (admin console).
 // Times are Paris wall-clock times; an end of 00:00 means midnight (the whole evening).
 import { api, ApiError } from "./api.js";
 import { locale, t } from "./i18n.js";
@@ -8,6 +9,9 @@ const DAYS = [0, 1, 2, 3, 4, 5, 6];
 let rules = []; // [{weekday, start, end}] as edited
 let absences = [];
 let onUnauthorised = () => {};
+let agentPath = "/agents/me";
+let editedName = null; // set when an administrator edits someone else's availability
+let wired = false;
 
 function say(text, kind = "") {
   const box = $("avail-status");
@@ -139,7 +143,7 @@ async function saveRules(event) {
   $("rules-error").textContent = "";
   const sent = rules.map((r) => ({ weekday: r.weekday, start: r.start, end: r.end === "00:00" ? "24:00" : r.end }));
   try {
-    showView(await api("/agents/me/availability", { method: "PUT", body: { rules: sent } }));
+    showView(await api(`${agentPath}/availability`, { method: "PUT", body: { rules: sent } }));
     say(t("avail.rules.saved"), "ok");
   } catch (err) {
     const fields = failed(err);
@@ -164,7 +168,7 @@ async function addAbsence(event) {
   }
   if (missing) { say(t("avail.fix"), "error"); $(missing).focus(); return; }
   try {
-    const added = await api("/agents/me/absences", { method: "POST", body });
+    const added = await api(`${agentPath}/absences`, { method: "POST", body });
     $("absence-form").reset();
     await load();
     const conflicts = added.conflicts || [];
@@ -183,7 +187,7 @@ async function addAbsence(event) {
 
 async function removeAbsence(absence) {
   try {
-    await api(`/agents/me/absences/${encodeURIComponent(absence.id)}`, { method: "DELETE" });
+    await api(`${agentPath}/absences/${encodeURIComponent(absence.id)}`, { method: "DELETE" });
     await load();
     say(t("avail.abs.removed"), "ok");
     $("abs-start").focus();
@@ -191,21 +195,41 @@ async function removeAbsence(absence) {
 }
 
 async function load() {
-  showView(await api("/agents/me/availability"));
+  showView(await api(`${agentPath}/availability`));
 }
 
-/** Show the section for an agent (administrators manage agents from their console). */
+function wire() {
+  if (wired) return;
+  wired = true;
+  $("rules-form").addEventListener("submit", saveRules);
+  $("absence-form").addEventListener("submit", addAbsence);
+}
+
+/** Show the section for a signed-in agent (administrators use editAvailabilityOf). */
 export async function setupAvailability(user, unauthorised) {
   onUnauthorised = unauthorised;
   if (user.role !== "agent") return;
   $("availability").hidden = false;
-  $("rules-form").addEventListener("submit", saveRules);
-  $("absence-form").addEventListener("submit", addAbsence);
+  wire();
   try { await load(); } catch (err) { failed(err); }
+}
+
+/** An administrator opens the availability of one agent of the organisation. */
+export async function editAvailabilityOf(agent, unauthorised) {
+  onUnauthorised = unauthorised;
+  agentPath = `/agents/${encodeURIComponent(agent.id)}`;
+  editedName = agent.name;
+  $("availability").hidden = false;
+  $("h-avail").textContent = t("avail.of", { name: editedName });
+  say("");
+  wire();
+  try { await load(); } catch (err) { failed(err); }
+  $("h-avail").focus();
 }
 
 export function rerenderAvailability() {
   if ($("availability").hidden) return;
+  if (editedName) $("h-avail").textContent = t("avail.of", { name: editedName });
   renderRules();
   renderAbsences();
 }
