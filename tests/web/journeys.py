@@ -52,6 +52,23 @@ def assert_media_keeps_flowing(page: Page) -> None:
     assert later["audioPackets"] > first["audioPackets"], (first, later)
 
 
+def assert_media_resumes(page: Page, timeout_s: float = MEDIA_TIMEOUT_S) -> None:
+    """After a change of connection or publisher: both video frames and audio packets
+    grow again within a generous bound (a new stream waits for its first keyframe)."""
+    first = inbound(page)
+    deadline = time.monotonic() + timeout_s
+    later = first
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        later = inbound(page)
+        if (
+            later["framesDecoded"] > first["framesDecoded"] + 5
+            and later["audioPackets"] > first["audioPackets"] + 10
+        ):
+            return
+    raise AssertionError(f"media did not resume within {timeout_s} s: {first} -> {later}")
+
+
 def sign_in_agent(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/agent/login")
     page.get_by_label("Adresse e-mail").fill(DEMO_AGENT_EMAIL)

@@ -110,6 +110,7 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
     with agent.expect_download() as download_info:
         download_button.click()
     downloaded = Path(download_info.value.path())
+    expect(citizen.locator("#messages")).to_contain_text("Vous : ")
     assert downloaded.read_bytes() == PNG_BYTES
     citizen.screenshot(path=str(artifacts_dir / "phone-call-chat.png"))
     agent.get_by_role("button", name="Terminer pour tous").click()

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.server import RunningService
 from tests.web.accessibility import blocking_violations
-from tests.web.journeys import assert_media_keeps_flowing
+from tests.web.journeys import assert_media_keeps_flowing, assert_media_resumes
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -55,6 +55,8 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     citizen.get_by_label("Votre message").fill("Bonjour, vous m'entendez ?")
     citizen.get_by_role("button", name="Envoyer", exact=True).click()
     expect(agent.locator("#messages")).to_contain_text("Jean Dupont : Bonjour, vous m'entendez ?")
+    expect(agent.locator("#status")).to_have_text("Nouveau message de Jean Dupont.")
+    expect(agent.get_by_role("button", name="Messages •")).to_be_visible()
     expect(citizen.locator("#messages")).to_contain_text("Bonjour, vous m'entendez ?")
 
     # A network change (the browser goes back online on another network) restarts ICE:
@@ -78,8 +80,8 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     )
     assert new_ufrag != citizen.evaluate("window.oldUfrag")
     expect(citizen.locator("#status")).to_contain_text("communication", timeout=20_000)
-    assert_media_keeps_flowing(citizen)
-    assert_media_keeps_flowing(agent)
+    assert_media_resumes(citizen)
+    assert_media_resumes(agent)
 
     # Mute and camera off act on the tracks sent, and say so to assistive technologies.
     citizen.get_by_role("button", name="Couper le micro").click()

@@ -524,7 +524,10 @@ function addMessage(name, text) {
   li.append(from, body);
   $("messages").append(li);
   li.scrollIntoView({ block: "nearest" });
-  if ($("chat").hidden) $("chat-toggle").textContent = `${t("call.chat")} •`;
+  if ($("chat").hidden) {
+    $("chat-toggle").textContent = `${t("call.chat")} •`;
+    status(t("call.chat.new", { name }));
+  }
 }
 
 const FILE_TYPES = ["application/pdf", "image/png", "image/jpeg"];
@@ -578,7 +581,7 @@ function addFile(frame) {
   const li = document.createElement("li");
   const from = document.createElement("span");
   from.className = "from";
-  from.textContent = `${call.participants.get(frame.from)?.name || ""} `;
+  from.textContent = `${frame.from === call.me ? t("call.you") : call.participants.get(frame.from)?.name || ""} : `;
   const button = document.createElement("button");
   button.type = "button";
   button.className = "secondary";
@@ -811,6 +814,7 @@ function init() {
   }
   $("file-input").addEventListener("change", () => { const [file] = $("file-input").files; if (file) sendFile(file); });
   $("share").addEventListener("click", toggleScreenShare);
+  $("share").hidden = !navigator.mediaDevices?.getDisplayMedia;  // phones cannot share a screen
   window.addEventListener("online", () => restartIce());
   navigator.connection?.addEventListener?.("change", () => restartIce());
   applyI18n();
