@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.web.accessibility import blocking_violations
 from tests.web.call_server import CallServer, run_call_server
-from tests.web.journeys import inbound, wait_for_remote_media
+from tests.web.journeys import assert_media_resumes, inbound, wait_for_remote_media
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -87,5 +87,45 @@ def test_audio_only_banner_follows_the_sfu_fallback_and_recovery(
     expect(banner).to_have_attribute("data-reason", "user")
     audio_only.click()
     expect(banner).to_be_hidden(timeout=BANNER_TIMEOUT_MS)
+    for page in (agent, citizen):
+        page.context.close()
+
+
+def test_call_comes_back_by_itself_after_the_signalling_connection_drops(
+    browser: Browser, call_server: CallServer
+) -> None:
+    room = f"bk-reconnect-{uuid.uuid4().hex[:8]}"
+    agent = enter(
+        browser,
+        call_server,
+        call_server.mint(room=room, role="host", subject="agent-1", name="Claire Martin"),
+    )
+    expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
+    citizen = enter(
+        browser,
+        call_server,
+        call_server.mint(
+            room=room, role="guest", subject="citizen-1", name="Jean Dupont", lobby=True
+        ),
+    )
+    agent.get_by_role("button", name="Faire entrer Jean Dupont").click(timeout=20_000)
+    wait_for_remote_media(citizen)
+    wait_for_remote_media(agent)
+
+    # The network drops the socket (as when a phone changes network): the page joins
+    # again by itself, is not sent back to the waiting room, and media starts over.
+    citizen.evaluate(
+        "() => { const vg = window.visioguichet; window.oldPublish = vg.publishPc; "
+        "vg.signaling.socket.close(4001, 'network change'); }"
+    )
+    citizen.wait_for_function(
+        "() => { const vg = window.visioguichet; return vg.publishPc "
+        "&& vg.publishPc !== window.oldPublish && vg.publishPc.connectionState === 'connected'; }",
+        timeout=30_000,
+    )
+    expect(citizen.get_by_role("heading", name="Salle d'attente")).to_be_hidden()
+    expect(citizen.locator("#status")).to_contain_text("communication", timeout=20_000)
+    assert_media_resumes(citizen)
+    assert_media_resumes(agent)
     for page in (agent, citizen):
         page.context.close()
