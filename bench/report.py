@@ -86,7 +86,7 @@ def markdown(result: dict[str, Any]) -> str:
 def _phases(value: Any) -> str:
     if not value:
         return "–"
-    return " / ".join(f"{phase} {_cell(seconds)}" for phase, seconds in value.items())
+    return " / ".join(f"{phase} {seconds:.2f}" for phase, seconds in value.items())
 
 
 def _join_table(steps: list[dict[str, Any]]) -> list[str]:
