@@ -122,7 +122,31 @@ class Consumer:
         if layer != self.current_layer:
             self._other_layer(packet, layer)
             return
-        self._send(packet, audio_level)
+        sender = self.sender
+        payload_type = sender.payload_type
+        if payload_type is None:
+            return
+        if self._needs_rebase:
+            self._rebase(packet)
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = self._header_writer()
+        out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
+        out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        now = time.monotonic()
+        data = writer.build(packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level)
+        self._last_out_seq = out_seq
+        self._last_out_ts = out_ts
+        self._last_send_time = now
+        self._frame_open = not packet.marker
+        self._history[out_seq % self._history_size] = (out_seq, data)
+        if sender.send_rtp(data):
+            size = len(data)
+            self.packets_sent += 1
+            self.bytes_sent += size
+            counters = self._counters
+            counters.packets_out += 1
+            counters.bytes_out += size
         if self._held is not None and packet.marker:
             self._switch(self.target_layer)  # the old layer's frame is whole: switch now
 
@@ -157,34 +181,7 @@ class Consumer:
         self.current_layer = layer
         self._needs_rebase = True
         for packet in held:
-            self._send(packet, None)
-
-    def _send(self, packet: RtpView, audio_level: bytes | None) -> None:
-        sender = self.sender
-        payload_type = sender.payload_type
-        if payload_type is None:
-            return
-        if self._needs_rebase:
-            self._rebase(packet)
-        writer = self._writer
-        if writer is None:
-            writer = self._writer = self._header_writer()
-        out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
-        out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
-        now = time.monotonic()
-        data = writer.build(packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level)
-        self._last_out_seq = out_seq
-        self._last_out_ts = out_ts
-        self._last_send_time = now
-        self._frame_open = not packet.marker
-        self._history[out_seq % self._history_size] = (out_seq, data)
-        if sender.send_rtp(data):
-            size = len(data)
-            self.packets_sent += 1
-            self.bytes_sent += size
-            counters = self._counters
-            counters.packets_out += 1
-            counters.bytes_out += size
+            self.forward(packet, layer)
 
     def _header_writer(self) -> HeaderWriter:
         ids = self.sender.extension_ids

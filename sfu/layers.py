@@ -23,16 +23,16 @@ class Layer:
     __slots__ = (
         "_base_seq",
         "_bytes_at_sample",
-        "_cycles",
         "_expected_prior",
         "_first_at",
         "_last_keyframe_request",
-        "_max_seq",
         "_received_prior",
         "_sampled_at",
         "bitrate_bps",
         "bytes",
+        "cycles",
         "index",
+        "max_seq",
         "packets",
         "received",
         "rid",
@@ -50,8 +50,8 @@ class Layer:
         self.sender_report: tuple[int, int, float] | None = None  # ntp, rtp ts, arrival
         self.received = 0
         self._base_seq: int | None = None
-        self._max_seq = 0
-        self._cycles = 0
+        self.max_seq = 0
+        self.cycles = 0
         self._expected_prior = 0
         self._received_prior = 0
         self._bytes_at_sample = 0
@@ -65,22 +65,22 @@ class Layer:
         self._first_at = time.monotonic()
         self.sender_report = None
         self._base_seq = sequence_number
-        self._max_seq = sequence_number
-        self._cycles = 0
+        self.max_seq = sequence_number
+        self.cycles = 0
         self.received = 0
         self._expected_prior = 0
         self._received_prior = 0
 
     def count(self, packet: RtpView) -> None:
-        """Hot path: one more packet of this layer."""
+        """One more packet of this layer (``Producer.on_rtp`` inlines the same steps)."""
         self.packets += 1
         self.bytes += len(packet.data)
         self.received += 1
         seq = packet.sequence_number
-        if 0 < ((seq - self._max_seq) & 0xFFFF) < 0x8000:
-            if seq < self._max_seq:
-                self._cycles += 0x10000
-            self._max_seq = seq
+        if 0 < ((seq - self.max_seq) & 0xFFFF) < 0x8000:
+            if seq < self.max_seq:
+                self.cycles += 0x10000
+            self.max_seq = seq
 
     def sample_bitrate(self, now: float) -> float:
         """Smoothed bits per second since the previous sample (called about once a second)."""
@@ -115,7 +115,7 @@ class Layer:
         receiver report block since the previous call, or None before any packet."""
         if self.ssrc is None or self._base_seq is None:
             return None
-        extended_max = self._cycles + self._max_seq
+        extended_max = self.cycles + self.max_seq
         expected = extended_max - self._base_seq + 1
         lost = max(0, expected - self.received)
         expected_interval = expected - self._expected_prior

@@ -87,11 +87,20 @@ class Producer:
             layer = self.layer_set.learn(packet)
             if layer is None:
                 return  # a simulcast SSRC not yet known by its rid
+        size = len(packet.data)
         counters = self._counters
         counters.packets_in += 1
-        counters.bytes_in += len(packet.data)
+        counters.bytes_in += size
         self.packets += 1
-        layer.count(packet)
+        # Layer.count, inlined: one method call less per packet
+        layer.packets += 1
+        layer.bytes += size
+        layer.received += 1
+        seq = packet.sequence_number
+        if 0 < ((seq - layer.max_seq) & 0xFFFF) < 0x8000:
+            if seq < layer.max_seq:
+                layer.cycles += 0x10000
+            layer.max_seq = seq
         audio_level = None
         level_id = self.receiver.audio_level_id  # known once negotiation completes
         if level_id:
