@@ -106,6 +106,10 @@ def test_a_browser_opening_every_page_requests_only_the_service(
     # Last, the call room with a real token: the pre-call check runs every probe it has.
     page.goto(f"{service.base_url}/call#token={token}")
     page.wait_for_selector("#precheck[data-done=true]", timeout=20_000)
+    # No help line configured here: the page offers audio only and no number.
+    assert service.get_json("/client-config") == {"help_phone": None}
+    assert page.locator("#phone-line").is_hidden()
+    assert page.locator("#phone-hint").is_visible()
     context.close()
     own = urllib.parse.urlsplit(service.base_url).netloc
     assert len(requested) > len(web.PAGES)
