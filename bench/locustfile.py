@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 from gevent import subprocess
 from locust import HttpUser, User, between, constant, events, task
 from locust.env import Environment
@@ -40,6 +41,7 @@ PROFILE = os.environ.get("BENCH_PROFILE", "video")
 RUN_ID = os.environ.get("BENCH_RUN_ID", str(int(time.time())))
 STAY_S = float(os.environ.get("BENCH_STAY_S", "0"))
 STATS_INTERVAL_S = 2.0
+MEDIA_WORKER_START_TIMEOUT_S = 60.0
 PARTICIPANTS_PER_CALL = 3 if PROFILE == "group3" else 2
 
 
@@ -50,6 +52,7 @@ class MediaWorkerProcess:
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
+        self.ready = gevent.event.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.media_worker", PROFILE],
             stdin=subprocess.PIPE,
@@ -94,7 +97,9 @@ class MediaWorkerProcess:
             except ValueError:
                 continue
             kind = event.get("event")
-            if kind == "joined":
+            if kind == "ready":
+                self.ready.set()
+            elif kind == "joined":
                 self._fire("join", 1000 * event["join_s"])
             elif kind == "media":
                 self._fire("media start", 1000 * event["media_start_s"])
@@ -117,6 +122,16 @@ class MediaWorkerProcess:
             self.process.kill()
             self.process.wait(timeout=10)
         self.reader.kill(block=False)
+
+
+@events.test_start.add_listener
+def _start_media(environment: Environment, **_kwargs: Any) -> None:
+    """Start the media process before the users: its start-up (imports, clips) is not
+    part of the run, and a short run still has its whole time for calls."""
+    if CallParticipant.fixed_count > 0:
+        worker = MediaWorkerProcess.get(environment)
+        if not worker.ready.wait(timeout=MEDIA_WORKER_START_TIMEOUT_S):
+            worker._fire("worker", 0, Exception("media worker did not start in time"))
 
 
 @events.test_stop.add_listener

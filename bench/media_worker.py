@@ -7,9 +7,10 @@ request events.
 
 Commands (stdin): ``{"op": "join", "id", "ws_url", "token"}``, ``{"op": "stats", "id"}``,
 ``{"op": "leave", "id"}``, ``{"op": "quit"}``.
-Events (stdout): ``joined`` (``join_s``), ``media`` (``media_start_s``), ``stats``
-(``loss``, ``kbps``, ``packets``, ``late``, ``seconds``), ``left``, ``error`` (``stage``,
-``message``), ``generator`` (``cpu_pct`` of this process since the last report).
+Events (stdout): ``ready`` (once, when commands are read), ``joined`` (``join_s``),
+``media`` (``media_start_s``), ``stats`` (``loss``, ``kbps``, ``packets``, ``late``,
+``seconds``), ``left``, ``error`` (``stage``, ``message``), ``generator`` (``cpu_pct``
+of this process since the last report).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class MediaWorker:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        self.emit({"event": "ready"})  # clips loaded, commands are read from now on
         try:
             while line := await reader.readline():
                 command = json.loads(line)
@@ -92,13 +94,13 @@ class MediaWorker:
         # intervals are measured from media start: before it, there is nothing to lose
         self.last[bot_id] = (time.monotonic(), bot.stats.snapshot())
 
-    def stats(self, bot_id: str) -> None:
+    def stats(self, bot_id: str, min_interval_s: float = 1.0) -> None:
         bot = self.bots.get(bot_id)
         if bot is None or bot_id not in self.last:
             return
         then, before = self.last[bot_id]
         now, after = time.monotonic(), bot.stats.snapshot()
-        if now - then < 1.0:  # too short to say anything about a rate
+        if now - then < min_interval_s:  # too short to say anything about a rate
             return
         self.last[bot_id] = (now, after)
         d = {k: after[k] - before[k] for k in after}
@@ -123,6 +125,7 @@ class MediaWorker:
             self.emit({"event": "generator", "cpu_pct": cpu_pct, "bots": len(self.bots)})
 
     async def leave(self, bot_id: str) -> None:
+        self.stats(bot_id, min_interval_s=0.25)  # the last interval counts too (short runs)
         bot = self.bots.pop(bot_id, None)
         self.last.pop(bot_id, None)
         if bot is not None:

@@ -42,7 +42,7 @@ needs_our_sfu = pytest.mark.skipif(_sfu_missing() is not None, reason=str(_sfu_m
 def capacity_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("capacity")
     command = [
-        sys.executable, "-m", "bench.capacity", "--steps", "2", "--seconds", "3",
+        sys.executable, "-m", "bench.capacity", "--steps", "2", "--seconds", "2",
         "--max-minutes", "2", "--out", str(out),
     ]  # fmt: skip
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
@@ -124,7 +124,7 @@ def test_locust_load_reports_join_time_and_received_media(tmp_path: Path) -> Non
     assert int(rows["join"]["Failure Count"]) == 0
     assert float(rows["join"]["Median Response Time"]) > 0
     kbps = rows["received kbps"]
-    assert int(kbps["Request Count"]) >= 2
+    assert int(kbps["Request Count"]) >= 4  # every participant reports, the last interval too
     assert float(kbps["Average Response Time"]) > 50  # Opus + VP8 arrive, not a trickle
     for booking_step in ("/api/services", "/api/motifs/[id]/slots", "/api/bookings"):
         assert int(rows[booking_step]["Request Count"]) >= 1, (booking_step, rows.keys())
