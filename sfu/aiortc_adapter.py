@@ -99,6 +99,7 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 class ReceiverSink(Protocol):
     def on_rtp(self, packet: RtpView) -> None: ...
+    def rtx_primary(self, packet: RtpView) -> int | None: ...
     def on_sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None: ...
 
 
@@ -350,6 +351,10 @@ class ForwardingReceiver(RTCRtpReceiver):
 
         return RTCStatsReport()
 
+    def rtx_streams(self) -> dict[int, int]:
+        """RTX SSRC → the SSRC it repairs, from the SDP and as learnt."""
+        return dict(self._rtx_to_primary)
+
     def on_rtp_view(self, view: RtpView) -> None:
         """Hot path: one RTP packet of this m-line, RTX unwrapped, to the sink."""
         sink = self.sink
@@ -359,7 +364,11 @@ class ForwardingReceiver(RTCRtpReceiver):
         if apt is not None:
             primary = self._rtx_to_primary.get(view.ssrc)
             if primary is None:
-                return
+                # simulcast RTX streams are not in the SDP: the sink names their layer
+                primary = sink.rtx_primary(view)
+                if primary is None:
+                    return
+                self._rtx_to_primary[view.ssrc] = primary
             unwrapped = view.unwrap_rtx(apt, primary)
             if unwrapped is None:
                 return

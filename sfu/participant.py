@@ -139,6 +139,7 @@ class Participant:
                 on_audio_level=self.room.on_audio_level,
                 rids=simulcast.rids if simulcast else (),
                 rid_extension_id=simulcast.rid_extension_id if simulcast else 0,
+                repaired_rid_extension_id=simulcast.repaired_rid_extension_id if simulcast else 0,
                 max_incoming_bitrate_bps=self.room.config.max_incoming_bitrate_bps,
             )
             producer.start()

@@ -43,6 +43,7 @@ class Producer:
         on_audio_level: Callable[[Producer, int], None] | None = None,
         rids: tuple[str, ...] = (),
         rid_extension_id: int = 0,
+        repaired_rid_extension_id: int = 0,
         max_incoming_bitrate_bps: int = 0,
     ) -> None:
         self.participant_id = participant_id
@@ -53,6 +54,7 @@ class Producer:
         self.receiver = receiver
         self.consumers: list[Consumer] = []
         self.layer_set = LayerSet(rids, rid_extension_id)
+        self._repaired_rid_extension_id = repaired_rid_extension_id
         self.layers: list[Layer] = self.layer_set.layers
         self._by_ssrc = self.layer_set.by_ssrc
         self._max_incoming_bitrate_bps = max_incoming_bitrate_bps
@@ -110,6 +112,18 @@ class Producer:
         index = layer.index
         for consumer in self.consumers:
             consumer.forward(packet, index, audio_level)
+
+    def rtx_primary(self, packet: RtpView) -> int | None:
+        """The SSRC a new RTX stream repairs, from its repaired-rtp-stream-id (RFC 8852)."""
+        value = packet.extension(self._repaired_rid_extension_id)
+        if not value:
+            return None
+        rid = value.decode("ascii", "replace")
+        return next((x.ssrc for x in self.layers if x.rid == rid), None)
+
+    def rtx_primary_ssrcs(self) -> dict[int, int]:
+        """RTX SSRC → layer SSRC, as learnt so far (inspection)."""
+        return self.receiver.rtx_streams()
 
     @property
     def ssrc(self) -> int | None:

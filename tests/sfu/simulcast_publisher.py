@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from aiortc.rtp import (
     HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtpPacket,
+    wrap_rtx,
 )
 
 from bench.media_clip import EncodedClip, VideoProfile, audio_clip, video_clip
@@ -38,7 +40,10 @@ from tests.sfu.loopback_client import pin_host_addresses
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 RID_EXTENSION_ID = 10  # aiortc's own offer uses 1 to 3
+REPAIRED_RID_EXTENSION_ID = 11
+HISTORY = 64
 
 LAYER_PROFILES: tuple[tuple[str, VideoProfile], ...] = (
     ("q", VideoProfile(160, 90, 80_000, fps=15, keyframe_interval=30)),
@@ -63,6 +68,8 @@ class Layer:
     clip: EncodedClip
     fps: int
     ssrc: int = field(default_factory=lambda: random.randint(1, 0xFFFFFFFF))
+    rtx_ssrc: int = field(default_factory=lambda: random.randint(1, 0xFFFFFFFF))
+    sent: deque[RtpPacket] = field(default_factory=lambda: deque(maxlen=HISTORY))
     active: bool = True
     packets_sent: int = 0
     keyframe_requests: int = 0
@@ -91,6 +98,7 @@ def _munge_offer(sdp: str, video_mid: str, rids: list[str]) -> str:
             in_video = True
             out.append(line)
             out.append(f"a=extmap:{RID_EXTENSION_ID} {RID_URI}")
+            out.append(f"a=extmap:{REPAIRED_RID_EXTENSION_ID} {REPAIRED_RID_URI}")
             continue
         if in_video and line.startswith(("a=ssrc:", "a=ssrc-group:")):
             continue
@@ -114,6 +122,8 @@ class SimulcastPublisher:
         self._tasks: list[asyncio.Task[None]] = []
         self._extensions = HeaderExtensionsMap()
         self._payload_type = 0
+        self._rtx_payload_type = 0
+        self._transport: Any = None
 
     def layer(self, rid: str) -> Layer:
         return next(layer for layer in self.layers if layer.rid == rid)
@@ -148,6 +158,7 @@ class SimulcastPublisher:
         extensions = [
             RTCRtpHeaderExtensionParameters(id=mid_id, uri=MID_URI),
             RTCRtpHeaderExtensionParameters(id=RID_EXTENSION_ID, uri=RID_URI),
+            RTCRtpHeaderExtensionParameters(id=REPAIRED_RID_EXTENSION_ID, uri=REPAIRED_RID_URI),
         ]
         if abs_id:
             extensions.append(RTCRtpHeaderExtensionParameters(id=abs_id, uri=ABS_SEND_TIME_URI))
@@ -155,6 +166,12 @@ class SimulcastPublisher:
         codec = video._codecs[0]  # type: ignore[attr-defined]
         assert codec.mimeType.lower() == "video/vp8"
         self._payload_type = codec.payloadType
+        self._rtx_payload_type = next(
+            c.payloadType
+            for c in video._codecs  # type: ignore[attr-defined]
+            if c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") == codec.payloadType
+        )
+        self._transport = video.sender.transport
         transport = video.sender.transport
         for layer in self.layers:
             transport._rtp_router.register_sender(layer, layer.ssrc)
@@ -201,6 +218,21 @@ class SimulcastPublisher:
                 with contextlib.suppress(ConnectionError):
                     await transport._send_rtp(packet.serialize(self._extensions))
                     layer.packets_sent += 1
+                    layer.sent.append(packet)
+
+    async def retransmit(self, rid: str, count: int) -> int:
+        """Resend a layer's last packets as RTX, as a browser answers a NACK: on the
+        layer's own RTX SSRC, which no SDP line names, stamped with its repaired rid."""
+        layer = self.layer(rid)
+        sent = 0
+        for index, original in enumerate(list(layer.sent)[-count:]):
+            rtx = wrap_rtx(original, self._rtx_payload_type, index, layer.rtx_ssrc)
+            rtx.extensions.rtp_stream_id = None
+            rtx.extensions.repaired_rtp_stream_id = rid
+            with contextlib.suppress(ConnectionError):
+                await self._transport._send_rtp(rtx.serialize(self._extensions))
+                sent += 1
+        return sent
 
     async def close(self) -> None:
         for task in self._tasks:

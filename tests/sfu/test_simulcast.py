@@ -43,6 +43,13 @@ async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them()
         assert await until(lambda: all(layer.ssrc for layer in camera.layers), 10)
         assert {layer.ssrc for layer in camera.layers} == {layer.ssrc for layer in publisher.layers}
 
+        # a layer's RTX stream is unknown to the SDP: its repaired rid names the layer
+        assert await until(lambda: len(publisher.layer("h").sent) >= 5, 5)
+        before = camera.layers[1].packets
+        assert await publisher.retransmit("h", 5) == 5
+        assert await until(lambda: camera.layers[1].packets >= before + 5, 5)
+        assert camera.rtx_primary_ssrcs() == {publisher.layer("h").rtx_ssrc: camera.layers[1].ssrc}
+
         assert await viewer.sync_subscription()
         video = await _video_track(viewer)
         # a 1:1 call on a clean link starts on the top layer
