@@ -169,13 +169,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+SHUTDOWN_TIMEOUT_S = 1.5
+
+
 async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from visioguichet.app import build_app
 
     app = build_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    # Open event streams (an agent's live queue) and call sockets would otherwise hold
+    # a stop for aiohttp's default 60 s; calls end through the signalling server's close.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
