@@ -328,20 +328,31 @@ def _count_at_udp_level(transport: Any, counter: _RawRtpCounter) -> None:
         protocol.datagram_received = datagram_received
 
 
-def _no_receive_bandwidth_estimator() -> None:
-    """Each aiortc video receiver allocates a REMB estimator (a thousand 1 ms buckets),
-    about a third of a bot's CPU per join; a counting receiver never feeds it. Only
-    processes holding bots (the bench, the Locust media worker) call this."""
-    rtcrtpreceiver.RemoteBitrateEstimator = lambda: None  # type: ignore[assignment,misc]
+def _no_estimator() -> None:
+    return None
 
 
 class CountingPeerConnection(RTCPeerConnection):
     """A peer connection whose received RTP only feeds a ``ReceiveStats``."""
 
     def __init__(self, stats: ReceiveStats, **kwargs: Any) -> None:
-        _no_receive_bandwidth_estimator()
         super().__init__(**kwargs)
         self.receive_stats = stats
+
+    # aiortc calls this (name-mangled private) method to build each transceiver.
+    def _RTCPeerConnection__createTransceiver(self, *args: Any, **kwargs: Any) -> Any:
+        """Each aiortc video receiver allocates a REMB estimator (a thousand 1 ms
+        buckets), a large share of a bot's CPU per join; a counting receiver never
+        feeds it. The swap lasts this synchronous call only: other peer connections in
+        the process keep theirs."""
+        estimator = rtcrtpreceiver.RemoteBitrateEstimator
+        rtcrtpreceiver.RemoteBitrateEstimator = _no_estimator  # type: ignore[assignment,misc]
+        try:
+            return super()._RTCPeerConnection__createTransceiver(  # type: ignore[misc]
+                *args, **kwargs
+            )
+        finally:
+            rtcrtpreceiver.RemoteBitrateEstimator = estimator  # type: ignore[misc]
 
     async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:
         await super().setRemoteDescription(sessionDescription)
