@@ -76,7 +76,8 @@ def test_capacity_run_measures_our_sfu_forwarding_two_calls(
     assert step["decoded_samples"] >= 1  # a received keyframe decoded: real VP8 went through
     phases = step["join_phases_p95_s"]  # where a join spends its time, in order
     assert list(phases) == ["ws", "join", "offer", "publish", "connect"], phases
-    assert sum(phases.values()) <= step["join_p95_s"] * len(phases)
+    for phase, seconds in phases.items():  # each phase is part of every join
+        assert 0 <= seconds <= step["join_p95_s"] + 0.002, (phase, phases, step["join_p95_s"])
     assert isinstance(report["capacity_calls"], int)
     if report["capacity_calls"]:
         assert report["projected_capacity_calls"] >= 1
