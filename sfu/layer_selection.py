@@ -109,9 +109,12 @@ class LayerSelector:
         streams: Sequence[StreamLayers],
         forced_audio_only: bool = False,
         limited_by_loss: bool = False,
+        cap_raised: bool = False,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
-        ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB."""
+        ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
+        ``cap_raised``: the user just allowed higher layers, so one step up is tried at
+        once, without the hold (and without a back-off: the user asked)."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -121,6 +124,12 @@ class LayerSelector:
             self._maybe_resume(now, loss, streams)
         else:
             self._adjust(now, budget_bps, loss, streams, limited_by_loss)
+            if cap_raised and not self.audio_only:
+                self._backoff.clear()
+                if self._step(streams, +1, now) is not None:
+                    self.reason = "user-layer"
+                    self._last_up = now
+                    self._up_since = None
         changed = (self.layers, self.audio_only) != before
         return Decision(dict(self.layers), self.audio_only, self.reason, changed)
 

@@ -103,15 +103,16 @@ class LinkQuality:
         self, consumers: Iterable[Consumer], audio_only: bool, max_layer: int | None
     ) -> None:
         """The user's choice: audio only, or a highest layer (None: no limit)."""
+        raised = self.max_layer is not None and (max_layer is None or max_layer > self.max_layer)
         self.forced = audio_only
         self.max_layer = max_layer
-        self._decide(time.monotonic(), list(consumers))
+        self._decide(time.monotonic(), list(consumers), cap_raised=raised)
 
     def place(self, consumers: Iterable[Consumer]) -> None:
         """Give new consumers their first layer now rather than at the next evaluation."""
         self._decide(time.monotonic(), list(consumers))
 
-    def _decide(self, now: float, consumers: list[Consumer]) -> None:
+    def _decide(self, now: float, consumers: list[Consumer], cap_raised: bool = False) -> None:
         videos = sorted(
             (c for c in consumers if c.producer.kind == "video"),
             key=lambda c: SOURCE_PRIORITY.get(c.producer.source, 2),
@@ -126,6 +127,7 @@ class LinkQuality:
             streams,
             forced_audio_only=self.forced,
             limited_by_loss=self._estimate.limited_by_loss,
+            cap_raised=cap_raised,
         )
         if decision.audio_only:
             for consumer in videos:

@@ -180,3 +180,13 @@ def test_loss_bounds_the_estimate_below_the_remb_and_fades_when_the_link_is_clea
         estimate.update(now, 2_000_000, 0.0, 300_000, AUDIO_BPS)
     assert estimate.video_budget(AUDIO_BPS) == 2_000_000 and estimate.loss_bound_bps is None
     assert not estimate.limited_by_loss
+
+
+def test_raising_the_cap_steps_up_at_once_when_the_link_is_not_short() -> None:
+    selector = LayerSelector(POLICY)
+    capped = StreamLayers("camera", CAMERA.bitrates, max_layer=0)
+    now = run(selector, 0.0, 3, 140_000, streams=(capped,))
+    assert selector.layers == {"camera": 0}
+    # 140 kb/s is no 1.5 x headroom over the 100 kb/s sent: no probe would start
+    decision = selector.update(now + 0.1, 140_000, 0.0, (CAMERA,), cap_raised=True)
+    assert decision.layers == {"camera": 1} and decision.reason == "user-layer"
