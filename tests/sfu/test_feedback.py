@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtcpSrPacket
 
+from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from tests.sfu.loopback_client import LoopbackClient, connect_pair
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

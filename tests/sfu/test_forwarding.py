@@ -11,8 +11,8 @@ import aiortc.rtcrtpreceiver as receiver_module
 import aiortc.rtcrtpsender as sender_module
 import pytest
 
+from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from tests.sfu.loopback_client import LoopbackClient, connect_pair
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

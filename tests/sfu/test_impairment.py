@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
+from bench.sfu_loopback_client import LoopbackClient
 from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
-from tests.sfu.loopback_client import LoopbackClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

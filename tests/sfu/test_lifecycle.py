@@ -82,7 +82,7 @@ async def test_bad_sdp_and_unknown_source_get_clear_errors() -> None:
 
 
 async def test_answer_candidates_use_the_configured_address_and_port_range() -> None:
-    from tests.sfu.loopback_client import LoopbackClient, free_udp_port_range
+    from bench.sfu_loopback_client import LoopbackClient, free_udp_port_range
 
     low, high = free_udp_port_range(5)
     sfu = Sfu(

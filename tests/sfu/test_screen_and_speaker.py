@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from bench.sfu_loopback_client import LoopbackClient
 from sfu import Room, RoomListenerBase, Sfu, SfuConfig
-from tests.sfu.loopback_client import LoopbackClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

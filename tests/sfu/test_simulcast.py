@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
+from bench.sfu_loopback_client import LoopbackClient
+from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 from sfu import Sfu, SfuConfig
-from tests.sfu.loopback_client import LoopbackClient
-from tests.sfu.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 

@@ -33,9 +33,9 @@ from aiortc.rtp import (
 )
 
 from bench.media_clip import EncodedClip, VideoProfile, audio_clip, video_clip
+from bench.sfu_loopback_client import pin_host_addresses
 from bench.synthetic_tracks import PacketTrack
 from sfu import Participant
-from tests.sfu.loopback_client import pin_host_addresses
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
