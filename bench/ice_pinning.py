@@ -2,7 +2,8 @@
 
 aioice scans every interface and leaves loopback out; the Janus bots must gather on
 the namespace's veth address only, so no connectivity check goes anywhere else.
-(Our own bots get the same from ``SignalingClient(ice_addresses=...)``.)
+(Our own bots get the same from ``SignalingClient(ice_addresses=...)``; the SFU-API
+clients, ``sfu_loopback_client`` and ``simulcast_publisher``, use this on 127.0.0.1.)
 """
 
 from __future__ import annotations

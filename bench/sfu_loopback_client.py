@@ -25,6 +25,7 @@ from aiortc import (
 )
 from av import AudioFrame, VideoFrame
 
+from bench.ice_pinning import restrict_host_addresses
 from sfu import Participant, SubscriptionOffer
 
 VIDEO_CLOCK = 90_000
@@ -85,24 +86,6 @@ class ToneAudioTrack(MediaStreamTrack):
         return frame
 
 
-def pin_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
-    """Gather this client's host candidates on the given addresses only (loopback)."""
-    chosen = list(addresses)
-    for transceiver in pc.getTransceivers():
-        connection: Any = transceiver.receiver.transport.transport.iceGatherer._connection
-        if getattr(connection, "_pinned", False):
-            continue
-        original = connection.get_component_candidates
-
-        async def gather(
-            component: int, addresses: list[str], _o: Any = original, **kw: Any
-        ) -> Any:
-            return await _o(component=component, addresses=chosen, **kw)
-
-        connection.get_component_candidates = gather
-        connection._pinned = True
-
-
 @dataclass
 class ReceivedTrack:
     mid: str
@@ -143,7 +126,7 @@ class LoopbackClient:
             )
         if screen:
             pc.addTransceiver(PatternVideoTrack(width=640, height=360, fps=5), direction="sendonly")
-        pin_host_addresses(pc, self.addresses)
+        restrict_host_addresses(pc, self.addresses)
         await pc.setLocalDescription(await pc.createOffer())
         for transceiver in pc.getTransceivers():
             sources[str(transceiver.mid)] = "mic" if transceiver.kind == "audio" else "camera"
@@ -167,7 +150,7 @@ class LoopbackClient:
             self._readers.append(asyncio.create_task(self._recover_like_a_browser()))
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
-        pin_host_addresses(pc, self.addresses)
+        restrict_host_addresses(pc, self.addresses)
         await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
         await self.participant.subscription_answer(pc.localDescription.sdp)

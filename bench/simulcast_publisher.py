@@ -32,8 +32,8 @@ from aiortc.rtp import (
     wrap_rtx,
 )
 
+from bench.ice_pinning import restrict_host_addresses
 from bench.media_clip import EncodedClip, VideoProfile, audio_clip, video_clip
-from bench.sfu_loopback_client import pin_host_addresses
 from bench.synthetic_tracks import PacketTrack
 from sfu import Participant
 
@@ -136,7 +136,7 @@ class SimulcastPublisher:
         audio = PacketTrack(audio_clip())
         pc.addTransceiver(audio, direction="sendonly")
         video = pc.addTransceiver(_SilentTrack(), direction="sendonly")
-        pin_host_addresses(pc, self.addresses)
+        restrict_host_addresses(pc, self.addresses)
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None
         video_mid = str(video.mid)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 
 from bench.sfu_loopback_client import LoopbackClient
 from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -38,15 +38,6 @@ class QualityLog(RoomListenerBase):
 
     def of(self, participant_id: str) -> list[QualityReport]:
         return [r for _, pid, r in self.reports if pid == participant_id]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.1)
-    return condition()
 
 
 async def test_impaired_subscriber_goes_audio_only_and_recovers_while_the_other_keeps_video() -> (

@@ -3,15 +3,12 @@ and a subscriber whose stream switches layers on keyframes without a broken pict
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import pytest
 
 from bench.sfu_loopback_client import LoopbackClient
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 from sfu import Sfu, SfuConfig
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -20,15 +17,6 @@ CONFIG = SfuConfig(
     allowed_remote_networks=("127.0.0.0/8",),
     layer_up_hold_s=1.0,
 )
-
-
-async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.1)
-    return condition()
 
 
 async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them() -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, ReceivedTrack
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -43,15 +43,6 @@ class QualityLog(RoomListenerBase):
 
     def of(self, participant_id: str) -> list[QualityReport]:
         return [r for pid, r in self.reports if pid == participant_id]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.1)
-    return condition()
 
 
 async def video_of(client: LoopbackClient) -> ReceivedTrack:
