@@ -96,6 +96,7 @@ async def one_run(run: int) -> dict[str, Any]:
             "audio_only_s": round(audio_only_s, 2),
             "video_back_s": round(video_back_s, 2),
             "healthy_stayed_on_top": healthy_layers == {2},
+            "healthy_layers": sorted(healthy_layers, key=str),
             "audio_flowed_while_audio_only": audio_flowed,
         }
     finally:

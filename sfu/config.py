@@ -31,7 +31,8 @@ class SfuConfig:
     - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
     - ``audio_only_floor_bps``: below this video budget a subscriber's video pauses.
     - ``loss_threshold``: loss fraction above which a link counts as bad (two
-      evaluations in a row step video down a layer, from the lowest to audio only).
+      evaluations in a row step video down a layer, from the lowest to audio only;
+      video resumes only once loss has stayed under it for ``video_resume_hold_s``).
     - ``video_resume_hold_s``: the link must be good this long before video resumes.
     - ``start_bitrate_bps``: a new video consumer starts on the highest layer under
       this until the subscriber's feedback gives an estimate.

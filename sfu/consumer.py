@@ -32,6 +32,9 @@ NTP_UNITS_PER_S = 1 << 32
 MAX_PENDING_RETRANSMISSIONS = 128
 MAX_HELD_PACKETS = 64
 RETRANSMIT_MIN_INTERVAL_S = 0.1
+# a receiver report "describes the current layer" once this share of the packets it
+# covers were sent after the last switch (the rest went out while it travelled to us)
+POST_SWITCH_SHARE = 0.8
 
 
 class Consumer:
@@ -52,6 +55,10 @@ class Consumer:
         self.packets_sent = 0
         self.bytes_sent = 0
         self.nacks = 0
+        # packets we sent that the subscriber reported missing, each counted once: its
+        # loss before retransmission (receiver reports count retransmitted packets as
+        # received, so a link that loses a third of our packets can report none)
+        self.packets_nacked = 0
         self._counters = counters
         self._history_size = history_size
         self._history: list[tuple[int, bytes] | None] = [None] * history_size
@@ -79,6 +86,10 @@ class Consumer:
         self.remb_bps: int | None = None
         self.remb_at = 0.0
         self.receiver_reports = 0
+        self.fresh_feedback = False  # a video receiver report or loss not yet looked at
+        self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
+        self._switch_mark = 0  # packets_sent when the current layer began
+        self.switched_at = 0.0
         self.attached = True
         sender.sink = self
 
@@ -179,6 +190,8 @@ class Consumer:
         if self.current_layer is not None:
             self._counters.layer_switches += 1
         self.current_layer = layer
+        self._switch_mark = self.packets_sent
+        self.switched_at = time.monotonic()
         self._needs_rebase = True
         for packet in held:
             self.forward(packet, layer)
@@ -220,9 +233,14 @@ class Consumer:
         for seq in sequence_numbers:
             if now - resent.get(seq, -1e9) < spacing:
                 continue
+            first = seq not in resent
             resent[seq] = now
             entry = self._history[seq % self._history_size]
             if entry is not None and entry[0] == seq:
+                if first:  # we sent it and it did not arrive: lost on the downlink
+                    self.packets_nacked += 1
+                    self.fresh_feedback = self.producer.kind == "video"
+                    self._wake.set()
                 if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
                     self._pending_rtx.append(entry[1])
             else:
@@ -237,12 +255,25 @@ class Consumer:
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         self.receiver_reports += 1
         self.fraction_lost = report.fraction_lost / 256.0
+        self._report_marks = (self._report_marks[1], self.packets_sent)
+        if self.producer.kind == "video":
+            self.fresh_feedback = True  # the link quality is looked at again soon
+            self._wake.set()
         self._counters.packets_lost_reported = max(
             self._counters.packets_lost_reported, report.packets_lost
         )
         sent_at = self._sent_reports.get(report.lsr)
         if sent_at is not None and report.lsr:
             self.rtt_s = max(0.0, time.monotonic() - sent_at - report.dlsr / 65536)
+
+    def reported_since_switch(self) -> bool:
+        """Whether the subscriber's last receiver report is mostly about the layer sent
+        now (a report's loss covers the packets sent since its previous one)."""
+        if self.paused or self.current_layer is None or self.current_layer != self.target_layer:
+            return False
+        previous, latest = self._report_marks
+        covered = latest - previous
+        return covered > 0 and latest - self._switch_mark >= POST_SWITCH_SHARE * covered
 
     def on_remb(self, bitrate_bps: int) -> None:
         self.remb_bps = bitrate_bps

@@ -10,11 +10,14 @@ leaves for video (``bandwidth.DownlinkEstimate``):
   ignored for ``PROBE_GRACE_S`` after a step up while it catches up), each stream
   takes the highest layer that fits, highest priority first (at once when the budget
   is under ``CLEAR_SHORTFALL`` of what we send, else on the second evaluation in a
-  row, so a passing blip on a loaded machine changes nothing); then nothing more
-  for ``DOWN_SETTLE_S``, as receiver reports still describe the time before. When not even the
-  lowest layers fit on two evaluations in a row, or the budget is under the floor,
-  video stops: audio only. Loss above the threshold on two evaluations without a
-  lower estimate steps down too.
+  row, so a passing blip on a loaded machine changes nothing; at once when loss above
+  ``LOSS_DECREASE_ABOVE`` set the budget: loss measured over a whole report is no
+  blip); then nothing more until feedback about the new layers has come
+  (``feedback_after_step``), at most ``DOWN_SETTLE_S``, as receiver reports still
+  describe the time before. When not even the lowest layers fit on two evaluations in
+  a row (at once when loss says so), or the budget is under the floor, video stops:
+  audio only. Loss above the threshold on two evaluations without a lower estimate
+  steps down too.
 - **Up, with hysteresis**: one stream moves one layer up when the budget has stayed
   at least ``up_factor`` times what we send for ``up_hold_s`` (a receiver's REMB never
   climbs far above what it receives, so stepping up is a probe, as in ion-sfu). A
@@ -34,6 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+
+from sfu.bandwidth import LOSS_DECREASE_ABOVE
 
 PROBE_WINDOW_S = 10.0
 MAX_BACKOFF_S = 60.0
@@ -100,6 +105,7 @@ class LayerSelector:
     _resume_hold_s: float | None = None
     _last_up: float | None = None
     _last_down: float | None = None
+    _settled: bool = True
 
     def update(
         self,
@@ -110,11 +116,14 @@ class LayerSelector:
         forced_audio_only: bool = False,
         limited_by_loss: bool = False,
         cap_raised: bool = False,
+        remb_congested: bool = True,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
         ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
         ``cap_raised``: the user just allowed higher layers, so one step up is tried at
-        once, without the hold (and without a back-off: the user asked)."""
+        once, without the hold (and without a back-off: the user asked);
+        ``remb_congested``: the REMB came down lately or the link loses (a REMB that
+        only climbs is an estimator catching up, not a reason to step down)."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -123,7 +132,7 @@ class LayerSelector:
         elif self.audio_only:
             self._maybe_resume(now, loss, streams)
         else:
-            self._adjust(now, budget_bps, loss, streams, limited_by_loss)
+            self._adjust(now, budget_bps, loss, streams, limited_by_loss, remb_congested)
             if cap_raised and not self.audio_only:
                 self._backoff.clear()
                 if self._step(streams, +1, now) is not None:
@@ -135,7 +144,19 @@ class LayerSelector:
 
     def settling(self, now: float) -> bool:
         """Just stepped down: feedback about the time before is not acted on again."""
-        return self._last_down is not None and now - self._last_down < DOWN_SETTLE_S
+        return (
+            not self._settled
+            and self._last_down is not None
+            and now - self._last_down < DOWN_SETTLE_S
+        )
+
+    def feedback_after_step(self) -> None:
+        """Feedback about the layers sent since the last step down has come."""
+        self._settled = True
+
+    def _stepped_down(self, now: float) -> None:
+        self._last_down = now
+        self._settled = False
 
     # --- states -------------------------------------------------------------------
     def _stop_video(self, reason: str) -> None:
@@ -178,6 +199,7 @@ class LayerSelector:
         loss: float,
         streams: Sequence[StreamLayers],
         limited_by_loss: bool,
+        remb_congested: bool = True,
     ) -> None:
         policy = self.policy
         for stream in streams:  # new streams, and streams whose layer went away or is capped
@@ -194,7 +216,9 @@ class LayerSelector:
         # wobbles with keyframes: only a clear shortfall counts, and none while probing
         tolerance = 1.0 if limited_by_loss else DOWN_TOLERANCE
         probing = self._last_up is not None and now - self._last_up < PROBE_GRACE_S
-        short = budget < tolerance * sending and (limited_by_loss or not probing)
+        short = budget < tolerance * sending and (
+            limited_by_loss or (remb_congested and not probing)
+        )
         if self.settling(now) and budget >= policy.audio_only_floor_bps:
             # receiver reports still describe the time before the last step down
             self._up_since = None
@@ -206,28 +230,33 @@ class LayerSelector:
         if short or too_little:
             fitted = self._fit(budget, streams)
             lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})
+            measured_loss = limited_by_loss and loss > LOSS_DECREASE_ABOVE
             if too_little or (fitted is None and lowest > 0):
                 self._starved_streak += 1
-                if too_little or self._starved_streak >= STARVED_EVALUATIONS_TO_STOP:
+                if (
+                    too_little
+                    or measured_loss
+                    or self._starved_streak >= STARVED_EVALUATIONS_TO_STOP
+                ):
                     self._note_failures(now, streams)
                     self._stop_video("loss" if limited_by_loss else "bandwidth")
                     self._track_flapping(now)
                 self._up_since = None
                 return
             self._short_streak += 1
-            clear = budget < CLEAR_SHORTFALL * sending
+            clear = budget < CLEAR_SHORTFALL * sending or measured_loss
             if fitted is not None and fitted != self.layers and (clear or self._short_streak >= 2):
                 self._short_streak = 0
                 self._note_failures(now, streams, fitted)
                 self.layers = fitted
-                self._last_down = now
+                self._stepped_down(now)
                 self.reason = "loss" if limited_by_loss else "bandwidth"
             self._up_since = None
             return
         if self._bad_streak >= 2:
             # lossy without a lower estimate (random loss): step the top stream down
             stepped = self._step(streams, -1, now)
-            self._last_down = now
+            self._stepped_down(now)
             if stepped is None:
                 self._stop_video("loss")
                 self._track_flapping(now)

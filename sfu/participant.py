@@ -356,15 +356,20 @@ class Participant:
     async def _run_rtcp(self) -> None:
         next_report = time.monotonic() + SENDER_REPORT_INTERVAL_S
         while True:
-            timeout = max(0.0, next_report - time.monotonic())
+            now = time.monotonic()
+            timeout = max(0.0, next_report - now)
+            if any(c.fresh_feedback for c in self.consumers.values()):
+                timeout = min(timeout, self.quality.next_due(now))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             for consumer in list(self.consumers.values()):
                 await consumer.flush_retransmissions()
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + SENDER_REPORT_INTERVAL_S
+            now = time.monotonic()
+            if self.quality.due(now, self.consumers.values()):
                 self.quality.evaluate(self.consumers.values())
+            if now >= next_report:
+                next_report = now + SENDER_REPORT_INTERVAL_S
                 for consumer in list(self.consumers.values()):
                     report = consumer.sender_report()
                     if report is not None:

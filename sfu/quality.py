@@ -1,17 +1,20 @@
 """Per-subscriber link quality: which layer of each video it gets, or audio only.
 
-About once a second the subscriber's feedback on every consumer (receiver reports:
-loss and RTT; REMB) and what we sent it meanwhile become one downlink estimate
-(``bandwidth.py``); the layer policy (``layer_selection.py``) turns that and the
-publishers' measured layer bitrates into a target layer per video consumer, or pauses
-them all (audio only). Consumers switch on the next keyframe of their target layer.
-Audio is never paused. Each change of a publisher's layer or of audio-only is a
+When a receiver report about one of its videos comes (at most every
+``MIN_EVALUATION_GAP_S``; once a second when none comes), the subscriber's feedback on
+every consumer (receiver reports: loss and RTT; the share of our packets it NACKed,
+which is its loss before retransmission; REMB) and what we sent it meanwhile become
+one downlink estimate (``bandwidth.py``); the layer policy (``layer_selection.py``)
+turns that and the publishers' measured layer bitrates into a target layer per video
+consumer, or pauses them all (audio only). Consumers switch on the next keyframe of
+their target layer. Audio is never paused. Each change of a publisher's layer or of audio-only is a
 ``QualityReport``. The user's choice (``prefer``) applies at once.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from sfu.bandwidth import DownlinkEstimate
@@ -21,6 +24,10 @@ from sfu.layer_selection import LayerSelector, SelectionPolicy, StreamLayers
 from sfu.models import QualityReport
 
 REMB_FRESH_S = 3.0
+MIN_EVALUATION_GAP_S = 0.25
+EVALUATION_INTERVAL_S = 1.0
+RATE_WINDOW_S = 1.0
+MIN_PACKETS_FOR_NACK_LOSS = 10
 SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
 
 
@@ -35,6 +42,64 @@ def policy_of(config: SfuConfig) -> SelectionPolicy:
     )
 
 
+class SendWindow:
+    """What we sent one subscriber, and what it said went missing, over about the last
+    ``RATE_WINDOW_S``: the span one receiver report covers, however often we evaluate."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[int, int, int]] = {}
+        # cumulative (time, all bytes, audio bytes, video packets, video packets NACKed)
+        self._history: deque[tuple[float, int, int, int, int]] = deque()
+
+    def add(self, previous: float, now: float, consumers: Iterable[Consumer]) -> None:
+        history = self._history
+        if not history:
+            history.append((previous, 0, 0, 0, 0))
+        _, sent, audio, packets, nacked = history[-1]
+        seen: dict[int, tuple[int, int, int]] = {}
+        for consumer in consumers:
+            counts = (consumer.bytes_sent, consumer.packets_sent, consumer.packets_nacked)
+            before = self._seen.get(id(consumer), counts)
+            seen[id(consumer)] = counts
+            delta_bytes = counts[0] - before[0]
+            sent += delta_bytes
+            if consumer.producer.kind == "audio":
+                audio += delta_bytes
+            else:
+                packets += counts[1] - before[1]
+                nacked += counts[2] - before[2]
+        self._seen = seen
+        history.append((now, sent, audio, packets, nacked))
+        while len(history) > 2 and now - history[1][0] >= RATE_WINDOW_S:
+            history.popleft()
+
+    def forget_before(self, moment: float) -> None:
+        """Drop what was sent before ``moment`` (the layers changed then)."""
+        history = self._history
+        while len(history) > 1 and history[0][0] < moment:
+            history.popleft()
+
+    def enough_video(self) -> bool:
+        history = self._history
+        return len(history) > 1 and history[-1][3] - history[0][3] >= MIN_PACKETS_FOR_NACK_LOSS
+
+    def rates(self) -> tuple[float, float, float]:
+        """(all b/s, audio b/s, share of video packets NACKed) over the window."""
+        if len(self._history) < 2:
+            return 0.0, 0.0, 0.0
+        first, last = self._history[0], self._history[-1]
+        span = last[0] - first[0]
+        if span <= 0:
+            return 0.0, 0.0, 0.0
+        packets = last[3] - first[3]
+        nack_loss = 0.0 if packets < MIN_PACKETS_FOR_NACK_LOSS else (last[4] - first[4]) / packets
+        return (
+            (last[1] - first[1]) * 8 / span,
+            (last[2] - first[2]) * 8 / span,
+            min(1.0, nack_loss),
+        )
+
+
 class LinkQuality:
     def __init__(self, config: SfuConfig, report: Callable[[QualityReport], None]) -> None:
         self._report = report
@@ -45,10 +110,10 @@ class LinkQuality:
         self.loss = 0.0
         self.rtt_ms: float | None = None
         self.budget_bps: int | None = None
-        self._sent_bytes: dict[int, int] = {}
         self._last_evaluation: float | None = None
         self._reported: dict[str, tuple[int | None, bool]] = {}
         self._videos: list[Consumer] = []
+        self._window = SendWindow()
 
     @property
     def audio_only(self) -> bool:
@@ -66,23 +131,20 @@ class LinkQuality:
         """Fold in the last interval's feedback, then choose layers."""
         consumers = list(consumers)
         now = time.monotonic()
-        elapsed = None if self._last_evaluation is None else now - self._last_evaluation
+        previous = self._last_evaluation
+        elapsed = None if previous is None else now - previous
         self._last_evaluation = now
-        sent = audio = 0.0
-        sent_bytes: dict[int, int] = {}
-        for consumer in consumers:
-            sent_bytes[id(consumer)] = consumer.bytes_sent
-            delta = consumer.bytes_sent - self._sent_bytes.get(id(consumer), consumer.bytes_sent)
-            sent += delta
-            if consumer.producer.kind == "audio":
-                audio += delta
-        self._sent_bytes = sent_bytes
+        self._window.add(previous or now, now, consumers)
         if not consumers:
             return
+        self._end_settling(now, consumers)
         losses = [c.fraction_lost for c in consumers if c.receiver_reports]
-        self.loss = max(losses, default=0.0)
+        sent_bps, audio_bps, nack_loss = self._window.rates()
+        self.loss = max([*losses, nack_loss])
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
         self.rtt_ms = max(rtts) * 1000 if rtts else None
+        for consumer in consumers:
+            consumer.fresh_feedback = False
         rembs = [
             c.remb_bps
             for c in consumers
@@ -93,11 +155,37 @@ class LinkQuality:
                 now,
                 min(rembs) if rembs else None,
                 self.loss,
-                sent * 8 / elapsed,
-                audio * 8 / elapsed,
+                sent_bps,
+                audio_bps,
                 settling=self._selector.settling(now),
             )
         self._decide(now, consumers)
+
+    def _end_settling(self, now: float, consumers: list[Consumer]) -> None:
+        """After a step down, feedback counts again once it is about the new layers: a
+        receiver report mostly about them, or enough of their packets for the NACK share."""
+        if not self._selector.settling(now):
+            return
+        videos = [c for c in consumers if c.producer.kind == "video" and not c.paused]
+        if any(c.current_layer != c.target_layer for c in videos):
+            return  # still waiting for a keyframe of a lower layer
+        switched_at = max((c.switched_at for c in videos), default=0.0)
+        self._window.forget_before(switched_at)
+        if all(c.reported_since_switch() for c in videos) or self._window.enough_video():
+            self._selector.feedback_after_step()
+
+    def due(self, now: float, consumers: Iterable[Consumer]) -> bool:
+        """Whether to evaluate now: a fresh video receiver report, or the interval."""
+        last = self._last_evaluation
+        if last is None or now - last >= EVALUATION_INTERVAL_S:
+            return True
+        return now - last >= MIN_EVALUATION_GAP_S and any(c.fresh_feedback for c in consumers)
+
+    def next_due(self, now: float) -> float:
+        """Seconds until the earliest moment ``due`` may turn true."""
+        if self._last_evaluation is None:
+            return 0.0
+        return max(0.0, self._last_evaluation + MIN_EVALUATION_GAP_S - now)
 
     def prefer(
         self, consumers: Iterable[Consumer], audio_only: bool, max_layer: int | None
@@ -128,6 +216,7 @@ class LinkQuality:
             forced_audio_only=self.forced,
             limited_by_loss=self._estimate.limited_by_loss,
             cap_raised=cap_raised,
+            remb_congested=self._estimate.remb_congested,
         )
         if decision.audio_only:
             for consumer in videos:

@@ -190,3 +190,54 @@ def test_raising_the_cap_steps_up_at_once_when_the_link_is_not_short() -> None:
     # 140 kb/s is no 1.5 x headroom over the 100 kb/s sent: no probe would start
     decision = selector.update(now + 0.1, 140_000, 0.0, (CAMERA,), cap_raised=True)
     assert decision.layers == {"camera": 1} and decision.reason == "user-layer"
+
+
+def test_loss_measured_over_a_report_stops_video_at_once_when_the_lowest_does_not_fit() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 2, 200_000)
+    assert selector.layers == {"camera": 0}
+    decision = selector.update(now + 1, 80_000, 0.4, (CAMERA,), limited_by_loss=True)
+    assert decision.audio_only and decision.reason == "loss"
+
+
+def test_a_remb_shortfall_without_loss_or_a_fall_is_not_acted_on() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    for _ in range(5):  # an estimator still climbing from a low start: no reason to drop
+        now += 1
+        selector.update(now, 300_000, 0.0, (CAMERA,), remb_congested=False)
+    assert selector.layers == {"camera": 2}
+    decision = selector.update(now + 1, 300_000, 0.0, (CAMERA,), remb_congested=True)
+    assert decision.layers == {"camera": 1} and decision.reason == "bandwidth"
+
+
+def test_settling_after_a_step_down_ends_with_feedback_about_the_new_layer() -> None:
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    selector.update(now + 1, 400_000, 0.3, (CAMERA,), limited_by_loss=True)
+    assert selector.layers == {"camera": 1} and selector.settling(now + 1.2)
+    # loss reported now is about the layer before: no second step on it
+    selector.update(now + 1.3, 150_000, 0.3, (CAMERA,), limited_by_loss=True)
+    assert selector.layers == {"camera": 1}
+    selector.feedback_after_step()
+    assert not selector.settling(now + 1.4)
+    decision = selector.update(now + 1.5, 150_000, 0.3, (CAMERA,), limited_by_loss=True)
+    assert decision.layers == {"camera": 0}
+
+
+def test_the_remb_counts_as_congestion_after_a_fall_or_with_loss_not_while_it_climbs() -> None:
+    estimate = DownlinkEstimate()
+    now = 0.0
+    for remb in (300_000, 320_000, 345_000, 372_000):
+        now += 0.5
+        estimate.update(now, remb, 0.0, 600_000, AUDIO_BPS)
+        assert not estimate.remb_congested
+    estimate.update(now + 0.5, 250_000, 0.0, 600_000, AUDIO_BPS)  # overuse: it came down
+    assert estimate.remb_congested
+    estimate.update(now + 2.0, 270_000, 0.0, 600_000, AUDIO_BPS)
+    assert estimate.remb_congested  # a fall is remembered a while
+    estimate.update(now + 4.0, 290_000, 0.0, 600_000, AUDIO_BPS)
+    assert not estimate.remb_congested
+    estimate.update(now + 4.5, 310_000, 0.05, 600_000, AUDIO_BPS)
+    assert estimate.remb_congested

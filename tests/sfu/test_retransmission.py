@@ -68,16 +68,24 @@ async def test_nacks_are_served_from_history_or_forwarded_to_the_publisher() -> 
         assert len(seen) > 5
         recent = seen[-2]
         media_ssrc = consumer.sender._ssrc
+        nacked_before = consumer.packets_nacked
         await receiver._send_rtcp_nack(media_ssrc, [recent])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(repaired_event.wait(), 5)
         assert recent in repaired
+        # a packet we sent and the subscriber missed counts once towards its loss
+        assert consumer.packets_nacked == nacked_before + 1
+        await asyncio.sleep(0.3)
+        await receiver._send_rtcp_nack(media_ssrc, [recent])  # asked again: same loss
+        await asyncio.sleep(0.3)
+        assert consumer.packets_nacked == nacked_before + 1
 
         too_old = (seen[-1] - 1000) & 0xFFFF
         await receiver._send_rtcp_nack(media_ssrc, [too_old])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(upstream_event.wait(), 5)
         assert upstream, "an unserved NACK must reach the publisher"
+        assert consumer.packets_nacked == nacked_before + 1, "not ours to count: never sent"
         stats = sfu.stats()["rooms"]["bk-nack"]
         assert stats["nacks_served"] >= 1 and stats["nacks_forwarded"] >= 1
     finally:

@@ -1,0 +1,69 @@
+"""What the SFU sent one subscriber and what it NACKed, over the span a report covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sfu.quality import SendWindow
+
+
+@dataclass
+class Kind:
+    kind: str
+
+
+@dataclass
+class Counters:
+    """A consumer's send counters, as ``SendWindow`` reads them."""
+
+    kind: str
+    bytes_sent: int = 0
+    packets_sent: int = 0
+    packets_nacked: int = 0
+    producer: Kind = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.producer = Kind(self.kind)
+
+    def send(self, packets: int, size: int, nacked: int = 0) -> None:
+        self.packets_sent += packets
+        self.bytes_sent += packets * size
+        self.packets_nacked += nacked
+
+
+def test_rates_and_the_nack_share_cover_about_the_last_second() -> None:
+    video, audio = Counters("video"), Counters("audio")
+    window = SendWindow()
+    now = 0.0
+    window.add(now, now, [video, audio])
+    for _ in range(8):  # 2 s of clean sending, evaluated every 0.25 s
+        now += 0.25
+        video.send(25, 1000)
+        audio.send(12, 125)
+        window.add(now - 0.25, now, [video, audio])
+    sent_bps, audio_bps, nack_share = window.rates()
+    assert abs(sent_bps - (100 * 1000 + 48 * 125) * 8) < 1
+    assert abs(audio_bps - 48 * 125 * 8) < 1
+    assert nack_share == 0.0
+    for _ in range(4):  # then a second where a third of the video goes missing
+        now += 0.25
+        video.send(24, 1000, nacked=8)
+        window.add(now - 0.25, now, [video, audio])
+    assert abs(window.rates()[2] - 1 / 3) < 1e-9  # the clean seconds have rolled out
+
+
+def test_too_few_packets_give_no_share_and_a_layer_change_restarts_the_window() -> None:
+    video = Counters("video")
+    window = SendWindow()
+    window.add(0.0, 0.0, [video])
+    video.send(5, 1000, nacked=3)
+    window.add(0.0, 0.5, [video])
+    assert window.rates()[2] == 0.0  # five packets say nothing yet
+    video.send(40, 1000, nacked=20)
+    window.add(0.5, 1.0, [video])
+    assert window.rates()[2] > 0.4
+    window.forget_before(1.0)  # the layer changed: what came before is about another rate
+    assert not window.enough_video()
+    video.send(12, 300, nacked=0)
+    window.add(1.0, 1.5, [video])
+    assert window.enough_video() and window.rates()[2] == 0.0
