@@ -12,10 +12,12 @@ from booking_api import (
     views_agent,
     views_auth,
     views_availability,
+    views_closures,
     views_manage,
     views_participant,
     views_public,
     views_queue,
+    views_reschedule,
     views_staff,
 )
 from booking_api.call_events import CallEventStore
@@ -57,6 +59,8 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
         views_queue,
         views_availability,
         views_admin,
+        views_closures,
+        views_reschedule,
     ):
         app.router.add_routes(module.routes)
 

@@ -7,6 +7,7 @@ database lets exactly one through. Nothing here checks-then-inserts under a lock
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -187,6 +188,8 @@ async def _candidates(
                 slot.occupied.overlaps(a) for a in calendar.absences
             ):
                 matches.append((slot, calendar))
+    if not matches and any(day in c.closed_days for c in calendars):
+        raise ValidationFailed({"start": "Le service est fermé ce jour-là (férié ou fermeture)."})
     if not matches:
         field = "agent_id" if agent_id is not None and not calendars else "start"
         message = (
@@ -215,7 +218,7 @@ async def _without_booking(
         from_epoch((int(rows[0]["last_block"]) + 1) * 300),
     )
     busy = [b for b in calendar.busy if (b.start, b.end) != own]
-    return AgentCalendar(calendar.agent_id, calendar.rules, calendar.absences, busy)
+    return dataclasses.replace(calendar, busy=busy)
 
 
 async def _claim(
@@ -350,13 +353,17 @@ async def reschedule_booking(
     now: datetime,
     *,
     manage_url: str | None = None,
-) -> tuple[BookingRecord, str]:
-    """Move an active booking to another start (any agent of the service); returns the
-    record and a fresh guest join URL (none for a request still awaiting review)."""
+    agent_id: str | None = None,
+) -> tuple[BookingRecord, str | None]:
+    """Move an active booking to another start (``agent_id``, or any agent of the service);
+    returns the record and a fresh guest join URL (none for a request awaiting review).
+
+    The citizen's manage link and staff acting on the citizen's behalf both come here, so
+    notice, horizon, closed days and the database's claim on the slot apply alike."""
     if booking.status not in OPEN:
         raise ApiError(409, "not-active", "Ce rendez-vous n’est plus modifiable.")
     db = ctx.database
-    candidates = await _candidates(db, motif, start, None, now, ignore_booking=booking.id)
+    candidates = await _candidates(db, motif, start, agent_id, now, ignore_booking=booking.id)
     for slot, calendar in candidates:
         if not is_free(slot, motif.timing, calendar):
             continue
@@ -378,9 +385,7 @@ async def reschedule_booking(
                 record = await load_booking(tx, booking.id)
                 assert record is not None
                 join = (
-                    await links.guest_join_url(ctx, tx, record)
-                    if record.status == ACTIVE
-                    else None
+                    await links.guest_join_url(ctx, tx, record) if record.status == ACTIVE else None
                 )
                 await notifications.notify(
                     ctx, tx, "reschedule", record, join_url=join, manage_url=manage_url

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from booking_api.closures import closed_days
 from booking_api.db import Connection, Database, Row
 from booking_api.slots import (
     PARIS,
@@ -127,7 +128,7 @@ async def agent_calendars(
     last_day: date,
     agent_id: str | None = None,
 ) -> list[AgentCalendar]:
-    """Rules, absences and busy intervals of the service's agents over the days."""
+    """Rules, absences, busy intervals and closed days of the service's agents over the days."""
     params: list[Any] = [service_id]
     agent_filter = ""
     if agent_id is not None:
@@ -139,6 +140,12 @@ async def agent_calendars(
         *params,
     )
     lo, hi = paris_day_bounds(first_day, last_day)
+    service = await db.fetch_one("SELECT organisation_id FROM services WHERE id = ?", service_id)
+    closed = (
+        frozenset(await closed_days(db, service["organisation_id"], first_day, last_day))
+        if service and agents
+        else frozenset()
+    )
     calendars: list[AgentCalendar] = []
     for agent in agents:
         rules = await db.fetch_all(
@@ -180,6 +187,7 @@ async def agent_calendars(
                     )
                     for b in busy
                 ],
+                closed_days=closed,
             )
         )
     return calendars

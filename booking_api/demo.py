@@ -1,6 +1,7 @@
 """Demo data for ``visioguichet serve --demo``: one organisation, one service, three
-motifs (one not offered by video) and one agent on duty every day around the clock, so
-that booking and the instant queue can be shown whenever the demonstration runs.
+motifs (one not offered by video) and one agent on duty every day around the clock, public
+holidays included, so that booking and the instant queue can be shown whenever the
+demonstration runs.
 
 Demo accounts (public, demo only): agent ``agent@demo.visioguichet.fr`` /
 ``demo-agent-2026``; partner point staff ``accueil@demo.visioguichet.fr`` /
@@ -15,6 +16,7 @@ import structlog
 
 from booking_api.auth import insert_user
 from booking_api.db import Database
+from booking_api.public_holidays import NO_CALENDAR
 
 log = structlog.get_logger(__name__)
 
@@ -51,10 +53,13 @@ async def seed_demo(db: Database) -> bool:
         return False
     async with db.transaction() as tx:
         await tx.execute(
-            "INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?)",
+            # Open on public holidays too: the demonstration works whatever the day.
+            "INSERT INTO organisations (id, name, created_at, holiday_calendar) "
+            "VALUES (?, ?, ?, ?)",
             DEMO_ORGANISATION_ID,
             "Caisse d'allocations familiales de démonstration",
             int(time.time()),
+            NO_CALENDAR,
         )
         await tx.execute(
             "INSERT INTO services (id, organisation_id, name) VALUES (?, ?, ?)",

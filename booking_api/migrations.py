@@ -178,6 +178,19 @@ MIGRATIONS: dict[int, list[str]] = {
         # The survey's optional free-text comment (erased with the citizen's data).
         "ALTER TABLE survey_answers ADD COLUMN comment TEXT",
     ],
+    3: [
+        # Which public-holiday calendar closes the organisation (booking_api.public_holidays).
+        "ALTER TABLE organisations ADD COLUMN holiday_calendar TEXT NOT NULL DEFAULT 'FR'",
+        # Days the organisation closes on top of public holidays (a "pont", a strike day);
+        # ``day`` is a Paris date as YYYY-MM-DD. One row per day: the key refuses a duplicate.
+        """CREATE TABLE closure_days (
+            organisation_id TEXT NOT NULL REFERENCES organisations(id),
+            day TEXT NOT NULL,
+            label TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (organisation_id, day)
+        )""",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

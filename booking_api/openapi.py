@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from booking_api import openapi_management
+from booking_api import openapi_calendar, openapi_management
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -197,13 +197,14 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api"}],
         "components": {
-            "schemas": SCHEMAS | openapi_management.SCHEMAS,
+            "schemas": SCHEMAS | openapi_management.SCHEMAS | openapi_calendar.SCHEMAS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "vg_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
             },
         },
         "paths": openapi_management.paths()
+        | openapi_calendar.paths()
         | {
             "/openapi.json": {"get": _op("This document", _json(_OBJ))},
             "/services": {
@@ -397,7 +398,7 @@ def openapi_document() -> dict[str, Any]:
                     status="201",
                     errors={**_STAFF, "409": _ERR, "422": _ERR},
                     staff=True,
-                )
+                ),
             },
             "/stats": {
                 "get": _op(

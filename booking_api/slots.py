@@ -46,6 +46,8 @@ class AgentCalendar:
     rules: Sequence[WeeklyRule]
     absences: Sequence[Interval] = ()
     busy: Sequence[Interval] = ()  # existing appointments, buffer included
+    # Paris dates the agent's organisation is closed (public holidays, closure days).
+    closed_days: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +93,13 @@ def _days(first: date, last: date) -> Iterable[date]:
 def candidate_slots(
     timing: MotifTiming, agent: AgentCalendar, first_day: date, last_day: date
 ) -> list[Slot]:
-    """Every slot the agent's weekly rules allow, ignoring notice, absences and bookings."""
+    """Every slot the agent's weekly rules allow on the days the organisation is open,
+    ignoring notice, absences and bookings."""
     step = timing.duration
     slots: list[Slot] = []
     for day in _days(first_day, last_day):
+        if day in agent.closed_days:
+            continue
         for rule in agent.rules:
             if rule.weekday != day.weekday() or rule.end <= rule.start:
                 continue
@@ -116,10 +121,13 @@ def is_free(slot: Slot, timing: MotifTiming, agent: AgentCalendar) -> bool:
 
 
 def available_at(agent: AgentCalendar, instant: datetime) -> bool:
-    """True if a weekly rule covers the instant (Paris wall time) and no absence does."""
+    """True if a weekly rule covers the instant (Paris wall time), the organisation is open
+    that day and no absence covers it."""
     if any(a.start <= instant < a.end for a in agent.absences):
         return False
     day = instant.astimezone(PARIS).date()
+    if day in agent.closed_days:
+        return False
     return any(
         rule.weekday == day.weekday()
         and local_instant(day, rule.start) <= instant < local_instant(day, rule.end)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,8 @@ from booking_api.context import CONTEXT
 from tests.booking.conftest import DEMO_MOTIF, first_free_slot
 
 OTHER_ORG = "other-org"
+DEMO_ORG = "demo-caf"
+DEMO_CLOSURE = (date.today() + timedelta(days=90)).isoformat()
 DEMO_AGENT = "demo-agent"
 DEMO_SERVICE = "demo-caf-prestations"
 DEMO_POINT = "demo-france-services"
@@ -117,6 +119,22 @@ MATRIX: dict[str, dict[str, int]] = {
     | {"admin-own": 201, "admin-other": 404},
     "PATCH /admin/partner-points/{point}/staff/{staff}": ADMIN_ONLY
     | {"admin-own": 200, "admin-other": 404},
+    # Closed days: each administrator's own organisation; the demo organisation's closure
+    # days do not exist for the other administrator.
+    "GET /admin/closures": ADMIN_ONLY | {"admin-own": 200, "admin-other": 200},
+    "PUT /admin/closures/calendar": ADMIN_ONLY | {"admin-own": 200, "admin-other": 200},
+    "POST /admin/closures/days": ADMIN_ONLY | {"admin-own": 201, "admin-other": 201},
+    "DELETE /admin/closures/days/{closure}": ADMIN_ONLY | {"admin-own": 200, "admin-other": 404},
+    # Moving the booking on the citizen's behalf: staff of the organisation, or the point
+    # that booked it.
+    "POST /agent/bookings/{id}/reschedule": {
+        "anonymous": 401, "admin-own": 200, "agent-own": 200, "partner-own": 403,
+        "admin-other": 404, "agent-other": 404, "partner-other": 403,
+    },
+    "POST /partner/bookings/{id}/reschedule": {
+        "anonymous": 401, "admin-own": 403, "agent-own": 403, "partner-own": 200,
+        "admin-other": 403, "agent-other": 403, "partner-other": 404,
+    },
 }  # fmt: skip
 
 
@@ -186,6 +204,7 @@ async def _sessions(client: Any) -> dict[str, tuple[str, dict[str, str]]]:
 def _bodies(slot_start: str, serial: int) -> dict[str, Any]:
     """A valid body per endpoint, so that only the role and organisation decide."""
     far = datetime.fromisoformat(slot_start) + timedelta(days=20)
+    moved = datetime.fromisoformat(slot_start) + timedelta(days=2, hours=1)  # same length grid
     account = {"name": "Nouveau compte", "email": f"compte{serial}@demo.example",
                "password": "mot-de-passe-solide"}  # fmt: skip
     return {
@@ -208,6 +227,12 @@ def _bodies(slot_start: str, serial: int) -> dict[str, Any]:
         "PATCH /admin/partner-points/{point}": {"address": "1 place de la Mairie"},
         "POST /admin/partner-points/{point}/staff": account,
         "PATCH /admin/partner-points/{point}/staff/{staff}": {"name": "Accueil France Services"},
+        # The demonstration stays open on public holidays; a closure well after the slot.
+        "PUT /admin/closures/calendar": {"holiday_calendar": "none"},
+        "POST /admin/closures/days": {"date": (far + timedelta(days=5)).date().isoformat(),
+                                      "label": "Pont"},
+        "POST /agent/bookings/{id}/reschedule": {"start": moved.isoformat()},
+        "POST /partner/bookings/{id}/reschedule": {"start": moved.isoformat()},
     }  # fmt: skip
 
 
@@ -242,6 +267,12 @@ async def test_access_matrix_every_endpoint_every_role_own_and_other_organisatio
     ids = {"{id}": booking["id"], "{agent}": DEMO_AGENT, "{service}": DEMO_SERVICE,
            "{motif}": DEMO_MOTIF, "{point}": DEMO_POINT, "{staff}": staff["id"]}  # fmt: skip
     day_query = {"/agent/agenda": f"?date={day}", "/partner/bookings": f"?date={day}"}
+    await ctx.database.execute(
+        "INSERT INTO closure_days (organisation_id, day, label, created_at) "
+        "VALUES (?, ?, 'Pont', 0)",
+        DEMO_ORG,
+        DEMO_CLOSURE,
+    )
 
     failures = []
     serial = 0
@@ -260,8 +291,18 @@ async def test_access_matrix_every_endpoint_every_role_own_and_other_organisatio
                     absence_id, DEMO_AGENT, 4_000_000_000, 4_000_003_600,
                 )  # fmt: skip
                 url = url.replace("{absence}", absence_id)
+            if "{closure}" in url:  # a fresh closure day of the demo organisation each time
+                closed = (date.today() + timedelta(days=100 + serial)).isoformat()
+                await ctx.database.execute(
+                    "INSERT INTO closure_days (organisation_id, day, label, created_at) "
+                    "VALUES (?, ?, 'Grève', 0)",
+                    DEMO_ORG, closed,
+                )  # fmt: skip
+                url = url.replace("{closure}", closed)
             # The state each attempt acts on: awaiting review to confirm, active to cancel.
-            before = {"/confirm": "pending", "/cancel": "booked"}.get(path[path.rfind("/") :])
+            before = {"/confirm": "pending", "/cancel": "booked", "/reschedule": "booked"}.get(
+                path[path.rfind("/") :]
+            )
             if before:
                 await ctx.database.execute(
                     "UPDATE bookings SET status = ? WHERE id = ?", before, booking["id"]
@@ -289,6 +330,9 @@ async def test_access_matrix_every_endpoint_every_role_own_and_other_organisatio
                     failures.append(f"{path} as {role} shows {listed}")
             elif path == "/stats" and not own and sum(r["booked"] for r in shown["rows"]):
                 failures.append(f"stats as {role} count another organisation's booking")
+            elif path == "/admin/closures":
+                if (DEMO_CLOSURE in [c["date"] for c in shown["closure_days"]]) != own:
+                    failures.append(f"{path} as {role} lists {shown['closure_days']}")
             elif path.startswith("/admin/"):
                 collection = next(iter(shown.values()))
                 demo_ids = {DEMO_SERVICE, DEMO_AGENT, DEMO_POINT}
