@@ -1,6 +1,8 @@
 // Statistics dashboard: filters, bar charts drawn as inline SVG, the same figures as a table, CSV;
-// then the management of the organisation (admin.manage.js).
+// then the management of the organisation (admin.manage.js) and its closed days
+// (admin.closures.js).
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
+import { rerenderClosures, setupClosures } from "./admin.closures.js";
 import { rerenderManagement, setupManagement } from "./admin.manage.js";
 import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
 
@@ -104,7 +106,7 @@ async function load() {
 }
 
 async function init() {
-  setupLanguageSwitch(() => { render(); rerenderManagement(); });
+  setupLanguageSwitch(() => { render(); rerenderManagement(); rerenderClosures(); });
   const params = new URLSearchParams(location.search);
   const today = new Date();
   const monthAgo = new Date();
@@ -127,6 +129,7 @@ async function init() {
   render();
   await load();
   await setupManagement(toLogin);
+  await setupClosures(toLogin);
 }
 
 init();
