@@ -1,5 +1,6 @@
 """Management in the consoles: the agent's absence takes a slot off the public booking
-page; the administrator's new motif appears in the booking flow. Both sections pass axe."""
+page; the administrator's new motif appears in the booking flow; the administrator's
+closure day takes a day off; the agent moves an appointment. Every section passes axe."""
 
 from __future__ import annotations
 
@@ -215,3 +216,80 @@ def test_admin_flags_a_motif_for_review_and_the_agent_confirms_the_request(
     expect(agent.locator("#status")).to_contain_text("Demande confirmée", timeout=15_000)
     expect(row.locator("td").nth(3)).to_have_text("Prévu")
     assert blocking_violations(agent) == []
+
+
+def sign_in_admin(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/admin")
+    page.get_by_label("Adresse e-mail").fill("admin@demo.visioguichet.fr")
+    page.get_by_label("Mot de passe").fill("demo-admin-2026")
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_admin_closes_a_day_and_its_slots_leave_the_booking_page(
+    browser: Browser, service: RunningService, artifacts_dir: Path
+) -> None:
+    services = service.get_json("/api/services")
+    motif = next(m for s in services for m in s["motifs"] if m["label"] == INFO_MOTIF)
+    day = (datetime.now() + timedelta(days=3)).date().isoformat()
+    slots_url = f"/api/motifs/{motif['id']}/slots?from={day}&to={day}"
+    assert service.get_json(slots_url)["slots"]
+
+    admin = paris_page(browser)
+    sign_in_admin(admin, service.base_url)
+    expect(admin.get_by_role("heading", name="Jours de fermeture")).to_be_visible(timeout=15_000)
+    expect(admin.get_by_label("Calendrier des jours fériés")).to_have_value("none")
+
+    # Without a reason the field says what is missing; with one, the day is closed.
+    admin.get_by_label("Date de fermeture").fill(day)
+    admin.get_by_role("button", name="Fermer ce jour").click()
+    expect(admin.locator("#closure-label-error")).to_contain_text("raison", timeout=15_000)
+    expect(admin.get_by_label("Raison (ex. pont, grève)")).to_have_attribute("aria-invalid", "true")
+    expect(admin.get_by_label("Raison (ex. pont, grève)")).to_be_focused()
+    admin.get_by_label("Raison (ex. pont, grève)").fill("Pont")
+    admin.keyboard.press("Enter")
+    expect(admin.locator("#closure-status")).to_contain_text(
+        "Jour de fermeture ajouté", timeout=15_000
+    )
+    expect(admin.locator("#closure-days li")).to_have_count(1)
+    expect(admin.locator("#closure-days li")).to_contain_text("Pont")
+    assert service.get_json(slots_url)["slots"] == []
+    admin.screenshot(path=str(artifacts_dir / "admin-closures.png"), full_page=True)
+    assert blocking_violations(admin) == []
+
+    # Reopened by keyboard, the day offers its slots again.
+    reopen = admin.get_by_role("button", name=re.compile("^Rouvrir"))
+    reopen.focus()
+    admin.keyboard.press("Enter")
+    expect(admin.locator("#closure-status")).to_have_text("Jour rouvert.", timeout=15_000)
+    expect(admin.locator("#closure-days li")).to_have_count(0)
+    assert service.get_json(slots_url)["slots"]
+
+
+def test_agent_moves_an_appointment_to_another_free_slot(
+    browser: Browser, service: RunningService
+) -> None:
+    from tests.web.test_no_show_dashboard import book_through_api
+
+    booking = book_through_api(service, "Nadia Roux")
+    day = booking["start"][:10]
+    agent = paris_page(browser)
+    sign_in_agent(agent, service.base_url)
+    agent.goto(f"{service.base_url}/agent?date={day}")
+    row = agent.locator("#rows tr", has_text="Nadia Roux")
+    expect(row).to_be_visible(timeout=15_000)
+    row.get_by_role("button", name=re.compile("^Déplacer — Nadia Roux")).click()
+    heading = agent.get_by_role("heading", name=re.compile("^Déplacer le rendez-vous de Nadia"))
+    expect(heading).to_be_focused(timeout=15_000)
+    choices = agent.locator("#move-slots button")
+    expect(choices.first).to_be_visible(timeout=15_000)
+    target = choices.last  # any other free time of the day
+    label = target.get_attribute("aria-label") or ""
+    assert label.startswith("Déplacer à ")
+    assert blocking_violations(agent) == []
+    target.click()
+    expect(agent.locator("#status")).to_contain_text("Rendez-vous déplacé", timeout=15_000)
+    expect(agent.locator("#move")).to_be_hidden()
+    moved_row = agent.locator("#rows tr", has_text="Nadia Roux")
+    expect(moved_row.locator("td").first).to_have_text(label.removeprefix("Déplacer à "))
+    free = service.get_json(f"/api/motifs/{booking['motif']['id']}/slots")["slots"]
+    assert booking["start"] in [s["start"] for s in free]  # the old time is offered again

@@ -1,7 +1,8 @@
-// Agent console: the day's agenda, open the call, record the outcome, the instant queue,
-// and the agent's own availability and absences.
+// Agent console: the day's agenda, open the call, record the outcome, move an appointment
+// (agent.reschedule.js), the instant queue, and the agent's own availability and absences.
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
 import { rerenderAvailability, setupAvailability } from "./agent.availability.js";
+import { moveButton, rerenderReschedule, setupReschedule } from "./agent.reschedule.js";
 import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -44,9 +45,12 @@ function render() {
     if (booking.status === "pending") {
       const accept = button(t("agent.confirm"), () => confirmRequest(booking), false);
       accept.setAttribute("aria-label", `${t("agent.confirm")} — ${who} ${when}`);
-      actions.append(accept, cancel);
+      actions.append(accept);
+      if (new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
+      actions.append(cancel);
     } else {
       actions.append(open, done, noShow);
+      if (booking.status === "booked" && new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
       if (booking.status === "booked") actions.append(cancel);
     }
     tr.append(cell(when), cell(who), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
@@ -150,7 +154,7 @@ async function takeNext() {
 }
 
 async function init() {
-  setupLanguageSwitch(() => { render(); renderQueue(); rerenderAvailability(); });
+  setupLanguageSwitch(() => { render(); renderQueue(); rerenderAvailability(); rerenderReschedule(); });
   const fromQuery = new URLSearchParams(location.search).get("date");
   $("day").value = fromQuery || isoDay(new Date());
   $("day").addEventListener("change", load);
@@ -165,6 +169,11 @@ async function init() {
     if (me.csrf_token) setCsrfToken(me.csrf_token);
     $("who").textContent = user.name || "";
     setupAvailability(user, toLogin);
+    setupReschedule(user, async (message) => {
+      await load();
+      $("status").textContent = message;
+      $("day").focus();
+    }, toLogin);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
   }
