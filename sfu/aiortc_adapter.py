@@ -13,6 +13,12 @@ A forwarder wants neither. This module swaps in, per peer connection only:
 - ``ForwardingPeerConnection``: an ``RTCPeerConnection`` creating those two instead of
   aiortc's, with host candidates gathered on chosen addresses (aioice skips loopback
   by default) and remote candidates filtered by network.
+- Cheap joins: every ``ForwardingPeerConnection`` of the process presents one DTLS
+  certificate (``process_certificate``; as browsers and mediasoup's workers do) with
+  its fingerprints and OpenSSL context made once, where aiortc generates a key, a
+  certificate and a context per peer connection; and gathering uses the configured
+  addresses without aioice's interface scan (a scan, when needed, serves a few
+  seconds of joins).
 - ``FastPath``: once DTLS is up, RTP skips aioice's per-packet queue, the STUN parse
   attempt and aiortc's receive coroutine chain: the UDP callback unprotects SRTP and
   hands an ``RtpView`` to the receiver synchronously; egress protects and calls
@@ -26,18 +32,27 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol
 
+import aioice.ice
+import aiortc.rtcpeerconnection
 import pylibsrtp
 import structlog
-from aioice import Candidate
+from aioice import Candidate, TransportPolicy
 from aioice.ice import candidate_foundation, candidate_priority
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.codecs import is_rtx
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import (
+    RTCCertificate,
+    RTCDtlsFingerprint,
+    RTCDtlsTransport,
+    SRTPProtectionProfile,
+)
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
@@ -67,6 +82,7 @@ from aiortc.rtp import (
     wrap_rtx,
 )
 from aiortc.sdp import candidate_from_sdp
+from OpenSSL import SSL
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
@@ -84,6 +100,7 @@ __all__ = [
     "RtpView",
     "SenderSink",
     "codecs_of",
+    "process_certificate",
     "send_packet",
     "wrap_rtx",
 ]
@@ -526,6 +543,77 @@ def header_extensions_of(transceiver: RTCRtpTransceiver) -> Any:
     return list(transceiver._headerExtensions)
 
 
+CERTIFICATE_MAX_AGE_S = 86_400.0  # aiortc's certificates are valid for 30 days
+HOST_ADDRESSES_TTL_S = 5.0
+
+
+class SharedCertificate(RTCCertificate):
+    """A DTLS identity used by many peer connections: fingerprints and context made once.
+
+    aiortc recomputes three fingerprints each time it describes the transport and builds
+    an OpenSSL context (certificate and key converted again) for each handshake. The
+    context is shared with its session cache off, so every handshake stays a full one,
+    with the peer's certificate checked against its own SDP fingerprint as before.
+    """
+
+    def __init__(self, key: Any, cert: Any) -> None:
+        super().__init__(key, cert)
+        self.pid = os.getpid()
+        self.created = time.monotonic()
+        self._fingerprints = super().getFingerprints()
+        self._contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+
+    def getFingerprints(self) -> list[RTCDtlsFingerprint]:
+        return [RTCDtlsFingerprint(f.algorithm, f.value) for f in self._fingerprints]
+
+    def _create_ssl_context(self, srtp_profiles: list[SRTPProtectionProfile]) -> SSL.Context:
+        key = tuple(profile.openssl_profile for profile in srtp_profiles)
+        context = self._contexts.get(key)
+        if context is None:
+            context = super()._create_ssl_context(srtp_profiles)
+            context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+            self._contexts[key] = context
+        return context
+
+
+_process_certificate: SharedCertificate | None = None
+
+
+def process_certificate() -> SharedCertificate:
+    """This process's DTLS certificate for the SFU side, renewed daily and after a fork."""
+    global _process_certificate
+    certificate = _process_certificate
+    if (
+        certificate is None
+        or certificate.pid != os.getpid()
+        or time.monotonic() - certificate.created > CERTIFICATE_MAX_AGE_S
+    ):
+        certificate = SharedCertificate.generateCertificate()
+        _process_certificate = certificate
+    return certificate
+
+
+_sfu_side: ContextVar[bool] = ContextVar("sfu_side", default=False)
+
+
+class _PeerConnectionCertificate(RTCCertificate):
+    """What ``RTCPeerConnection.__init__`` calls: the process certificate for ours only.
+
+    aiortc takes no certificate as a parameter, so its module's name is pointed here;
+    any other peer connection of the process (a client in a test or a bench) still gets
+    a fresh certificate of its own, exactly as from aiortc.
+    """
+
+    @classmethod
+    def generateCertificate(cls) -> Any:
+        if _sfu_side.get():
+            return process_certificate()
+        return RTCCertificate.generateCertificate()
+
+
+aiortc.rtcpeerconnection.RTCCertificate = _PeerConnectionCertificate  # type: ignore[misc]
+
+
 class ForwardingPeerConnection(RTCPeerConnection):
     """An ``RTCPeerConnection`` whose transceivers forward instead of transcoding."""
 
@@ -536,7 +624,11 @@ class ForwardingPeerConnection(RTCPeerConnection):
         port_range: tuple[int, int] | None = None,
         allowed_remote_networks: Sequence[str] = (),
     ) -> None:
-        super().__init__(RTCConfiguration(iceServers=list(ice_servers)))
+        token = _sfu_side.set(True)
+        try:
+            super().__init__(RTCConfiguration(iceServers=list(ice_servers)))
+        finally:
+            _sfu_side.reset(token)
         self._ice_addresses = list(ice_addresses)
         self._port_range = port_range
         self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_remote_networks]
@@ -570,20 +662,42 @@ class ForwardingPeerConnection(RTCPeerConnection):
         return transceiver
 
     def _pin_gathering(self, dtls: RTCDtlsTransport) -> None:
-        """Gather host candidates on our addresses (and port range) for this PC only."""
-        if not self._ice_addresses and self._port_range is None:
-            return
+        """Gather host candidates on our addresses (and port range) for this PC only.
+
+        aioice scans the interfaces on every gather, even when the addresses are given;
+        here the configured addresses are used as they are, and a scan, when there are
+        none, is shared by the joins of the next few seconds.
+        """
         connection: Any = dtls.transport.iceGatherer._connection
+        original_gather = connection.gather_candidates
         original = connection.get_component_candidates
         chosen = self._ice_addresses
         port_range = self._port_range
 
-        async def gather(component: int, addresses: list[str], **kwargs: Any) -> Any:
-            use = chosen or addresses
-            if port_range is None:
-                return await original(component=component, addresses=use, **kwargs)
-            return await _gather_in_port_range(connection, component, use, port_range)
+        async def gather_candidates() -> None:
+            if connection._transport_policy != TransportPolicy.ALL:
+                await original_gather()  # relay only: no host address wanted
+                return
+            if connection._local_candidates_start:
+                return
+            connection._local_candidates_start = True
+            addresses = list(chosen) or host_addresses(connection._use_ipv4, connection._use_ipv6)
+            found = await asyncio.gather(
+                *(
+                    connection.get_component_candidates(component=component, addresses=addresses)
+                    for component in sorted(connection._components)
+                )
+            )
+            for candidates in found:
+                connection._local_candidates += candidates
+            connection._local_candidates_end = True
 
+        async def gather(component: int, addresses: list[str], **kwargs: Any) -> Any:
+            if port_range is None:
+                return await original(component=component, addresses=addresses, **kwargs)
+            return await _gather_in_port_range(connection, component, addresses, port_range)
+
+        connection.gather_candidates = gather_candidates
         connection.get_component_candidates = gather
 
     def accepts_remote(self, host: str) -> bool:
@@ -625,6 +739,19 @@ class ForwardingPeerConnection(RTCPeerConnection):
             parsed.sdpMLineIndex = 0
         await self.addIceCandidate(parsed)
         return True
+
+
+_host_addresses: dict[tuple[bool, bool], tuple[float, list[str]]] = {}
+
+
+def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    """aioice's interface scan, reused for ``HOST_ADDRESSES_TTL_S`` (joins come in bursts)."""
+    now = time.monotonic()
+    cached = _host_addresses.get((use_ipv4, use_ipv6))
+    if cached is None or now - cached[0] > HOST_ADDRESSES_TTL_S:
+        cached = (now, aioice.ice.get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+        _host_addresses[(use_ipv4, use_ipv6)] = cached
+    return list(cached[1])
 
 
 async def _gather_in_port_range(
