@@ -38,7 +38,9 @@ async function openDevices() {
   const camera = $("camera-select").value;
   const mic = $("mic-select").value;
   const audio = mic ? { deviceId: { exact: mic } } : true;
-  const video = { width: 640, height: 360, ...(camera ? { deviceId: { exact: camera } } : {}) };
+  // 960x540: the smallest capture from which browsers encode the call's three simulcast
+  // layers (call.js sends 360p at most); a camera without it gives the nearest size.
+  const video = { width: 960, height: 540, ...(camera ? { deviceId: { exact: camera } } : {}) };
   for (const track of call.local?.getTracks() || []) track.stop();
   stopLevelMeter();
   try {

@@ -152,7 +152,7 @@ async function publish() {
   const sources = {};
   const transceivers = [];
   for (const track of call.local.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "mic"]);
-  for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "camera"]);
+  for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([addCamera(pc, track), "camera"]);
   if (call.screen) {
     // Publishing again (ICE restart) while sharing: the screen goes on the new connection too.
     call.screen.transceiver = pc.addTransceiver(call.screen.track, { direction: "sendonly" });
@@ -168,6 +168,50 @@ async function publish() {
     if (pc.connectionState === "connected" && !call.finished) status(t(call.participants.size ? "call.incall" : "call.waitother"));
   });
   call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
+}
+
+// Camera simulcast, lowest layer first (the SFU numbers layers in a=simulcast order,
+// sfu/simulcast_sdp.py): each viewer gets the largest layer its link carries. The top
+// layer is 360p whatever the camera gives. Chromium's encoder (libwebrtc) sends at most
+// two layers of a capture under 960x540 and one under 480x270, dropping the largest (a
+// 640x360 capture scaled 4/2/1 sends 160 and 320 px, never 640): the pre-call check asks
+// for 960x540 so all three go; a smaller capture sends the layers it can, from the top.
+const CAMERA_LAYERS = [
+  { rid: "q", height: 90, maxBitrate: 150_000 },
+  { rid: "h", height: 180, maxBitrate: 400_000 },
+  { rid: "f", height: 360, maxBitrate: 1_200_000 },
+];
+
+/** The camera's send encodings for its capture size (one, without rid, below 480x270). */
+function cameraEncodings(track) {
+  const { width = 0, height = 0 } = track.getSettings?.() || {};
+  const pixels = width * height;
+  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  const shortSide = Math.min(width, height);  // a phone held upright reports 540x960
+  const scaled = ({ height: layer, maxBitrate }) => ({ maxBitrate, scaleResolutionDownBy: Math.max(1, shortSide / layer) });
+  const top = CAMERA_LAYERS.at(-1);
+  if (!shortSide || count === 1) return [scaled(top)];
+  return CAMERA_LAYERS.slice(-count).map((layer) => ({ rid: layer.rid, ...scaled(layer) }));
+}
+
+/**
+ * The camera's transceiver: simulcast when the browser takes it, else one encoding of
+ * the top layer's size, else whatever the browser does by default.
+ */
+function addCamera(pc, track) {
+  const init = { direction: "sendonly", streams: [call.local] };
+  const layers = cameraEncodings(track);
+  const { maxBitrate, scaleResolutionDownBy } = layers.at(-1);
+  const attempts = layers.length > 1 ? [layers] : [];
+  attempts.push([{ maxBitrate, scaleResolutionDownBy }]);
+  for (const sendEncodings of attempts) {
+    try {
+      return pc.addTransceiver(track, { ...init, sendEncodings });
+    } catch (err) {
+      console.warn(`camera: ${sendEncodings.length} encoding(s) refused`, err);
+    }
+  }
+  return pc.addTransceiver(track, init);
 }
 
 /** Screen share: one more sending m-section on the publish PC, announced as `screen`. */
@@ -187,6 +231,8 @@ async function toggleScreenShare() {
   let stream;
   try { stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }); } catch { return; }
   const [track] = stream.getVideoTracks();
+  // One encoding at full size, tuned for text: it keeps resolution and drops frames.
+  if ("contentHint" in track) track.contentHint = "detail";
   let transceiver = call.publishPc.getTransceivers().find((tr) => call.sources[tr.mid] === "screen");
   if (transceiver) {
     await transceiver.sender.replaceTrack(track);
