@@ -109,6 +109,9 @@ from aiortc.rtp import RtcpReceiverInfo
 
 log = structlog.get_logger(__name__)
 
+# RTCP and DTLS datagrams waiting for aiortc's transport task, per connection: a peer
+# sending faster than it reads loses the excess instead of growing our memory
+MAX_QUEUED_DATAGRAMS = 256
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -198,6 +201,7 @@ class FastPath:
         self.impairment: Admission | None = None
         self.srtp_errors = 0
         self.unroutable = 0
+        self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS
         self._hooked: list[tuple[Any, Any]] = []
         self._connection: Any = None
         self._rx: DirectSrtp | None = None
@@ -231,12 +235,18 @@ class FastPath:
 
     def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
         receive = self._receive_rtp
+        queue = self._connection._queue  # aioice's datagram queue, read by aiortc's DTLS task
 
         def datagram_received(data: bytes, addr: Any) -> None:
-            if 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 209:
+            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
                 receive(data)
+            elif not data:
+                self.dropped += 1  # nothing real is empty, and aiortc would choke on it
+            elif data[0] > 3 and queue.qsize() >= MAX_QUEUED_DATAGRAMS:
+                # RTCP or DTLS coming faster than aiortc reads it: drop, never grow
+                self.dropped += 1
             else:
-                original(data, addr)
+                original(data, addr)  # STUN is answered at once and never queued
 
         return datagram_received
 
