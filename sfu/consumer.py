@@ -89,7 +89,9 @@ class Consumer:
         self.fresh_feedback = False  # a video receiver report or loss not yet looked at
         self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
         self._switch_mark = 0  # packets_sent when the current layer began
+        self._first_seq_of_layer = 0  # NACKs of packets before it are not about this link now
         self.switched_at = 0.0
+        self.started_at: float | None = None  # first packet sent to the subscriber
         self.attached = True
         sender.sink = self
 
@@ -153,6 +155,8 @@ class Consumer:
         self._history[out_seq % self._history_size] = (out_seq, data)
         if sender.send_rtp(data):
             size = len(data)
+            if self.started_at is None:
+                self.started_at = now
             self.packets_sent += 1
             self.bytes_sent += size
             counters = self._counters
@@ -191,6 +195,7 @@ class Consumer:
             self._counters.layer_switches += 1
         self.current_layer = layer
         self._switch_mark = self.packets_sent
+        self._first_seq_of_layer = (self._last_out_seq + 1) & 0xFFFF
         self.switched_at = time.monotonic()
         self._needs_rebase = True
         for packet in held:
@@ -237,7 +242,9 @@ class Consumer:
             resent[seq] = now
             entry = self._history[seq % self._history_size]
             if entry is not None and entry[0] == seq:
-                if first:  # we sent it and it did not arrive: lost on the downlink
+                if first and (seq - self._first_seq_of_layer) & 0xFFFF < 0x8000:
+                    # we sent it, on the layer we send now, and it did not arrive: lost on
+                    # the downlink (after a pause the receiver still asks for older ones)
                     self.packets_nacked += 1
                     self.fresh_feedback = self.producer.kind == "video"
                     self._wake.set()

@@ -24,10 +24,13 @@ from sfu.layer_selection import LayerSelector, SelectionPolicy, StreamLayers
 from sfu.models import QualityReport
 
 REMB_FRESH_S = 3.0
-MIN_EVALUATION_GAP_S = 0.25
+MIN_EVALUATION_GAP_S = 0.1
 EVALUATION_INTERVAL_S = 1.0
 RATE_WINDOW_S = 1.0
 MIN_PACKETS_FOR_NACK_LOSS = 10
+# a stream's first seconds lose packets on a healthy link too (a browser's first
+# receiver reports and NACKs cover its start-up); its loss counts after this
+LOSS_GRACE_S = 2.0
 SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
 
 
@@ -51,7 +54,13 @@ class SendWindow:
         # cumulative (time, all bytes, audio bytes, video packets, video packets NACKed)
         self._history: deque[tuple[float, int, int, int, int]] = deque()
 
-    def add(self, previous: float, now: float, consumers: Iterable[Consumer]) -> None:
+    def add(
+        self,
+        previous: float,
+        now: float,
+        consumers: Iterable[Consumer],
+        counts_loss: Callable[[Consumer], bool] = lambda consumer: True,
+    ) -> None:
         history = self._history
         if not history:
             history.append((previous, 0, 0, 0, 0))
@@ -67,7 +76,8 @@ class SendWindow:
                 audio += delta_bytes
             else:
                 packets += counts[1] - before[1]
-                nacked += counts[2] - before[2]
+                if counts_loss(consumer):
+                    nacked += counts[2] - before[2]
         self._seen = seen
         history.append((now, sent, audio, packets, nacked))
         while len(history) > 2 and now - history[1][0] >= RATE_WINDOW_S:
@@ -111,7 +121,7 @@ class LinkQuality:
         self.rtt_ms: float | None = None
         self.budget_bps: int | None = None
         self._last_evaluation: float | None = None
-        self._reported: dict[str, tuple[int | None, bool]] = {}
+        self._reported: dict[str, tuple[int | None, bool, str | None]] = {}
         self._videos: list[Consumer] = []
         self._window = SendWindow()
 
@@ -134,11 +144,15 @@ class LinkQuality:
         previous = self._last_evaluation
         elapsed = None if previous is None else now - previous
         self._last_evaluation = now
-        self._window.add(previous or now, now, consumers)
+        def settled_in(consumer: Consumer) -> bool:
+            started = consumer.started_at
+            return started is not None and now - started >= LOSS_GRACE_S
+
+        self._window.add(previous or now, now, consumers, settled_in)
         if not consumers:
             return
         self._end_settling(now, consumers)
-        losses = [c.fraction_lost for c in consumers if c.receiver_reports]
+        losses = [c.fraction_lost for c in consumers if c.receiver_reports and settled_in(c)]
         sent_bps, audio_bps, nack_loss = self._window.rates()
         self.loss = max([*losses, nack_loss])
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
@@ -230,7 +244,9 @@ class LinkQuality:
                 self._estimate.reset()
                 self.budget_bps = None
         for publisher_id in sorted({c.producer.participant_id for c in videos}):
-            state = (self._layer_of(publisher_id, videos), self.audio_only)
+            # the reason counts while audio only: the page says why there is no picture
+            reason = self.reason if self.audio_only else None
+            state = (self._layer_of(publisher_id, videos), self.audio_only, reason)
             if self._reported.get(publisher_id) != state:
                 self._reported[publisher_id] = state
                 self._report(self.current(publisher_id))
