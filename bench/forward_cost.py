@@ -33,6 +33,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from bench.media_clip import audio_clip, video_clip
 from bench.receive_stats import ReceiveStats
 from bench.rtp_pump import BotPeerConnection, close_pump
+from bench.sfu_requests import JOIN_OPS, answer_join_request
 from bench.synthetic_tracks import PacketTrack
 
 LOOPBACK = ("127.0.0.1",)
@@ -53,17 +54,10 @@ async def _serve(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     while True:
         request = await loop.run_in_executor(None, conn.recv)
-        op, args = request[0], request[1:]
+        op, args = request[0], list(request[1:])
         reply: Any = None
-        if op == "publish":
-            room = sfu.room(args[0])
-            participant = room.get_participant(args[1]) or room.add_participant(args[1])
-            reply = await participant.publish(args[2])
-        elif op == "offer":
-            offer = await sfu.room(args[0]).participants[args[1]].subscription_offer()
-            reply = None if offer is None else offer.sdp
-        elif op == "answer":
-            await sfu.room(args[0]).participants[args[1]].subscription_answer(args[2])
+        if op in JOIN_OPS:
+            reply = await answer_join_request(sfu, op, args)
         elif op == "sample":
             reply = (time.process_time(), sfu.stats()["totals"].get("packets_out", 0))
         elif op == "close":

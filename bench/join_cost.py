@@ -36,6 +36,7 @@ import uvloop
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.ice_pinning import restrict_host_addresses
+from bench.sfu_requests import JOIN_OPS, answer_join_request
 
 LOOPBACK = ("127.0.0.1",)
 CONNECT_TIMEOUT_S = 10.0
@@ -63,15 +64,8 @@ async def _serve(conn: Connection, profiler: cProfile.Profile | None) -> None:
             continue
         op, *args = conn.recv()
         reply: Any = None
-        if op == "publish":
-            room = sfu.room(args[0])
-            participant = room.get_participant(args[1]) or room.add_participant(args[1])
-            reply = await participant.publish(args[2])
-        elif op == "offer":
-            offer = await sfu.room(args[0]).participants[args[1]].subscription_offer()
-            reply = None if offer is None else offer.sdp
-        elif op == "answer":
-            await sfu.room(args[0]).participants[args[1]].subscription_answer(args[2])
+        if op in JOIN_OPS:
+            reply = await answer_join_request(sfu, op, args)
         elif op == "cpu":
             reply = time.process_time()
         elif op == "profile":

@@ -10,20 +10,19 @@ the layers are 160, 320 and 640 pixels wide. The SFU runs in this process
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.support.waiting import wait_for
 from tests.web.call_server import CallServer, run_call_server
 from tests.web.journeys import wait_for_remote_media
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(240)]
 
-T = TypeVar("T")
 WIDTHS = {"q": 160, "h": 320, "f": 640}
 LAYER_TIMEOUT_S = 45.0
 
@@ -65,19 +64,6 @@ def call_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallServer
         yield server
 
 
-def wait_for(check: Callable[[], T], what: str, timeout_s: float = LAYER_TIMEOUT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s} s waiting for {what} (last: {value!r})"
-            )
-        time.sleep(0.25)
-
-
 def producer_layers(
     server: CallServer, room: str, participant_id: str, source: str = "camera"
 ) -> list[dict[str, Any]]:
@@ -117,7 +103,7 @@ def remote_width(page: Page) -> int:
 
 
 def wait_for_width(page: Page, width: int, what: str) -> None:
-    wait_for(lambda: remote_width(page) == width, f"{what} ({width} px wide)")
+    wait_for(lambda: remote_width(page) == width, f"{what} ({width} px wide)", LAYER_TIMEOUT_S)
 
 
 def set_quality(page: Page, **frame: Any) -> None:
@@ -154,8 +140,14 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
 
     # Both pages send their camera as three encodings and the SFU receives all of them.
     for page, who in ((agent, "agent-1"), (citizen, "citizen-1")):
-        wait_for(lambda w=who: all_layers_flowing(call_server, room, w), f"three layers of {who}")
-        assert wait_for(lambda p=page: p.evaluate(SENT_WIDTHS_JS) == WIDTHS, "layer sizes")
+        wait_for(
+            lambda w=who: all_layers_flowing(call_server, room, w),
+            f"three layers of {who}",
+            LAYER_TIMEOUT_S,
+        )
+        assert wait_for(
+            lambda p=page: p.evaluate(SENT_WIDTHS_JS) == WIDTHS, "layer sizes", LAYER_TIMEOUT_S
+        )
 
     # The viewer gets the top layer, the lowest when it caps itself, the top again after.
     wait_for_width(citizen, WIDTHS["f"], "the agent's top layer")
@@ -176,6 +168,7 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
             and all_layers_flowing(call_server, room, "agent-1")
         ),
         "three new layers after the ICE restart",
+        LAYER_TIMEOUT_S,
     )
     wait_for_width(citizen, WIDTHS["f"], "the top layer after the ICE restart")
 

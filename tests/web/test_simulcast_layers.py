@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from sfu import Participant, Sfu, SfuConfig
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(150)]
 
@@ -130,19 +130,8 @@ def open_page(browser: Browser) -> Page:
     return page
 
 
-def wait_for(check: Callable[[], T], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
-        time.sleep(0.2)
-
-
 def subscribe(sfu: SfuThread, participant: Participant, page: Page) -> None:
-    offer = wait_for(lambda: sfu.run(participant.subscription_offer()), 15, "a subscribe offer")
+    offer = wait_for(lambda: sfu.run(participant.subscription_offer()), "a subscribe offer", 15)
     answer = page.evaluate("(sdp) => window.answer(sdp)", offer.sdp)
     sfu.run(participant.subscription_answer(answer))
 
@@ -163,28 +152,28 @@ def test_viewer_sees_the_resolution_change_when_the_sfu_switches_simulcast_layer
     # allows): at least the two lower ones, a quarter and half of the capture
     sent = wait_for(
         lambda: (s := publisher.evaluate("window.sentLayers()")) and len(s) >= 2 and s,
-        30,
         "Chromium to send two simulcast layers",
+        30,
     )
     assert sent["q"] == CAPTURE["width"] // 4 and sent["h"] == CAPTURE["width"] // 2
 
     viewer = open_page(browser)
     subscribe(sfu_thread, citizen, viewer)
-    wait_for(lambda: viewer.evaluate("window.remoteWidth()") > 0, 30, "remote video")
+    wait_for(lambda: viewer.evaluate("window.remoteWidth()") > 0, "remote video", 30)
     camera = sfu_thread.call(lambda: agent.producers["camera"])
     assert sfu_thread.call(lambda: len(camera.layers)) == 3
 
     sfu_thread.call(lambda: citizen.set_quality_preference(mode="auto", max_layer=0))
     wait_for(
         lambda: viewer.evaluate("window.remoteWidth()") == CAPTURE["width"] // 4,
-        30,
         "the lowest layer (a quarter of the width)",
+        30,
     )
     sfu_thread.call(lambda: citizen.set_quality_preference(mode="auto", max_layer=1))
     wait_for(
         lambda: viewer.evaluate("window.remoteWidth()") == CAPTURE["width"] // 2,
-        30,
         "the middle layer (half the width)",
+        30,
     )
     reports = sfu_thread.call(lambda: citizen.quality.current("agent"))
     assert reports.layer == 1 and not reports.audio_only
