@@ -91,7 +91,6 @@ class Consumer:
         self._switch_mark = 0  # packets_sent when the current layer began
         self._first_seq_of_layer = 0  # NACKs of packets before it are not about this link now
         self.switched_at = 0.0
-        self.started_at: float | None = None  # first packet sent to the subscriber
         self.attached = True
         sender.sink = self
 
@@ -155,8 +154,6 @@ class Consumer:
         self._history[out_seq % self._history_size] = (out_seq, data)
         if sender.send_rtp(data):
             size = len(data)
-            if self.started_at is None:
-                self.started_at = now
             self.packets_sent += 1
             self.bytes_sent += size
             counters = self._counters

@@ -47,38 +47,43 @@ def policy_of(config: SfuConfig) -> SelectionPolicy:
 
 class SendWindow:
     """What we sent one subscriber, and what it said went missing, over about the last
-    ``RATE_WINDOW_S``: the span one receiver report covers, however often we evaluate."""
+    ``RATE_WINDOW_S``: the span one receiver report covers, however often we evaluate.
+    NACKs count only once a stream is past its first ``LOSS_GRACE_S``."""
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple[int, int, int]] = {}
+        self._sending_since: dict[int, float] = {}  # by consumer: its first packets
         # cumulative (time, all bytes, audio bytes, video packets, video packets NACKed)
         self._history: deque[tuple[float, int, int, int, int]] = deque()
 
-    def add(
-        self,
-        previous: float,
-        now: float,
-        consumers: Iterable[Consumer],
-        counts_loss: Callable[[Consumer], bool] = lambda consumer: True,
-    ) -> None:
+    def past_start_up(self, consumer: Consumer, now: float) -> bool:
+        since = self._sending_since.get(id(consumer))
+        return since is not None and now - since >= LOSS_GRACE_S
+
+    def add(self, previous: float, now: float, consumers: Iterable[Consumer]) -> None:
         history = self._history
         if not history:
             history.append((previous, 0, 0, 0, 0))
         _, sent, audio, packets, nacked = history[-1]
         seen: dict[int, tuple[int, int, int]] = {}
+        sending_since: dict[int, float] = {}
         for consumer in consumers:
+            key = id(consumer)
             counts = (consumer.bytes_sent, consumer.packets_sent, consumer.packets_nacked)
-            before = self._seen.get(id(consumer), counts)
-            seen[id(consumer)] = counts
+            before = self._seen.get(key, counts)
+            seen[key] = counts
+            if counts[1]:  # it sent since the last evaluation at the latest
+                sending_since[key] = self._sending_since.get(key, previous)
             delta_bytes = counts[0] - before[0]
             sent += delta_bytes
             if consumer.producer.kind == "audio":
                 audio += delta_bytes
             else:
                 packets += counts[1] - before[1]
-                if counts_loss(consumer):
+                if self.past_start_up(consumer, now):
                     nacked += counts[2] - before[2]
         self._seen = seen
+        self._sending_since = sending_since
         history.append((now, sent, audio, packets, nacked))
         while len(history) > 2 and now - history[1][0] >= RATE_WINDOW_S:
             history.popleft()
@@ -144,16 +149,17 @@ class LinkQuality:
         previous = self._last_evaluation
         elapsed = None if previous is None else now - previous
         self._last_evaluation = now
-        def settled_in(consumer: Consumer) -> bool:
-            started = consumer.started_at
-            return started is not None and now - started >= LOSS_GRACE_S
-
-        self._window.add(previous or now, now, consumers, settled_in)
+        window = self._window
+        window.add(previous or now, now, consumers)
         if not consumers:
             return
         self._end_settling(now, consumers)
-        losses = [c.fraction_lost for c in consumers if c.receiver_reports and settled_in(c)]
-        sent_bps, audio_bps, nack_loss = self._window.rates()
+        losses = [
+            c.fraction_lost
+            for c in consumers
+            if c.receiver_reports and window.past_start_up(c, now)
+        ]
+        sent_bps, audio_bps, nack_loss = window.rates()
         self.loss = max([*losses, nack_loss])
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
         self.rtt_ms = max(rtts) * 1000 if rtts else None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sfu.quality import SendWindow
+from sfu.quality import LOSS_GRACE_S, SendWindow
+
+START = LOSS_GRACE_S + 1.0
 
 
 @dataclass
@@ -56,14 +58,28 @@ def test_too_few_packets_give_no_share_and_a_layer_change_restarts_the_window() 
     video = Counters("video")
     window = SendWindow()
     window.add(0.0, 0.0, [video])
+    video.send(10, 1000)
+    window.add(0.0, 1.0, [video])
+    window.add(1.0, START, [video])  # past the stream's start-up, whose NACKs do not count
     video.send(5, 1000, nacked=3)
-    window.add(0.0, 0.5, [video])
+    window.add(START, START + 0.5, [video])
     assert window.rates()[2] == 0.0  # five packets say nothing yet
     video.send(40, 1000, nacked=20)
-    window.add(0.5, 1.0, [video])
+    window.add(START + 0.5, START + 1.0, [video])
     assert window.rates()[2] > 0.4
-    window.forget_before(1.0)  # the layer changed: what came before is about another rate
+    # the layer changed: what came before is about another rate
+    window.forget_before(START + 1.0)
     assert not window.enough_video()
     video.send(12, 300, nacked=0)
-    window.add(1.0, 1.5, [video])
+    window.add(START + 1.0, START + 1.5, [video])
     assert window.enough_video() and window.rates()[2] == 0.0
+
+
+def test_a_streams_start_up_losses_do_not_count() -> None:
+    video = Counters("video")
+    window = SendWindow()
+    window.add(0.0, 0.0, [video])
+    video.send(30, 1000, nacked=15)  # a browser's first second: NACKs on a healthy link
+    window.add(0.0, 1.0, [video])
+    assert window.rates()[2] == 0.0 and not window.past_start_up(video, 1.0)
+    assert window.past_start_up(video, LOSS_GRACE_S)
