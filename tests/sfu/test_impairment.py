@@ -14,7 +14,8 @@ import time
 import pytest
 
 from bench.sfu_loopback_client import LoopbackClient
-from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
+from sfu import Sfu, SfuConfig
+from tests.support.quality_log import QualityLog
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -27,17 +28,6 @@ CONFIG = SfuConfig(
     video_resume_hold_s=HOLD_S,
     loss_threshold=0.15,
 )
-
-
-class QualityLog(RoomListenerBase):
-    def __init__(self) -> None:
-        self.reports: list[tuple[float, str, QualityReport]] = []
-
-    def on_quality(self, room: Room, participant: Participant, report: QualityReport) -> None:
-        self.reports.append((time.monotonic(), participant.id, report))
-
-    def of(self, participant_id: str) -> list[QualityReport]:
-        return [r for _, pid, r in self.reports if pid == participant_id]
 
 
 async def test_impaired_subscriber_goes_audio_only_and_recovers_while_the_other_keeps_video() -> (

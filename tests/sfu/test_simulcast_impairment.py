@@ -16,7 +16,8 @@ import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, ReceivedTrack
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
-from sfu import Participant, QualityReport, Room, RoomListenerBase, Sfu, SfuConfig
+from sfu import Sfu, SfuConfig
+from tests.support.quality_log import QualityLog
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -32,17 +33,6 @@ CONFIG = SfuConfig(
 # layers: q 160x90 ≈ 85 kb/s, h 320x180 ≈ 260 kb/s, f 640x360 ≈ 620 kb/s; audio ≈ 50 kb/s
 BETWEEN_H_AND_F_BPS = 450_000
 BELOW_Q_BPS = 80_000
-
-
-class QualityLog(RoomListenerBase):
-    def __init__(self) -> None:
-        self.reports: list[tuple[str, QualityReport]] = []
-
-    def on_quality(self, room: Room, participant: Participant, report: QualityReport) -> None:
-        self.reports.append((participant.id, report))
-
-    def of(self, participant_id: str) -> list[QualityReport]:
-        return [r for pid, r in self.reports if pid == participant_id]
 
 
 async def video_of(client: LoopbackClient) -> ReceivedTrack:

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from playwright.sync_api import Browser, Page, expect
 
 import signaling
 from sfu import Sfu, SfuConfig
 from tests.support.server import free_port
+from tests.web.journeys import wait_for_remote_media
 from visioguichet.app import GrantVerifier, add_web_pages, healthz
 from visioguichet.join_token import JoinTokenSigner, load_or_create_signer
 
@@ -109,3 +111,34 @@ def run_call_server(data_dir: Path) -> Iterator[CallServer]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=START_TIMEOUT_S)
+
+
+def enter(browser: Browser, server: CallServer, token: str, init_script: str = "") -> Page:
+    """A new French-speaking page that opens the call room with ``token`` and enters."""
+    page = browser.new_context(locale="fr-FR").new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(f"{server.base_url}/call#token={token}")
+    page.get_by_role("button", name="Entrer dans le rendez-vous").click(timeout=20_000)
+    return page
+
+
+def open_call(
+    browser: Browser, server: CallServer, room: str, init_script: str = ""
+) -> tuple[Page, Page]:
+    """Agent, then citizen, in ``room``; returns (agent, citizen) once both receive media."""
+    agent = enter(
+        browser,
+        server,
+        server.mint(room=room, role="host", subject="agent-1", name="Claire Martin"),
+        init_script,
+    )
+    expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
+    citizen = enter(
+        browser,
+        server,
+        server.mint(room=room, role="guest", subject="citizen-1", name="Jean Dupont"),
+    )
+    wait_for_remote_media(citizen)
+    wait_for_remote_media(agent)
+    return agent, citizen

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.web.accessibility import blocking_violations
-from tests.web.call_server import CallServer, run_call_server
+from tests.web.call_server import CallServer, enter, open_call, run_call_server
 from tests.web.journeys import assert_media_resumes, inbound, wait_for_remote_media
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -27,13 +27,6 @@ def call_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallServer
         yield server
 
 
-def enter(browser: Browser, server: CallServer, token: str) -> Page:
-    page = browser.new_context(locale="fr-FR").new_page()
-    page.goto(f"{server.base_url}/call#token={token}")
-    page.get_by_role("button", name="Entrer dans le rendez-vous").click(timeout=20_000)
-    return page
-
-
 def grows(page: Page, key: str, wait_ms: int = 1500) -> bool:
     before = inbound(page)[key]
     page.wait_for_timeout(wait_ms)
@@ -44,19 +37,7 @@ def test_audio_only_banner_follows_the_sfu_fallback_and_recovery(
     browser: Browser, call_server: CallServer
 ) -> None:
     room = f"bk-quality-{uuid.uuid4().hex[:8]}"
-    agent = enter(
-        browser,
-        call_server,
-        call_server.mint(room=room, role="host", subject="agent-1", name="Claire Martin"),
-    )
-    expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
-    citizen = enter(
-        browser,
-        call_server,
-        call_server.mint(room=room, role="guest", subject="citizen-1", name="Jean Dupont"),
-    )
-    wait_for_remote_media(citizen)
-    wait_for_remote_media(agent)
+    agent, citizen = open_call(browser, call_server, room)
     banner = citizen.locator("#audio-banner")
     indicator = citizen.locator("#quality")
     expect(indicator).to_have_text("Connexion : bonne", timeout=BANNER_TIMEOUT_MS)

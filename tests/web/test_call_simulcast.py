@@ -18,8 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.waiting import wait_for
-from tests.web.call_server import CallServer, run_call_server
-from tests.web.journeys import wait_for_remote_media
+from tests.web.call_server import CallServer, open_call, run_call_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -89,15 +88,6 @@ def all_layers_flowing(server: CallServer, room: str, participant_id: str) -> bo
     )
 
 
-def enter(browser: Browser, server: CallServer, token: str, init_script: str = "") -> Page:
-    page = browser.new_context(locale="fr-FR").new_page()
-    if init_script:
-        page.add_init_script(init_script)
-    page.goto(f"{server.base_url}/call#token={token}")
-    page.get_by_role("button", name="Entrer dans le rendez-vous").click(timeout=20_000)
-    return page
-
-
 def remote_width(page: Page) -> int:
     return int(page.evaluate("document.getElementById('remote').videoWidth"))
 
@@ -112,31 +102,11 @@ def set_quality(page: Page, **frame: Any) -> None:
     )
 
 
-def open_call(
-    browser: Browser, server: CallServer, init_script: str = ""
-) -> tuple[str, Page, Page]:
-    room = f"bk-simulcast-{uuid.uuid4().hex[:8]}"
-    agent = enter(
-        browser,
-        server,
-        server.mint(room=room, role="host", subject="agent-1", name="Claire Martin"),
-        init_script,
-    )
-    expect(agent.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
-    citizen = enter(
-        browser,
-        server,
-        server.mint(room=room, role="guest", subject="citizen-1", name="Jean Dupont"),
-    )
-    wait_for_remote_media(citizen)
-    wait_for_remote_media(agent)
-    return room, agent, citizen
-
-
 def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
     browser: Browser, call_server: CallServer
 ) -> None:
-    room, agent, citizen = open_call(browser, call_server)
+    room = f"bk-simulcast-{uuid.uuid4().hex[:8]}"
+    agent, citizen = open_call(browser, call_server, room)
 
     # Both pages send their camera as three encodings and the SFU receives all of them.
     for page, who in ((agent, "agent-1"), (citizen, "citizen-1")):
@@ -187,7 +157,8 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
 def test_a_browser_refusing_simulcast_publishes_one_full_size_encoding(
     browser: Browser, call_server: CallServer
 ) -> None:
-    room, agent, citizen = open_call(browser, call_server, NO_SIMULCAST_JS)
+    room = f"bk-simulcast-{uuid.uuid4().hex[:8]}"
+    agent, citizen = open_call(browser, call_server, room, NO_SIMULCAST_JS)
 
     wait_for_width(citizen, WIDTHS["f"], "the agent's single encoding")
     layers = camera_layers(call_server, room, "agent-1")
