@@ -71,17 +71,6 @@ class Layer:
         self._expected_prior = 0
         self._received_prior = 0
 
-    def count(self, packet: RtpView) -> None:
-        """One more packet of this layer (``Producer.on_rtp`` inlines the same steps)."""
-        self.packets += 1
-        self.bytes += len(packet.data)
-        self.received += 1
-        seq = packet.sequence_number
-        if 0 < ((seq - self.max_seq) & 0xFFFF) < 0x8000:
-            if seq < self.max_seq:
-                self.cycles += 0x10000
-            self.max_seq = seq
-
     def sample_bitrate(self, now: float) -> float:
         """Smoothed bits per second since the previous sample (called about once a second)."""
         if self._sampled_at is not None and now > self._sampled_at:

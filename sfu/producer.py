@@ -94,7 +94,7 @@ class Producer:
         counters.packets_in += 1
         counters.bytes_in += size
         self.packets += 1
-        # Layer.count, inlined: one method call less per packet
+        # this layer's receive statistics (kept here: a method call per packet costs)
         layer.packets += 1
         layer.bytes += size
         layer.received += 1
