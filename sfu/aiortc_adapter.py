@@ -86,6 +86,7 @@ from OpenSSL import SSL
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
+from sfu._datapath import Egress, Ingress, Source, Srtp, set_view_factory
 from sfu.rtp_view import RtpView
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "RtpView",
     "SenderSink",
     "codecs_of",
+    "native_srtp",
     "process_certificate",
     "send_packet",
     "wrap_rtx",
@@ -145,43 +147,19 @@ class Admission(Protocol):
     def admit(self, size: int) -> bool: ...
 
 
-class DirectSrtp:
-    """One pylibsrtp ``Session``'s RTP calls without its per-call checks and allocation.
+set_view_factory(RtpView.parse)  # how a packet needing a decision reaches Python
+_SRTP_PROTECT = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+_SRTP_UNPROTECT = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect")))
 
-    ``Session.protect`` type-checks, allocates an ``int *`` and goes through a private
-    dispatcher on every packet: about 3 µs of a forwarder's budget here. This calls the
-    same libsrtp functions on the same session and buffers. None means "drop it".
+
+def native_srtp(session: pylibsrtp.Session) -> Srtp:
+    """The RTP calls of one pylibsrtp ``Session``, made from C on the same libsrtp context.
+
+    ``Session.protect`` type-checks, allocates and dispatches in Python on every packet;
+    the forwarder's C path calls the same libsrtp functions on the same session.
     """
-
-    __slots__ = ("_buffer", "_capacity", "_cdata", "_length", "_session", "_srtp")
-
-    def __init__(self, session: pylibsrtp.Session) -> None:
-        self._session = session  # keeps the C objects alive
-        self._srtp = session._srtp[0]
-        self._cdata = session._cdata
-        self._buffer = session._buffer
-        self._length = srtp_ffi.new("int *")
-        self._capacity = len(session._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
-
-    def protect(self, data: bytes) -> bytes | None:
-        size = len(data)
-        if size > self._capacity:
-            return None
-        self._buffer[0:size] = data
-        self._length[0] = size
-        if srtp_lib.srtp_protect(self._srtp, self._cdata, self._length):
-            return None
-        return self._buffer[0 : self._length[0]]
-
-    def unprotect(self, data: bytes) -> bytes | None:
-        size = len(data)
-        if size > self._capacity:
-            return None
-        self._buffer[0:size] = data
-        self._length[0] = size
-        if srtp_lib.srtp_unprotect(self._srtp, self._cdata, self._length):
-            return None
-        return self._buffer[0 : self._length[0]]
+    context = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
+    return Srtp(session, context, _SRTP_PROTECT, _SRTP_UNPROTECT)
 
 
 class FastPath:
@@ -189,24 +167,36 @@ class FastPath:
 
     aioice puts every datagram in an ``asyncio.Queue`` after trying to parse it as STUN;
     aiortc's DTLS transport awaits that queue, unprotects, builds a full ``RtpPacket``
-    and awaits the receiver. Here the UDP callback itself unprotects SRTP, reads the
-    fixed header and calls the receiver; the first packet of an unknown SSRC goes
-    through aiortc's router once so the SSRC can be learnt. Egress protects and sends on
-    the nominated candidate pair. Everything that is not RTP keeps aiortc's path.
+    and awaits the receiver. Here, once DTLS is up, the socket's callback is the native
+    ``Ingress``: it unprotects SRTP and hands RTP of a known SSRC to its ``Source``
+    (``sfu/_datapath.c``); RTP of an SSRC not known yet comes to ``_receive_slow`` so the
+    SSRC can be learnt through aiortc's router. Egress protects and sends on the
+    nominated candidate pair (``Egress``). Everything that is not RTP keeps aiortc's path.
     """
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.receivers: dict[int, ForwardingReceiver] = {}
-        self.impairment: Admission | None = None
-        self.srtp_errors = 0
+        self.sources: dict[int, Source] = {}  # SSRC → its producer layer, read by C
+        self.egress = Egress()
         self.unroutable = 0
         self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS
+        self._ingresses: list[Ingress] = []
         self._hooked: list[tuple[Any, Any]] = []
         self._connection: Any = None
-        self._rx: DirectSrtp | None = None
-        self._tx: DirectSrtp | None = None
         dtls.on("statechange", self._on_state)
+
+    @property
+    def impairment(self) -> Admission | None:
+        return self.egress.impairment  # type: ignore[no-any-return]
+
+    @impairment.setter
+    def impairment(self, value: Admission | None) -> None:
+        self.egress.impairment = value
+
+    @property
+    def srtp_errors(self) -> int:
+        return sum(int(ingress.srtp_errors) for ingress in self._ingresses)
 
     def _on_state(self) -> None:
         if self.dtls._state == DtlsState.CONNECTED:
@@ -216,48 +206,47 @@ class FastPath:
 
     def _install(self) -> None:
         self._connection = self.dtls.transport._connection
-        self._rx = DirectSrtp(self.dtls._rx_srtp)
-        self._tx = DirectSrtp(self.dtls._tx_srtp)
+        rx = native_srtp(self.dtls._rx_srtp)
+        self.egress.attach(native_srtp(self.dtls._tx_srtp), self._connection._nominated)
         hooked = {id(protocol) for protocol, _ in self._hooked}
         for protocol in self._connection._protocols:
             if id(protocol) in hooked:
                 continue
             original = protocol.datagram_received
-            protocol.datagram_received = self._hook(original)
+            ingress = Ingress(self.sources)
+            ingress.on_error = _log_forward_error
+            ingress.attach(rx, self._receive_slow, self._other(original))
+            protocol.datagram_received = ingress
             self._hooked.append((protocol, original))
+            self._ingresses.append(ingress)
 
     def _uninstall(self) -> None:
         for protocol, original in self._hooked:
             protocol.datagram_received = original
         self._hooked.clear()
+        for ingress in self._ingresses:
+            ingress.close()
         self.receivers.clear()
-        self._rx = self._tx = None
+        self.sources.clear()
+        self.egress.close()
 
-    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
-        receive = self._receive_rtp
+    def _other(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        """What is not RTP: STUN is answered at once, RTCP and DTLS queue for aiortc."""
         queue = self._connection._queue  # aioice's datagram queue, read by aiortc's DTLS task
 
         def datagram_received(data: bytes, addr: Any) -> None:
-            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
-                receive(data)
-            elif not data:
+            if not data:
                 self.dropped += 1  # nothing real is empty, and aiortc would choke on it
             elif data[0] > 3 and queue.qsize() >= MAX_QUEUED_DATAGRAMS:
                 # RTCP or DTLS coming faster than aiortc reads it: drop, never grow
                 self.dropped += 1
             else:
-                original(data, addr)  # STUN is answered at once and never queued
+                original(data, addr)
 
         return datagram_received
 
-    def _receive_rtp(self, data: bytes) -> None:
-        rx = self._rx
-        if rx is None:
-            return
-        plain = rx.unprotect(data)
-        if plain is None:
-            self.srtp_errors += 1  # replayed, forged or too long
-            return
+    def _receive_slow(self, plain: bytes) -> None:
+        """RTP of an SSRC with no native ``Source`` yet: learnt here, or RTX, or dropped."""
         view = RtpView.parse(plain, time.monotonic_ns() // 1_000_000)
         if view is None:
             return
@@ -267,10 +256,7 @@ class FastPath:
             if receiver is None:
                 self.unroutable += 1
                 return
-        try:
-            receiver.on_rtp_view(view)
-        except Exception:  # one faulty consumer must not take the socket down
-            log.exception("sfu_forward_failed", ssrc=view.ssrc)
+        receiver.on_rtp_view(view)
 
     def _learn_ssrc(self, plain: bytes, ssrc: int) -> ForwardingReceiver | None:
         try:
@@ -292,26 +278,16 @@ class FastPath:
     def forget(self, receiver: ForwardingReceiver) -> None:
         for ssrc in [s for s, r in self.receivers.items() if r is receiver]:
             del self.receivers[ssrc]
+            self.sources.pop(ssrc, None)
 
     def send_rtp(self, data: bytes) -> bool:
         """Protect and send one RTP packet; False when the connection is not up."""
-        tx = self._tx
-        if tx is None or self.dtls._state != DtlsState.CONNECTED:
-            return False
-        pair = self._connection._nominated.get(1)
-        if pair is None:
-            return False
-        impairment = self.impairment
-        if impairment is not None and not impairment.admit(len(data)):
-            return True  # lost on the (simulated) network, as far as we can tell
-        protected = tx.protect(data)
-        if protected is None:
-            return False
-        try:
-            pair.protocol.transport.sendto(protected, pair.remote_addr)
-        except (OSError, RuntimeError, AttributeError):
-            return False
-        return True
+        return bool(self.egress.send(data))
+
+
+def _log_forward_error(error: BaseException) -> None:
+    """A decision raised on the media path: logged, and the next packet goes on."""
+    log.error("sfu_forward_failed", exc_info=error)
 
 
 class ForwardingReceiver(RTCRtpReceiver):

@@ -12,6 +12,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from sfu._datapath import Egress, Track
 from sfu.aiortc_adapter import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
@@ -22,7 +23,6 @@ from sfu.aiortc_adapter import (
     RtpView,
     wrap_rtx,
 )
-from sfu.rtp_view import HeaderWriter
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:
@@ -38,6 +38,13 @@ POST_SWITCH_SHARE = 0.8
 
 
 class Consumer:
+    """Forwards one producer to one subscriber.
+
+    The steady state — same layer, no pause, no rebase, no switch waiting — runs in C
+    on every packet (``Track``: rewrite, history, send); this class makes every
+    decision around it and keeps the state it shares with C in the track.
+    """
+
     def __init__(
         self,
         producer: Producer,
@@ -51,9 +58,9 @@ class Consumer:
         self.subscriber_id = subscriber_id
         self.sender = sender
         self.mid: str | None = None
-        self.paused = False
-        self.packets_sent = 0
-        self.bytes_sent = 0
+        egress = sender.fast_path.egress if sender.fast_path is not None else Egress()
+        self.track = Track(egress, counters.media, sender._ssrc, history_size)
+        self.track.forward = self.forward  # every packet that needs a decision
         self.nacks = 0
         # packets we sent that the subscriber reported missing, each counted once: its
         # loss before retransmission (receiver reports count retransmitted packets as
@@ -61,25 +68,19 @@ class Consumer:
         self.packets_nacked = 0
         self._counters = counters
         self._history_size = history_size
-        self._history: list[tuple[int, bytes] | None] = [None] * history_size
         self._needs_rebase = True
         # the layer forwarded now (None: waiting for a keyframe) and the one wanted
-        self.current_layer: int | None = None if producer.kind == "video" else 0
+        self.current_layer = None if producer.kind == "video" else 0
         self.target_layer = 0
         self._held: list[RtpView] | None = None  # the target's keyframe, waiting to switch
-        self._frame_open = False  # the last packet sent did not end its frame
-        self._seq_offset = 0
-        self._ts_offset = 0
-        self._last_out_seq = random.randint(0, 0xFFFF)
-        self._last_out_ts = random.randint(0, 0xFFFFFFFF)
-        self._last_send_time: float | None = None
+        self.track.last_out_seq = random.randint(0, 0xFFFF)
+        self.track.last_out_ts = random.randint(0, 0xFFFFFFFF)
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._sent_reports: dict[int, float] = {}
         self._pending_rtx: list[bytes] = []
         self._resent_at: dict[int, float] = {}
         self._resume_gap = 0
         self._wake = wake
-        self._writer: HeaderWriter | None = None
         # what the subscriber tells us
         self.fraction_lost = 0.0
         self.rtt_s: float | None = None
@@ -94,12 +95,63 @@ class Consumer:
         self.attached = True
         sender.sink = self
 
+    # --- state shared with the native track ---------------------------------------
+    @property
+    def paused(self) -> bool:
+        return bool(self.track.paused)
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.track.paused = int(value)
+
+    @property
+    def current_layer(self) -> int | None:
+        layer = self.track.current_layer
+        return None if layer < 0 else int(layer)
+
+    @current_layer.setter
+    def current_layer(self, value: int | None) -> None:
+        self.track.current_layer = -1 if value is None else value
+
+    @property
+    def target_layer(self) -> int:
+        return int(self.track.target_layer)
+
+    @target_layer.setter
+    def target_layer(self, value: int) -> None:
+        self.track.target_layer = value
+
+    @property
+    def _needs_rebase(self) -> bool:
+        return bool(self.track.needs_rebase)
+
+    @_needs_rebase.setter
+    def _needs_rebase(self, value: bool) -> None:
+        self.track.needs_rebase = int(value)
+
+    @property
+    def _held(self) -> list[RtpView] | None:
+        return self._held_packets
+
+    @_held.setter
+    def _held(self, value: list[RtpView] | None) -> None:
+        self._held_packets = value
+        self.track.holding = int(value is not None)
+
+    @property
+    def packets_sent(self) -> int:
+        return int(self.track.packets_sent)
+
+    @property
+    def bytes_sent(self) -> int:
+        return int(self.track.bytes_sent)
+
     def detach(self) -> None:
         """The producer is gone: stop forwarding (the m-line is retired by its owner)."""
         self.attached = False
         self.sender.sink = None
-        if self in self.producer.consumers:
-            self.producer.consumers.remove(self)
+        self.track.forward = None
+        self.producer.remove_consumer(self)
 
     def pause(self) -> None:
         if not self.paused:
@@ -128,9 +180,10 @@ class Consumer:
         if layer != self.current_layer and not self.paused:
             self.producer.request_keyframe(layer)
 
-    # --- egress (hot path) --------------------------------------------------------
+    # --- egress: packets that need a decision (the rest never leave C) -------------
     def forward(self, packet: RtpView, layer: int, audio_level: bytes | None = None) -> None:
-        """Hot path: rewrite one packet of ``layer`` for this subscriber and send it."""
+        """Rewrite one packet of ``layer`` for this subscriber and send it, deciding first
+        what the native path cannot: a rebase, a layer switch, the first packet."""
         if layer != self.current_layer:
             self._other_layer(packet, layer)
             return
@@ -140,25 +193,17 @@ class Consumer:
             return
         if self._needs_rebase:
             self._rebase(packet)
-        writer = self._writer
-        if writer is None:
-            writer = self._writer = self._header_writer()
-        out_seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
-        out_ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
-        now = time.monotonic()
-        data = writer.build(packet, payload_type, out_seq, out_ts, sender._ssrc, now, audio_level)
-        self._last_out_seq = out_seq
-        self._last_out_ts = out_ts
-        self._last_send_time = now
-        self._frame_open = not packet.marker
-        self._history[out_seq % self._history_size] = (out_seq, data)
-        if sender.send_rtp(data):
-            size = len(data)
-            self.packets_sent += 1
-            self.bytes_sent += size
-            counters = self._counters
-            counters.packets_out += 1
-            counters.bytes_out += size
+        track = self.track
+        if not track.configured:
+            ids = sender.extension_ids
+            track.configure(
+                payload_type,
+                (sender.mid or "").encode(),
+                ids.get(MID_URI, 0),
+                ids.get(ABS_SEND_TIME_URI, 0),
+                ids.get(AUDIO_LEVEL_URI, 0),
+            )
+        track.emit(packet.data, audio_level, time.monotonic())
         if self._held is not None and packet.marker:
             self._switch(self.target_layer)  # the old layer's frame is whole: switch now
 
@@ -183,7 +228,7 @@ class Consumer:
             self.producer.request_keyframe(layer)
             return
         self._held = [packet]
-        if self.current_layer is None or not self._frame_open:
+        if self.current_layer is None or not self.track.frame_open:
             self._switch(layer)
 
     def _switch(self, layer: int) -> None:
@@ -192,31 +237,24 @@ class Consumer:
             self._counters.layer_switches += 1
         self.current_layer = layer
         self._switch_mark = self.packets_sent
-        self._first_seq_of_layer = (self._last_out_seq + 1) & 0xFFFF
+        self._first_seq_of_layer = (self.track.last_out_seq + 1) & 0xFFFF
         self.switched_at = time.monotonic()
         self._needs_rebase = True
         for packet in held:
             self.forward(packet, layer)
 
-    def _header_writer(self) -> HeaderWriter:
-        ids = self.sender.extension_ids
-        return HeaderWriter(
-            self.sender.mid,
-            ids.get(MID_URI, 0),
-            ids.get(ABS_SEND_TIME_URI, 0),
-            ids.get(AUDIO_LEVEL_URI, 0),
-        )
-
     def _rebase(self, packet: RtpView) -> None:
         """Choose offsets so this packet follows the last one we sent."""
+        track = self.track
         self._needs_rebase = False
         elapsed = 0.0
-        if self._last_send_time is not None:
-            elapsed = time.monotonic() - self._last_send_time
+        last_send_time = track.last_send_time
+        if last_send_time is not None:
+            elapsed = time.monotonic() - last_send_time
         advance = max(1, int(elapsed * self.producer.clock_rate))
         gap, self._resume_gap = self._resume_gap, 0
-        self._seq_offset = (self._last_out_seq + 1 + gap - packet.sequence_number) & 0xFFFF
-        self._ts_offset = (self._last_out_ts + advance - packet.timestamp) & 0xFFFFFFFF
+        track.seq_offset = (track.last_out_seq + 1 + gap - packet.sequence_number) & 0xFFFF
+        track.ts_offset = (track.last_out_ts + advance - packet.timestamp) & 0xFFFFFFFF
 
     # --- subscriber feedback (SenderSink) ----------------------------------------
     def on_keyframe_request(self) -> None:
@@ -237,8 +275,8 @@ class Consumer:
                 continue
             first = seq not in resent
             resent[seq] = now
-            entry = self._history[seq % self._history_size]
-            if entry is not None and entry[0] == seq:
+            sent = self.track.history(seq)
+            if sent is not None:
                 if first and (seq - self._first_seq_of_layer) & 0xFFFF < 0x8000:
                     # we sent it, on the layer we send now, and it did not arrive: lost on
                     # the downlink (after a pause the receiver still asks for older ones)
@@ -246,9 +284,9 @@ class Consumer:
                     self.fresh_feedback = self.producer.kind == "video"
                     self._wake.set()
                 if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
-                    self._pending_rtx.append(entry[1])
+                    self._pending_rtx.append(sent)
             else:
-                upstream.append((seq - self._seq_offset) & 0xFFFF)
+                upstream.append((seq - self.track.seq_offset) & 0xFFFF)
         while len(resent) > self._history_size:
             del resent[next(iter(resent))]
         if upstream and self.current_layer is not None:
@@ -303,7 +341,7 @@ class Consumer:
     def sender_report(self) -> bytes | None:
         """SR for what we forwarded: the publisher's NTP/RTP pair through our rewrite."""
         layer = self.current_layer
-        if layer is None or self._last_send_time is None or self.paused:
+        if layer is None or self.track.last_send_time is None or self.paused:
             return None
         report = self.producer.layers[layer].sender_report
         if report is None:
@@ -311,7 +349,7 @@ class Consumer:
         ntp, rtp_ts, arrival = report
         elapsed = time.monotonic() - arrival
         ntp_now = ntp + int(elapsed * NTP_UNITS_PER_S)
-        rtp_now = rtp_ts + int(elapsed * self.producer.clock_rate) + self._ts_offset
+        rtp_now = rtp_ts + int(elapsed * self.producer.clock_rate) + self.track.ts_offset
         lsr = (ntp_now >> 16) & 0xFFFFFFFF
         self._sent_reports[lsr] = time.monotonic()
         if len(self._sent_reports) > 8:

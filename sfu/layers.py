@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sfu._datapath import Counters, Source
 from sfu.rtp_view import RtpView
 
 BITRATE_SMOOTHING = 0.5  # weight of the newest one-second sample
@@ -20,6 +21,9 @@ MIN_ROUGH_S = 0.3
 
 
 class Layer:
+    """One encoding. Its per-packet counts are kept by its native ``Source`` (the C
+    path bumps them on every packet); everything computed from them is here."""
+
     __slots__ = (
         "_base_seq",
         "_bytes_at_sample",
@@ -29,29 +33,23 @@ class Layer:
         "_received_prior",
         "_sampled_at",
         "bitrate_bps",
-        "bytes",
-        "cycles",
         "index",
-        "max_seq",
-        "packets",
-        "received",
         "rid",
         "sender_report",
+        "source",
         "ssrc",
     )
 
-    def __init__(self, index: int, rid: str | None) -> None:
+    def __init__(
+        self, index: int, rid: str | None, counters: Counters, tracks: list[Any]
+    ) -> None:
         self.index = index
         self.rid = rid
+        self.source = Source(counters, tracks, index)
         self.ssrc: int | None = None
-        self.packets = 0
-        self.bytes = 0
         self.bitrate_bps = 0.0
         self.sender_report: tuple[int, int, float] | None = None  # ntp, rtp ts, arrival
-        self.received = 0
         self._base_seq: int | None = None
-        self.max_seq = 0
-        self.cycles = 0
         self._expected_prior = 0
         self._received_prior = 0
         self._bytes_at_sample = 0
@@ -59,15 +57,33 @@ class Layer:
         self._first_at = 0.0
         self._last_keyframe_request = -1e9
 
+    @property
+    def packets(self) -> int:
+        return int(self.source.packets)
+
+    @property
+    def bytes(self) -> int:
+        return int(self.source.bytes)
+
+    @property
+    def received(self) -> int:
+        return int(self.source.received)
+
+    @property
+    def max_seq(self) -> int:
+        return int(self.source.max_seq)
+
+    @property
+    def cycles(self) -> int:
+        return int(self.source.cycles)
+
     def adopt(self, ssrc: int, sequence_number: int) -> None:
         """A (new) SSRC carries this layer: receive statistics start over."""
         self.ssrc = ssrc
         self._first_at = time.monotonic()
         self.sender_report = None
         self._base_seq = sequence_number
-        self.max_seq = sequence_number
-        self.cycles = 0
-        self.received = 0
+        self.source.restart(sequence_number)
         self._expected_prior = 0
         self._received_prior = 0
 
@@ -130,8 +146,18 @@ class Layer:
 class LayerSet:
     """The layers of one producer and the SSRC → layer table of its hot path."""
 
-    def __init__(self, rids: tuple[str, ...] = (), rid_extension_id: int = 0) -> None:
-        self.layers = [Layer(i, rid) for i, rid in enumerate(rids)] or [Layer(0, None)]
+    def __init__(
+        self,
+        rids: tuple[str, ...] = (),
+        rid_extension_id: int = 0,
+        counters: Counters | None = None,
+        tracks: list[Any] | None = None,
+    ) -> None:
+        counters = counters if counters is not None else Counters()
+        tracks = tracks if tracks is not None else []
+        self.layers = [Layer(i, rid, counters, tracks) for i, rid in enumerate(rids)] or [
+            Layer(0, None, counters, tracks)
+        ]
         self.simulcast = len(self.layers) > 1
         self.rid_extension_id = rid_extension_id
         self.by_ssrc: dict[int, Layer] = {}

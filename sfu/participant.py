@@ -137,6 +137,7 @@ class Participant:
                 counters=self.room.counters,
                 keyframe_interval_s=self.room.config.keyframe_request_min_interval_s,
                 on_audio_level=self.room.on_audio_level,
+                speech_level=self.room.speech_level_dbov,
                 rids=simulcast.rids if simulcast else (),
                 rid_extension_id=simulcast.rid_extension_id if simulcast else 0,
                 repaired_rid_extension_id=simulcast.repaired_rid_extension_id if simulcast else 0,
@@ -239,7 +240,7 @@ class Participant:
             )
             if self.quality.audio_only and producer.kind == "video":
                 consumer.pause()
-            producer.consumers.append(consumer)
+            producer.add_consumer(consumer)
             self.consumers[key] = consumer
             self._transceiver_of[key] = transceiver
             changed = True

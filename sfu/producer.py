@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from sfu._datapath import Source, Track
 from sfu.aiortc_adapter import ForwardingReceiver, RtcpReceiverInfo, RtpView
 from sfu.keyframes import keyframe_detector
 from sfu.layers import Layer, LayerSet
@@ -45,6 +46,7 @@ class Producer:
         rid_extension_id: int = 0,
         repaired_rid_extension_id: int = 0,
         max_incoming_bitrate_bps: int = 0,
+        speech_level: int = 127,
     ) -> None:
         self.participant_id = participant_id
         self.source = source
@@ -53,7 +55,9 @@ class Producer:
         self.clock_rate = clock_rate
         self.receiver = receiver
         self.consumers: list[Consumer] = []
-        self.layer_set = LayerSet(rids, rid_extension_id)
+        # the consumers' native tracks, read by every layer's Source on each packet
+        self._tracks: list[Track] = []
+        self.layer_set = LayerSet(rids, rid_extension_id, counters.media, self._tracks)
         self._repaired_rid_extension_id = repaired_rid_extension_id
         self.layers: list[Layer] = self.layer_set.layers
         self._by_ssrc = self.layer_set.by_ssrc
@@ -65,53 +69,81 @@ class Producer:
         self._upstream: asyncio.Queue[bytes] = asyncio.Queue(UPSTREAM_QUEUE_SIZE)
         self._task: asyncio.Task[None] | None = None
         self._on_audio_level = on_audio_level
-        self.packets = 0
+        self._speech_level = speech_level
+        self._fast_ssrcs: set[int] = set()
 
     def start(self) -> None:
         self.receiver.sink = self
+        for layer in self.layers:
+            layer.source.on_error = _log_forward_error
+            if self._on_audio_level is not None:
+                layer.source.on_level = self._audio_level
+                layer.source.level_threshold = self._speech_level
         self._task = asyncio.create_task(self._run_upstream(), name=f"producer-{self.source}")
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        self.consumers.append(consumer)
+        self._tracks.append(consumer.track)
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        if consumer in self.consumers:
+            self.consumers.remove(consumer)
+        if consumer.track in self._tracks:
+            self._tracks.remove(consumer.track)
 
     async def close(self) -> None:
         self.receiver.sink = None
+        self._leave_fast_path()
         for consumer in list(self.consumers):
             consumer.detach()
         self.consumers.clear()
+        self._tracks.clear()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    # --- ingress (hot path) -------------------------------------------------------
+    # --- ingress ---------------------------------------------------------------
+    # The hot path is native: once a layer's SSRC is known, the connection's C ingress
+    # hands its packets to the layer's Source (statistics, audio level, every consumer's
+    # track) without coming here. This sees a stream's first packets, RTX-repaired ones
+    # and whatever arrived before the fast path was up.
     def on_rtp(self, packet: RtpView) -> None:
-        """Hot path: called from the UDP callback; never awaits, never copies the packet."""
         layer = self._by_ssrc.get(packet.ssrc)
         if layer is None:
             layer = self.layer_set.learn(packet)
             if layer is None:
                 return  # a simulcast SSRC not yet known by its rid
-        size = len(packet.data)
-        counters = self._counters
-        counters.packets_in += 1
-        counters.bytes_in += size
-        self.packets += 1
-        # this layer's receive statistics (kept here: a method call per packet costs)
-        layer.packets += 1
-        layer.bytes += size
-        layer.received += 1
-        seq = packet.sequence_number
-        if 0 < ((seq - layer.max_seq) & 0xFFFF) < 0x8000:
-            if seq < layer.max_seq:
-                layer.cycles += 0x10000
-            layer.max_seq = seq
-        audio_level = None
-        level_id = self.receiver.audio_level_id  # known once negotiation completes
-        if level_id:
-            audio_level = packet.extension(level_id)
-            if audio_level and self._on_audio_level is not None:
-                self._on_audio_level(self, audio_level[0] & 0x7F)
-        index = layer.index
-        for consumer in self.consumers:
-            consumer.forward(packet, index, audio_level)
+        source = layer.source
+        source.audio_level_id = self.receiver.audio_level_id  # known once negotiated
+        if packet.ssrc not in self._fast_ssrcs and self.receiver.sink is self:
+            self._join_fast_path(packet.ssrc, source)
+        source.deliver(packet.data, packet.arrival_ms)
+
+    def _join_fast_path(self, ssrc: int, source: Source) -> None:
+        fast_path = self.receiver.fast_path
+        if fast_path is None:
+            return
+        for old in [s for s in self._fast_ssrcs if fast_path.sources.get(s) is source]:
+            fast_path.sources.pop(old, None)  # the layer moved to a new SSRC
+            self._fast_ssrcs.discard(old)
+        fast_path.sources[ssrc] = source
+        self._fast_ssrcs.add(ssrc)
+
+    def _leave_fast_path(self) -> None:
+        fast_path = self.receiver.fast_path
+        if fast_path is not None:
+            for ssrc in self._fast_ssrcs:
+                fast_path.sources.pop(ssrc, None)
+        self._fast_ssrcs.clear()
+
+    def _audio_level(self, level: int) -> None:
+        if self._on_audio_level is not None:
+            self._on_audio_level(self, level)
+
+    @property
+    def packets(self) -> int:
+        return sum(layer.packets for layer in self.layers)
 
     def rtx_primary(self, packet: RtpView) -> int | None:
         """The SSRC a new RTX stream repairs, from its repaired-rtp-stream-id (RFC 8852)."""
@@ -229,3 +261,8 @@ class Producer:
             "consumers": len(self.consumers),
             "keyframe_requests": self.keyframe_requests,
         }
+
+
+def _log_forward_error(error: BaseException) -> None:
+    """A consumer's decision raised on the media path: logged; the packet goes on."""
+    log.error("sfu_forward_failed", exc_info=error)

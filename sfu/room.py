@@ -20,6 +20,10 @@ SPEECH_LEVEL_DBOV = 50  # audio-level extension: 0 is loudest, 127 silence
 
 
 class Room:
+    # audio levels louder than this (lower numbers) may change the active speaker; the
+    # media path calls ``on_audio_level`` only for those
+    speech_level_dbov = SPEECH_LEVEL_DBOV
+
     def __init__(self, sfu: Sfu, room_id: str) -> None:
         self.sfu = sfu
         self.id = room_id

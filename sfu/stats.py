@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
+
+from sfu._datapath import Counters
 
 
 @dataclass
 class RoomCounters:
-    packets_in: int = 0
-    bytes_in: int = 0
-    packets_out: int = 0
-    bytes_out: int = 0
+    """Media counts live in ``media``, bumped from C on every packet; the rest here."""
+
+    media: Counters = field(default_factory=Counters, repr=False, compare=False)
     layer_switches: int = 0
     keyframe_requests: int = 0
     nacks_received: int = 0
@@ -18,5 +19,28 @@ class RoomCounters:
     nacks_forwarded: int = 0
     packets_lost_reported: int = 0
 
+    @property
+    def packets_in(self) -> int:
+        return int(self.media.packets_in)
+
+    @property
+    def bytes_in(self) -> int:
+        return int(self.media.bytes_in)
+
+    @property
+    def packets_out(self) -> int:
+        return int(self.media.packets_out)
+
+    @property
+    def bytes_out(self) -> int:
+        return int(self.media.bytes_out)
+
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        data = {
+            "packets_in": self.packets_in,
+            "bytes_in": self.bytes_in,
+            "packets_out": self.packets_out,
+            "bytes_out": self.bytes_out,
+        }
+        data.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "media"})
+        return data

@@ -1,4 +1,4 @@
-"""The SFU's direct libsrtp calls interoperate with pylibsrtp's own sessions."""
+"""The SFU's native libsrtp calls interoperate with pylibsrtp's own sessions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 from pylibsrtp import Policy, Session
 
-from sfu.aiortc_adapter import DirectSrtp
+from sfu.aiortc_adapter import native_srtp
 
 KEY = os.urandom(30)
 
@@ -24,10 +24,10 @@ def rtp(sequence_number: int, size: int = 1100) -> bytes:
 
 
 def test_protected_by_us_unprotected_by_pylibsrtp_and_back() -> None:
-    ours_out = DirectSrtp(session(Policy.SSRC_ANY_OUTBOUND))
+    ours_out = native_srtp(session(Policy.SSRC_ANY_OUTBOUND))
     theirs_in = session(Policy.SSRC_ANY_INBOUND)
     theirs_out = session(Policy.SSRC_ANY_OUTBOUND)
-    ours_in = DirectSrtp(session(Policy.SSRC_ANY_INBOUND))
+    ours_in = native_srtp(session(Policy.SSRC_ANY_INBOUND))
     for seq in range(1, 50):
         packet = rtp(seq)
         protected = ours_out.protect(packet)
@@ -38,11 +38,11 @@ def test_protected_by_us_unprotected_by_pylibsrtp_and_back() -> None:
 
 def test_forged_replayed_or_oversized_packets_give_none() -> None:
     sender = session(Policy.SSRC_ANY_OUTBOUND)
-    receiver = DirectSrtp(session(Policy.SSRC_ANY_INBOUND))
+    receiver = native_srtp(session(Policy.SSRC_ANY_INBOUND))
     protected = sender.protect(rtp(7))
     assert receiver.unprotect(protected) is not None
     assert receiver.unprotect(protected) is None  # replay
     forged = bytearray(sender.protect(rtp(8)))
     forged[20] ^= 0xFF
     assert receiver.unprotect(bytes(forged)) is None  # authentication fails
-    assert DirectSrtp(session(Policy.SSRC_ANY_OUTBOUND)).protect(rtp(9, size=9000)) is None
+    assert native_srtp(session(Policy.SSRC_ANY_OUTBOUND)).protect(rtp(9, size=9000)) is None

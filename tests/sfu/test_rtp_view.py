@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 
+from sfu._datapath import Counters, Egress, Track
 from sfu.aiortc_adapter import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
-from sfu.rtp_view import HeaderWriter, RtpView
+from sfu.rtp_view import RtpView
 
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 
@@ -83,8 +84,13 @@ def test_written_header_carries_the_subscribers_extension_ids() -> None:
         sample_packet(mid="0", audio_level=(False, 30)).serialize(extensions_map(publisher_ids))
     )
     assert view is not None
-    writer = HeaderWriter("12", mid_id=1, abs_send_time_id=3, audio_level_id=2)
-    data = writer.build(view, 111, 42, 1234, 0xCAFE, send_time_s=1.5, audio_level=view.extension(9))
+    track = Track(Egress(), Counters(), 0xCAFE, 64)
+    track.configure(111, b"12", 1, 3, 2)
+    track.seq_offset = (42 - view.sequence_number) & 0xFFFF
+    track.ts_offset = (1234 - view.timestamp) & 0xFFFFFFFF
+    assert track.emit(view.data, view.extension(9), 1.5) is False  # no connection to send on
+    data = track.history(42)
+    assert data is not None
     subscriber_ids = {MID_URI: 1, ABS_SEND_TIME_URI: 3, AUDIO_LEVEL_URI: 2}
     parsed = RtpPacket.parse(data, extensions_map(subscriber_ids))
     assert (parsed.payload_type, parsed.sequence_number, parsed.timestamp) == (111, 42, 1234)
@@ -99,6 +105,11 @@ def test_written_header_carries_the_subscribers_extension_ids() -> None:
 def test_written_header_without_extensions() -> None:
     view = RtpView.parse(sample_packet().serialize(extensions_map({})))
     assert view is not None
-    data = HeaderWriter(None, 0, 0, 0).build(view, 96, 1, 2, 3, 0.0, None)
+    track = Track(Egress(), Counters(), 3, 64)
+    track.configure(96, b"", 0, 0, 0)
+    track.seq_offset = (1 - view.sequence_number) & 0xFFFF
+    track.emit(view.data, None, 0.0)
+    data = track.history(1)
+    assert data is not None
     assert len(data) == 12 + 200
     assert RtpPacket.parse(data).payload == bytes(range(200))

@@ -1,0 +1,1116 @@
+/*
+ * sfu._datapath — the per-packet steady state of the forwarder, in C.
+ *
+ * Python decides; this file only repeats a decision for every packet. A packet that
+ * needs a decision (an unknown SSRC, RTX, a consumer waiting for a keyframe, switching
+ * layer or rebasing) is handed back to the Python objects that own that logic; every
+ * other packet goes from the socket callback to the subscriber's socket here:
+ *
+ *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the Source
+ *   Source.deliver          receive statistics, audio level, then each Track
+ *   Track.emit              rewrite SSRC/sequence/timestamp, write mid, abs-send-time
+ *                           and audio level with the subscriber's ids, keep the packet
+ *                           in the NACK history, count it, hand it to the Egress
+ *   Egress.send             SRTP-protect, sendto() on the nominated pair's socket
+ *
+ * libsrtp is the one pylibsrtp (and so aiortc) already loaded: its function pointers
+ * and session pointers come from pylibsrtp's cffi binding, nothing is linked here.
+ * Everything runs on the event loop's thread with the GIL held.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+typedef int (*srtp_fn)(void *ctx, void *header, int *length);
+
+#define MAX_PACKET 4096
+#define SRTP_MAX_TRAILER 144
+#define ONE_BYTE_PROFILE 0xBEDE
+#define TWO_BYTE_PROFILE 0x1000
+
+/* separate work areas: a packet being received is still read while copies are sent */
+static unsigned char rx_buffer[MAX_PACKET + SRTP_MAX_TRAILER];
+static unsigned char tx_buffer[MAX_PACKET + SRTP_MAX_TRAILER];
+static unsigned char call_buffer[MAX_PACKET + SRTP_MAX_TRAILER];
+static PyObject *view_factory = NULL; /* RtpView.parse(data, arrival_ms) */
+static PyObject *component_one = NULL; /* the key of aioice's nominated RTP pair */
+
+static double monotonic_s(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* the clock of Python's time.monotonic() */
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ RTP header --- */
+
+typedef struct {
+    uint32_t ssrc;
+    uint32_t timestamp;
+    uint16_t sequence_number;
+    int payload_type;
+    int marker;
+    int padding; /* length of the padding, 0 when none */
+    Py_ssize_t payload_offset;
+    int extension_profile;
+    Py_ssize_t extension_start;
+    Py_ssize_t extension_end;
+} RtpHeader;
+
+/* Same rules as RtpView.parse: 0 when the bytes are not a well-formed RTP packet. */
+static int parse_rtp(const unsigned char *data, Py_ssize_t size, RtpHeader *h) {
+    if (size < 12 || (data[0] >> 6) != 2)
+        return 0;
+    Py_ssize_t pos = 12 + 4 * (data[0] & 0x0F);
+    h->extension_profile = 0;
+    h->extension_start = h->extension_end = 0;
+    if (data[0] & 0x10) {
+        if (pos + 4 > size)
+            return 0;
+        h->extension_profile = (data[pos] << 8) | data[pos + 1];
+        h->extension_start = pos + 4;
+        h->extension_end = h->extension_start + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
+        pos = h->extension_end;
+    }
+    h->padding = (data[0] & 0x20) ? data[size - 1] : 0;
+    if (pos + h->padding > size)
+        return 0;
+    h->marker = data[1] >> 7;
+    h->payload_type = data[1] & 0x7F;
+    h->sequence_number = (uint16_t)((data[2] << 8) | data[3]);
+    h->timestamp = ((uint32_t)data[4] << 24) | ((uint32_t)data[5] << 16) |
+                   ((uint32_t)data[6] << 8) | data[7];
+    h->ssrc = ((uint32_t)data[8] << 24) | ((uint32_t)data[9] << 16) |
+              ((uint32_t)data[10] << 8) | data[11];
+    h->payload_offset = pos;
+    return 1;
+}
+
+/* The value of one header extension (RFC 8285), as RtpView.extension finds it. */
+static const unsigned char *find_extension(const unsigned char *data, const RtpHeader *h,
+                                           int id, Py_ssize_t *length) {
+    if (!id || !h->extension_end)
+        return NULL;
+    Py_ssize_t pos = h->extension_start, end = h->extension_end;
+    if (h->extension_profile == ONE_BYTE_PROFILE) {
+        while (pos < end) {
+            int byte = data[pos];
+            if (byte == 0) {
+                pos += 1;
+                continue;
+            }
+            int element = byte >> 4, size = (byte & 0x0F) + 1;
+            if (element == 15)
+                return NULL;
+            if (element == id) {
+                *length = size;
+                return data + pos + 1;
+            }
+            pos += 1 + size;
+        }
+        return NULL;
+    }
+    if ((h->extension_profile & 0xFFF0) == TWO_BYTE_PROFILE) {
+        while (pos + 1 < end) {
+            int element = data[pos];
+            if (element == 0) {
+                pos += 1;
+                continue;
+            }
+            int size = data[pos + 1];
+            if (element == id) {
+                *length = size;
+                return data + pos + 2;
+            }
+            pos += 2 + size;
+        }
+    }
+    return NULL;
+}
+
+static int read_buffer(PyObject *object, Py_buffer *view) {
+    return PyObject_GetBuffer(object, view, PyBUF_SIMPLE);
+}
+
+/* ------------------------------------------------------------------------ Srtp --- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner; /* the pylibsrtp Session: keeps the libsrtp context alive */
+    void *context;
+    srtp_fn protect;
+    srtp_fn unprotect;
+} Srtp;
+
+static int Srtp_init(Srtp *self, PyObject *args, PyObject *kwargs) {
+    PyObject *owner;
+    unsigned long long context, protect, unprotect;
+    if (!PyArg_ParseTuple(args, "OKKK", &owner, &context, &protect, &unprotect))
+        return -1;
+    if (!context || !protect || !unprotect) {
+        PyErr_SetString(PyExc_ValueError, "null libsrtp pointer");
+        return -1;
+    }
+    Py_XSETREF(self->owner, Py_NewRef(owner));
+    self->context = (void *)(uintptr_t)context;
+    self->protect = (srtp_fn)(uintptr_t)protect;
+    self->unprotect = (srtp_fn)(uintptr_t)unprotect;
+    return 0;
+}
+
+static void Srtp_dealloc(Srtp *self) {
+    Py_XDECREF(self->owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* libsrtp on a copy of data in buffer; the new length, or -1 ("drop it"). */
+static int srtp_apply(Srtp *self, srtp_fn function, const unsigned char *data,
+                      Py_ssize_t size, unsigned char *buffer) {
+    if (self->context == NULL || size > MAX_PACKET)
+        return -1;
+    memcpy(buffer, data, (size_t)size);
+    int length = (int)size;
+    if (function(self->context, buffer, &length) != 0)
+        return -1;
+    return length;
+}
+
+static PyObject *Srtp_call(Srtp *self, PyObject *data, int protect) {
+    Py_buffer view;
+    if (read_buffer(data, &view) < 0)
+        return NULL;
+    int length = srtp_apply(self, protect ? self->protect : self->unprotect, view.buf,
+                            view.len, call_buffer);
+    PyBuffer_Release(&view);
+    if (length < 0)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)call_buffer, length);
+}
+
+static PyObject *Srtp_protect(Srtp *self, PyObject *data) { return Srtp_call(self, data, 1); }
+static PyObject *Srtp_unprotect(Srtp *self, PyObject *data) { return Srtp_call(self, data, 0); }
+
+static PyObject *Srtp_close(Srtp *self, PyObject *unused) {
+    self->context = NULL;
+    Py_CLEAR(self->owner);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Srtp_methods[] = {
+    {"protect", (PyCFunction)Srtp_protect, METH_O, "SRTP-protect one RTP packet (None: drop)."},
+    {"unprotect", (PyCFunction)Srtp_unprotect, METH_O,
+     "Unprotect one SRTP packet (None: forged, replayed or too long)."},
+    {"close", (PyCFunction)Srtp_close, METH_NOARGS, "Forget the session: every call drops."},
+    {NULL}};
+
+static PyTypeObject SrtpType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Srtp",
+    .tp_doc = "One libsrtp session's RTP calls: Srtp(owner, context, protect_fn, unprotect_fn).",
+    .tp_basicsize = sizeof(Srtp),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Srtp_init,
+    .tp_dealloc = (destructor)Srtp_dealloc,
+    .tp_methods = Srtp_methods,
+};
+
+/* -------------------------------------------------------------------- Counters --- */
+
+typedef struct {
+    PyObject_HEAD
+    unsigned long long packets_in, bytes_in, packets_out, bytes_out;
+} Counters;
+
+static PyMemberDef Counters_members[] = {
+    {"packets_in", T_ULONGLONG, offsetof(Counters, packets_in), 0, NULL},
+    {"bytes_in", T_ULONGLONG, offsetof(Counters, bytes_in), 0, NULL},
+    {"packets_out", T_ULONGLONG, offsetof(Counters, packets_out), 0, NULL},
+    {"bytes_out", T_ULONGLONG, offsetof(Counters, bytes_out), 0, NULL},
+    {NULL}};
+
+static PyTypeObject CountersType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Counters",
+    .tp_doc = "A room's media counters, bumped on every packet in and out.",
+    .tp_basicsize = sizeof(Counters),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_members = Counters_members,
+};
+
+/* ---------------------------------------------------------------------- Egress --- */
+
+typedef struct {
+    PyObject_HEAD
+    Srtp *tx;
+    PyObject *nominated;  /* aioice's {component: CandidatePair} */
+    PyObject *pair;       /* the pair the socket and address below belong to */
+    PyObject *impairment; /* test only: .admit(size) -> bool */
+    int fd;
+    struct sockaddr_storage address;
+    socklen_t address_length;
+    unsigned long long sent, send_errors;
+} Egress;
+
+static int Egress_traverse(Egress *self, visitproc visit, void *arg) {
+    Py_VISIT(self->tx);
+    Py_VISIT(self->nominated);
+    Py_VISIT(self->pair);
+    Py_VISIT(self->impairment);
+    return 0;
+}
+
+static int Egress_clear(Egress *self) {
+    Py_CLEAR(self->tx);
+    Py_CLEAR(self->nominated);
+    Py_CLEAR(self->pair);
+    Py_CLEAR(self->impairment);
+    return 0;
+}
+
+static void Egress_dealloc(Egress *self) {
+    PyObject_GC_UnTrack(self);
+    Egress_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Learn the socket and remote address of a newly nominated pair. */
+static int egress_retarget(Egress *self, PyObject *pair) {
+    int ok = 0;
+    PyObject *protocol = NULL, *transport = NULL, *sock = NULL, *fileno = NULL, *remote = NULL;
+    protocol = PyObject_GetAttrString(pair, "protocol");
+    if (protocol)
+        transport = PyObject_GetAttrString(protocol, "transport");
+    if (transport && transport != Py_None)
+        sock = PyObject_CallMethod(transport, "get_extra_info", "s", "socket");
+    if (sock && sock != Py_None)
+        fileno = PyObject_CallMethod(sock, "fileno", NULL);
+    if (fileno)
+        remote = PyObject_GetAttrString(pair, "remote_addr");
+    if (remote && PyTuple_Check(remote) && PyTuple_GET_SIZE(remote) >= 2) {
+        const char *host = PyUnicode_AsUTF8(PyTuple_GET_ITEM(remote, 0));
+        long port = PyLong_AsLong(PyTuple_GET_ITEM(remote, 1));
+        long fd = PyLong_AsLong(fileno);
+        if (host && port >= 0 && port <= 65535 && fd >= 0 && !PyErr_Occurred()) {
+            memset(&self->address, 0, sizeof(self->address));
+            struct sockaddr_in *v4 = (struct sockaddr_in *)&self->address;
+            struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&self->address;
+            if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+                v4->sin_family = AF_INET;
+                v4->sin_port = htons((uint16_t)port);
+                self->address_length = sizeof(*v4);
+                ok = 1;
+            } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+                v6->sin6_family = AF_INET6;
+                v6->sin6_port = htons((uint16_t)port);
+                self->address_length = sizeof(*v6);
+                ok = 1;
+            }
+            if (ok) {
+                self->fd = (int)fd;
+                Py_XSETREF(self->pair, Py_NewRef(pair));
+            }
+        }
+    }
+    Py_XDECREF(protocol);
+    Py_XDECREF(transport);
+    Py_XDECREF(sock);
+    Py_XDECREF(fileno);
+    Py_XDECREF(remote);
+    PyErr_Clear();
+    return ok;
+}
+
+/* Protect and send one plain RTP packet: 1 sent (or lost on the simulated network). */
+static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size) {
+    if (self->tx == NULL || self->tx->context == NULL || self->nominated == NULL)
+        return 0;
+    PyObject *pair = PyDict_GetItemWithError(self->nominated, component_one);
+    if (pair == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (pair != self->pair && !egress_retarget(self, pair))
+        return 0;
+    if (self->impairment != NULL && self->impairment != Py_None) {
+        PyObject *admitted = PyObject_CallMethod(self->impairment, "admit", "n", size);
+        if (admitted == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int keep = PyObject_IsTrue(admitted);
+        Py_DECREF(admitted);
+        if (keep <= 0)
+            return 1; /* lost on the (simulated) network, as far as we can tell */
+    }
+    int length = srtp_apply(self->tx, self->tx->protect, data, size, tx_buffer);
+    if (length < 0)
+        return 0;
+    if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
+               (struct sockaddr *)&self->address, self->address_length) < 0) {
+        self->send_errors++; /* a full socket buffer drops, as a congested link would */
+        return 0;
+    }
+    self->sent++;
+    return 1;
+}
+
+static PyObject *Egress_attach(Egress *self, PyObject *args) {
+    PyObject *tx, *nominated;
+    if (!PyArg_ParseTuple(args, "O!O!", &SrtpType, &tx, &PyDict_Type, &nominated))
+        return NULL;
+    Py_XSETREF(self->tx, (Srtp *)Py_NewRef(tx));
+    Py_XSETREF(self->nominated, Py_NewRef(nominated));
+    Py_CLEAR(self->pair);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Egress_close(Egress *self, PyObject *unused) {
+    Py_CLEAR(self->tx);
+    Py_CLEAR(self->nominated);
+    Py_CLEAR(self->pair);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Egress_send(Egress *self, PyObject *data) {
+    Py_buffer view;
+    if (read_buffer(data, &view) < 0)
+        return NULL;
+    int sent = egress_send(self, view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(sent);
+}
+
+static PyMethodDef Egress_methods[] = {
+    {"attach", (PyCFunction)Egress_attach, METH_VARARGS,
+     "attach(tx: Srtp, nominated: dict): DTLS is up, send from now on."},
+    {"close", (PyCFunction)Egress_close, METH_NOARGS, "The connection is gone: send nothing."},
+    {"send", (PyCFunction)Egress_send, METH_O, "Protect and send one RTP packet; False if not."},
+    {NULL}};
+
+static PyMemberDef Egress_members[] = {
+    {"impairment", T_OBJECT, offsetof(Egress, impairment), 0, "test only: admit(size)"},
+    {"sent", T_ULONGLONG, offsetof(Egress, sent), READONLY, NULL},
+    {"send_errors", T_ULONGLONG, offsetof(Egress, send_errors), READONLY, NULL},
+    {NULL}};
+
+static PyTypeObject EgressType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Egress",
+    .tp_doc = "One subscriber connection's RTP output: SRTP, then its nominated pair.",
+    .tp_basicsize = sizeof(Egress),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Egress_dealloc,
+    .tp_traverse = (traverseproc)Egress_traverse,
+    .tp_clear = (inquiry)Egress_clear,
+    .tp_methods = Egress_methods,
+    .tp_members = Egress_members,
+};
+
+/* ----------------------------------------------------------------------- Track --- */
+
+typedef struct {
+    PyObject_HEAD
+    Egress *egress;
+    Counters *counters;
+    PyObject *forward; /* Consumer.forward(view, layer, audio_level): the decisions */
+    uint32_t ssrc;
+    int payload_type;
+    unsigned int seq_offset, ts_offset;
+    int last_out_seq;
+    unsigned int last_out_ts;
+    double last_send_time; /* < 0: nothing sent yet */
+    int frame_open;
+    unsigned long long packets_sent, bytes_sent;
+    int current_layer, target_layer; /* -1: none */
+    int paused, needs_rebase, holding, configured;
+    unsigned char mid_element[17];
+    int mid_element_length;
+    int abs_send_time_id, audio_level_id;
+    int history_size;
+    PyObject **history;
+    uint16_t *history_seq;
+} Track;
+
+static int Track_traverse(Track *self, visitproc visit, void *arg) {
+    Py_VISIT(self->egress);
+    Py_VISIT(self->counters);
+    Py_VISIT(self->forward);
+    return 0;
+}
+
+static int Track_clear(Track *self) {
+    Py_CLEAR(self->egress);
+    Py_CLEAR(self->counters);
+    Py_CLEAR(self->forward);
+    return 0;
+}
+
+static void Track_dealloc(Track *self) {
+    PyObject_GC_UnTrack(self);
+    Track_clear(self);
+    if (self->history) {
+        for (int i = 0; i < self->history_size; i++)
+            Py_XDECREF(self->history[i]);
+        PyMem_Free(self->history);
+    }
+    PyMem_Free(self->history_seq);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Track_init(Track *self, PyObject *args, PyObject *kwargs) {
+    PyObject *egress, *counters;
+    unsigned int ssrc;
+    int history_size;
+    if (!PyArg_ParseTuple(args, "O!O!Ii", &EgressType, &egress, &CountersType, &counters, &ssrc,
+                          &history_size))
+        return -1;
+    if (history_size < 1 || history_size > 65536) {
+        PyErr_SetString(PyExc_ValueError, "history_size must be within 1..65536");
+        return -1;
+    }
+    Py_XSETREF(self->egress, (Egress *)Py_NewRef(egress));
+    Py_XSETREF(self->counters, (Counters *)Py_NewRef(counters));
+    self->ssrc = ssrc;
+    self->payload_type = -1;
+    self->last_send_time = -1.0;
+    self->current_layer = -1;
+    self->history_size = history_size;
+    self->history = PyMem_Calloc((size_t)history_size, sizeof(PyObject *));
+    self->history_seq = PyMem_Calloc((size_t)history_size, sizeof(uint16_t));
+    if (!self->history || !self->history_seq) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Rewrite one packet for this subscriber, keep it for NACKs and send it. */
+static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
+                      const RtpHeader *h, int level, double now) {
+    unsigned char elements[32];
+    int count = 0;
+    if (self->mid_element_length) {
+        memcpy(elements, self->mid_element, (size_t)self->mid_element_length);
+        count = self->mid_element_length;
+    }
+    if (self->abs_send_time_id) {
+        uint32_t value = (uint32_t)(long long)(now * 262144.0) & 0xFFFFFF; /* 6.18 seconds */
+        elements[count++] = (unsigned char)(self->abs_send_time_id << 4 | 2);
+        elements[count++] = (unsigned char)(value >> 16);
+        elements[count++] = (unsigned char)(value >> 8);
+        elements[count++] = (unsigned char)value;
+    }
+    if (self->audio_level_id && level >= 0) {
+        elements[count++] = (unsigned char)(self->audio_level_id << 4);
+        elements[count++] = (unsigned char)level;
+    }
+    int words = (count + 3) / 4;
+    Py_ssize_t header = 12 + (count ? 4 + 4 * words : 0);
+    Py_ssize_t payload = size - h->payload_offset;
+    PyObject *packet = PyBytes_FromStringAndSize(NULL, header + payload);
+    if (packet == NULL)
+        return -1;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(packet);
+    uint16_t seq = (uint16_t)((h->sequence_number + self->seq_offset) & 0xFFFF);
+    uint32_t ts = (uint32_t)(h->timestamp + self->ts_offset);
+    out[0] = (unsigned char)(0x80 | (h->padding ? 0x20 : 0) | (count ? 0x10 : 0));
+    out[1] = (unsigned char)((h->marker << 7) | (self->payload_type & 0x7F));
+    out[2] = (unsigned char)(seq >> 8);
+    out[3] = (unsigned char)seq;
+    out[4] = (unsigned char)(ts >> 24);
+    out[5] = (unsigned char)(ts >> 16);
+    out[6] = (unsigned char)(ts >> 8);
+    out[7] = (unsigned char)ts;
+    out[8] = (unsigned char)(self->ssrc >> 24);
+    out[9] = (unsigned char)(self->ssrc >> 16);
+    out[10] = (unsigned char)(self->ssrc >> 8);
+    out[11] = (unsigned char)self->ssrc;
+    if (count) {
+        out[12] = 0xBE;
+        out[13] = 0xDE;
+        out[14] = (unsigned char)(words >> 8);
+        out[15] = (unsigned char)words;
+        memcpy(out + 16, elements, (size_t)count);
+        memset(out + 16 + count, 0, (size_t)(4 * words - count));
+    }
+    memcpy(out + header, data + h->payload_offset, (size_t)payload);
+
+    self->last_out_seq = seq;
+    self->last_out_ts = ts;
+    self->last_send_time = now;
+    self->frame_open = !h->marker;
+    int slot = seq % self->history_size;
+    Py_XSETREF(self->history[slot], packet);
+    self->history_seq[slot] = seq;
+    if (!egress_send(self->egress, out, header + payload))
+        return 0;
+    Py_ssize_t length = header + payload;
+    self->packets_sent++;
+    self->bytes_sent += (unsigned long long)length;
+    self->counters->packets_out++;
+    self->counters->bytes_out += (unsigned long long)length;
+    return 1;
+}
+
+static PyObject *Track_configure(Track *self, PyObject *args) {
+    int payload_type, mid_id, abs_send_time_id, audio_level_id;
+    Py_buffer mid;
+    if (!PyArg_ParseTuple(args, "iy*iii", &payload_type, &mid, &mid_id, &abs_send_time_id,
+                          &audio_level_id))
+        return NULL;
+    Py_ssize_t length = mid.len > 16 ? 16 : mid.len;
+    self->mid_element_length = 0;
+    if (mid_id > 0 && mid_id < 15 && length > 0) {
+        self->mid_element[0] = (unsigned char)((mid_id << 4) | (length - 1));
+        memcpy(self->mid_element + 1, mid.buf, (size_t)length);
+        self->mid_element_length = (int)length + 1;
+    }
+    PyBuffer_Release(&mid);
+    self->payload_type = payload_type & 0x7F;
+    self->abs_send_time_id = (abs_send_time_id > 0 && abs_send_time_id < 15) ? abs_send_time_id : 0;
+    self->audio_level_id = (audio_level_id > 0 && audio_level_id < 15) ? audio_level_id : 0;
+    self->configured = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Track_emit(Track *self, PyObject *args) {
+    Py_buffer data;
+    RtpHeader h;
+    PyObject *level;
+    double now;
+    if (!PyArg_ParseTuple(args, "y*Od", &data, &level, &now))
+        return NULL;
+    if (!self->configured || !parse_rtp(data.buf, data.len, &h)) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "not a well-formed RTP packet, or not configured");
+        return NULL;
+    }
+    int value = -1;
+    if (level != Py_None) {
+        Py_buffer bytes;
+        if (read_buffer(level, &bytes) < 0) {
+            PyBuffer_Release(&data);
+            return NULL;
+        }
+        if (bytes.len > 0)
+            value = ((const unsigned char *)bytes.buf)[0];
+        PyBuffer_Release(&bytes);
+    }
+    int sent = track_emit(self, data.buf, data.len, &h, value, now);
+    PyBuffer_Release(&data);
+    if (sent < 0)
+        return NULL;
+    return PyBool_FromLong(sent);
+}
+
+static PyObject *Track_history(Track *self, PyObject *arg) {
+    long seq = PyLong_AsLong(arg);
+    if (seq == -1 && PyErr_Occurred())
+        return NULL;
+    seq &= 0xFFFF;
+    int slot = (int)(seq % self->history_size);
+    PyObject *packet = self->history[slot];
+    if (packet == NULL || self->history_seq[slot] != seq)
+        Py_RETURN_NONE;
+    return Py_NewRef(packet);
+}
+
+static PyObject *Track_get_last_send_time(Track *self, void *closure) {
+    if (self->last_send_time < 0)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->last_send_time);
+}
+
+static int Track_set_last_send_time(Track *self, PyObject *value, void *closure) {
+    if (value == NULL || value == Py_None) {
+        self->last_send_time = -1.0;
+        return 0;
+    }
+    double time = PyFloat_AsDouble(value);
+    if (time == -1.0 && PyErr_Occurred())
+        return -1;
+    self->last_send_time = time;
+    return 0;
+}
+
+static PyGetSetDef Track_getset[] = {
+    {"last_send_time", (getter)Track_get_last_send_time, (setter)Track_set_last_send_time,
+     "monotonic time of the last packet sent (None: none yet)", NULL},
+    {NULL}};
+
+static PyMethodDef Track_methods[] = {
+    {"configure", (PyCFunction)Track_configure, METH_VARARGS,
+     "configure(payload_type, mid, mid_id, abs_send_time_id, audio_level_id)"},
+    {"emit", (PyCFunction)Track_emit, METH_VARARGS,
+     "emit(packet, audio_level, now): rewrite, keep for NACKs and send one packet."},
+    {"history", (PyCFunction)Track_history, METH_O,
+     "The packet sent with this sequence number, if still kept."},
+    {NULL}};
+
+static PyMemberDef Track_members[] = {
+    {"forward", T_OBJECT, offsetof(Track, forward), 0, "slow path: forward(view, layer, level)"},
+    {"ssrc", T_UINT, offsetof(Track, ssrc), READONLY, NULL},
+    {"payload_type", T_INT, offsetof(Track, payload_type), READONLY, NULL},
+    {"seq_offset", T_UINT, offsetof(Track, seq_offset), 0, NULL},
+    {"ts_offset", T_UINT, offsetof(Track, ts_offset), 0, NULL},
+    {"last_out_seq", T_INT, offsetof(Track, last_out_seq), 0, NULL},
+    {"last_out_ts", T_UINT, offsetof(Track, last_out_ts), 0, NULL},
+    {"frame_open", T_INT, offsetof(Track, frame_open), 0, NULL},
+    {"packets_sent", T_ULONGLONG, offsetof(Track, packets_sent), 0, NULL},
+    {"bytes_sent", T_ULONGLONG, offsetof(Track, bytes_sent), 0, NULL},
+    {"current_layer", T_INT, offsetof(Track, current_layer), 0, NULL},
+    {"target_layer", T_INT, offsetof(Track, target_layer), 0, NULL},
+    {"paused", T_INT, offsetof(Track, paused), 0, NULL},
+    {"needs_rebase", T_INT, offsetof(Track, needs_rebase), 0, NULL},
+    {"holding", T_INT, offsetof(Track, holding), 0, NULL},
+    {"configured", T_INT, offsetof(Track, configured), READONLY, NULL},
+    {"history_size", T_INT, offsetof(Track, history_size), READONLY, NULL},
+    {NULL}};
+
+static PyTypeObject TrackType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Track",
+    .tp_doc = "One consumer's rewrite state and NACK history: Track(egress, counters, ssrc, "
+              "history_size).",
+    .tp_basicsize = sizeof(Track),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Track_init,
+    .tp_dealloc = (destructor)Track_dealloc,
+    .tp_traverse = (traverseproc)Track_traverse,
+    .tp_clear = (inquiry)Track_clear,
+    .tp_methods = Track_methods,
+    .tp_members = Track_members,
+    .tp_getset = Track_getset,
+};
+
+/* ---------------------------------------------------------------------- Source --- */
+
+typedef struct {
+    PyObject_HEAD
+    Counters *counters;
+    PyObject *tracks;   /* list of Track, shared by the layers of one producer */
+    PyObject *on_level; /* on_level(level) for levels at or under level_threshold */
+    PyObject *on_error; /* on_error(exception) when a decision raised */
+    int layer, audio_level_id, level_threshold;
+    unsigned long long packets, bytes, received;
+    int max_seq;
+    long long cycles;
+} Source;
+
+static int Source_traverse(Source *self, visitproc visit, void *arg) {
+    Py_VISIT(self->counters);
+    Py_VISIT(self->tracks);
+    Py_VISIT(self->on_level);
+    Py_VISIT(self->on_error);
+    return 0;
+}
+
+static int Source_clear(Source *self) {
+    Py_CLEAR(self->counters);
+    Py_CLEAR(self->tracks);
+    Py_CLEAR(self->on_level);
+    Py_CLEAR(self->on_error);
+    return 0;
+}
+
+static void Source_dealloc(Source *self) {
+    PyObject_GC_UnTrack(self);
+    Source_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Source_init(Source *self, PyObject *args, PyObject *kwargs) {
+    PyObject *counters, *tracks;
+    int layer;
+    if (!PyArg_ParseTuple(args, "O!O!i", &CountersType, &counters, &PyList_Type, &tracks, &layer))
+        return -1;
+    Py_XSETREF(self->counters, (Counters *)Py_NewRef(counters));
+    Py_XSETREF(self->tracks, Py_NewRef(tracks));
+    self->layer = layer;
+    self->level_threshold = -1;
+    return 0;
+}
+
+static void report_error(PyObject *on_error) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL && value != NULL)
+        PyException_SetTraceback(value, traceback);
+    if (on_error != NULL && on_error != Py_None && value != NULL) {
+        PyObject *result = PyObject_CallOneArg(on_error, value);
+        if (result == NULL)
+            PyErr_WriteUnraisable(on_error);
+        Py_XDECREF(result);
+    } else if (value != NULL) {
+        PyErr_Restore(type, value, traceback);
+        PyErr_WriteUnraisable(NULL);
+        return;
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
+/* One packet of this layer: statistics, audio level, then every consumer. The bytes
+ * are in data; plain is the same bytes as an object, or NULL until a decision needs it. */
+static void source_deliver(Source *self, PyObject *plain, const unsigned char *data,
+                           Py_ssize_t size, const RtpHeader *h, long long arrival_ms) {
+    Counters *counters = self->counters;
+    counters->packets_in++;
+    counters->bytes_in += (unsigned long long)size;
+    self->packets++;
+    self->bytes += (unsigned long long)size;
+    self->received++;
+    int seq = h->sequence_number;
+    int ahead = (seq - self->max_seq) & 0xFFFF;
+    if (ahead > 0 && ahead < 0x8000) {
+        if (seq < self->max_seq)
+            self->cycles += 0x10000;
+        self->max_seq = seq;
+    }
+    int level = -1;
+    PyObject *level_bytes = NULL; /* made only for a decision */
+    PyObject *view = NULL;
+    double now = -1.0;
+    if (self->audio_level_id) {
+        Py_ssize_t length = 0;
+        const unsigned char *value = find_extension(data, h, self->audio_level_id, &length);
+        if (value != NULL && length > 0)
+            level = value[0];
+    }
+    Py_INCREF(self);
+    Py_XINCREF(plain);
+    if (level >= 0 && self->on_level != NULL && self->on_level != Py_None &&
+        (level & 0x7F) <= self->level_threshold) {
+        if (plain == NULL) {
+            plain = PyBytes_FromStringAndSize((const char *)data, size);
+            if (plain == NULL) {
+                PyErr_Clear();
+                goto done;
+            }
+        }
+        data = (const unsigned char *)PyBytes_AS_STRING(plain); /* rx_buffer may be reused */
+        PyObject *result = PyObject_CallFunction(self->on_level, "i", level & 0x7F);
+        if (result == NULL)
+            report_error(self->on_error);
+        Py_XDECREF(result);
+    }
+    for (Py_ssize_t i = 0; self->tracks != NULL && i < PyList_GET_SIZE(self->tracks); i++) {
+        Track *track = (Track *)PyList_GET_ITEM(self->tracks, i);
+        if (Py_TYPE(track) != &TrackType)
+            continue;
+        int layer = self->layer;
+        if (track->configured && !track->paused && !track->needs_rebase && !track->holding &&
+            track->current_layer == layer) {
+            if (now < 0)
+                now = monotonic_s();
+            Py_INCREF(track); /* a test impairment runs Python while it sends */
+            if (track_emit(track, data, size, h, level, now) < 0)
+                report_error(self->on_error);
+            Py_DECREF(track);
+            continue;
+        }
+        if (track->paused || (layer != track->current_layer && layer != track->target_layer))
+            continue; /* what the consumer's own logic would ignore */
+        if (track->forward == NULL || track->forward == Py_None)
+            continue;
+        /* a decision: the consumer's Python logic sees this packet */
+        if (plain == NULL) {
+            plain = PyBytes_FromStringAndSize((const char *)data, size);
+            if (plain == NULL) {
+                PyErr_Clear();
+                break;
+            }
+        }
+        data = (const unsigned char *)PyBytes_AS_STRING(plain);
+        if (view == NULL) {
+            view = PyObject_CallFunction(view_factory, "OL", plain, arrival_ms);
+            if (view == NULL) {
+                report_error(self->on_error);
+                break;
+            }
+        }
+        if (level >= 0 && level_bytes == NULL) {
+            unsigned char byte = (unsigned char)level;
+            level_bytes = PyBytes_FromStringAndSize((const char *)&byte, 1);
+        }
+        Py_INCREF(track);
+        PyObject *result = PyObject_CallFunction(track->forward, "OiO", view, layer,
+                                                 level_bytes ? level_bytes : Py_None);
+        if (result == NULL)
+            report_error(self->on_error);
+        Py_XDECREF(result);
+        Py_DECREF(track);
+    }
+done:
+    Py_XDECREF(view);
+    Py_XDECREF(level_bytes);
+    Py_XDECREF(plain);
+    Py_DECREF(self);
+}
+
+static PyObject *Source_deliver(Source *self, PyObject *args) {
+    PyObject *plain;
+    long long arrival_ms;
+    if (!PyArg_ParseTuple(args, "O!L", &PyBytes_Type, &plain, &arrival_ms))
+        return NULL;
+    RtpHeader h;
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(plain);
+    if (!parse_rtp(data, PyBytes_GET_SIZE(plain), &h)) {
+        PyErr_SetString(PyExc_ValueError, "not a well-formed RTP packet");
+        return NULL;
+    }
+    source_deliver(self, plain, data, PyBytes_GET_SIZE(plain), &h, arrival_ms);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Source_restart(Source *self, PyObject *arg) {
+    long seq = PyLong_AsLong(arg);
+    if (seq == -1 && PyErr_Occurred())
+        return NULL;
+    self->max_seq = (int)(seq & 0xFFFF);
+    self->cycles = 0;
+    self->received = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Source_methods[] = {
+    {"deliver", (PyCFunction)Source_deliver, METH_VARARGS,
+     "deliver(plain_rtp: bytes, arrival_ms): count it and hand it to every track."},
+    {"restart", (PyCFunction)Source_restart, METH_O,
+     "restart(first_seq): a new SSRC carries the layer; receive statistics start over."},
+    {NULL}};
+
+static PyMemberDef Source_members[] = {
+    {"tracks", T_OBJECT, offsetof(Source, tracks), READONLY, NULL},
+    {"on_level", T_OBJECT, offsetof(Source, on_level), 0, NULL},
+    {"on_error", T_OBJECT, offsetof(Source, on_error), 0, NULL},
+    {"layer", T_INT, offsetof(Source, layer), READONLY, NULL},
+    {"audio_level_id", T_INT, offsetof(Source, audio_level_id), 0, NULL},
+    {"level_threshold", T_INT, offsetof(Source, level_threshold), 0, NULL},
+    {"packets", T_ULONGLONG, offsetof(Source, packets), READONLY, NULL},
+    {"bytes", T_ULONGLONG, offsetof(Source, bytes), READONLY, NULL},
+    {"received", T_ULONGLONG, offsetof(Source, received), READONLY, NULL},
+    {"max_seq", T_INT, offsetof(Source, max_seq), READONLY, NULL},
+    {"cycles", T_LONGLONG, offsetof(Source, cycles), READONLY, NULL},
+    {NULL}};
+
+static PyTypeObject SourceType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Source",
+    .tp_doc = "One layer of a producer on the fast path: Source(counters, tracks, layer).",
+    .tp_basicsize = sizeof(Source),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Source_init,
+    .tp_dealloc = (destructor)Source_dealloc,
+    .tp_traverse = (traverseproc)Source_traverse,
+    .tp_clear = (inquiry)Source_clear,
+    .tp_methods = Source_methods,
+    .tp_members = Source_members,
+};
+
+/* --------------------------------------------------------------------- Ingress --- */
+
+typedef struct {
+    PyObject_HEAD
+    Srtp *rx;
+    PyObject *sources; /* {ssrc: Source} */
+    PyObject *slow;    /* slow(plain: bytes): RTP whose SSRC has no Source */
+    PyObject *other;   /* other(data, addr): STUN, DTLS, RTCP, anything else */
+    PyObject *on_error;
+    unsigned long long srtp_errors, malformed, fast_packets;
+} Ingress;
+
+static int Ingress_traverse(Ingress *self, visitproc visit, void *arg) {
+    Py_VISIT(self->rx);
+    Py_VISIT(self->sources);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->other);
+    Py_VISIT(self->on_error);
+    return 0;
+}
+
+static int Ingress_clear(Ingress *self) {
+    Py_CLEAR(self->rx);
+    Py_CLEAR(self->sources);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->other);
+    Py_CLEAR(self->on_error);
+    return 0;
+}
+
+static void Ingress_dealloc(Ingress *self) {
+    PyObject_GC_UnTrack(self);
+    Ingress_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Ingress_init(Ingress *self, PyObject *args, PyObject *kwargs) {
+    PyObject *sources = NULL; /* shared by the sockets of one connection */
+    if (!PyArg_ParseTuple(args, "|O!", &PyDict_Type, &sources))
+        return -1;
+    Py_XSETREF(self->sources, sources ? Py_NewRef(sources) : PyDict_New());
+    return self->sources ? 0 : -1;
+}
+
+static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t size) {
+    if (self->rx == NULL)
+        return;
+    int length = srtp_apply(self->rx, self->rx->unprotect, datagram, size, rx_buffer);
+    if (length < 0) {
+        self->srtp_errors++; /* replayed, forged or too long */
+        return;
+    }
+    RtpHeader h;
+    if (!parse_rtp(rx_buffer, length, &h)) {
+        self->malformed++;
+        return;
+    }
+    PyObject *key = PyLong_FromUnsignedLong(h.ssrc);
+    if (key == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *source = PyDict_GetItemWithError(self->sources, key);
+    Py_DECREF(key);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long arrival_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (source != NULL && Py_TYPE(source) == &SourceType) {
+        self->fast_packets++;
+        source_deliver((Source *)source, NULL, rx_buffer, length, &h, arrival_ms);
+        return;
+    }
+    PyErr_Clear();
+    if (self->slow == NULL || self->slow == Py_None)
+        return;
+    PyObject *plain = PyBytes_FromStringAndSize((const char *)rx_buffer, length);
+    if (plain == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *result = PyObject_CallOneArg(self->slow, plain);
+    if (result == NULL)
+        report_error(self->on_error);
+    Py_XDECREF(result);
+    Py_DECREF(plain);
+}
+
+/* The socket's datagram_received(data, addr). */
+static PyObject *Ingress_call(Ingress *self, PyObject *args, PyObject *kwargs) {
+    PyObject *data, *addr;
+    if (!PyArg_UnpackTuple(args, "datagram_received", 2, 2, &data, &addr))
+        return NULL;
+    if (PyBytes_Check(data)) {
+        const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(data);
+        Py_ssize_t size = PyBytes_GET_SIZE(data);
+        /* RTP, not RTCP (RFC 7983 and 5761): 128..191 then a type outside 192..208 */
+        if (size > 12 && bytes[0] > 127 && bytes[0] < 192 && !(bytes[1] > 191 && bytes[1] < 209)) {
+            Py_INCREF(self);
+            ingress_rtp(self, bytes, size);
+            Py_DECREF(self);
+            Py_RETURN_NONE;
+        }
+    }
+    if (self->other == NULL || self->other == Py_None)
+        Py_RETURN_NONE;
+    return PyObject_CallFunctionObjArgs(self->other, data, addr, NULL);
+}
+
+static PyObject *Ingress_attach(Ingress *self, PyObject *args) {
+    PyObject *rx, *slow, *other;
+    if (!PyArg_ParseTuple(args, "O!OO", &SrtpType, &rx, &slow, &other))
+        return NULL;
+    Py_XSETREF(self->rx, (Srtp *)Py_NewRef(rx));
+    Py_XSETREF(self->slow, Py_NewRef(slow));
+    Py_XSETREF(self->other, Py_NewRef(other));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
+    Py_CLEAR(self->rx);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->other);
+    if (self->sources)
+        PyDict_Clear(self->sources);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Ingress_methods[] = {
+    {"attach", (PyCFunction)Ingress_attach, METH_VARARGS,
+     "attach(rx: Srtp, slow(plain), other(data, addr)): DTLS is up, receive from now on."},
+    {"close", (PyCFunction)Ingress_close, METH_NOARGS, "The connection is gone."},
+    {NULL}};
+
+static PyMemberDef Ingress_members[] = {
+    {"sources", T_OBJECT, offsetof(Ingress, sources), READONLY, "{ssrc: Source}"},
+    {"on_error", T_OBJECT, offsetof(Ingress, on_error), 0, NULL},
+    {"srtp_errors", T_ULONGLONG, offsetof(Ingress, srtp_errors), READONLY, NULL},
+    {"malformed", T_ULONGLONG, offsetof(Ingress, malformed), READONLY, NULL},
+    {"fast_packets", T_ULONGLONG, offsetof(Ingress, fast_packets), READONLY, NULL},
+    {NULL}};
+
+static PyTypeObject IngressType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Ingress",
+    .tp_doc = "One socket's datagram_received: RTP to its Source, the rest on. Ingress(sources).",
+    .tp_basicsize = sizeof(Ingress),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Ingress_init,
+    .tp_dealloc = (destructor)Ingress_dealloc,
+    .tp_traverse = (traverseproc)Ingress_traverse,
+    .tp_clear = (inquiry)Ingress_clear,
+    .tp_call = (ternaryfunc)Ingress_call,
+    .tp_methods = Ingress_methods,
+    .tp_members = Ingress_members,
+};
+
+/* ---------------------------------------------------------------------- module --- */
+
+static PyObject *set_view_factory(PyObject *module, PyObject *factory) {
+    if (!PyCallable_Check(factory)) {
+        PyErr_SetString(PyExc_TypeError, "the view factory must be callable");
+        return NULL;
+    }
+    Py_XSETREF(view_factory, Py_NewRef(factory));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_view_factory", set_view_factory, METH_O,
+     "set_view_factory(parse): how a decision gets its view of a packet (RtpView.parse)."},
+    {NULL}};
+
+static struct PyModuleDef datapath_module = {
+    PyModuleDef_HEAD_INIT, "sfu._datapath",
+    "The forwarder's per-packet steady state in C; every decision stays in Python.", -1,
+    module_methods};
+
+PyMODINIT_FUNC PyInit__datapath(void) {
+    PyTypeObject *types[] = {&SrtpType, &CountersType, &EgressType, &TrackType, &SourceType,
+                             &IngressType};
+    const char *names[] = {"Srtp", "Counters", "Egress", "Track", "Source", "Ingress"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (PyType_Ready(types[i]) < 0)
+            return NULL;
+    PyObject *module = PyModule_Create(&datapath_module);
+    if (module == NULL)
+        return NULL;
+    component_one = PyLong_FromLong(1);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (PyModule_AddObjectRef(module, names[i], (PyObject *)types[i]) < 0) {
+            Py_DECREF(module);
+            return NULL;
+        }
+    }
+    PyModule_AddIntConstant(module, "MAX_PACKET", MAX_PACKET);
+    return module;
+}
