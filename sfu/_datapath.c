@@ -147,14 +147,17 @@ typedef struct {
     void *context;
     srtp_fn protect;
     srtp_fn unprotect;
+    srtp_fn protect_rtcp;
+    srtp_fn unprotect_rtcp;
 } Srtp;
 
 static int Srtp_init(Srtp *self, PyObject *args, PyObject *kwargs) {
     PyObject *owner;
-    unsigned long long context, protect, unprotect;
-    if (!PyArg_ParseTuple(args, "OKKK", &owner, &context, &protect, &unprotect))
+    unsigned long long context, protect, unprotect, protect_rtcp, unprotect_rtcp;
+    if (!PyArg_ParseTuple(args, "OKKKKK", &owner, &context, &protect, &unprotect, &protect_rtcp,
+                          &unprotect_rtcp))
         return -1;
-    if (!context || !protect || !unprotect) {
+    if (!context || !protect || !unprotect || !protect_rtcp || !unprotect_rtcp) {
         PyErr_SetString(PyExc_ValueError, "null libsrtp pointer");
         return -1;
     }
@@ -162,6 +165,8 @@ static int Srtp_init(Srtp *self, PyObject *args, PyObject *kwargs) {
     self->context = (void *)(uintptr_t)context;
     self->protect = (srtp_fn)(uintptr_t)protect;
     self->unprotect = (srtp_fn)(uintptr_t)unprotect;
+    self->protect_rtcp = (srtp_fn)(uintptr_t)protect_rtcp;
+    self->unprotect_rtcp = (srtp_fn)(uintptr_t)unprotect_rtcp;
     return 0;
 }
 
@@ -182,20 +187,29 @@ static int srtp_apply(Srtp *self, srtp_fn function, const unsigned char *data,
     return length;
 }
 
-static PyObject *Srtp_call(Srtp *self, PyObject *data, int protect) {
+static PyObject *Srtp_call(Srtp *self, PyObject *data, srtp_fn function) {
     Py_buffer view;
     if (read_buffer(data, &view) < 0)
         return NULL;
-    int length = srtp_apply(self, protect ? self->protect : self->unprotect, view.buf,
-                            view.len, call_buffer);
+    int length = srtp_apply(self, function, view.buf, view.len, call_buffer);
     PyBuffer_Release(&view);
     if (length < 0)
         Py_RETURN_NONE;
     return PyBytes_FromStringAndSize((const char *)call_buffer, length);
 }
 
-static PyObject *Srtp_protect(Srtp *self, PyObject *data) { return Srtp_call(self, data, 1); }
-static PyObject *Srtp_unprotect(Srtp *self, PyObject *data) { return Srtp_call(self, data, 0); }
+static PyObject *Srtp_protect(Srtp *self, PyObject *data) {
+    return Srtp_call(self, data, self->protect);
+}
+static PyObject *Srtp_unprotect(Srtp *self, PyObject *data) {
+    return Srtp_call(self, data, self->unprotect);
+}
+static PyObject *Srtp_protect_rtcp(Srtp *self, PyObject *data) {
+    return Srtp_call(self, data, self->protect_rtcp);
+}
+static PyObject *Srtp_unprotect_rtcp(Srtp *self, PyObject *data) {
+    return Srtp_call(self, data, self->unprotect_rtcp);
+}
 
 static PyObject *Srtp_close(Srtp *self, PyObject *unused) {
     self->context = NULL;
@@ -207,12 +221,16 @@ static PyMethodDef Srtp_methods[] = {
     {"protect", (PyCFunction)Srtp_protect, METH_O, "SRTP-protect one RTP packet (None: drop)."},
     {"unprotect", (PyCFunction)Srtp_unprotect, METH_O,
      "Unprotect one SRTP packet (None: forged, replayed or too long)."},
+    {"protect_rtcp", (PyCFunction)Srtp_protect_rtcp, METH_O, "SRTCP-protect (None: drop)."},
+    {"unprotect_rtcp", (PyCFunction)Srtp_unprotect_rtcp, METH_O,
+     "Unprotect one SRTCP packet (None: forged, replayed or too long)."},
     {"close", (PyCFunction)Srtp_close, METH_NOARGS, "Forget the session: every call drops."},
     {NULL}};
 
 static PyTypeObject SrtpType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Srtp",
-    .tp_doc = "One libsrtp session's RTP calls: Srtp(owner, context, protect_fn, unprotect_fn).",
+    .tp_doc = "One libsrtp session: Srtp(owner, context, protect, unprotect, protect_rtcp, "
+              "unprotect_rtcp), the last five as C addresses.",
     .tp_basicsize = sizeof(Srtp),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -243,6 +261,89 @@ static PyTypeObject CountersType = {
     .tp_new = PyType_GenericNew,
     .tp_members = Counters_members,
 };
+
+/* -------------------------------------------------------------- batched sends --- */
+/*
+ * Protected packets wait here until the event loop has run every callback of the
+ * current wake-up, then leave by sendmmsg(), consecutive packets of one socket in one
+ * call. The receiving side is woken once a batch, not once a packet: on loopback and
+ * in virtual machines that wake-up, not the copy, is what a datagram costs. A flush is
+ * scheduled through the running loop (set_flush_scheduler); with no loop, or when the
+ * queue is full, or when a scheduled flush has not run within FLUSH_OVERDUE_S, it
+ * happens at once.
+ */
+#define PENDING_MAX 256
+#define PENDING_SLOT 2048
+#define SENDMMSG_MAX 64
+#define FLUSH_OVERDUE_S 0.05
+
+static unsigned char pending_data[PENDING_MAX][PENDING_SLOT];
+static int pending_length[PENDING_MAX];
+static int pending_fd[PENDING_MAX];
+static struct sockaddr_storage pending_address[PENDING_MAX];
+static socklen_t pending_address_length[PENDING_MAX];
+static int pending_count = 0;
+static int flush_scheduled = 0;
+static double flush_scheduled_at = 0.0;
+static PyObject *flush_scheduler = NULL;
+static unsigned long long batches = 0, batched_packets = 0, batch_errors = 0;
+
+static void flush_pending(void) {
+    struct mmsghdr messages[SENDMMSG_MAX];
+    struct iovec vectors[SENDMMSG_MAX];
+    int i = 0;
+    while (i < pending_count) {
+        int fd = pending_fd[i], count = 0;
+        while (i + count < pending_count && count < SENDMMSG_MAX && pending_fd[i + count] == fd) {
+            int k = i + count;
+            vectors[count].iov_base = pending_data[k];
+            vectors[count].iov_len = (size_t)pending_length[k];
+            memset(&messages[count], 0, sizeof(messages[count]));
+            messages[count].msg_hdr.msg_name = &pending_address[k];
+            messages[count].msg_hdr.msg_namelen = pending_address_length[k];
+            messages[count].msg_hdr.msg_iov = &vectors[count];
+            messages[count].msg_hdr.msg_iovlen = 1;
+            count++;
+        }
+        int sent = sendmmsg(fd, messages, (unsigned int)count, MSG_DONTWAIT);
+        batches++;
+        if (sent < 0) {
+            batch_errors += (unsigned long long)count; /* full buffer or closed socket */
+            i += count;
+        } else if (sent < count) {
+            batched_packets += (unsigned long long)sent;
+            batch_errors++; /* the one that failed; the rest are tried again */
+            i += sent + 1;
+        } else {
+            batched_packets += (unsigned long long)sent;
+            i += count;
+        }
+    }
+    pending_count = 0;
+    flush_scheduled = 0;
+}
+
+static void schedule_flush(void) {
+    if (flush_scheduled) {
+        if (monotonic_s() - flush_scheduled_at < FLUSH_OVERDUE_S)
+            return;
+        flush_pending(); /* its loop never ran it (closed, or not running) */
+        return;
+    }
+    if (flush_scheduler == NULL || flush_scheduler == Py_None) {
+        flush_pending();
+        return;
+    }
+    PyObject *result = PyObject_CallNoArgs(flush_scheduler);
+    if (result == NULL) {
+        PyErr_Clear();
+        flush_pending();
+        return;
+    }
+    Py_DECREF(result);
+    flush_scheduled = 1;
+    flush_scheduled_at = monotonic_s();
+}
 
 /* ---------------------------------------------------------------------- Egress --- */
 
@@ -349,15 +450,64 @@ static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size)
         if (keep <= 0)
             return 1; /* lost on the (simulated) network, as far as we can tell */
     }
-    int length = srtp_apply(self->tx, self->tx->protect, data, size, tx_buffer);
+    if (size + SRTP_MAX_TRAILER > PENDING_SLOT) {
+        int length = srtp_apply(self->tx, self->tx->protect, data, size, tx_buffer);
+        if (length < 0)
+            return 0;
+        if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
+                   (struct sockaddr *)&self->address, self->address_length) < 0) {
+            self->send_errors++; /* a full socket buffer drops, as a congested link would */
+            return 0;
+        }
+        self->sent++;
+        return 1;
+    }
+    if (pending_count == PENDING_MAX)
+        flush_pending();
+    int slot = pending_count;
+    int length = srtp_apply(self->tx, self->tx->protect, data, size, pending_data[slot]);
+    if (length < 0)
+        return 0;
+    pending_length[slot] = length;
+    pending_fd[slot] = self->fd;
+    memcpy(&pending_address[slot], &self->address, sizeof(self->address));
+    pending_address_length[slot] = self->address_length;
+    pending_count++;
+    self->sent++;
+    schedule_flush();
+    return 1;
+}
+
+/* Protect and send one plain RTCP packet at once (feedback is never held back). */
+static int egress_send_rtcp(Egress *self, const unsigned char *data, Py_ssize_t size) {
+    if (self->tx == NULL || self->tx->context == NULL || self->nominated == NULL)
+        return 0;
+    PyObject *pair = PyDict_GetItemWithError(self->nominated, component_one);
+    if (pair == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (pair != self->pair && !egress_retarget(self, pair))
+        return 0;
+    if (self->impairment != NULL && self->impairment != Py_None) {
+        PyObject *admitted = PyObject_CallMethod(self->impairment, "admit", "n", size);
+        if (admitted == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int keep = PyObject_IsTrue(admitted);
+        Py_DECREF(admitted);
+        if (keep <= 0)
+            return 1;
+    }
+    int length = srtp_apply(self->tx, self->tx->protect_rtcp, data, size, tx_buffer);
     if (length < 0)
         return 0;
     if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
                (struct sockaddr *)&self->address, self->address_length) < 0) {
-        self->send_errors++; /* a full socket buffer drops, as a congested link would */
+        self->send_errors++;
         return 0;
     }
-    self->sent++;
     return 1;
 }
 
@@ -387,7 +537,18 @@ static PyObject *Egress_send(Egress *self, PyObject *data) {
     return PyBool_FromLong(sent);
 }
 
+static PyObject *Egress_send_rtcp(Egress *self, PyObject *data) {
+    Py_buffer view;
+    if (read_buffer(data, &view) < 0)
+        return NULL;
+    int sent = egress_send_rtcp(self, view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(sent);
+}
+
 static PyMethodDef Egress_methods[] = {
+    {"send_rtcp", (PyCFunction)Egress_send_rtcp, METH_O,
+     "Protect and send one RTCP packet now; False if not."},
     {"attach", (PyCFunction)Egress_attach, METH_VARARGS,
      "attach(tx: Srtp, nominated: dict): DTLS is up, send from now on."},
     {"close", (PyCFunction)Egress_close, METH_NOARGS, "The connection is gone: send nothing."},
@@ -924,7 +1085,8 @@ typedef struct {
     Srtp *rx;
     PyObject *sources; /* {ssrc: Source} */
     PyObject *slow;    /* slow(plain: bytes): RTP whose SSRC has no Source */
-    PyObject *other;   /* other(data, addr): STUN, DTLS, RTCP, anything else */
+    PyObject *rtcp;    /* rtcp(plain: bytes): unprotected RTCP */
+    PyObject *other;   /* other(data, addr): STUN, DTLS, anything else */
     PyObject *on_error;
     unsigned long long srtp_errors, malformed, fast_packets;
 } Ingress;
@@ -933,6 +1095,7 @@ static int Ingress_traverse(Ingress *self, visitproc visit, void *arg) {
     Py_VISIT(self->rx);
     Py_VISIT(self->sources);
     Py_VISIT(self->slow);
+    Py_VISIT(self->rtcp);
     Py_VISIT(self->other);
     Py_VISIT(self->on_error);
     return 0;
@@ -942,6 +1105,7 @@ static int Ingress_clear(Ingress *self) {
     Py_CLEAR(self->rx);
     Py_CLEAR(self->sources);
     Py_CLEAR(self->slow);
+    Py_CLEAR(self->rtcp);
     Py_CLEAR(self->other);
     Py_CLEAR(self->on_error);
     return 0;
@@ -1004,6 +1168,26 @@ static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t
     Py_DECREF(plain);
 }
 
+static void ingress_rtcp(Ingress *self, const unsigned char *datagram, Py_ssize_t size) {
+    if (self->rx == NULL || self->rtcp == NULL || self->rtcp == Py_None)
+        return;
+    int length = srtp_apply(self->rx, self->rx->unprotect_rtcp, datagram, size, rx_buffer);
+    if (length < 0) {
+        self->srtp_errors++;
+        return;
+    }
+    PyObject *plain = PyBytes_FromStringAndSize((const char *)rx_buffer, length);
+    if (plain == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *result = PyObject_CallOneArg(self->rtcp, plain);
+    if (result == NULL)
+        report_error(self->on_error);
+    Py_XDECREF(result);
+    Py_DECREF(plain);
+}
+
 /* The socket's datagram_received(data, addr). */
 static PyObject *Ingress_call(Ingress *self, PyObject *args, PyObject *kwargs) {
     PyObject *data, *addr;
@@ -1019,6 +1203,13 @@ static PyObject *Ingress_call(Ingress *self, PyObject *args, PyObject *kwargs) {
             Py_DECREF(self);
             Py_RETURN_NONE;
         }
+        if (size >= 8 && bytes[0] > 127 && bytes[0] < 192 && self->rtcp != NULL &&
+            self->rtcp != Py_None) {
+            Py_INCREF(self);
+            ingress_rtcp(self, bytes, size);
+            Py_DECREF(self);
+            Py_RETURN_NONE;
+        }
     }
     if (self->other == NULL || self->other == Py_None)
         Py_RETURN_NONE;
@@ -1026,11 +1217,12 @@ static PyObject *Ingress_call(Ingress *self, PyObject *args, PyObject *kwargs) {
 }
 
 static PyObject *Ingress_attach(Ingress *self, PyObject *args) {
-    PyObject *rx, *slow, *other;
-    if (!PyArg_ParseTuple(args, "O!OO", &SrtpType, &rx, &slow, &other))
+    PyObject *rx, *slow, *rtcp, *other;
+    if (!PyArg_ParseTuple(args, "O!OOO", &SrtpType, &rx, &slow, &rtcp, &other))
         return NULL;
     Py_XSETREF(self->rx, (Srtp *)Py_NewRef(rx));
     Py_XSETREF(self->slow, Py_NewRef(slow));
+    Py_XSETREF(self->rtcp, Py_NewRef(rtcp));
     Py_XSETREF(self->other, Py_NewRef(other));
     Py_RETURN_NONE;
 }
@@ -1038,6 +1230,7 @@ static PyObject *Ingress_attach(Ingress *self, PyObject *args) {
 static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
     Py_CLEAR(self->rx);
     Py_CLEAR(self->slow);
+    Py_CLEAR(self->rtcp);
     Py_CLEAR(self->other);
     if (self->sources)
         PyDict_Clear(self->sources);
@@ -1046,7 +1239,7 @@ static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
 
 static PyMethodDef Ingress_methods[] = {
     {"attach", (PyCFunction)Ingress_attach, METH_VARARGS,
-     "attach(rx: Srtp, slow(plain), other(data, addr)): DTLS is up, receive from now on."},
+     "attach(rx: Srtp, slow(plain), rtcp(plain), other(data, addr)): DTLS is up."},
     {"close", (PyCFunction)Ingress_close, METH_NOARGS, "The connection is gone."},
     {NULL}};
 
@@ -1084,7 +1277,32 @@ static PyObject *set_view_factory(PyObject *module, PyObject *factory) {
     Py_RETURN_NONE;
 }
 
+static PyObject *set_flush_scheduler(PyObject *module, PyObject *scheduler) {
+    if (scheduler != Py_None && !PyCallable_Check(scheduler)) {
+        PyErr_SetString(PyExc_TypeError, "the flush scheduler must be callable or None");
+        return NULL;
+    }
+    flush_pending();
+    Py_XSETREF(flush_scheduler, Py_NewRef(scheduler));
+    Py_RETURN_NONE;
+}
+
+static PyObject *flush(PyObject *module, PyObject *unused) {
+    flush_pending();
+    Py_RETURN_NONE;
+}
+
+static PyObject *send_stats(PyObject *module, PyObject *unused) {
+    return Py_BuildValue("{sKsKsKsi}", "batches", batches, "batched_packets", batched_packets,
+                         "batch_errors", batch_errors, "pending", pending_count);
+}
+
 static PyMethodDef module_methods[] = {
+    {"set_flush_scheduler", set_flush_scheduler, METH_O,
+     "set_flush_scheduler(schedule): schedule() arranges one flush() after the current "
+     "callbacks (None: every packet leaves at once)."},
+    {"flush", flush, METH_NOARGS, "Send every packet waiting in the batch now."},
+    {"send_stats", send_stats, METH_NOARGS, "Batched sends so far: batches, packets, errors."},
     {"set_view_factory", set_view_factory, METH_O,
      "set_view_factory(parse): how a decision gets its view of a packet (RtpView.parse)."},
     {NULL}};

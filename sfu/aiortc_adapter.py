@@ -31,6 +31,7 @@ mangling); they are the price of not forking aiortc and are pinned to aiortc 1.1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import socket
@@ -70,6 +71,7 @@ from aiortc.rtp import (
     AnyRtcpPacket,
     HeaderExtensionsMap,
     RtcpByePacket,
+    RtcpPacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
     RtcpRtpfbPacket,
@@ -86,7 +88,15 @@ from OpenSSL import SSL
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
-from sfu._datapath import Egress, Ingress, Source, Srtp, set_view_factory
+from sfu._datapath import (
+    Egress,
+    Ingress,
+    Source,
+    Srtp,
+    flush,
+    set_flush_scheduler,
+    set_view_factory,
+)
 from sfu.rtp_view import RtpView
 
 __all__ = [
@@ -148,8 +158,18 @@ class Admission(Protocol):
 
 
 set_view_factory(RtpView.parse)  # how a packet needing a decision reaches Python
-_SRTP_PROTECT = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
-_SRTP_UNPROTECT = int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_unprotect")))
+_SRTP_FUNCTIONS = tuple(
+    int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, name)))
+    for name in ("srtp_protect", "srtp_unprotect", "srtp_protect_rtcp", "srtp_unprotect_rtcp")
+)
+
+
+def _schedule_flush() -> None:
+    """Send the packets batched in this wake-up once every ready callback has run."""
+    asyncio.get_running_loop().call_soon(flush)  # no loop: RuntimeError, C sends at once
+
+
+set_flush_scheduler(_schedule_flush)
 
 
 def native_srtp(session: pylibsrtp.Session) -> Srtp:
@@ -159,7 +179,7 @@ def native_srtp(session: pylibsrtp.Session) -> Srtp:
     the forwarder's C path calls the same libsrtp functions on the same session.
     """
     context = int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
-    return Srtp(session, context, _SRTP_PROTECT, _SRTP_UNPROTECT)
+    return Srtp(session, context, *_SRTP_FUNCTIONS)
 
 
 class FastPath:
@@ -215,7 +235,7 @@ class FastPath:
             original = protocol.datagram_received
             ingress = Ingress(self.sources)
             ingress.on_error = _log_forward_error
-            ingress.attach(rx, self._receive_slow, self._other(original))
+            ingress.attach(rx, self._receive_slow, self._receive_rtcp, self._other(original))
             protocol.datagram_received = ingress
             self._hooked.append((protocol, original))
             self._ingresses.append(ingress)
@@ -244,6 +264,19 @@ class FastPath:
                 original(data, addr)
 
         return datagram_received
+
+    def _receive_rtcp(self, plain: bytes) -> None:
+        """Unprotected RTCP, handled at once: aiortc would queue it, await a task for it
+        and route it through a function that builds typing objects on every call."""
+        try:
+            packets = RtcpPacket.parse(plain)
+        except ValueError:
+            return
+        router = self.dtls._rtp_router
+        for packet in packets:
+            for recipient in rtcp_recipients(router, packet):
+                if isinstance(recipient, (ForwardingReceiver, ForwardingSender)):
+                    recipient.handle_rtcp(packet)
 
     def _receive_slow(self, plain: bytes) -> None:
         """RTP of an SSRC with no native ``Source`` yet: learnt here, or RTX, or dropped."""
@@ -283,6 +316,27 @@ class FastPath:
     def send_rtp(self, data: bytes) -> bool:
         """Protect and send one RTP packet; False when the connection is not up."""
         return bool(self.egress.send(data))
+
+
+def rtcp_recipients(router: Any, packet: AnyRtcpPacket) -> list[Any]:
+    """Who gets one RTCP packet: aiortc's ``RtpRouter.route_rtcp``, without its cost."""
+    found: list[Any] = []
+    if isinstance(packet, RtcpSrPacket):
+        found.append(router.ssrc_table.get(packet.ssrc))
+    elif isinstance(packet, RtcpByePacket):
+        found.extend(router.ssrc_table.get(source) for source in packet.sources)
+    if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+        found.extend(router.senders.get(report.ssrc) for report in packet.reports)
+    elif isinstance(packet, (RtcpPsfbPacket, RtcpRtpfbPacket)):
+        found.append(router.senders.get(packet.media_ssrc))
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            with contextlib.suppress(ValueError):  # a REMB names its SSRCs in the FCI
+                found.extend(router.senders.get(s) for s in unpack_remb_fci(packet.fci)[1])
+    unique: list[Any] = []
+    for recipient in found:
+        if recipient is not None and recipient not in unique:
+            unique.append(recipient)
+    return unique
 
 
 def _log_forward_error(error: BaseException) -> None:
@@ -387,12 +441,17 @@ class ForwardingReceiver(RTCRtpReceiver):
             self.on_rtp_view(view)
 
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        self.handle_rtcp(packet)
+
+    def handle_rtcp(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpSrPacket) and self.sink is not None:
             info = packet.sender_info
             self.sink.on_sender_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
 
     async def send_rtcp(self, packet: Any) -> None:
-        await send_packet(self._transport, bytes(packet))
+        data = bytes(packet)
+        if self.fast_path is None or not self.fast_path.egress.send_rtcp(data):
+            await send_packet(self._transport, data)
 
     def keyframe_request(self, media_ssrc: int) -> bytes:
         return bytes(
@@ -468,6 +527,9 @@ class ForwardingSender(RTCRtpSender):
         super().replaceTrack(None)
 
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        self.handle_rtcp(packet)
+
+    def handle_rtcp(self, packet: AnyRtcpPacket) -> None:
         sink = self.sink
         if sink is None:
             return
@@ -488,7 +550,8 @@ class ForwardingSender(RTCRtpSender):
                 sink.on_remb(int(bitrate))
 
     async def send_rtcp(self, data: bytes) -> None:
-        await send_packet(self.transport, data)
+        if self.fast_path is None or not self.fast_path.egress.send_rtcp(data):
+            await send_packet(self.transport, data)
 
     def send_rtp(self, data: bytes) -> bool:
         """Hot path: protect and send one RTP packet now."""

@@ -1,5 +1,6 @@
-"""Datagrams nobody should send do not hurt a call: an empty one, and RTCP/DTLS-looking
-noise faster than aiortc's transport task reads it (its queue would grow without end)."""
+"""Datagrams nobody should send do not hurt a call: an empty one, forged RTCP, and
+DTLS-looking noise faster than aiortc's transport task reads it (its queue would grow
+without end)."""
 
 from __future__ import annotations
 
@@ -38,12 +39,20 @@ async def test_empty_and_flooding_datagrams_are_dropped_and_media_goes_on() -> N
             stray.sendto(b"", ("127.0.0.1", local_port))
         assert await until(lambda: fast_path.dropped >= 1, 5)
 
-        # RTCP-looking noise arriving all at once, before the transport task runs again
+        # forged RTCP is refused by SRTCP authentication on the spot, never queued
         noise = b"\x81\xc9\x00\x07" + os.urandom(28)
         for _ in range(BURST):
             pair.protocol.datagram_received(noise, pair.remote_addr)
+        assert fast_path.srtp_errors >= BURST
         assert connection._queue.qsize() <= MAX_QUEUED_DATAGRAMS
-        assert fast_path.dropped >= BURST - MAX_QUEUED_DATAGRAMS
+
+        # DTLS-looking noise all at once, before the transport task runs again: bounded
+        dropped = fast_path.dropped
+        noise = b"\x17\xfe\xfd" + os.urandom(29)
+        for _ in range(BURST):
+            pair.protocol.datagram_received(noise, pair.remote_addr)
+        assert connection._queue.qsize() <= MAX_QUEUED_DATAGRAMS
+        assert fast_path.dropped - dropped >= BURST - MAX_QUEUED_DATAGRAMS
 
         # the connection survived both: bob still receives alice's video
         frames = bob.frames("video")
