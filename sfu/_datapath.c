@@ -6,6 +6,8 @@
  * layer or rebasing) is handed back to the Python objects that own that logic; every
  * other packet goes from the socket callback to the subscriber's socket here:
  *
+ *   Reader()                recvmmsg on a host candidate's socket, each datagram to
+ *                           its protocol (the connection's Ingress once DTLS is up)
  *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the Source
  *   Source.deliver          receive statistics, audio level, then each Track
  *   Track.emit              rewrite SSRC/sequence/timestamp, write mid, abs-send-time
@@ -1188,29 +1190,69 @@ static void ingress_rtcp(Ingress *self, const unsigned char *datagram, Py_ssize_
     Py_DECREF(plain);
 }
 
+static PyObject *make_address(const struct sockaddr_storage *from) {
+    char host[INET6_ADDRSTRLEN];
+    if (from->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)from;
+        if (inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(si)", host, ntohs(v4->sin_port));
+    }
+    if (from->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)from;
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(siII)", host, ntohs(v6->sin6_port), ntohl(v6->sin6_flowinfo),
+                             v6->sin6_scope_id);
+    }
+    Py_RETURN_NONE;
+}
+
+/* One datagram: RTP and RTCP handled here, anything else to other(data, addr). The
+ * objects data and addr are made only when needed (NULL: build them from the bytes and
+ * from). Returns a new reference, or NULL with an exception set. */
+static PyObject *ingress_dispatch(Ingress *self, const unsigned char *bytes, Py_ssize_t size,
+                                  PyObject *data, PyObject *addr,
+                                  const struct sockaddr_storage *from) {
+    /* RTP, not RTCP (RFC 7983 and 5761): 128..191 then a type outside 192..208 */
+    if (size > 12 && bytes[0] > 127 && bytes[0] < 192 && !(bytes[1] > 191 && bytes[1] < 209)) {
+        Py_INCREF(self);
+        ingress_rtp(self, bytes, size);
+        Py_DECREF(self);
+        Py_RETURN_NONE;
+    }
+    if (size >= 8 && bytes[0] > 127 && bytes[0] < 192 && self->rtcp != NULL &&
+        self->rtcp != Py_None) {
+        Py_INCREF(self);
+        ingress_rtcp(self, bytes, size);
+        Py_DECREF(self);
+        Py_RETURN_NONE;
+    }
+    if (self->other == NULL || self->other == Py_None)
+        Py_RETURN_NONE;
+    PyObject *made_data = NULL, *made_addr = NULL, *result = NULL;
+    if (data == NULL)
+        data = made_data = PyBytes_FromStringAndSize((const char *)bytes, size);
+    if (data != NULL && addr == NULL)
+        addr = made_addr = make_address(from);
+    if (data != NULL && addr != NULL) {
+        PyObject *other = Py_NewRef(self->other);
+        result = PyObject_CallFunctionObjArgs(other, data, addr, NULL);
+        Py_DECREF(other);
+    }
+    Py_XDECREF(made_data);
+    Py_XDECREF(made_addr);
+    return result;
+}
+
 /* The socket's datagram_received(data, addr). */
 static PyObject *Ingress_call(Ingress *self, PyObject *args, PyObject *kwargs) {
     PyObject *data, *addr;
     if (!PyArg_UnpackTuple(args, "datagram_received", 2, 2, &data, &addr))
         return NULL;
-    if (PyBytes_Check(data)) {
-        const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(data);
-        Py_ssize_t size = PyBytes_GET_SIZE(data);
-        /* RTP, not RTCP (RFC 7983 and 5761): 128..191 then a type outside 192..208 */
-        if (size > 12 && bytes[0] > 127 && bytes[0] < 192 && !(bytes[1] > 191 && bytes[1] < 209)) {
-            Py_INCREF(self);
-            ingress_rtp(self, bytes, size);
-            Py_DECREF(self);
-            Py_RETURN_NONE;
-        }
-        if (size >= 8 && bytes[0] > 127 && bytes[0] < 192 && self->rtcp != NULL &&
-            self->rtcp != Py_None) {
-            Py_INCREF(self);
-            ingress_rtcp(self, bytes, size);
-            Py_DECREF(self);
-            Py_RETURN_NONE;
-        }
-    }
+    if (PyBytes_Check(data))
+        return ingress_dispatch(self, (const unsigned char *)PyBytes_AS_STRING(data),
+                                PyBytes_GET_SIZE(data), data, addr, NULL);
     if (self->other == NULL || self->other == Py_None)
         Py_RETURN_NONE;
     return PyObject_CallFunctionObjArgs(self->other, data, addr, NULL);
@@ -1266,6 +1308,151 @@ static PyTypeObject IngressType = {
     .tp_members = Ingress_members,
 };
 
+/* ---------------------------------------------------------------------- Reader --- */
+/*
+ * A host candidate's socket, drained by recvmmsg when the event loop says it is
+ * readable: one system call for every datagram waiting (uvloop makes one per datagram,
+ * plus one more that finds the socket empty, and builds a bytes object and an address
+ * tuple for each). Each datagram goes to protocol.datagram_received, looked up every
+ * time as the event loop does; when that is an Ingress, RTP and RTCP never become
+ * Python objects.
+ */
+#define RECV_BATCH 32
+#define RECV_SLOT 4096
+#define RECV_ROUNDS 4 /* then let the other sockets have their turn */
+
+static unsigned char recv_data[RECV_BATCH][RECV_SLOT];
+static struct sockaddr_storage recv_address[RECV_BATCH];
+static PyObject *datagram_received_name = NULL;
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *protocol;
+    unsigned long long datagrams, wakeups, truncated;
+} Reader;
+
+static int Reader_traverse(Reader *self, visitproc visit, void *arg) {
+    Py_VISIT(self->protocol);
+    return 0;
+}
+
+static int Reader_clear(Reader *self) {
+    Py_CLEAR(self->protocol);
+    return 0;
+}
+
+static void Reader_dealloc(Reader *self) {
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Reader_init(Reader *self, PyObject *args, PyObject *kwargs) {
+    int fd;
+    PyObject *protocol;
+    if (!PyArg_ParseTuple(args, "iO", &fd, &protocol))
+        return -1;
+    if (fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "not a file descriptor");
+        return -1;
+    }
+    self->fd = fd;
+    Py_XSETREF(self->protocol, Py_NewRef(protocol));
+    return 0;
+}
+
+static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs) {
+    if (self->protocol == NULL || self->fd < 0)
+        Py_RETURN_NONE;
+    Py_INCREF(self);
+    PyObject *protocol = Py_NewRef(self->protocol);
+    self->wakeups++;
+    struct mmsghdr messages[RECV_BATCH];
+    struct iovec vectors[RECV_BATCH];
+    for (int round = 0; round < RECV_ROUNDS && self->fd >= 0; round++) {
+        for (int i = 0; i < RECV_BATCH; i++) {
+            vectors[i].iov_base = recv_data[i];
+            vectors[i].iov_len = RECV_SLOT;
+            memset(&messages[i], 0, sizeof(messages[i]));
+            messages[i].msg_hdr.msg_name = &recv_address[i];
+            messages[i].msg_hdr.msg_namelen = sizeof(recv_address[i]);
+            messages[i].msg_hdr.msg_iov = &vectors[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        int count = recvmmsg(self->fd, messages, RECV_BATCH, MSG_DONTWAIT, NULL);
+        if (count <= 0)
+            break; /* empty (EAGAIN), or an error a UDP socket may report: read next time */
+        for (int i = 0; i < count; i++) {
+            if (messages[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                self->truncated++; /* bigger than any WebRTC datagram: not ours */
+                continue;
+            }
+            self->datagrams++;
+            PyObject *handler = PyObject_GetAttr(protocol, datagram_received_name);
+            PyObject *result = NULL;
+            if (handler == NULL) {
+                report_error(NULL);
+                continue;
+            }
+            if (Py_TYPE(handler) == &IngressType) {
+                result = ingress_dispatch((Ingress *)handler, recv_data[i],
+                                          (Py_ssize_t)messages[i].msg_len, NULL, NULL,
+                                          &recv_address[i]);
+            } else {
+                PyObject *data =
+                    PyBytes_FromStringAndSize((const char *)recv_data[i], messages[i].msg_len);
+                PyObject *addr = data ? make_address(&recv_address[i]) : NULL;
+                if (data && addr)
+                    result = PyObject_CallFunctionObjArgs(handler, data, addr, NULL);
+                Py_XDECREF(data);
+                Py_XDECREF(addr);
+            }
+            if (result == NULL)
+                report_error(NULL); /* a protocol's bug must not stop the socket */
+            Py_XDECREF(result);
+            Py_DECREF(handler);
+        }
+        if (count < RECV_BATCH)
+            break;
+    }
+    Py_DECREF(protocol);
+    Py_DECREF(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_close(Reader *self, PyObject *unused) {
+    self->fd = -1;
+    Py_CLEAR(self->protocol);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"close", (PyCFunction)Reader_close, METH_NOARGS, "Read nothing more."},
+    {NULL}};
+
+static PyMemberDef Reader_members[] = {
+    {"datagrams", T_ULONGLONG, offsetof(Reader, datagrams), READONLY, NULL},
+    {"wakeups", T_ULONGLONG, offsetof(Reader, wakeups), READONLY, NULL},
+    {"truncated", T_ULONGLONG, offsetof(Reader, truncated), READONLY, NULL},
+    {NULL}};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Reader",
+    .tp_doc = "Reader(fd, protocol)(): every datagram waiting on fd to "
+              "protocol.datagram_received; the event loop's add_reader callback.",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_call = (ternaryfunc)Reader_call,
+    .tp_methods = Reader_methods,
+    .tp_members = Reader_members,
+};
+
 /* ---------------------------------------------------------------------- module --- */
 
 static PyObject *set_view_factory(PyObject *module, PyObject *factory) {
@@ -1313,9 +1500,9 @@ static struct PyModuleDef datapath_module = {
     module_methods};
 
 PyMODINIT_FUNC PyInit__datapath(void) {
-    PyTypeObject *types[] = {&SrtpType, &CountersType, &EgressType, &TrackType, &SourceType,
-                             &IngressType};
-    const char *names[] = {"Srtp", "Counters", "Egress", "Track", "Source", "Ingress"};
+    PyTypeObject *types[] = {&SrtpType,   &CountersType, &EgressType, &TrackType,
+                             &SourceType, &IngressType,  &ReaderType};
+    const char *names[] = {"Srtp", "Counters", "Egress", "Track", "Source", "Ingress", "Reader"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (PyType_Ready(types[i]) < 0)
             return NULL;
@@ -1323,6 +1510,11 @@ PyMODINIT_FUNC PyInit__datapath(void) {
     if (module == NULL)
         return NULL;
     component_one = PyLong_FromLong(1);
+    datagram_received_name = PyUnicode_InternFromString("datagram_received");
+    if (component_one == NULL || datagram_received_name == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (PyModule_AddObjectRef(module, names[i], (PyObject *)types[i]) < 0) {
             Py_DECREF(module);

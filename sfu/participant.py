@@ -361,8 +361,11 @@ class Participant:
             timeout = max(0.0, next_report - now)
             if any(c.fresh_feedback for c in self.consumers.values()):
                 timeout = min(timeout, self.quality.next_due(now))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            if not self._wake.is_set():
+                # asyncio.timeout, not wait_for: no task is made for every wake-up
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
             for consumer in list(self.consumers.values()):
                 await consumer.flush_retransmissions()

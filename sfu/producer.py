@@ -241,7 +241,11 @@ class Producer:
         while True:
             timeout = max(0.0, next_report - time.monotonic())
             try:
-                data = await asyncio.wait_for(self._upstream.get(), timeout)
+                if self._upstream.empty():
+                    async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for
+                        data = await self._upstream.get()
+                else:
+                    data = self._upstream.get_nowait()
             except TimeoutError:
                 next_report = time.monotonic() + RECEIVER_REPORT_INTERVAL_S
                 report = self._periodic_reports()
