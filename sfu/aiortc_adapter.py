@@ -35,6 +35,7 @@ import contextlib
 import ipaddress
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -68,6 +69,7 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RTCP_SR,
     AnyRtcpPacket,
     HeaderExtensionsMap,
     RtcpByePacket,
@@ -497,6 +499,7 @@ class ForwardingSender(RTCRtpSender):
         self.cname: str | None = None
         self.ready = asyncio.Event()
         self._sending = False
+        self._sdes: bytes | None = None  # our CNAME chunk, the same in every report
 
     async def send(self, parameters: RTCRtpSendParameters) -> None:
         if self._sending:
@@ -562,26 +565,30 @@ class ForwardingSender(RTCRtpSender):
     def sender_report(
         self, ntp: int, rtp_timestamp: int, packet_count: int, octet_count: int
     ) -> bytes:
-        from aiortc.rtp import RtcpSenderInfo
-
-        data = bytes(
-            RtcpSrPacket(
-                ssrc=self._ssrc,
-                sender_info=RtcpSenderInfo(
-                    ntp_timestamp=ntp,
-                    rtp_timestamp=rtp_timestamp & 0xFFFFFFFF,
-                    packet_count=packet_count & 0xFFFFFFFF,
-                    octet_count=octet_count & 0xFFFFFFFF,
-                ),
-            )
+        """An SR (RFC 3550 6.4.1, no report blocks) and, with a CNAME, an SDES after it."""
+        data = _SENDER_REPORT.pack(
+            0x80,
+            RTCP_SR,
+            6,  # length in 32-bit words, minus one
+            self._ssrc,
+            (ntp >> 32) & 0xFFFFFFFF,
+            ntp & 0xFFFFFFFF,
+            rtp_timestamp & 0xFFFFFFFF,
+            packet_count & 0xFFFFFFFF,
+            octet_count & 0xFFFFFFFF,
         )
-        if self.cname is not None:
-            data += bytes(
+        if self.cname is None:
+            return data
+        if self._sdes is None:
+            self._sdes = bytes(
                 RtcpSdesPacket(
                     chunks=[RtcpSourceInfo(ssrc=self._ssrc, items=[(1, self.cname.encode())])]
                 )
             )
-        return data
+        return data + self._sdes
+
+
+_SENDER_REPORT = struct.Struct("!BBHIIIIII")
 
 
 def codecs_of(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:

@@ -322,7 +322,7 @@ class Consumer:
         self.remb_at = time.monotonic()
 
     # --- periodic work (driven by the subscriber's RTCP task) --------------------
-    async def flush_retransmissions(self) -> None:
+    def flush_retransmissions(self) -> None:
         pending = self._pending_rtx
         if not pending:
             return

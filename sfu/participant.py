@@ -368,7 +368,7 @@ class Participant:
                         await self._wake.wait()
             self._wake.clear()
             for consumer in list(self.consumers.values()):
-                await consumer.flush_retransmissions()
+                consumer.flush_retransmissions()
             now = time.monotonic()
             if self.quality.due(now, self.consumers.values()):
                 self.quality.evaluate(self.consumers.values())
