@@ -13,6 +13,7 @@ import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
+from sfu.aiortc_adapter import NativeDatagramTransport
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -89,13 +90,23 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
         assert stats["packets_in"] > 0 and stats["packets_out"] > 0
         assert stats["bytes_out"] > 0
 
-        # media took the fast path: SSRCs learnt there, nothing left in aioice's queue
+        # media took the fast path: SSRCs learnt there, nothing left in aioice's queue,
+        # the sockets read by recvmmsg and nearly every packet forwarded without Python
         for participant in sfu.rooms["bk-media"].participants.values():
             publish_pc = participant._publish_pc
             assert publish_pc is not None and publish_pc.fast_path is not None
-            assert len(publish_pc.fast_path.receivers) >= 2
-            connection = publish_pc.fast_path.dtls.transport._connection
+            fast_path = publish_pc.fast_path
+            assert len(fast_path.receivers) >= 2
+            assert len(fast_path.sources) >= 2
+            connection = fast_path.dtls.transport._connection
             assert connection._queue.qsize() == 0
+            transports = [p.transport for p in connection._protocols]
+            assert transports and all(isinstance(t, NativeDatagramTransport) for t in transports)
+            received = sum(t.reader.datagrams for t in transports)
+            native = sum(i.fast_packets for i in fast_path._ingresses)
+            producers = participant.producers.values()
+            assert native >= 0.9 * sum(p.packets for p in producers) > 0
+            assert received >= native
     finally:
         await alice.close()
         await bob.close()
