@@ -191,6 +191,12 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (organisation_id, day)
         )""",
     ],
+    4: [
+        # The order mails were written in: created_at has one-second resolution, and a
+        # confirmation and a reschedule notice can share a second. Sent (and listed) in
+        # (created_at, created_ns) order; rows older than this version have NULL here.
+        "ALTER TABLE outbox ADD COLUMN created_ns BIGINT",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

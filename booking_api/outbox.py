@@ -26,16 +26,18 @@ async def enqueue_mail(
     tx: Connection, *, kind: str, booking_id: str | None, recipient: str, message: str
 ) -> str:
     mail_id = new_id()
-    now = int(time.time())
+    now_ns = time.time_ns()
+    now = now_ns // 1_000_000_000
     await tx.execute(
-        "INSERT INTO outbox (id, kind, booking_id, recipient, message, created_at, attempts, "
-        "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+        "INSERT INTO outbox (id, kind, booking_id, recipient, message, created_at, created_ns, "
+        "attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
         mail_id,
         kind,
         booking_id,
         recipient,
         message,
         now,
+        now_ns,
         now,
     )
     return mail_id
@@ -108,7 +110,8 @@ class OutboxSender:
         now = int(time.time())
         rows = await self._db.fetch_all(
             "SELECT id, kind, recipient, message, attempts FROM outbox "
-            "WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY created_at LIMIT 50",
+            "WHERE sent_at IS NULL AND next_attempt_at <= ? "
+            "ORDER BY created_at, created_ns LIMIT 50",
             now,
         )
         sent = 0

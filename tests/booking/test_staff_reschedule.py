@@ -48,7 +48,8 @@ async def test_agent_moves_a_booking_the_old_slot_is_free_and_the_citizen_is_tol
     kinds = [
         r["kind"]
         for r in await ctx.database.fetch_all(
-            "SELECT kind FROM outbox WHERE booking_id = ? ORDER BY created_at", booking["id"]
+            "SELECT kind FROM outbox WHERE booking_id = ? ORDER BY created_at, created_ns",
+            booking["id"],
         )
     ]
     assert kinds == ["confirmation", "reschedule"]
