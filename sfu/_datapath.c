@@ -430,37 +430,55 @@ static int egress_retarget(Egress *self, PyObject *pair) {
     return ok;
 }
 
-/* Protect and send one plain RTP packet: 1 sent (or lost on the simulated network). */
-static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size) {
+/* Whether a packet of this size may leave now: 1 yes, 0 lost on the (test-only)
+ * simulated network, which the caller counts as sent, -1 no (the connection is not up). */
+static int egress_admit(Egress *self, Py_ssize_t size) {
     if (self->tx == NULL || self->tx->context == NULL || self->nominated == NULL)
-        return 0;
+        return -1;
     PyObject *pair = PyDict_GetItemWithError(self->nominated, component_one);
     if (pair == NULL) {
         PyErr_Clear();
-        return 0;
+        return -1;
     }
     if (pair != self->pair && !egress_retarget(self, pair))
-        return 0;
+        return -1;
     if (self->impairment != NULL && self->impairment != Py_None) {
         PyObject *admitted = PyObject_CallMethod(self->impairment, "admit", "n", size);
         if (admitted == NULL) {
             PyErr_Clear();
-            return 0;
+            return -1;
         }
         int keep = PyObject_IsTrue(admitted);
         Py_DECREF(admitted);
         if (keep <= 0)
-            return 1; /* lost on the (simulated) network, as far as we can tell */
+            return 0;
     }
+    return 1;
+}
+
+/* Protect with function and send at once; 1 sent. */
+static int egress_send_now(Egress *self, srtp_fn function, const unsigned char *data,
+                           Py_ssize_t size) {
+    int length = srtp_apply(self->tx, function, data, size, tx_buffer);
+    if (length < 0)
+        return 0;
+    if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
+               (struct sockaddr *)&self->address, self->address_length) < 0) {
+        self->send_errors++; /* a full socket buffer drops, as a congested link would */
+        return 0;
+    }
+    return 1;
+}
+
+/* Protect and queue one plain RTP packet for the batch: 1 queued (or lost on the
+ * simulated network), 0 not sent. */
+static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size) {
+    int admitted = egress_admit(self, size);
+    if (admitted <= 0)
+        return admitted == 0;
     if (size + SRTP_MAX_TRAILER > PENDING_SLOT) {
-        int length = srtp_apply(self->tx, self->tx->protect, data, size, tx_buffer);
-        if (length < 0)
+        if (!egress_send_now(self, self->tx->protect, data, size))
             return 0;
-        if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
-                   (struct sockaddr *)&self->address, self->address_length) < 0) {
-            self->send_errors++; /* a full socket buffer drops, as a congested link would */
-            return 0;
-        }
         self->sent++;
         return 1;
     }
@@ -482,35 +500,10 @@ static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size)
 
 /* Protect and send one plain RTCP packet at once (feedback is never held back). */
 static int egress_send_rtcp(Egress *self, const unsigned char *data, Py_ssize_t size) {
-    if (self->tx == NULL || self->tx->context == NULL || self->nominated == NULL)
-        return 0;
-    PyObject *pair = PyDict_GetItemWithError(self->nominated, component_one);
-    if (pair == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (pair != self->pair && !egress_retarget(self, pair))
-        return 0;
-    if (self->impairment != NULL && self->impairment != Py_None) {
-        PyObject *admitted = PyObject_CallMethod(self->impairment, "admit", "n", size);
-        if (admitted == NULL) {
-            PyErr_Clear();
-            return 0;
-        }
-        int keep = PyObject_IsTrue(admitted);
-        Py_DECREF(admitted);
-        if (keep <= 0)
-            return 1;
-    }
-    int length = srtp_apply(self->tx, self->tx->protect_rtcp, data, size, tx_buffer);
-    if (length < 0)
-        return 0;
-    if (sendto(self->fd, tx_buffer, (size_t)length, MSG_DONTWAIT,
-               (struct sockaddr *)&self->address, self->address_length) < 0) {
-        self->send_errors++;
-        return 0;
-    }
-    return 1;
+    int admitted = egress_admit(self, size);
+    if (admitted <= 0)
+        return admitted == 0;
+    return egress_send_now(self, self->tx->protect_rtcp, data, size);
 }
 
 static PyObject *Egress_attach(Egress *self, PyObject *args) {
