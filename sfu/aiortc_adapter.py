@@ -453,8 +453,12 @@ class ForwardingReceiver(RTCRtpReceiver):
 
     async def send_rtcp(self, packet: Any) -> None:
         data = bytes(packet)
-        if self.fast_path is None or not self.fast_path.egress.send_rtcp(data):
+        if not self.send_rtcp_now(data):
             await send_packet(self._transport, data)
+
+    def send_rtcp_now(self, data: bytes) -> bool:
+        """Protect and send one RTCP packet now; False when the connection is not up."""
+        return self.fast_path is not None and bool(self.fast_path.egress.send_rtcp(data))
 
     def keyframe_request(self, media_ssrc: int) -> bytes:
         return bytes(
@@ -554,8 +558,12 @@ class ForwardingSender(RTCRtpSender):
                 sink.on_remb(int(bitrate))
 
     async def send_rtcp(self, data: bytes) -> None:
-        if self.fast_path is None or not self.fast_path.egress.send_rtcp(data):
+        if not self.send_rtcp_now(data):
             await send_packet(self.transport, data)
+
+    def send_rtcp_now(self, data: bytes) -> bool:
+        """Protect and send one RTCP packet now; False when the connection is not up."""
+        return self.fast_path is not None and bool(self.fast_path.egress.send_rtcp(data))
 
     def send_rtp(self, data: bytes) -> bool:
         """Hot path: protect and send one RTP packet now."""

@@ -7,9 +7,9 @@ sender reports by mapping the publisher's NTP/RTP pair through the same rewrite.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sfu._datapath import Egress, Track
@@ -52,7 +52,7 @@ class Consumer:
         sender: ForwardingSender,
         counters: RoomCounters,
         history_size: int,
-        wake: asyncio.Event,
+        on_feedback: Callable[[], None],
     ) -> None:
         self.producer = producer
         self.subscriber_id = subscriber_id
@@ -80,7 +80,7 @@ class Consumer:
         self._pending_rtx: list[bytes] = []
         self._resent_at: dict[int, float] = {}
         self._resume_gap = 0
-        self._wake = wake
+        self._on_feedback = on_feedback  # the subscriber's link is to be looked at
         # what the subscriber tells us
         self.fraction_lost = 0.0
         self.rtt_s: float | None = None
@@ -282,7 +282,7 @@ class Consumer:
                     # the downlink (after a pause the receiver still asks for older ones)
                     self.packets_nacked += 1
                     self.fresh_feedback = self.producer.kind == "video"
-                    self._wake.set()
+                    self._on_feedback()
                 if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
                     self._pending_rtx.append(sent)
             else:
@@ -291,8 +291,7 @@ class Consumer:
             del resent[next(iter(resent))]
         if upstream and self.current_layer is not None:
             self.producer.forward_nack(self.current_layer, upstream)
-        if self._pending_rtx:
-            self._wake.set()
+        self.flush_retransmissions()  # at once: the subscriber is waiting for them
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         self.receiver_reports += 1
@@ -300,7 +299,7 @@ class Consumer:
         self._report_marks = (self._report_marks[1], self.packets_sent)
         if self.producer.kind == "video":
             self.fresh_feedback = True  # the link quality is looked at again soon
-            self._wake.set()
+            self._on_feedback()
         self._counters.packets_lost_reported = max(
             self._counters.packets_lost_reported, report.packets_lost
         )
@@ -321,7 +320,7 @@ class Consumer:
         self.remb_bps = bitrate_bps
         self.remb_at = time.monotonic()
 
-    # --- periodic work (driven by the subscriber's RTCP task) --------------------
+    # --- retransmissions and reports -------------------------------------------
     def flush_retransmissions(self) -> None:
         pending = self._pending_rtx
         if not pending:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +56,10 @@ class Participant:
         self._subscription_dirty = False
         self._publish_lock = asyncio.Lock()
         self._subscribe_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._rtcp_task: asyncio.Task[None] | None = None
+        # the subscriber's feedback is looked at soon after it arrives (quality) and its
+        # sender reports leave every second: event-loop timers this participant owns
+        self._feedback_timer: asyncio.Handle | None = None
+        self._report_timer: asyncio.TimerHandle | None = None
         self.quality = LinkQuality(room.config, self._emit_quality)
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
@@ -222,7 +223,7 @@ class Participant:
                 continue
             if self._subscribe_pc is None:
                 self._subscribe_pc = self._new_pc()
-                self._start_rtcp()
+                self._start_reports()
             pc = self._subscribe_pc
             transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
             preferences = codec_capabilities_for(producer.kind, producer.mime_type)
@@ -236,7 +237,7 @@ class Participant:
                 sender,
                 self.room.counters,
                 self.room.config.packet_history_size,
-                self._wake,
+                self._on_feedback,
             )
             if self.quality.audio_only and producer.kind == "video":
                 consumer.pause()
@@ -350,34 +351,47 @@ class Participant:
         self._impairment.configure(loss=loss, rate_bps=rate_bps)
 
     # --- RTCP towards the subscriber ---------------------------------------------
-    def _start_rtcp(self) -> None:
-        if self._rtcp_task is None:
-            self._rtcp_task = asyncio.create_task(self._run_rtcp(), name=f"rtcp-{self.id}")
+    def _start_reports(self) -> None:
+        if self._report_timer is None:
+            self._report_timer = asyncio.get_running_loop().call_later(
+                SENDER_REPORT_INTERVAL_S, self._report
+            )
 
-    async def _run_rtcp(self) -> None:
-        next_report = time.monotonic() + SENDER_REPORT_INTERVAL_S
-        while True:
-            now = time.monotonic()
-            timeout = max(0.0, next_report - now)
-            if any(c.fresh_feedback for c in self.consumers.values()):
-                timeout = min(timeout, self.quality.next_due(now))
-            if not self._wake.is_set():
-                # asyncio.timeout, not wait_for: no task is made for every wake-up
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._wake.wait()
-            self._wake.clear()
-            for consumer in list(self.consumers.values()):
-                consumer.flush_retransmissions()
-            now = time.monotonic()
-            if self.quality.due(now, self.consumers.values()):
-                self.quality.evaluate(self.consumers.values())
-            if now >= next_report:
-                next_report = now + SENDER_REPORT_INTERVAL_S
-                for consumer in list(self.consumers.values()):
-                    report = consumer.sender_report()
-                    if report is not None:
-                        await consumer.sender.send_rtcp(report)
+    def _on_feedback(self) -> None:
+        """A consumer heard from the subscriber (a receiver report, lost packets)."""
+        if self._feedback_timer is None and not self.closed:
+            self._feedback_timer = asyncio.get_running_loop().call_soon(self._look_at_feedback)
+
+    def _look_at_feedback(self) -> None:
+        """Evaluate the link when due; with fresh feedback not due yet, come back then."""
+        self._feedback_timer = None
+        consumers = list(self.consumers.values())
+        now = time.monotonic()
+        if self.quality.due(now, consumers):
+            self.quality.evaluate(consumers)
+        elif any(c.fresh_feedback for c in consumers):
+            self._feedback_timer = asyncio.get_running_loop().call_later(
+                self.quality.next_due(now), self._look_at_feedback
+            )
+
+    def _report(self) -> None:
+        """Every second: the link evaluated (if due) and a sender report per consumer."""
+        self._report_timer = asyncio.get_running_loop().call_later(
+            SENDER_REPORT_INTERVAL_S, self._report
+        )
+        consumers = list(self.consumers.values())
+        if self.quality.due(time.monotonic(), consumers):
+            self.quality.evaluate(consumers)
+        for consumer in consumers:
+            report = consumer.sender_report()
+            if report is not None:
+                consumer.sender.send_rtcp_now(report)
+
+    def _stop_reports(self) -> None:
+        for timer in (self._feedback_timer, self._report_timer):
+            if timer is not None:
+                timer.cancel()
+        self._feedback_timer = self._report_timer = None
 
     # --- lifecycle ----------------------------------------------------------------
     def _check_open(self) -> None:
@@ -389,10 +403,7 @@ class Participant:
             self._retire_consumer(key)
         self._transceiver_of.clear()
         self._offer_outstanding = False
-        if self._rtcp_task is not None:
-            self._rtcp_task.cancel()
-            await asyncio.gather(self._rtcp_task, return_exceptions=True)
-            self._rtcp_task = None
+        self._stop_reports()
         if self._subscribe_pc is not None:
             await self._subscribe_pc.close()
             self._subscribe_pc = None

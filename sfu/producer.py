@@ -20,15 +20,15 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-UPSTREAM_QUEUE_SIZE = 64
 RECEIVER_REPORT_INTERVAL_S = 1.0
 
 
 class Producer:
     """Receives a publisher's RTP and hands each packet to every consumer.
 
-    Upstream RTCP (throttled PLI, forwarded NACKs, receiver reports) goes through a
-    bounded queue drained by this producer's own task.
+    Upstream RTCP (throttled PLI, forwarded NACKs) leaves at once through the publish
+    connection's native egress; receiver reports every second from an event-loop timer
+    this producer owns (no task: a timer costs a fraction of a task's wake-up).
     """
 
     def __init__(
@@ -66,8 +66,8 @@ class Producer:
         self.keyframe_requests = 0
         self._counters = counters
         self._keyframe_interval_s = keyframe_interval_s
-        self._upstream: asyncio.Queue[bytes] = asyncio.Queue(UPSTREAM_QUEUE_SIZE)
-        self._task: asyncio.Task[None] | None = None
+        self._report_timer: asyncio.TimerHandle | None = None
+        self.upstream_dropped = 0  # RTCP for the publisher while its connection was down
         self._on_audio_level = on_audio_level
         self._speech_level = speech_level
         self._fast_ssrcs: set[int] = set()
@@ -79,7 +79,9 @@ class Producer:
             if self._on_audio_level is not None:
                 layer.source.on_level = self._audio_level
                 layer.source.level_threshold = self._speech_level
-        self._task = asyncio.create_task(self._run_upstream(), name=f"producer-{self.source}")
+        self._report_timer = asyncio.get_running_loop().call_later(
+            RECEIVER_REPORT_INTERVAL_S, self._report
+        )
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
@@ -98,10 +100,9 @@ class Producer:
             consumer.detach()
         self.consumers.clear()
         self._tracks.clear()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self._report_timer is not None:
+            self._report_timer.cancel()
+            self._report_timer = None
 
     # --- ingress ---------------------------------------------------------------
     # The hot path is native: once a layer's SSRC is known, the connection's C ingress
@@ -195,10 +196,8 @@ class Producer:
         self._queue(self.receiver.nack(ssrc, sequence_numbers))
 
     def _queue(self, data: bytes) -> None:
-        try:
-            self._upstream.put_nowait(data)
-        except asyncio.QueueFull:
-            log.warning("sfu_upstream_rtcp_dropped", source=self.source)
+        if not self.receiver.send_rtcp_now(data):
+            self.upstream_dropped += 1  # not connected (yet, or any more): nobody to tell
 
     def _periodic_reports(self) -> bytes | None:
         """Receiver reports for every layer and, for video, a REMB (the publisher's ceiling)."""
@@ -236,23 +235,14 @@ class Producer:
             data += self.receiver.remb(self._max_incoming_bitrate_bps, ssrcs)
         return data
 
-    async def _run_upstream(self) -> None:
-        next_report = time.monotonic() + RECEIVER_REPORT_INTERVAL_S
-        while True:
-            timeout = max(0.0, next_report - time.monotonic())
-            try:
-                if self._upstream.empty():
-                    async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for
-                        data = await self._upstream.get()
-                else:
-                    data = self._upstream.get_nowait()
-            except TimeoutError:
-                next_report = time.monotonic() + RECEIVER_REPORT_INTERVAL_S
-                report = self._periodic_reports()
-                if report is None:
-                    continue
-                data = report
-            await self.receiver.send_rtcp(data)
+    def _report(self) -> None:
+        """Every second: receiver reports (and the REMB ceiling) to the publisher."""
+        self._report_timer = asyncio.get_running_loop().call_later(
+            RECEIVER_REPORT_INTERVAL_S, self._report
+        )
+        report = self._periodic_reports()
+        if report is not None:
+            self._queue(report)
 
     def dump(self) -> dict[str, Any]:
         return {
