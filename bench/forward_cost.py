@@ -49,8 +49,10 @@ def serve_sfu(conn: Connection, use_uvloop: bool) -> None:
 
 async def _serve(conn: Connection) -> None:
     from sfu import Sfu, SfuConfig
+    from visioguichet.cli import settle_heap
 
     sfu = Sfu(SfuConfig(ice_addresses=LOOPBACK, allowed_remote_networks=("127.0.0.0/8",)))
+    settle_heap()  # as `visioguichet serve` does once it listens
     loop = asyncio.get_running_loop()
     while True:
         request = await loop.run_in_executor(None, conn.recv)
