@@ -46,6 +46,11 @@ async def until(condition: Callable[[], bool], timeout_s: float) -> float:
     raise TimeoutError(f"not reached within {timeout_s} s")
 
 
+def below_top(layer: int | None) -> bool:
+    """A video layer under the top one (layer 0 counts; None, audio only, does not)."""
+    return layer is not None and layer < 2
+
+
 async def one_run(run: int) -> dict[str, Any]:
     sfu = Sfu(
         SfuConfig(
@@ -78,7 +83,7 @@ async def one_run(run: int) -> dict[str, Any]:
 
         impaired.participant.set_test_impairment(rate_bps=BETWEEN_MIDDLE_AND_TOP_BPS)
         layer_drop_s = await until(
-            lambda: (watch_healthy(), (quality.current("agent").layer or 9) < 2)[1],
+            lambda: (watch_healthy(), below_top(quality.current("agent").layer))[1],
             STEP_TIMEOUT_S,
         )
         impaired.participant.set_test_impairment(rate_bps=BELOW_LOWEST_BPS)
