@@ -45,6 +45,8 @@ static unsigned char call_buffer[MAX_PACKET + SRTP_MAX_TRAILER];
 static PyObject *view_factory = NULL; /* RtpView.parse(data, arrival_ms) */
 static PyObject *component_one = NULL; /* the key of aioice's nominated RTP pair */
 
+#define ARRIVAL_NOW (-1LL) /* a packet just received: its arrival time is now */
+
 static double monotonic_s(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now); /* the clock of Python's time.monotonic() */
@@ -988,6 +990,8 @@ static void source_deliver(Source *self, PyObject *plain, const unsigned char *d
         }
         data = (const unsigned char *)PyBytes_AS_STRING(plain);
         if (view == NULL) {
+            if (arrival_ms == ARRIVAL_NOW) /* read only when a decision needs it */
+                arrival_ms = (long long)(monotonic_s() * 1000.0);
             view = PyObject_CallFunction(view_factory, "OL", plain, arrival_ms);
             if (view == NULL) {
                 report_error(self->on_error);
@@ -1140,12 +1144,9 @@ static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t
     }
     PyObject *source = PyDict_GetItemWithError(self->sources, key);
     Py_DECREF(key);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long arrival_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (source != NULL && Py_TYPE(source) == &SourceType) {
         self->fast_packets++;
-        source_deliver((Source *)source, NULL, rx_buffer, length, &h, arrival_ms);
+        source_deliver((Source *)source, NULL, rx_buffer, length, &h, ARRIVAL_NOW);
         return;
     }
     PyErr_Clear();

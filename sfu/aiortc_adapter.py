@@ -114,6 +114,7 @@ __all__ = [
     "RtpView",
     "SenderSink",
     "codecs_of",
+    "log_forward_error",
     "native_srtp",
     "process_certificate",
     "send_packet",
@@ -204,8 +205,8 @@ class FastPath:
         self.egress = Egress()
         self.unroutable = 0
         self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS
-        self._ingresses: list[Ingress] = []
-        self._hooked: list[tuple[Any, Any]] = []
+        # each socket's protocol, its own datagram_received, and the Ingress put instead
+        self._hooked: list[tuple[Any, Any, Ingress]] = []
         self._connection: Any = None
         dtls.on("statechange", self._on_state)
 
@@ -219,7 +220,12 @@ class FastPath:
 
     @property
     def srtp_errors(self) -> int:
-        return sum(int(ingress.srtp_errors) for ingress in self._ingresses)
+        return sum(int(ingress.srtp_errors) for _, _, ingress in self._hooked)
+
+    @property
+    def fast_packets(self) -> int:
+        """RTP packets handed to a native ``Source`` without coming to Python."""
+        return sum(int(ingress.fast_packets) for _, _, ingress in self._hooked)
 
     def _on_state(self) -> None:
         if self.dtls._state == DtlsState.CONNECTED:
@@ -231,24 +237,22 @@ class FastPath:
         self._connection = self.dtls.transport._connection
         rx = native_srtp(self.dtls._rx_srtp)
         self.egress.attach(native_srtp(self.dtls._tx_srtp), self._connection._nominated)
-        hooked = {id(protocol) for protocol, _ in self._hooked}
+        hooked = {id(protocol) for protocol, _, _ in self._hooked}
         for protocol in self._connection._protocols:
             if id(protocol) in hooked:
                 continue
             original = protocol.datagram_received
             ingress = Ingress(self.sources)
-            ingress.on_error = _log_forward_error
+            ingress.on_error = log_forward_error
             ingress.attach(rx, self._receive_slow, self._receive_rtcp, self._other(original))
             protocol.datagram_received = ingress
-            self._hooked.append((protocol, original))
-            self._ingresses.append(ingress)
+            self._hooked.append((protocol, original, ingress))
 
     def _uninstall(self) -> None:
-        for protocol, original in self._hooked:
+        for protocol, original, ingress in self._hooked:
             protocol.datagram_received = original
-        self._hooked.clear()
-        for ingress in self._ingresses:
             ingress.close()
+        self._hooked.clear()
         self.receivers.clear()
         self.sources.clear()
         self.egress.close()
@@ -320,6 +324,10 @@ class FastPath:
         """Protect and send one RTP packet; False when the connection is not up."""
         return bool(self.egress.send(data))
 
+    def send_rtcp(self, data: bytes) -> bool:
+        """Protect and send one RTCP packet now; False when the connection is not up."""
+        return bool(self.egress.send_rtcp(data))
+
 
 def rtcp_recipients(router: Any, packet: AnyRtcpPacket) -> list[Any]:
     """Who gets one RTCP packet: aiortc's ``RtpRouter.route_rtcp``, without its cost."""
@@ -342,7 +350,7 @@ def rtcp_recipients(router: Any, packet: AnyRtcpPacket) -> list[Any]:
     return unique
 
 
-def _log_forward_error(error: BaseException) -> None:
+def log_forward_error(error: BaseException) -> None:
     """A decision raised on the media path: logged, and the next packet goes on."""
     log.error("sfu_forward_failed", exc_info=error)
 
@@ -451,14 +459,9 @@ class ForwardingReceiver(RTCRtpReceiver):
             info = packet.sender_info
             self.sink.on_sender_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
 
-    async def send_rtcp(self, packet: Any) -> None:
-        data = bytes(packet)
-        if not self.send_rtcp_now(data):
-            await send_packet(self._transport, data)
-
     def send_rtcp_now(self, data: bytes) -> bool:
         """Protect and send one RTCP packet now; False when the connection is not up."""
-        return self.fast_path is not None and bool(self.fast_path.egress.send_rtcp(data))
+        return self.fast_path is not None and self.fast_path.send_rtcp(data)
 
     def keyframe_request(self, media_ssrc: int) -> bytes:
         return bytes(
@@ -557,13 +560,9 @@ class ForwardingSender(RTCRtpSender):
             if self._ssrc in ssrcs:
                 sink.on_remb(int(bitrate))
 
-    async def send_rtcp(self, data: bytes) -> None:
-        if not self.send_rtcp_now(data):
-            await send_packet(self.transport, data)
-
     def send_rtcp_now(self, data: bytes) -> bool:
         """Protect and send one RTCP packet now; False when the connection is not up."""
-        return self.fast_path is not None and bool(self.fast_path.egress.send_rtcp(data))
+        return self.fast_path is not None and self.fast_path.send_rtcp(data)
 
     def send_rtp(self, data: bytes) -> bool:
         """Hot path: protect and send one RTP packet now."""

@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from sfu._datapath import Source, Track
-from sfu.aiortc_adapter import ForwardingReceiver, RtcpReceiverInfo, RtpView
+from sfu.aiortc_adapter import (
+    ForwardingReceiver,
+    RtcpReceiverInfo,
+    RtpView,
+    log_forward_error,
+)
 from sfu.keyframes import keyframe_detector
 from sfu.layers import Layer, LayerSet
 from sfu.stats import RoomCounters
@@ -75,9 +81,9 @@ class Producer:
     def start(self) -> None:
         self.receiver.sink = self
         for layer in self.layers:
-            layer.source.on_error = _log_forward_error
+            layer.source.on_error = log_forward_error
             if self._on_audio_level is not None:
-                layer.source.on_level = self._audio_level
+                layer.source.on_level = partial(self._on_audio_level, self)
                 layer.source.level_threshold = self._speech_level
         self._report_timer = asyncio.get_running_loop().call_later(
             RECEIVER_REPORT_INTERVAL_S, self._report
@@ -137,10 +143,6 @@ class Producer:
             for ssrc in self._fast_ssrcs:
                 fast_path.sources.pop(ssrc, None)
         self._fast_ssrcs.clear()
-
-    def _audio_level(self, level: int) -> None:
-        if self._on_audio_level is not None:
-            self._on_audio_level(self, level)
 
     @property
     def packets(self) -> int:
@@ -256,7 +258,3 @@ class Producer:
             "keyframe_requests": self.keyframe_requests,
         }
 
-
-def _log_forward_error(error: BaseException) -> None:
-    """A consumer's decision raised on the media path: logged; the packet goes on."""
-    log.error("sfu_forward_failed", exc_info=error)

@@ -19,28 +19,13 @@ class RoomCounters:
     nacks_forwarded: int = 0
     packets_lost_reported: int = 0
 
-    @property
-    def packets_in(self) -> int:
-        return int(self.media.packets_in)
-
-    @property
-    def bytes_in(self) -> int:
-        return int(self.media.bytes_in)
-
-    @property
-    def packets_out(self) -> int:
-        return int(self.media.packets_out)
-
-    @property
-    def bytes_out(self) -> int:
-        return int(self.media.bytes_out)
-
     def as_dict(self) -> dict[str, int]:
+        media = self.media
         data = {
-            "packets_in": self.packets_in,
-            "bytes_in": self.bytes_in,
-            "packets_out": self.packets_out,
-            "bytes_out": self.bytes_out,
+            "packets_in": int(media.packets_in),
+            "bytes_in": int(media.bytes_in),
+            "packets_out": int(media.packets_out),
+            "bytes_out": int(media.bytes_out),
         }
         data.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "media"})
         return data
