@@ -288,6 +288,7 @@ static struct sockaddr_storage pending_address[PENDING_MAX];
 static socklen_t pending_address_length[PENDING_MAX];
 static int pending_count = 0;
 static int flush_scheduled = 0;
+static int reading = 0; /* inside Reader_call: it sends what was queued when it returns */
 static double flush_scheduled_at = 0.0;
 static PyObject *flush_scheduler = NULL;
 static unsigned long long batches = 0, batched_packets = 0, batch_errors = 0;
@@ -328,6 +329,8 @@ static void flush_pending(void) {
 }
 
 static void schedule_flush(void) {
+    if (reading)
+        return; /* the wake-up's reader flushes once it has drained its socket */
     if (flush_scheduled) {
         if (monotonic_s() - flush_scheduled_at < FLUSH_OVERDUE_S)
             return;
@@ -1362,6 +1365,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs) {
     Py_INCREF(self);
     PyObject *protocol = Py_NewRef(self->protocol);
     self->wakeups++;
+    reading++;
     struct mmsghdr messages[RECV_BATCH];
     struct iovec vectors[RECV_BATCH];
     for (int round = 0; round < RECV_ROUNDS && self->fd >= 0; round++) {
@@ -1410,6 +1414,11 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs) {
         if (count < RECV_BATCH)
             break;
     }
+    /* What this socket brought leaves now, one sendmmsg per egress socket: a second
+     * pass through the loop (call_soon, a handle, an idle callback) cost more than it
+     * batched, since another socket's packets rarely go out on the same egress. */
+    if (--reading == 0 && pending_count > 0)
+        flush_pending();
     Py_DECREF(protocol);
     Py_DECREF(self);
     Py_RETURN_NONE;
