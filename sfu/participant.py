@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 DEFAULT_SOURCES = {"audio": "mic", "video": "camera"}
+# RTCP intervals as mediasoup's transports use them: every second while video flows
+# (lip sync, round-trip time, layer decisions), every 5 s for audio alone (RFC 3550's
+# recommended minimum; the link is still evaluated on each receiver report).
 SENDER_REPORT_INTERVAL_S = 1.0
+AUDIO_SENDER_REPORT_INTERVAL_S = 5.0
 PC_NAMES = ("publish", "subscribe")
 
 
@@ -375,17 +379,19 @@ class Participant:
             )
 
     def _report(self) -> None:
-        """Every second: the link evaluated (if due) and a sender report per consumer."""
-        self._report_timer = asyncio.get_running_loop().call_later(
-            SENDER_REPORT_INTERVAL_S, self._report
-        )
+        """Every interval: the link evaluated (if due) and one compound RTCP packet with a
+        sender report per consumer (one protection and one datagram for all of them)."""
         consumers = list(self.consumers.values())
+        video = any(c.producer.kind == "video" for c in consumers)
+        self._report_timer = asyncio.get_running_loop().call_later(
+            SENDER_REPORT_INTERVAL_S if video else AUDIO_SENDER_REPORT_INTERVAL_S, self._report
+        )
         if self.quality.due(time.monotonic(), consumers):
             self.quality.evaluate(consumers)
-        for consumer in consumers:
-            report = consumer.sender_report()
-            if report is not None:
-                consumer.sender.send_rtcp_now(report)
+        reports = [(c, c.sender_report()) for c in consumers]
+        compound = b"".join(report for _, report in reports if report is not None)
+        if compound:
+            next(c for c, report in reports if report is not None).sender.send_rtcp_now(compound)
 
     def _stop_reports(self) -> None:
         for timer in (self._feedback_timer, self._report_timer):

@@ -26,15 +26,17 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-RECEIVER_REPORT_INTERVAL_S = 1.0
+RECEIVER_REPORT_INTERVAL_S = 1.0  # video: the publisher's estimate and RTT need it often
+AUDIO_RECEIVER_REPORT_INTERVAL_S = 5.0  # audio: RFC 3550's recommended minimum, as mediasoup
 
 
 class Producer:
     """Receives a publisher's RTP and hands each packet to every consumer.
 
     Upstream RTCP (throttled PLI, forwarded NACKs) leaves at once through the publish
-    connection's native egress; receiver reports every second from an event-loop timer
-    this producer owns (no task: a timer costs a fraction of a task's wake-up).
+    connection's native egress; receiver reports every second for video, every 5 s for
+    audio, from an event-loop timer this producer owns (no task: a timer costs a
+    fraction of a task's wake-up).
     """
 
     def __init__(
@@ -86,8 +88,14 @@ class Producer:
                 layer.source.on_level = partial(self._on_audio_level, self)
                 layer.source.level_threshold = self._speech_level
         self._report_timer = asyncio.get_running_loop().call_later(
-            RECEIVER_REPORT_INTERVAL_S, self._report
+            self._report_interval_s, self._report
         )
+
+    @property
+    def _report_interval_s(self) -> float:
+        if self.kind == "video":
+            return RECEIVER_REPORT_INTERVAL_S
+        return AUDIO_RECEIVER_REPORT_INTERVAL_S
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
@@ -238,9 +246,9 @@ class Producer:
         return data
 
     def _report(self) -> None:
-        """Every second: receiver reports (and the REMB ceiling) to the publisher."""
+        """Every interval: receiver reports (and the REMB ceiling) to the publisher."""
         self._report_timer = asyncio.get_running_loop().call_later(
-            RECEIVER_REPORT_INTERVAL_S, self._report
+            self._report_interval_s, self._report
         )
         report = self._periodic_reports()
         if report is not None:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtcpSrPacket
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
@@ -122,4 +122,66 @@ async def test_sender_reports_follow_the_rewritten_timestamps() -> None:
     finally:
         await alice.close()
         await bob.close()
+        await sfu.close()
+
+
+async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media() -> None:
+    """With video: every second, one compound packet holding a sender report per
+    consumer. Audio alone: every 5 s (mediasoup's audio cadence), receiver reports too."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-cadence")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    carol = LoopbackClient(room.add_participant("carol"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 3) >= 3
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + 10
+        while not all(  # the publisher's own sender reports, which ours are derived from
+            c.current_layer is not None and c.producer.layers[c.current_layer].sender_report
+            for c in alice.participant.consumers.values()
+        ):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        sent: list[bytes] = []
+        for consumer in alice.participant.consumers.values():
+            original = consumer.sender.send_rtcp_now
+
+            def spy(data: bytes, _o: Any = original) -> bool:
+                sent.append(data)
+                return bool(_o(data))
+
+            consumer.sender.send_rtcp_now = spy  # type: ignore[method-assign]
+        alice.participant._report()
+        assert len(sent) == 1, "one datagram for every consumer's sender report"
+        reports = [p for p in RtcpPacket.parse(sent[0]) if isinstance(p, RtcpSrPacket)]
+        ssrcs = {c.sender._ssrc for c in alice.participant.consumers.values()}
+        assert {r.ssrc for r in reports} == ssrcs and len(ssrcs) == 2
+        timer = alice.participant._report_timer
+        assert timer is not None and timer.when() - loop.time() == pytest.approx(1.0, abs=0.1)
+        video_producer = bob.participant.producers["camera"]
+        assert video_producer._report_interval_s == 1.0
+
+        await carol.publish(video=False)
+        deadline = time.monotonic() + 10
+        while "carol" not in {key[0] for key in alice.participant.consumers}:
+            assert time.monotonic() < deadline
+            await alice.sync_subscription()
+            await asyncio.sleep(0.05)
+        audio_producer = carol.participant.producers["mic"]
+        assert audio_producer._report_interval_s == 5.0
+        # a subscriber of audio alone: bob leaves, carol's audio is all alice receives
+        await room.remove_participant("bob")
+        deadline = time.monotonic() + 10
+        while any(key[0] == "bob" for key in alice.participant.consumers):
+            assert time.monotonic() < deadline
+            await alice.sync_subscription()
+            await asyncio.sleep(0.05)
+        alice.participant._report()
+        timer = alice.participant._report_timer
+        assert timer is not None and timer.when() - loop.time() == pytest.approx(5.0, abs=0.1)
+    finally:
+        for client in (alice, bob, carol):
+            await client.close()
         await sfu.close()
