@@ -265,4 +265,3 @@ class Producer:
             "consumers": len(self.consumers),
             "keyframe_requests": self.keyframe_requests,
         }
-
