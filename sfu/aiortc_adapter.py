@@ -22,7 +22,9 @@ A forwarder wants neither. This module swaps in, per peer connection only:
 - ``FastPath``: once DTLS is up, RTP skips aioice's per-packet queue, the STUN parse
   attempt and aiortc's receive coroutine chain: the UDP callback unprotects SRTP and
   hands an ``RtpView`` to the receiver synchronously; egress protects and calls
-  ``sendto`` on the nominated pair directly. RTCP, DTLS and STUN keep aiortc's path.
+  ``sendto`` on the nominated pair directly. ICE consent checks (RFC 7675), both ways,
+  are ``sfu.ice_consent``'s, without aioice's message objects and transactions; DTLS and
+  any other STUN keep aiortc's path.
 
 Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
 mangling); they are the price of not forking aiortc and are pinned to aiortc 1.16.
@@ -100,6 +102,7 @@ from sfu._datapath import (
     set_flush_scheduler,
     set_view_factory,
 )
+from sfu.ice_consent import Consent
 from sfu.rtp_view import RtpView
 
 __all__ = [
@@ -195,7 +198,8 @@ class FastPath:
     ``Ingress``: it unprotects SRTP and hands RTP of a known SSRC to its ``Source``
     (``sfu/_datapath.c``); RTP of an SSRC not known yet comes to ``_receive_slow`` so the
     SSRC can be learnt through aiortc's router. Egress protects and sends on the
-    nominated candidate pair (``Egress``). Everything that is not RTP keeps aiortc's path.
+    nominated candidate pair (``Egress``). ICE consent checks are answered and sent by
+    ``consent`` (``sfu.ice_consent``); DTLS and any other STUN keep aiortc's path.
     """
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
@@ -208,6 +212,7 @@ class FastPath:
         # each socket's protocol, its own datagram_received, and the Ingress put instead
         self._hooked: list[tuple[Any, Any, Ingress]] = []
         self._connection: Any = None
+        self.consent: Consent | None = None
         dtls.on("statechange", self._on_state)
 
     @property
@@ -237,6 +242,9 @@ class FastPath:
         self._connection = self.dtls.transport._connection
         rx = native_srtp(self.dtls._rx_srtp)
         self.egress.attach(native_srtp(self.dtls._tx_srtp), self._connection._nominated)
+        if self.consent is None:
+            self.consent = Consent(self._connection)
+            self.consent.start()  # its task is the connection's, which close() cancels
         hooked = {id(protocol) for protocol, _, _ in self._hooked}
         for protocol in self._connection._protocols:
             if id(protocol) in hooked:
@@ -244,7 +252,9 @@ class FastPath:
             original = protocol.datagram_received
             ingress = Ingress(self.sources)
             ingress.on_error = log_forward_error
-            ingress.attach(rx, self._receive_slow, self._receive_rtcp, self._other(original))
+            ingress.attach(
+                rx, self._receive_slow, self._receive_rtcp, self._other(protocol, original)
+            )
             protocol.datagram_received = ingress
             self._hooked.append((protocol, original, ingress))
 
@@ -257,11 +267,18 @@ class FastPath:
         self.sources.clear()
         self.egress.close()
 
-    def _other(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
-        """What is not RTP: STUN is answered at once, RTCP and DTLS queue for aiortc."""
+    def _other(
+        self, protocol: Any, original: Callable[[bytes, Any], None]
+    ) -> Callable[[bytes, Any], None]:
+        """What is not RTP: consent checks answered here, other STUN by aioice at once,
+        RTCP and DTLS queued for aiortc."""
         queue = self._connection._queue  # aioice's datagram queue, read by aiortc's DTLS task
 
         def datagram_received(data: bytes, addr: Any) -> None:
+            if data and data[0] < 2:  # STUN (RFC 7983): a consent check is answered here
+                consent = self.consent
+                if consent is not None and consent.answer(data, addr, protocol):
+                    return
             if not data:
                 self.dropped += 1  # nothing real is empty, and aiortc would choke on it
             elif data[0] > 3 and queue.qsize() >= MAX_QUEUED_DATAGRAMS:
