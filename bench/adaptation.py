@@ -87,9 +87,7 @@ async def one_run(run: int) -> dict[str, Any]:
             STEP_TIMEOUT_S,
         )
         impaired.participant.set_test_impairment(rate_bps=BELOW_LOWEST_BPS)
-        audio_only_s = await until(
-            lambda: (watch_healthy(), quality.audio_only)[1], STEP_TIMEOUT_S
-        )
+        audio_only_s = await until(lambda: (watch_healthy(), quality.audio_only)[1], STEP_TIMEOUT_S)
         audio_before = await impaired.packets_received("audio")
         impaired.participant.set_test_impairment(rate_bps=None)
         video_back_s = await until(

@@ -145,9 +145,7 @@ async def wait_for_media(server: SfuProcess, timeout_s: float) -> None:
     raise RuntimeError("media did not start flowing through the SFU")
 
 
-async def measure(
-    use_uvloop: bool, kind: str, seconds: float, calls: int
-) -> tuple[float, float]:
+async def measure(use_uvloop: bool, kind: str, seconds: float, calls: int) -> tuple[float, float]:
     """(SFU CPU µs per forwarded packet, forwarded packets per second)."""
     server = SfuProcess(use_uvloop)
     pcs: list[RTCPeerConnection] = []

@@ -40,9 +40,7 @@ class Layer:
         "ssrc",
     )
 
-    def __init__(
-        self, index: int, rid: str | None, counters: Counters, tracks: list[Any]
-    ) -> None:
+    def __init__(self, index: int, rid: str | None, counters: Counters, tracks: list[Any]) -> None:
         self.index = index
         self.rid = rid
         self.source = Source(counters, tracks, index)

@@ -18,8 +18,10 @@ def session(direction: int) -> Session:
 
 
 def rtp(sequence_number: int, size: int = 1100) -> bytes:
-    return bytes([0x80, 96, sequence_number >> 8, sequence_number & 0xFF]) + bytes(8) + (
-        os.urandom(size)
+    return (
+        bytes([0x80, 96, sequence_number >> 8, sequence_number & 0xFF])
+        + bytes(8)
+        + (os.urandom(size))
     )
 
 

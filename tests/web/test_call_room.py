@@ -14,7 +14,6 @@ from tests.web.journeys import assert_media_keeps_flowing, assert_media_resumes
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-
 def open_call(browser: Browser, service: RunningService, token: str) -> Page:
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()

@@ -66,9 +66,7 @@ def test_precheck_previews_meters_measures_and_switches_microphone(
     page.wait_for_function(
         "document.getElementById('preview').videoWidth > 0", timeout=CHECKS_TIMEOUT_MS
     )
-    page.wait_for_function(
-        "document.getElementById('level').value > 0", timeout=CHECKS_TIMEOUT_MS
-    )
+    page.wait_for_function("document.getElementById('level').value > 0", timeout=CHECKS_TIMEOUT_MS)
     expect(page.locator("#check-devices")).to_have_text("Caméra et micro : prêts.")
     network = page.locator("#network")
     expect(network).to_have_attribute("data-state", "ok")
