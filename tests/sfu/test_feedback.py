@@ -125,6 +125,13 @@ async def test_sender_reports_follow_the_rewritten_timestamps() -> None:
         await sfu.close()
 
 
+def report_now(participant: Any) -> None:
+    """The participant's periodic report, now (its pending timer cancelled first)."""
+    if participant._report_timer is not None:
+        participant._report_timer.cancel()
+    participant._report()
+
+
 async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media() -> None:
     """With video: every second, one compound packet holding a sender report per
     consumer. Audio alone: every 5 s (mediasoup's audio cadence), receiver reports too."""
@@ -153,7 +160,7 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
                 return bool(_o(data))
 
             consumer.sender.send_rtcp_now = spy  # type: ignore[method-assign]
-        alice.participant._report()
+        report_now(alice.participant)
         assert len(sent) == 1, "one datagram for every consumer's sender report"
         reports = [p for p in RtcpPacket.parse(sent[0]) if isinstance(p, RtcpSrPacket)]
         ssrcs = {c.sender._ssrc for c in alice.participant.consumers.values()}
@@ -178,9 +185,15 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
             assert time.monotonic() < deadline
             await alice.sync_subscription()
             await asyncio.sleep(0.05)
-        alice.participant._report()
+        report_now(alice.participant)
         timer = alice.participant._report_timer
         assert timer is not None and timer.when() - loop.time() == pytest.approx(5.0, abs=0.1)
+        # ... while the link is still evaluated on the subscriber's receiver reports
+        evaluated = alice.participant.quality._last_evaluation
+        deadline = time.monotonic() + 4
+        while alice.participant.quality._last_evaluation == evaluated:
+            assert time.monotonic() < deadline, "no evaluation before the next sender report"
+            await asyncio.sleep(0.1)
     finally:
         for client in (alice, bob, carol):
             await client.close()
