@@ -4,12 +4,13 @@ aiortc's receiver depayloads, buffers and decodes; its sender pulls frames and e
 A forwarder wants neither. This module swaps in, per peer connection only:
 
 - ``ForwardingReceiver``: RTP handed over at ``_handle_rtp_packet`` (after SRTP and the
-  bundle router) straight to a sink; RTX unwrapped; sender reports passed up. No
-  jitter buffer, no depacketizer, no decoder thread.
+  bundle router) straight to a sink; RTX unwrapped; its sender reports reach the sink
+  from ``FastPath``. No jitter buffer, no depacketizer, no decoder thread.
 - ``ForwardingSender``: registers its SSRC with the DTLS transport for RTCP routing and
   sends whatever bytes the SFU gives it through ``RTCDtlsTransport._send_rtp``; its
-  RTCP (receiver reports, NACK, PLI/FIR, REMB) goes to a sink. It never has a track,
-  never pulls frames, never creates an encoder; sender reports are the sink's to build.
+  RTCP (receiver reports, NACK, PLI/FIR, REMB) reaches its sink from ``FastPath``. It
+  never has a track, never pulls frames, never creates an encoder; sender reports are
+  the sink's to build.
 - ``ForwardingPeerConnection``: an ``RTCPeerConnection`` creating those two instead of
   aiortc's, with host candidates gathered on chosen addresses (aioice skips loopback
   by default) and remote candidates filtered by network.
@@ -22,8 +23,10 @@ A forwarder wants neither. This module swaps in, per peer connection only:
 - ``FastPath``: once DTLS is up, RTP skips aioice's per-packet queue, the STUN parse
   attempt and aiortc's receive coroutine chain: the UDP callback unprotects SRTP and
   hands an ``RtpView`` to the receiver synchronously; egress protects and calls
-  ``sendto`` on the nominated pair directly. ICE consent checks (RFC 7675), both ways,
-  are ``sfu.ice_consent``'s, without aioice's message objects and transactions; DTLS and
+  ``sendto`` on the nominated pair directly. Incoming RTCP is read in place
+  (``sfu.rtcp_wire``) and dispatched to the sinks synchronously, without aiortc's
+  per-packet dataclasses. ICE consent checks (RFC 7675), both ways, are
+  ``sfu.ice_consent``'s, without aioice's message objects and transactions; DTLS and
   any other STUN keep aiortc's path.
 
 Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
@@ -33,7 +36,6 @@ mangling); they are the price of not forking aiortc and are pinned to aiortc 1.1
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import os
 import socket
@@ -68,23 +70,18 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import (
     RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RTCP_SR,
-    AnyRtcpPacket,
     HeaderExtensionsMap,
     RtcpByePacket,
-    RtcpPacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSdesPacket,
     RtcpSourceInfo,
-    RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
-    unpack_remb_fci,
     wrap_rtx,
 )
 from aiortc.sdp import candidate_from_sdp
@@ -103,6 +100,21 @@ from sfu._datapath import (
     set_view_factory,
 )
 from sfu.ice_consent import Consent
+from sfu.rtcp_wire import (
+    FIR,
+    NACK,
+    PLI,
+    REMB,
+    REPORT_BLOCK,
+    SENDER_INFO,
+    fir_ssrcs,
+    media_ssrc,
+    nack,
+    remb,
+    report_block,
+    sender_info,
+    walk,
+)
 from sfu.rtp_view import RtpView
 
 __all__ = [
@@ -197,9 +209,11 @@ class FastPath:
     and awaits the receiver. Here, once DTLS is up, the socket's callback is the native
     ``Ingress``: it unprotects SRTP and hands RTP of a known SSRC to its ``Source``
     (``sfu/_datapath.c``); RTP of an SSRC not known yet comes to ``_receive_slow`` so the
-    SSRC can be learnt through aiortc's router. Egress protects and sends on the
-    nominated candidate pair (``Egress``). ICE consent checks are answered and sent by
-    ``consent`` (``sfu.ice_consent``); DTLS and any other STUN keep aiortc's path.
+    SSRC can be learnt through aiortc's router. RTCP, unprotected by ``Ingress`` (or by
+    aiortc's task, if it was queued before), comes to ``_receive_rtcp``. Egress protects
+    and sends on the nominated candidate pair (``Egress``). ICE consent checks are
+    answered and sent by ``consent`` (``sfu.ice_consent``); DTLS and any other STUN keep
+    aiortc's path.
     """
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
@@ -209,11 +223,15 @@ class FastPath:
         self.egress = Egress()
         self.unroutable = 0
         self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS
+        self.rtcp_rejected = 0  # compound RTCP packets dropped whole as invalid
         # each socket's protocol, its own datagram_received, and the Ingress put instead
         self._hooked: list[tuple[Any, Any, Ingress]] = []
         self._connection: Any = None
         self.consent: Consent | None = None
         dtls.on("statechange", self._on_state)
+        # RTCP that aiortc's own task unprotects (queued before the fast path was up)
+        # takes the same walk, never aiortc's parse and router
+        dtls._handle_rtcp_data = self._receive_queued_rtcp  # type: ignore[method-assign]
 
     @property
     def impairment(self) -> Admission | None:
@@ -290,17 +308,60 @@ class FastPath:
         return datagram_received
 
     def _receive_rtcp(self, plain: bytes) -> None:
-        """Unprotected RTCP, handled at once: aiortc would queue it, await a task for it
-        and route it through a function that builds typing objects on every call."""
-        try:
-            packets = RtcpPacket.parse(plain)
-        except ValueError:
+        """Unprotected RTCP, dispatched at once to the receivers and senders it is about.
+
+        aiortc would queue it for a task, parse every sub-packet into dataclasses and
+        route them through ``isinstance`` chains; ``sfu.rtcp_wire`` reads in place the
+        few fields that are routed, with aiortc's ``RtpRouter`` tables: a sender report
+        to the receiver of its SSRC, report blocks, NACKs, PLIs and FIRs to the sender of
+        the SSRC they are about (a FIR's FCI names them too), a REMB to each sender it
+        names. A compound with any invalid part is dropped whole, as aiortc drops it,
+        and counted. Never raises: a sink's error is logged (the rest of its compound is
+        not dispatched), as it would otherwise end aiortc's transport task.
+        """
+        items = walk(plain)
+        if items is None:
+            self.rtcp_rejected += 1
             return
         router = self.dtls._rtp_router
-        for packet in packets:
-            for recipient in rtcp_recipients(router, packet):
-                if isinstance(recipient, (ForwardingReceiver, ForwardingSender)):
-                    recipient.handle_rtcp(packet)
+        senders = router.senders
+        try:
+            for kind, start, end in items:
+                if kind == REPORT_BLOCK:
+                    block = report_block(plain, start)
+                    sink = _sender_sink(senders.get(block[0]))
+                    if sink is not None:
+                        sink.on_receiver_report(RtcpReceiverInfo(*block))
+                elif kind == SENDER_INFO:
+                    ssrc, ntp, rtp_timestamp = sender_info(plain, start)
+                    receiver = router.ssrc_table.get(ssrc)
+                    if isinstance(receiver, ForwardingReceiver) and receiver.sink is not None:
+                        receiver.sink.on_sender_report(ssrc, ntp, rtp_timestamp)
+                elif kind == NACK:
+                    sink = _sender_sink(senders.get(media_ssrc(plain, start)))
+                    if sink is not None:
+                        sink.on_nack(nack(plain, start, end))
+                elif kind == REMB:
+                    bitrate, ssrcs = remb(plain, start)
+                    for ssrc in dict.fromkeys(ssrcs):
+                        sink = _sender_sink(senders.get(ssrc))
+                        if sink is not None:
+                            sink.on_remb(bitrate)
+                elif kind == PLI:
+                    sink = _sender_sink(senders.get(media_ssrc(plain, start)))
+                    if sink is not None:
+                        sink.on_keyframe_request()
+                elif kind == FIR:
+                    for ssrc in fir_ssrcs(plain, start, end):
+                        sink = _sender_sink(senders.get(ssrc))
+                        if sink is not None:
+                            sink.on_keyframe_request()
+        except Exception as error:
+            log_forward_error(error)
+
+    async def _receive_queued_rtcp(self, data: bytes) -> None:
+        """aiortc's ``RTCDtlsTransport._handle_rtcp_data``, replaced for this transport."""
+        self._receive_rtcp(data)
 
     def _receive_slow(self, plain: bytes) -> None:
         """RTP of an SSRC with no native ``Source`` yet: learnt here, or RTX, or dropped."""
@@ -346,25 +407,9 @@ class FastPath:
         return bool(self.egress.send_rtcp(data))
 
 
-def rtcp_recipients(router: Any, packet: AnyRtcpPacket) -> list[Any]:
-    """Who gets one RTCP packet: aiortc's ``RtpRouter.route_rtcp``, without its cost."""
-    found: list[Any] = []
-    if isinstance(packet, RtcpSrPacket):
-        found.append(router.ssrc_table.get(packet.ssrc))
-    elif isinstance(packet, RtcpByePacket):
-        found.extend(router.ssrc_table.get(source) for source in packet.sources)
-    if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-        found.extend(router.senders.get(report.ssrc) for report in packet.reports)
-    elif isinstance(packet, (RtcpPsfbPacket, RtcpRtpfbPacket)):
-        found.append(router.senders.get(packet.media_ssrc))
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            with contextlib.suppress(ValueError):  # a REMB names its SSRCs in the FCI
-                found.extend(router.senders.get(s) for s in unpack_remb_fci(packet.fci)[1])
-    unique: list[Any] = []
-    for recipient in found:
-        if recipient is not None and recipient not in unique:
-            unique.append(recipient)
-    return unique
+def _sender_sink(sender: object) -> SenderSink | None:
+    """The sink of one of our senders (aiortc's router holds them as ``RtpSender``)."""
+    return sender.sink if isinstance(sender, ForwardingSender) else None
 
 
 def log_forward_error(error: BaseException) -> None:
@@ -468,14 +513,6 @@ class ForwardingReceiver(RTCRtpReceiver):
         if view is not None:
             self.on_rtp_view(view)
 
-    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
-        self.handle_rtcp(packet)
-
-    def handle_rtcp(self, packet: AnyRtcpPacket) -> None:
-        if isinstance(packet, RtcpSrPacket) and self.sink is not None:
-            info = packet.sender_info
-            self.sink.on_sender_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
-
     def send_rtcp_now(self, data: bytes) -> bool:
         """Protect and send one RTCP packet now; False when the connection is not up."""
         return self.fast_path is not None and self.fast_path.send_rtcp(data)
@@ -553,29 +590,6 @@ class ForwardingSender(RTCRtpSender):
         if track is not None:
             raise ValueError("a forwarding sender never carries a track")
         super().replaceTrack(None)
-
-    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
-        self.handle_rtcp(packet)
-
-    def handle_rtcp(self, packet: AnyRtcpPacket) -> None:
-        sink = self.sink
-        if sink is None:
-            return
-        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
-            for report in packet.reports:
-                if report.ssrc == self._ssrc:
-                    sink.on_receiver_report(report)
-        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            sink.on_nack(list(packet.lost))
-        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR, RTCP_PSFB_PLI):
-            sink.on_keyframe_request()
-        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            try:
-                bitrate, ssrcs = unpack_remb_fci(packet.fci)
-            except ValueError:
-                return
-            if self._ssrc in ssrcs:
-                sink.on_remb(int(bitrate))
 
     def send_rtcp_now(self, data: bytes) -> bool:
         """Protect and send one RTCP packet now; False when the connection is not up."""
