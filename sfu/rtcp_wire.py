@@ -145,7 +145,8 @@ def media_ssrc(data: bytes, start: int) -> int:
 
 def nack(data: bytes, start: int, end: int) -> list[int]:
     """The sequence numbers a ``NACK`` reports lost, each PID then the BLP's bits from
-    the lowest, as aiortc lists them (PID + n is not wrapped at 65536)."""
+    the lowest, as aiortc lists them, but wrapped at 65536 (aiortc's PID + n is not:
+    a loss just before the wrap would name sequence numbers that never exist)."""
     lost: list[int] = []
     for offset in range(start + 8, end, 4):
         pid, blp = _NACK_ITEM.unpack_from(data, offset)
@@ -153,7 +154,7 @@ def nack(data: bytes, start: int, end: int) -> list[int]:
         bit = 1
         while blp:
             if blp & 1:
-                lost.append(pid + bit)
+                lost.append((pid + bit) & 0xFFFF)
             blp >>= 1
             bit += 1
     return lost
