@@ -14,16 +14,30 @@ Per-packet cost falls as load rises: an idle event loop pays a cold wake-up (epo
 scheduler, cold caches) for every lone datagram. One call measures that worst case;
 ten calls are closer to a loaded server.
 
-    python -m bench.forward_cost [--seconds 4] [--calls 10]
+CPU time on a shared machine drifts by ±20 % from run to run (neighbours, frequency,
+caches). ``--repeats N`` measures each variant N times, interleaved, and reports the
+median; ``--instructions`` also counts the SFU process's instructions per forwarded
+packet, user and kernel apart (``perf stat``, when the machine has it): a count that a
+busy neighbour does not change, to compare two builds. Extra keys then:
+``"<loop>_<kind>_kinstr_user"``, ``"<loop>_<kind>_kinstr_kernel"`` (thousands).
+
+    python -m bench.forward_cost [--seconds 4] [--calls 10] [--repeats 1] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
+import shutil
+import signal
+import statistics
+import tempfile
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -72,9 +86,11 @@ async def _serve(conn: Connection) -> None:
 class SfuProcess:
     def __init__(self, use_uvloop: bool) -> None:
         context = multiprocessing.get_context("spawn")
+        self.pid: int | None = None
         self._conn, child = context.Pipe()
         self._process = context.Process(target=serve_sfu, args=(child, use_uvloop), daemon=True)
         self._process.start()
+        self.pid = self._process.pid
 
     async def call(self, *request: Any) -> Any:
         self._conn.send(request)
@@ -145,9 +161,74 @@ async def wait_for_media(server: SfuProcess, timeout_s: float) -> None:
     raise RuntimeError("media did not start flowing through the SFU")
 
 
-async def measure(use_uvloop: bool, kind: str, seconds: float, calls: int) -> tuple[float, float]:
-    """(SFU CPU µs per forwarded packet, forwarded packets per second)."""
+class InstructionCounter:
+    """``perf stat`` attached to one process for a window: instructions, user and kernel."""
+
+    EVENTS = ("instructions:u", "instructions:k")
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        handle, self._output = tempfile.mkstemp(suffix=".perf")
+        os.close(handle)
+        self._process: asyncio.subprocess.Process | None = None
+        self._started = 0.0
+        self.window_s = 0.0  # how long perf counted
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("perf") is not None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            "perf", "stat", "-x", ",", "-e", ",".join(self.EVENTS), "-p", str(self._pid),
+            "-o", self._output,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        self._started = time.monotonic()
+        await asyncio.sleep(0.2)  # attached before the window opens
+
+    async def stop(self) -> dict[str, float]:
+        """Counts by event; empty when perf could not count (not supported here)."""
+        process, self._process = self._process, None
+        if process is None:
+            return {}
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        self.window_s = time.monotonic() - self._started
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+            return self._read()
+        except TimeoutError:
+            process.kill()
+            return {}
+        finally:
+            os.unlink(self._output)
+
+    def _read(self) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        with open(self._output) as output:
+            for line in output:
+                fields = line.strip().split(",")
+                if len(fields) > 2 and fields[2] in self.EVENTS:
+                    with contextlib.suppress(ValueError):  # "<not supported>" and the like
+                        counts[fields[2]] = float(fields[0])
+        return counts
+
+
+@dataclass
+class Measurement:
+    us_per_packet: float
+    packets_per_s: float
+    kinstr_user: float | None = None  # thousands of instructions per forwarded packet
+    kinstr_kernel: float | None = None
+
+
+async def measure(
+    use_uvloop: bool, kind: str, seconds: float, calls: int, instructions: bool = False
+) -> Measurement:
+    """The SFU's CPU per forwarded packet (and instructions, when asked and countable)."""
     server = SfuProcess(use_uvloop)
+    counter: InstructionCounter | None = None
     pcs: list[RTCPeerConnection] = []
     try:
         members = [(f"call-{c}", p) for c in range(calls) for p in ("agent", "citizen")]
@@ -158,30 +239,61 @@ async def measure(use_uvloop: bool, kind: str, seconds: float, calls: int) -> tu
             if pc is not None:
                 pcs.append(pc)
         await wait_for_media(server, timeout_s=30.0)  # ICE, DTLS and the first keyframe
+        if instructions and server.pid is not None and InstructionCounter.available():
+            counter = InstructionCounter(server.pid)
+            await counter.start()
         before_cpu, before_out = await server.call("sample")
         started = time.monotonic()
         await asyncio.sleep(seconds)
         after_cpu, after_out = await server.call("sample")
         elapsed = time.monotonic() - started
+        counts = await counter.stop() if counter is not None else {}
         forwarded = after_out - before_out
         if forwarded <= 0:
             raise RuntimeError(f"no {kind} packet was forwarded")
-        return (after_cpu - before_cpu) / forwarded * 1e6, forwarded / elapsed
+        result = Measurement((after_cpu - before_cpu) / forwarded * 1e6, forwarded / elapsed)
+        if len(counts) == len(InstructionCounter.EVENTS):
+            # perf's window is a little wider than the CPU samples': the packets it saw
+            # are those of its own window, at the same rate
+            assert counter is not None
+            window_packets = forwarded / elapsed * counter.window_s
+            result.kinstr_user = counts["instructions:u"] / window_packets / 1000
+            result.kinstr_kernel = counts["instructions:k"] / window_packets / 1000
+        return result
     finally:
+        if counter is not None:
+            await counter.stop()
         for pc in pcs:
             await pc.close()
         await close_pump()
         await server.close()
 
 
-async def main(seconds: float, calls: int) -> dict[str, float]:
+VARIANTS = [(loop, kind) for loop in ("uvloop", "asyncio") for kind in ("audio", "video")]
+
+
+async def main(
+    seconds: float, calls: int, repeats: int = 1, instructions: bool = False
+) -> dict[str, float]:
+    """Each variant ``repeats`` times, interleaved (drift hits all alike); medians."""
+    runs: dict[tuple[str, str], list[Measurement]] = {v: [] for v in VARIANTS}
+    for _ in range(repeats):
+        for loop_name, kind in VARIANTS:
+            runs[(loop_name, kind)].append(
+                await measure(loop_name == "uvloop", kind, seconds, calls, instructions)
+            )
     result: dict[str, float] = {}
-    for loop_name in ("uvloop", "asyncio"):
-        for kind in ("audio", "video"):
-            cost, pps = await measure(loop_name == "uvloop", kind, seconds, calls)
-            result[f"{loop_name}_{kind}_us"] = round(cost, 2)
-            result[f"{loop_name}_{kind}_pps"] = round(pps, 1)
+    for (loop_name, kind), found in runs.items():
+        key = f"{loop_name}_{kind}"
+        result[f"{key}_us"] = round(statistics.median(m.us_per_packet for m in found), 2)
+        result[f"{key}_pps"] = round(statistics.median(m.packets_per_s for m in found), 1)
+        users = [m.kinstr_user for m in found if m.kinstr_user is not None]
+        kernels = [m.kinstr_kernel for m in found if m.kinstr_kernel is not None]
+        if users and kernels:
+            result[f"{key}_kinstr_user"] = round(statistics.median(users), 2)
+            result[f"{key}_kinstr_kernel"] = round(statistics.median(kernels), 2)
     result["calls"] = calls
+    result["repeats"] = repeats
     return result
 
 
@@ -189,8 +301,15 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--calls", type=int, default=10, help="one-to-one calls at once")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per variant (median)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions too (perf stat)"
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.seconds, args.calls))))
+    if args.seconds <= 0 or args.calls < 1 or args.repeats < 1:
+        parser.error("--seconds must be > 0, --calls and --repeats at least 1")
+    result = asyncio.run(main(args.seconds, args.calls, args.repeats, args.instructions))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
