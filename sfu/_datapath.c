@@ -9,6 +9,7 @@
  *   Reader()                recvmmsg on a host candidate's socket, each datagram to
  *                           its protocol (the connection's Ingress once DTLS is up)
  *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the Source
+ *                           in the connection's SourceMap
  *   Source.deliver          receive statistics, audio level, then each Track
  *   Track.emit              rewrite SSRC/sequence/timestamp, write mid, abs-send-time
  *                           and audio level with the subscriber's ids, keep the packet
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -1080,15 +1082,336 @@ static PyTypeObject SourceType = {
     .tp_members = Source_members,
 };
 
+/* ------------------------------------------------------------------- SourceMap --- */
+/*
+ * SSRC → Source for one connection, shared by the Ingress of each of its sockets. A
+ * connection has a handful of SSRCs (audio, up to three simulcast layers a video, a
+ * screen share): a compact array of (ssrc, Source) pairs, scanned in order, finds one
+ * without making an int object, hashing it or calling Python. Entries keep the order
+ * they were added in (a replaced value keeps its place), as a dict would.
+ */
+
+typedef struct {
+    uint32_t ssrc;
+    Source *source; /* a strong reference */
+} SourceEntry;
+
+typedef struct {
+    PyObject_HEAD
+    SourceEntry *entries;
+    Py_ssize_t count, capacity;
+} SourceMap;
+
+static Source *source_map_find(const SourceMap *self, uint32_t ssrc) {
+    const SourceEntry *entry = self->entries, *end = self->entries + self->count;
+    for (; entry < end; entry++)
+        if (entry->ssrc == ssrc)
+            return entry->source;
+    return NULL;
+}
+
+static Py_ssize_t source_map_index(const SourceMap *self, uint32_t ssrc) {
+    for (Py_ssize_t i = 0; i < self->count; i++)
+        if (self->entries[i].ssrc == ssrc)
+            return i;
+    return -1;
+}
+
+/* The SSRC a key names: 1 with *ssrc set, 0 for an int no SSRC can be (outside
+ * 0..2**32-1), -1 with TypeError set for anything but an int. */
+static int ssrc_from_key(PyObject *key, uint32_t *ssrc) {
+    if (!PyLong_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "an SSRC is an int, not %.200s", Py_TYPE(key)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long long value = PyLong_AsLongLongAndOverflow(key, &overflow);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || value < 0 || value > 0xFFFFFFFFLL)
+        return 0;
+    *ssrc = (uint32_t)value;
+    return 1;
+}
+
+/* Take the entry at index out, the map consistent again; the caller owns the Source. */
+static Source *source_map_take(SourceMap *self, Py_ssize_t index) {
+    Source *source = self->entries[index].source;
+    self->count--;
+    memmove(&self->entries[index], &self->entries[index + 1],
+            (size_t)(self->count - index) * sizeof(SourceEntry));
+    return source;
+}
+
+static int source_map_set(SourceMap *self, uint32_t ssrc, PyObject *value) {
+    Py_ssize_t index = source_map_index(self, ssrc);
+    if (index >= 0) {
+        Source *old = self->entries[index].source;
+        self->entries[index].source = (Source *)Py_NewRef(value);
+        Py_DECREF(old); /* last: its deallocation may run Python code */
+        return 0;
+    }
+    if (self->count == self->capacity) {
+        Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 4;
+        SourceEntry *entries = PyMem_Realloc(self->entries, (size_t)capacity * sizeof(SourceEntry));
+        if (entries == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->entries = entries;
+        self->capacity = capacity;
+    }
+    self->entries[self->count].ssrc = ssrc;
+    self->entries[self->count].source = (Source *)Py_NewRef(value);
+    self->count++;
+    return 0;
+}
+
+static int SourceMap_traverse(SourceMap *self, visitproc visit, void *arg) {
+    for (Py_ssize_t i = 0; i < self->count; i++)
+        Py_VISIT(self->entries[i].source);
+    return 0;
+}
+
+static int SourceMap_clear(SourceMap *self) {
+    /* empty first: a Source's deallocation may run Python code that uses this map */
+    SourceEntry *entries = self->entries;
+    Py_ssize_t count = self->count;
+    self->entries = NULL;
+    self->count = self->capacity = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        Py_DECREF(entries[i].source);
+    PyMem_Free(entries);
+    return 0;
+}
+
+static void SourceMap_dealloc(SourceMap *self) {
+    PyObject_GC_UnTrack(self);
+    SourceMap_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int SourceMap_init(SourceMap *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {NULL};
+    return PyArg_ParseTupleAndKeywords(args, kwargs, ":SourceMap", keywords) ? 0 : -1;
+}
+
+static Py_ssize_t SourceMap_length(SourceMap *self) {
+    return self->count;
+}
+
+static PyObject *SourceMap_subscript(SourceMap *self, PyObject *key) {
+    uint32_t ssrc;
+    int valid = ssrc_from_key(key, &ssrc);
+    if (valid < 0)
+        return NULL;
+    Source *source = valid ? source_map_find(self, ssrc) : NULL;
+    if (source == NULL) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return Py_NewRef(source);
+}
+
+static int SourceMap_ass_subscript(SourceMap *self, PyObject *key, PyObject *value) {
+    uint32_t ssrc;
+    int valid = ssrc_from_key(key, &ssrc);
+    if (valid < 0)
+        return -1;
+    if (value == NULL) { /* del m[ssrc] */
+        Py_ssize_t index = valid ? source_map_index(self, ssrc) : -1;
+        if (index < 0) {
+            PyErr_SetObject(PyExc_KeyError, key);
+            return -1;
+        }
+        Py_DECREF(source_map_take(self, index));
+        return 0;
+    }
+    if (!valid) {
+        PyErr_Format(PyExc_OverflowError, "an SSRC is within 0..2**32-1, not %R", key);
+        return -1;
+    }
+    if (!PyObject_TypeCheck(value, &SourceType)) {
+        PyErr_Format(PyExc_TypeError, "a SourceMap maps to Source, not %.200s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    return source_map_set(self, ssrc, value);
+}
+
+static int SourceMap_contains(SourceMap *self, PyObject *key) {
+    uint32_t ssrc;
+    int valid = ssrc_from_key(key, &ssrc);
+    if (valid <= 0)
+        return valid;
+    return source_map_find(self, ssrc) != NULL;
+}
+
+/* get and pop take (ssrc[, default]) positionally, as a dict's do */
+static int key_and_default(const char *name, Py_ssize_t nargs) {
+    if (nargs == 1 || nargs == 2)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s expected 1 or 2 arguments, got %zd", name, nargs);
+    return -1;
+}
+
+static PyObject *SourceMap_get(SourceMap *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (key_and_default("get", nargs) < 0)
+        return NULL;
+    PyObject *key = args[0], *fallback = nargs == 2 ? args[1] : Py_None;
+    uint32_t ssrc;
+    int valid = ssrc_from_key(key, &ssrc);
+    if (valid < 0)
+        return NULL;
+    Source *source = valid ? source_map_find(self, ssrc) : NULL;
+    return Py_NewRef(source ? (PyObject *)source : fallback);
+}
+
+static PyObject *SourceMap_pop(SourceMap *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (key_and_default("pop", nargs) < 0)
+        return NULL;
+    PyObject *key = args[0], *fallback = nargs == 2 ? args[1] : NULL;
+    uint32_t ssrc;
+    int valid = ssrc_from_key(key, &ssrc);
+    if (valid < 0)
+        return NULL;
+    Py_ssize_t index = valid ? source_map_index(self, ssrc) : -1;
+    if (index >= 0)
+        return (PyObject *)source_map_take(self, index); /* the map's reference, handed on */
+    if (fallback == NULL) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return Py_NewRef(fallback);
+}
+
+static PyObject *SourceMap_clear_method(SourceMap *self, PyObject *unused) {
+    SourceMap_clear(self);
+    Py_RETURN_NONE;
+}
+
+/* A list of the keys (0), the values (1) or (key, value) pairs (2), in order. */
+static PyObject *source_map_list(SourceMap *self, int what) {
+    PyObject *list = PyList_New(self->count);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < self->count; i++) { /* nothing here runs Python code */
+        PyObject *item, *ssrc = NULL;
+        if (what != 1 && (ssrc = PyLong_FromUnsignedLong(self->entries[i].ssrc)) == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        if (what == 0)
+            item = ssrc;
+        else if (what == 1)
+            item = Py_NewRef(self->entries[i].source);
+        else
+            item = PyTuple_Pack(2, ssrc, (PyObject *)self->entries[i].source);
+        if (what == 2)
+            Py_DECREF(ssrc);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+}
+
+static PyObject *SourceMap_keys(SourceMap *self, PyObject *unused) {
+    return source_map_list(self, 0);
+}
+static PyObject *SourceMap_values(SourceMap *self, PyObject *unused) {
+    return source_map_list(self, 1);
+}
+static PyObject *SourceMap_items(SourceMap *self, PyObject *unused) {
+    return source_map_list(self, 2);
+}
+
+static PyObject *SourceMap_iter(SourceMap *self) {
+    PyObject *keys = source_map_list(self, 0); /* a snapshot: the map may change meanwhile */
+    if (keys == NULL)
+        return NULL;
+    PyObject *iterator = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    return iterator;
+}
+
+static PyObject *SourceMap_repr(SourceMap *self) {
+    PyObject *parts = PyList_New(0), *result = NULL;
+    if (parts == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        Source *source = self->entries[i].source;
+        char ssrc[16];
+        snprintf(ssrc, sizeof(ssrc), "0x%08lx", (unsigned long)self->entries[i].ssrc);
+        PyObject *part = PyUnicode_FromFormat("%s: <Source layer %d, %llu packets at %p>", ssrc,
+                                              source->layer, source->packets, (void *)source);
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            goto done;
+        }
+        Py_DECREF(part);
+    }
+    PyObject *separator = PyUnicode_FromString(", ");
+    PyObject *joined = separator ? PyUnicode_Join(separator, parts) : NULL;
+    Py_XDECREF(separator);
+    if (joined != NULL)
+        result = PyUnicode_FromFormat("SourceMap({%U})", joined);
+    Py_XDECREF(joined);
+done:
+    Py_DECREF(parts);
+    return result;
+}
+
+static PyMappingMethods SourceMap_mapping = {
+    .mp_length = (lenfunc)SourceMap_length,
+    .mp_subscript = (binaryfunc)SourceMap_subscript,
+    .mp_ass_subscript = (objobjargproc)SourceMap_ass_subscript,
+};
+
+static PySequenceMethods SourceMap_sequence = {
+    .sq_contains = (objobjproc)SourceMap_contains,
+};
+
+static PyMethodDef SourceMap_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))SourceMap_get, METH_FASTCALL,
+     "get(ssrc, default=None): its Source, or default."},
+    {"pop", (PyCFunction)(void (*)(void))SourceMap_pop, METH_FASTCALL,
+     "pop(ssrc[, default]): remove and return its Source (KeyError, or default, if none)."},
+    {"clear", (PyCFunction)SourceMap_clear_method, METH_NOARGS, "Remove every entry."},
+    {"keys", (PyCFunction)SourceMap_keys, METH_NOARGS, "The SSRCs, as a list."},
+    {"values", (PyCFunction)SourceMap_values, METH_NOARGS, "The Sources, as a list."},
+    {"items", (PyCFunction)SourceMap_items, METH_NOARGS, "(ssrc, Source) pairs, as a list."},
+    {NULL}};
+
+static PyTypeObject SourceMapType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.SourceMap",
+    .tp_doc = "SSRC → Source of one connection, read by its Ingress without calling Python: "
+              "SourceMap(), then m[ssrc] = source.",
+    .tp_basicsize = sizeof(SourceMap),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)SourceMap_init,
+    .tp_dealloc = (destructor)SourceMap_dealloc,
+    .tp_traverse = (traverseproc)SourceMap_traverse,
+    .tp_clear = (inquiry)SourceMap_clear,
+    .tp_repr = (reprfunc)SourceMap_repr,
+    .tp_as_mapping = &SourceMap_mapping,
+    .tp_as_sequence = &SourceMap_sequence,
+    .tp_iter = (getiterfunc)SourceMap_iter,
+    .tp_methods = SourceMap_methods,
+};
+
 /* --------------------------------------------------------------------- Ingress --- */
 
 typedef struct {
     PyObject_HEAD
     Srtp *rx;
-    PyObject *sources; /* {ssrc: Source} */
-    PyObject *slow;    /* slow(plain: bytes): RTP whose SSRC has no Source */
-    PyObject *rtcp;    /* rtcp(plain: bytes): unprotected RTCP */
-    PyObject *other;   /* other(data, addr): STUN, DTLS, anything else */
+    SourceMap *sources; /* SSRC → Source, shared by the sockets of one connection */
+    PyObject *slow;     /* slow(plain: bytes): RTP whose SSRC has no Source */
+    PyObject *rtcp;     /* rtcp(plain: bytes): unprotected RTCP */
+    PyObject *other;    /* other(data, addr): STUN, DTLS, anything else */
     PyObject *on_error;
     unsigned long long srtp_errors, malformed, fast_packets;
 } Ingress;
@@ -1121,9 +1444,13 @@ static void Ingress_dealloc(Ingress *self) {
 
 static int Ingress_init(Ingress *self, PyObject *args, PyObject *kwargs) {
     PyObject *sources = NULL; /* shared by the sockets of one connection */
-    if (!PyArg_ParseTuple(args, "|O!", &PyDict_Type, &sources))
+    if (!PyArg_ParseTuple(args, "|O!", &SourceMapType, &sources))
         return -1;
-    Py_XSETREF(self->sources, sources ? Py_NewRef(sources) : PyDict_New());
+    if (sources)
+        Py_INCREF(sources);
+    else
+        sources = PyObject_CallNoArgs((PyObject *)&SourceMapType);
+    Py_XSETREF(self->sources, (SourceMap *)sources);
     return self->sources ? 0 : -1;
 }
 
@@ -1140,19 +1467,12 @@ static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t
         self->malformed++;
         return;
     }
-    PyObject *key = PyLong_FromUnsignedLong(h.ssrc);
-    if (key == NULL) {
-        PyErr_Clear();
-        return;
-    }
-    PyObject *source = PyDict_GetItemWithError(self->sources, key);
-    Py_DECREF(key);
-    if (source != NULL && Py_TYPE(source) == &SourceType) {
+    Source *source = self->sources ? source_map_find(self->sources, h.ssrc) : NULL;
+    if (source != NULL) {
         self->fast_packets++;
-        source_deliver((Source *)source, NULL, rx_buffer, length, &h, ARRIVAL_NOW);
+        source_deliver(source, NULL, rx_buffer, length, &h, ARRIVAL_NOW);
         return;
     }
-    PyErr_Clear();
     if (self->slow == NULL || self->slow == Py_None)
         return;
     PyObject *plain = PyBytes_FromStringAndSize((const char *)rx_buffer, length);
@@ -1272,7 +1592,7 @@ static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
     Py_CLEAR(self->rtcp);
     Py_CLEAR(self->other);
     if (self->sources)
-        PyDict_Clear(self->sources);
+        SourceMap_clear(self->sources);
     Py_RETURN_NONE;
 }
 
@@ -1283,7 +1603,7 @@ static PyMethodDef Ingress_methods[] = {
     {NULL}};
 
 static PyMemberDef Ingress_members[] = {
-    {"sources", T_OBJECT, offsetof(Ingress, sources), READONLY, "{ssrc: Source}"},
+    {"sources", T_OBJECT, offsetof(Ingress, sources), READONLY, "SourceMap: SSRC → Source"},
     {"on_error", T_OBJECT, offsetof(Ingress, on_error), 0, NULL},
     {"srtp_errors", T_ULONGLONG, offsetof(Ingress, srtp_errors), READONLY, NULL},
     {"malformed", T_ULONGLONG, offsetof(Ingress, malformed), READONLY, NULL},
@@ -1292,7 +1612,8 @@ static PyMemberDef Ingress_members[] = {
 
 static PyTypeObject IngressType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Ingress",
-    .tp_doc = "One socket's datagram_received: RTP to its Source, the rest on. Ingress(sources).",
+    .tp_doc = "One socket's datagram_received: RTP to its Source, the rest on. "
+              "Ingress(sources: SourceMap = SourceMap()).",
     .tp_basicsize = sizeof(Ingress),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -1503,9 +1824,10 @@ static struct PyModuleDef datapath_module = {
     module_methods};
 
 PyMODINIT_FUNC PyInit__datapath(void) {
-    PyTypeObject *types[] = {&SrtpType,   &CountersType, &EgressType, &TrackType,
-                             &SourceType, &IngressType,  &ReaderType};
-    const char *names[] = {"Srtp", "Counters", "Egress", "Track", "Source", "Ingress", "Reader"};
+    PyTypeObject *types[] = {&SrtpType,      &CountersType, &EgressType, &TrackType,
+                             &SourceType,    &SourceMapType, &IngressType, &ReaderType};
+    const char *names[] = {"Srtp",   "Counters",  "Egress",  "Track",
+                           "Source", "SourceMap", "Ingress", "Reader"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (PyType_Ready(types[i]) < 0)
             return NULL;

@@ -93,7 +93,7 @@ from sfu._datapath import (
     Egress,
     Ingress,
     Reader,
-    Source,
+    SourceMap,
     Srtp,
     flush,
     set_flush_scheduler,
@@ -219,7 +219,7 @@ class FastPath:
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.receivers: dict[int, ForwardingReceiver] = {}
-        self.sources: dict[int, Source] = {}  # SSRC → its producer layer, read by C
+        self.sources: SourceMap = SourceMap()  # SSRC → its producer layer (Source), read by C
         self.egress = Egress()
         self.unroutable = 0
         self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS

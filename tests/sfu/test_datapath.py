@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import struct
+import sys
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 from pylibsrtp import Policy, Session
 
 from sfu import _datapath
-from sfu._datapath import Counters, Egress, Ingress, Source, Track
+from sfu._datapath import Counters, Egress, Ingress, Source, SourceMap, Track
 from sfu.aiortc_adapter import native_srtp
 
 KEY = os.urandom(30)
@@ -135,6 +138,179 @@ def test_ingress_sorts_datagrams_and_unprotects_rtp_and_rtcp() -> None:
     assert seen["rtcp"] == [receiver_report]
     assert seen["other"] == [(stun, ("127.0.0.1", 2))]
     assert ingress.srtp_errors == 1
+
+
+def test_a_source_map_maps_ssrcs_to_sources_like_a_dict() -> None:
+    counters = Counters()
+    audio, video, screen = (Source(counters, [], layer) for layer in (0, 1, 2))
+    sources = SourceMap()
+    assert len(sources) == 0 and not sources and list(sources) == [] and sources.items() == []
+    sources[0x1234] = audio
+    sources[0xFFFFFFFF] = video
+    sources[0] = screen
+    assert len(sources) == 3 and sources
+    assert sources[0x1234] is audio and sources[0xFFFFFFFF] is video and sources[0] is screen
+    assert 0x1234 in sources and 0x1235 not in sources
+    assert -1 not in sources and 2**32 not in sources  # no SSRC is either
+    assert list(sources) == sources.keys() == [0x1234, 0xFFFFFFFF, 0]  # in the order added
+    assert sources.values() == [audio, video, screen]
+    assert sources.items() == [(0x1234, audio), (0xFFFFFFFF, video), (0, screen)]
+    assert sources.get(0x1234) is audio and sources.get(7) is None and sources.get(7, 5) == 5
+    assert sources.get(-1, "none") == "none"
+    sources[0x1234] = screen  # replaced in place
+    assert sources[0x1234] is screen and list(sources) == [0x1234, 0xFFFFFFFF, 0]
+    with pytest.raises(KeyError):
+        sources[7]
+    del sources[0xFFFFFFFF]
+    assert list(sources) == [0x1234, 0] and 0xFFFFFFFF not in sources
+    with pytest.raises(KeyError):
+        del sources[0xFFFFFFFF]
+    assert sources.pop(0) is screen and list(sources) == [0x1234]
+    with pytest.raises(KeyError):
+        sources.pop(0)
+    assert sources.pop(0, None) is None and sources.pop(-1, "none") == "none"
+    assert "0x00001234: <Source layer 2, 0 packets" in repr(sources)
+    sources.clear()
+    assert len(sources) == 0 and list(sources) == [] and repr(sources) == "SourceMap({})"
+    sources[5] = audio  # usable again after clear
+    assert sources.items() == [(5, audio)]
+
+
+def test_a_source_map_grows_past_any_fixed_size() -> None:
+    counters = Counters()
+    sources = SourceMap()
+    added = {0x10000000 + 7919 * i: Source(counters, [], i) for i in range(200)}
+    for ssrc, source in added.items():
+        sources[ssrc] = source
+    assert len(sources) == 200 and list(sources) == list(added)
+    assert all(sources[ssrc] is source for ssrc, source in added.items())
+    for ssrc in list(added)[::2]:
+        del sources[ssrc]
+    assert list(sources) == list(added)[1::2]
+    assert all(sources.get(ssrc) is added[ssrc] for ssrc in list(added)[1::2])
+    assert all(ssrc not in sources for ssrc in list(added)[::2])
+
+
+def test_a_source_map_refuses_bad_keys_and_values_and_stays_as_it_was() -> None:
+    source = Source(Counters(), [], 0)
+    sources = SourceMap()
+    sources[1] = source
+    bad: list[tuple[Any, Any, type[Exception]]] = [
+        (-1, source, OverflowError),
+        (2**32, source, OverflowError),
+        (2**80, source, OverflowError),
+        ("1", source, TypeError),
+        (1.0, source, TypeError),
+        (None, source, TypeError),
+        (2, "source", TypeError),
+        (2, None, TypeError),
+        (1, {"a": 1}, TypeError),  # not even replacing an entry
+        (2, Counters(), TypeError),
+    ]
+    for key, value, error in bad:
+        with pytest.raises(error):
+            sources[key] = value
+    for key in ("1", 1.0, None, b"\x01"):
+        with pytest.raises(TypeError):
+            sources[key]
+        with pytest.raises(TypeError):
+            key in sources  # noqa: B015
+        with pytest.raises(TypeError):
+            sources.get(key)
+        with pytest.raises(TypeError):
+            sources.pop(key, None)
+        with pytest.raises(TypeError):
+            del sources[key]
+    for key in (-1, 2**32):
+        with pytest.raises(KeyError):
+            sources[key]
+        with pytest.raises(KeyError):
+            del sources[key]
+    with pytest.raises(TypeError):
+        SourceMap({1: source})  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        sources.get()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        sources.pop(1, None, None)  # type: ignore[call-arg]
+    assert sources.items() == [(1, source)]
+
+
+def test_a_source_map_releases_the_sources_it_no_longer_holds() -> None:
+    source = Source(Counters(), [], 0)
+    alone = sys.getrefcount(source)
+    sources = SourceMap()
+    for ssrc in range(10):
+        sources[ssrc] = source
+    assert sys.getrefcount(source) == alone + 10
+    del sources[0]
+    assert sources.pop(1) is source
+    sources[2] = Source(Counters(), [], 1)  # replaced
+    assert sys.getrefcount(source) == alone + 7
+    sources.clear()
+    assert sys.getrefcount(source) == alone
+    for ssrc in range(3):
+        sources[ssrc] = source
+    del sources
+    assert sys.getrefcount(source) == alone
+
+
+def test_a_source_map_takes_part_in_garbage_collection() -> None:
+    class Marker:
+        def __init__(self, sources: SourceMap) -> None:
+            self.sources = sources
+
+    marker = Marker(SourceMap())
+    source = Source(Counters(), [], 0)
+    source.on_level = marker  # marker → sources → source → marker
+    marker.sources[0x1234] = source
+    assert gc.is_tracked(marker.sources) and source in gc.get_referents(marker.sources)
+    collected = weakref.ref(marker)
+    del marker, source
+    gc.collect()
+    assert collected() is None
+
+
+def test_ingress_takes_a_source_map_and_its_sockets_share_it() -> None:
+    sources = SourceMap()
+    first, second = Ingress(sources), Ingress(sources)
+    assert first.sources is sources and second.sources is sources
+    assert isinstance(Ingress().sources, SourceMap) and len(Ingress().sources) == 0
+    with pytest.raises(TypeError):
+        Ingress({})  # type: ignore[arg-type]
+    sources[1] = Source(Counters(), [], 0)
+    first.close()  # the connection is gone: its map is emptied
+    assert len(sources) == 0 and second.sources is sources
+
+
+def test_ingress_dispatch_follows_the_source_map() -> None:
+    sender = session(Policy.SSRC_ANY_OUTBOUND)
+    slow: list[bytes] = []
+    ingress = Ingress()
+    ingress.attach(native_srtp(session(Policy.SSRC_ANY_INBOUND)), slow.append, None, None)
+    known = Source(Counters(), [], 0)
+    seq = iter(range(1, 100))
+
+    def receive(expected_fast: int, expected_slow: int) -> None:
+        ingress(sender.protect(rtp(next(seq))), ("127.0.0.1", 1))
+        assert (ingress.fast_packets, len(slow)) == (expected_fast, expected_slow)
+
+    receive(0, 1)  # not known yet: the slow path
+    ingress.sources[0x1234] = known
+    receive(1, 1)  # native
+    del ingress.sources[0x1234]
+    receive(1, 2)
+    ingress.sources[0x1234] = known
+    receive(2, 2)
+    assert ingress.sources.pop(0x1234) is known
+    receive(2, 3)
+    ingress.sources[0x999] = known  # another SSRC's entry does not take this one's packets
+    receive(2, 4)
+    ingress.sources[0x1234] = known
+    receive(3, 4)
+    ingress.sources.clear()
+    receive(3, 5)
+    assert known.packets == 3
+    assert all(struct.unpack_from("!I", p, 8)[0] == 0x1234 for p in slow)
 
 
 class Endpoint(asyncio.DatagramProtocol):
