@@ -297,10 +297,11 @@ class Consumer:
         self.receiver_reports += 1
         self.fraction_lost = report.fraction_lost / 256.0
         self._report_marks = (self._report_marks[1], self.packets_sent)
-        # the link is looked at again (at most once a second for audio alone; soon after
-        # a video report, which may end a layer switch's settling)
-        self.fresh_feedback = self.producer.kind == "video"
-        self._on_feedback()
+        if self.producer.kind == "video":
+            # the link is looked at again soon (this may end a layer switch's settling);
+            # with audio alone there is nothing to adapt: the periodic report evaluates
+            self.fresh_feedback = True
+            self._on_feedback()
         self._counters.packets_lost_reported = max(
             self._counters.packets_lost_reported, report.packets_lost
         )

@@ -188,12 +188,6 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
         report_now(alice.participant)
         timer = alice.participant._report_timer
         assert timer is not None and timer.when() - loop.time() == pytest.approx(5.0, abs=0.1)
-        # ... while the link is still evaluated on the subscriber's receiver reports
-        evaluated = alice.participant.quality._last_evaluation
-        deadline = time.monotonic() + 4
-        while alice.participant.quality._last_evaluation == evaluated:
-            assert time.monotonic() < deadline, "no evaluation before the next sender report"
-            await asyncio.sleep(0.1)
     finally:
         for client in (alice, bob, carol):
             await client.close()
