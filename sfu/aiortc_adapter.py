@@ -727,7 +727,9 @@ class ForwardingPeerConnection(RTCPeerConnection):
         self._ice_addresses = list(ice_addresses)
         self._port_range = port_range
         self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_remote_networks]
+        self._accepted_hosts: dict[str, bool] = {}
         self.fast_path: FastPath | None = None
+        self.refused_datagrams = 0  # from addresses outside the allowed networks
 
     # aiortc calls this (name-mangled private) method to build each transceiver.
     def _RTCPeerConnection__createTransceiver(
@@ -772,6 +774,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
         async def gather_candidates() -> None:
             if connection._transport_policy != TransportPolicy.ALL:
                 await original_gather()  # relay only: no host address wanted
+                self._refuse_other_networks(connection)
                 return
             if connection._local_candidates_start:
                 return
@@ -787,6 +790,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
                 connection._local_candidates += candidates
             for protocol in connection._protocols:
                 read_natively(protocol)
+            self._refuse_other_networks(connection)
             connection._local_candidates_end = True
 
         async def gather(component: int, addresses: list[str], **kwargs: Any) -> Any:
@@ -796,6 +800,39 @@ class ForwardingPeerConnection(RTCPeerConnection):
 
         connection.gather_candidates = gather_candidates
         connection.get_component_candidates = gather
+
+    def _refuse_other_networks(self, connection: Any) -> None:
+        """Drop what comes from outside the allowed networks before aioice sees it.
+
+        The SDP and trickle filters only see announced candidates: a connectivity check
+        from another address (the browser's other interfaces, sending to our address)
+        would become a peer-reflexive candidate, be answered — traffic to an address we
+        must not reach — and could be nominated. STUN and DTLS pass here; RTP and RTCP
+        after DTLS are the native ingress's and authenticated by SRTP anyway.
+        """
+        if not self._allowed:
+            return
+        for protocol in connection._protocols:
+            original = protocol.datagram_received
+            if getattr(original, "refuses_other_networks", False):
+                continue
+
+            def datagram_received(data: bytes, addr: Any, _o: Any = original) -> None:
+                if self._accepts_source(addr[0]):
+                    _o(data, addr)
+                else:
+                    self.refused_datagrams += 1
+
+            datagram_received.refuses_other_networks = True  # type: ignore[attr-defined]
+            protocol.datagram_received = datagram_received
+
+    def _accepts_source(self, host: str) -> bool:
+        accepted = self._accepted_hosts.get(host)
+        if accepted is None:
+            accepted = self.accepts_remote(host)
+            if len(self._accepted_hosts) < MAX_REMEMBERED_HOSTS:
+                self._accepted_hosts[host] = accepted
+        return accepted
 
     def accepts_remote(self, host: str) -> bool:
         if not self._allowed:
@@ -836,6 +873,9 @@ class ForwardingPeerConnection(RTCPeerConnection):
             parsed.sdpMLineIndex = 0
         await self.addIceCandidate(parsed)
         return True
+
+
+MAX_REMEMBERED_HOSTS = 64  # source addresses whose verdict a connection keeps
 
 
 class NativeDatagramTransport(asyncio.DatagramTransport):

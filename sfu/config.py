@@ -25,7 +25,7 @@ class SfuConfig:
     - ``udp_port_min`` / ``udp_port_max``: UDP port range for ICE host candidates;
       ``None`` means any ephemeral port.
     - ``allowed_remote_networks``: CIDRs; when set, remote candidates outside them are
-      dropped before any connectivity check.
+      dropped before any connectivity check, and datagrams from outside them unanswered.
     - ``ice_servers``: STUN/TURN for the SFU side.
     - ``keyframe_request_min_interval_s``: at most one PLI per producer in this time.
     - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
