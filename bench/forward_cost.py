@@ -252,10 +252,9 @@ async def measure(
         if forwarded <= 0:
             raise RuntimeError(f"no {kind} packet was forwarded")
         result = Measurement((after_cpu - before_cpu) / forwarded * 1e6, forwarded / elapsed)
-        if len(counts) == len(InstructionCounter.EVENTS):
+        if counter is not None and len(counts) == len(InstructionCounter.EVENTS):
             # perf's window is a little wider than the CPU samples': the packets it saw
             # are those of its own window, at the same rate
-            assert counter is not None
             window_packets = forwarded / elapsed * counter.window_s
             result.kinstr_user = counts["instructions:u"] / window_packets / 1000
             result.kinstr_kernel = counts["instructions:k"] / window_packets / 1000

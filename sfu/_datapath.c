@@ -1102,19 +1102,16 @@ typedef struct {
     Py_ssize_t count, capacity;
 } SourceMap;
 
-static Source *source_map_find(const SourceMap *self, uint32_t ssrc) {
-    const SourceEntry *entry = self->entries, *end = self->entries + self->count;
-    for (; entry < end; entry++)
-        if (entry->ssrc == ssrc)
-            return entry->source;
-    return NULL;
-}
-
 static Py_ssize_t source_map_index(const SourceMap *self, uint32_t ssrc) {
     for (Py_ssize_t i = 0; i < self->count; i++)
         if (self->entries[i].ssrc == ssrc)
             return i;
     return -1;
+}
+
+static Source *source_map_find(const SourceMap *self, uint32_t ssrc) {
+    Py_ssize_t index = source_map_index(self, ssrc);
+    return index >= 0 ? self->entries[index].source : NULL;
 }
 
 /* The SSRC a key names: 1 with *ssrc set, 0 for an int no SSRC can be (outside

@@ -388,10 +388,9 @@ class Participant:
         )
         if self.quality.due(time.monotonic(), consumers):
             self.quality.evaluate(consumers)
-        reports = [(c, c.sender_report()) for c in consumers]
-        compound = b"".join(report for _, report in reports if report is not None)
-        if compound:
-            next(c for c, report in reports if report is not None).sender.send_rtcp_now(compound)
+        reports = [r for r in (c.sender_report() for c in consumers) if r is not None]
+        if reports:  # every consumer sends on the one (bundled) subscribe connection
+            consumers[0].sender.send_rtcp_now(b"".join(reports))
 
     def _stop_reports(self) -> None:
         for timer in (self._feedback_timer, self._report_timer):

@@ -407,11 +407,15 @@ async def test_authenticated_answers_to_our_checks_confirm_consent(
     assert consent.passed == 5
 
 
-async def test_silence_expires_consent_and_closes_the_connection(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def quick_consent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks every 50 ms, consent lost after 0.4 s: the checker's life in a second."""
     monkeypatch.setattr(sfu.ice_consent, "CONSENT_INTERVAL_S", 0.05)
     monkeypatch.setattr(sfu.ice_consent, "CONSENT_EXPIRY_S", 0.4)
+
+
+@pytest.mark.usefixtures("quick_consent")
+async def test_silence_expires_consent_and_closes_the_connection() -> None:
     local, remote = IPV4
     settled = Settled(local, remote, controlling=False)
     connection = settled.connection
@@ -429,11 +433,8 @@ async def test_silence_expires_consent_and_closes_the_connection(
     assert settled.consent._task is not None and settled.consent._task.done()
 
 
-async def test_answers_keep_consent_and_close_cancels_the_checker(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_INTERVAL_S", 0.05)
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_EXPIRY_S", 0.4)
+@pytest.mark.usefixtures("quick_consent")
+async def test_answers_keep_consent_and_close_cancels_the_checker() -> None:
     local, remote = IPV4
     settled = Settled(local, remote, controlling=True)
     consent = settled.consent
