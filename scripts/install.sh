@@ -15,11 +15,12 @@ apt_install() {
 
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
   echo "Visioguichet needs Python 3.11 or newer (found $(python3 --version 2>&1))" >&2; exit 1; }
-# The SFU's per-packet path is a small C extension (sfu/_datapath.c): it needs a C
-# compiler and Python's headers. Debian ships the headers of its python3 apart.
+# The SFU's per-packet path is a small C extension (sfu/_datapath.c, sfu/srtp_aead.c): it
+# needs a C compiler, Python's headers and OpenSSL's (libcrypto, for SRTP with AES-GCM).
+# Debian ships the headers of its python3 apart.
 python_h="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h"
-if ! command -v cc >/dev/null || [ ! -f "$python_h" ]; then
-  apt_install gcc libc6-dev python3-dev
+if ! command -v cc >/dev/null || [ ! -f "$python_h" ] || [ ! -f /usr/include/openssl/evp.h ]; then
+  apt_install gcc libc6-dev python3-dev libssl-dev
 fi
 if [ ! -x .venv/bin/python ]; then
   # Debian's python3 ships venv/ensurepip separately.

@@ -16,8 +16,9 @@
  *                           in the NACK history, count it, hand it to the Egress
  *   Egress.send             SRTP-protect, sendto() on the nominated pair's socket
  *
- * libsrtp is the one pylibsrtp (and so aiortc) already loaded: its function pointers
- * and session pointers come from pylibsrtp's cffi binding, nothing is linked here.
+ * SRTP with AES-GCM is srtp_aead.c (OpenSSL's EVP, keyed once a session); other
+ * profiles use the libsrtp pylibsrtp (and so aiortc) already loaded: its function and
+ * session pointers come from pylibsrtp's cffi binding.
  * Everything runs on the event loop's thread with the GIL held.
  */
 #define PY_SSIZE_T_CLEAN
@@ -33,10 +34,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "srtp_aead.h"
+
 typedef int (*srtp_fn)(void *ctx, void *header, int *length);
 
 #define MAX_PACKET 4096
-#define SRTP_MAX_TRAILER 144
+#define SRTP_MAX_TRAILER 144 /* libsrtp's bound; srtp_aead.c needs SRTP_AEAD_MAX_TRAILER */
 #define ONE_BYTE_PROFILE 0xBEDE
 #define TWO_BYTE_PROFILE 0x1000
 
@@ -155,6 +158,7 @@ typedef struct {
     srtp_fn unprotect;
     srtp_fn protect_rtcp;
     srtp_fn unprotect_rtcp;
+    char aead; /* srtp_aead.c's, not libsrtp's */
 } Srtp;
 
 static int Srtp_init(Srtp *self, PyObject *args, PyObject *kwargs) {
@@ -233,6 +237,10 @@ static PyMethodDef Srtp_methods[] = {
     {"close", (PyCFunction)Srtp_close, METH_NOARGS, "Forget the session: every call drops."},
     {NULL}};
 
+static PyMemberDef Srtp_members[] = {
+    {"aead", T_BOOL, offsetof(Srtp, aead), READONLY, "AES-GCM on srtp_aead.c, not libsrtp."},
+    {NULL}};
+
 static PyTypeObject SrtpType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Srtp",
     .tp_doc = "One libsrtp session: Srtp(owner, context, protect, unprotect, protect_rtcp, "
@@ -243,7 +251,46 @@ static PyTypeObject SrtpType = {
     .tp_init = (initproc)Srtp_init,
     .tp_dealloc = (destructor)Srtp_dealloc,
     .tp_methods = Srtp_methods,
+    .tp_members = Srtp_members,
 };
+
+static void aead_release(PyObject *capsule) {
+    srtp_aead_free(PyCapsule_GetPointer(capsule, "sfu.srtp_aead"));
+}
+
+/* An Srtp on srtp_aead.c: the same calls from the datapath, no libsrtp underneath. */
+static PyObject *aead_srtp(PyObject *module, PyObject *master) {
+    Py_buffer view;
+    if (read_buffer(master, &view) < 0)
+        return NULL;
+    srtp_aead *session = srtp_aead_new(view.buf, (size_t)view.len);
+    Py_ssize_t length = view.len;
+    PyBuffer_Release(&view);
+    if (session == NULL) {
+        if (length == 28 || length == 44)
+            return PyErr_NoMemory();
+        return PyErr_Format(PyExc_ValueError,
+                            "an AES-GCM master key and salt is 28 or 44 bytes, not %zd", length);
+    }
+    PyObject *owner = PyCapsule_New(session, "sfu.srtp_aead", aead_release);
+    if (owner == NULL) {
+        srtp_aead_free(session);
+        return NULL;
+    }
+    Srtp *srtp = (Srtp *)SrtpType.tp_alloc(&SrtpType, 0);
+    if (srtp == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    srtp->owner = owner;
+    srtp->context = session;
+    srtp->protect = srtp_aead_protect;
+    srtp->unprotect = srtp_aead_unprotect;
+    srtp->protect_rtcp = srtp_aead_protect_rtcp;
+    srtp->unprotect_rtcp = srtp_aead_unprotect_rtcp;
+    srtp->aead = 1;
+    return (PyObject *)srtp;
+}
 
 /* -------------------------------------------------------------------- Counters --- */
 
@@ -559,6 +606,7 @@ static PyMethodDef Egress_methods[] = {
 
 static PyMemberDef Egress_members[] = {
     {"impairment", T_OBJECT, offsetof(Egress, impairment), 0, "test only: admit(size)"},
+    {"tx", T_OBJECT, offsetof(Egress, tx), READONLY, "Srtp, once attached"},
     {"sent", T_ULONGLONG, offsetof(Egress, sent), READONLY, NULL},
     {"send_errors", T_ULONGLONG, offsetof(Egress, send_errors), READONLY, NULL},
     {NULL}};
@@ -1602,6 +1650,7 @@ static PyMethodDef Ingress_methods[] = {
 static PyMemberDef Ingress_members[] = {
     {"sources", T_OBJECT, offsetof(Ingress, sources), READONLY, "SourceMap: SSRC → Source"},
     {"on_error", T_OBJECT, offsetof(Ingress, on_error), 0, NULL},
+    {"rx", T_OBJECT, offsetof(Ingress, rx), READONLY, "Srtp, once attached"},
     {"srtp_errors", T_ULONGLONG, offsetof(Ingress, srtp_errors), READONLY, NULL},
     {"malformed", T_ULONGLONG, offsetof(Ingress, malformed), READONLY, NULL},
     {"fast_packets", T_ULONGLONG, offsetof(Ingress, fast_packets), READONLY, NULL},
@@ -1811,6 +1860,9 @@ static PyMethodDef module_methods[] = {
      "callbacks (None: every packet leaves at once)."},
     {"flush", flush, METH_NOARGS, "Send every packet waiting in the batch now."},
     {"send_stats", send_stats, METH_NOARGS, "Batched sends so far: batches, packets, errors."},
+    {"aead_srtp", aead_srtp, METH_O,
+     "aead_srtp(master_key_and_salt): an Srtp for AEAD_AES_128_GCM (28 bytes) or "
+     "AEAD_AES_256_GCM (44 bytes), RFC 7714, without libsrtp."},
     {"set_view_factory", set_view_factory, METH_O,
      "set_view_factory(parse): how a decision gets its view of a packet (RtpView.parse)."},
     {NULL}};

@@ -27,7 +27,9 @@ A forwarder wants neither. This module swaps in, per peer connection only:
   (``sfu.rtcp_wire``) and dispatched to the sinks synchronously, without aiortc's
   per-packet dataclasses. ICE consent checks (RFC 7675), both ways, are
   ``sfu.ice_consent``'s, without aioice's message objects and transactions; DTLS and
-  any other STUN keep aiortc's path.
+  any other STUN keep aiortc's path. With an AES-GCM profile (what browsers and aiortc
+  prefer) SRTP is the SFU's own ``srtp_aead`` (keyed once per connection, libsrtp's
+  bytes); other profiles use the libsrtp sessions aiortc made.
 
 Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
 mangling); they are the price of not forking aiortc and are pinned to aiortc 1.16.
@@ -95,6 +97,7 @@ from sfu._datapath import (
     Reader,
     SourceMap,
     Srtp,
+    aead_srtp,
     flush,
     set_flush_scheduler,
     set_view_factory,
@@ -133,6 +136,7 @@ __all__ = [
     "native_srtp",
     "process_certificate",
     "send_packet",
+    "srtp_sessions",
     "wrap_rtx",
 ]
 
@@ -201,6 +205,31 @@ def native_srtp(session: pylibsrtp.Session) -> Srtp:
     return Srtp(session, context, *_SRTP_FUNCTIONS)
 
 
+def srtp_sessions(dtls: RTCDtlsTransport) -> tuple[Srtp, Srtp]:
+    """(receive, send) SRTP for a connected DTLS transport.
+
+    AES-GCM (RFC 7714) runs on ``aead_srtp``, keyed here from the same exported material
+    aiortc's ``_setup_srtp`` reads (libsrtp re-initialised OpenSSL's cipher for every
+    packet); any other profile on the libsrtp sessions aiortc made. Whichever is chosen
+    protects everything the connection sends from then on, so SRTCP indices never repeat.
+    """
+    selected = dtls._ssl.get_selected_srtp_profile()
+    profile = next((p for p in dtls._srtp_profiles if p.openssl_profile == selected), None)
+    if profile is None or profile.salt_length != AEAD_SALT_LENGTH:
+        return native_srtp(dtls._rx_srtp), native_srtp(dtls._tx_srtp)
+    material = dtls._ssl.export_keying_material(
+        b"EXTRACTOR-dtls_srtp", 2 * (profile.key_length + profile.salt_length)
+    )
+    ours = 1 if dtls._role == "server" else 0  # RFC 5764 4.2: client's key first
+    return (
+        aead_srtp(profile.get_key_and_salt(material, 1 - ours)),
+        aead_srtp(profile.get_key_and_salt(material, ours)),
+    )
+
+
+AEAD_SALT_LENGTH = 12  # the AES-GCM profiles' (RFC 7714 12); AES-CM's is 14
+
+
 class FastPath:
     """RTP in and out of one peer connection without aiortc's per-packet coroutines.
 
@@ -258,8 +287,8 @@ class FastPath:
 
     def _install(self) -> None:
         self._connection = self.dtls.transport._connection
-        rx = native_srtp(self.dtls._rx_srtp)
-        self.egress.attach(native_srtp(self.dtls._tx_srtp), self._connection._nominated)
+        rx, tx = srtp_sessions(self.dtls)
+        self.egress.attach(tx, self._connection._nominated)
         if self.consent is None:
             self.consent = Consent(self._connection)
             self.consent.start()  # its task is the connection's, which close() cancels
@@ -583,7 +612,10 @@ class ForwardingSender(RTCRtpSender):
         if self._sending:
             self.transport._unregister_rtp_sender(self)
             self._sending = False
-            await send_packet(self.transport, bytes(RtcpByePacket(sources=[self._ssrc])))
+            bye = bytes(RtcpByePacket(sources=[self._ssrc]))
+            # through the egress that protects all our RTCP (its SRTCP index), if up
+            if not self.send_rtcp_now(bye) and self.fast_path is None:
+                await send_packet(self.transport, bye)
         self.sink = None
 
     def replaceTrack(self, track: Any) -> None:

@@ -107,6 +107,9 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
             producers = participant.producers.values()
             assert native >= 0.9 * sum(p.packets for p in producers) > 0
             assert received >= native
+            # aiortc peers prefer AES-256-GCM: SRTP is the SFU's own srtp_aead both ways
+            assert fast_path.egress.tx.aead
+            assert all(p.datagram_received.rx.aead for p in connection._protocols)
     finally:
         await alice.close()
         await bob.close()
