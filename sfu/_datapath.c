@@ -1693,16 +1693,19 @@ typedef struct {
     PyObject_HEAD
     int fd;
     PyObject *protocol;
+    PyObject *ingress; /* set by its owner with protocol.datagram_received: no lookup */
     unsigned long long datagrams, wakeups, truncated;
 } Reader;
 
 static int Reader_traverse(Reader *self, visitproc visit, void *arg) {
     Py_VISIT(self->protocol);
+    Py_VISIT(self->ingress);
     return 0;
 }
 
 static int Reader_clear(Reader *self) {
     Py_CLEAR(self->protocol);
+    Py_CLEAR(self->ingress);
     return 0;
 }
 
@@ -1754,8 +1757,21 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs) {
                 continue;
             }
             self->datagrams++;
-            PyObject *handler = PyObject_GetAttr(protocol, datagram_received_name);
-            PyObject *result = NULL;
+            PyObject *result = NULL, *handler = self->ingress;
+            if (handler != NULL && Py_TYPE(handler) == &IngressType) {
+                /* the connection's own ingress, as its owner set both: no attribute
+                 * lookup (an instance dict walk) for every datagram */
+                Py_INCREF(handler); /* Python it calls may replace it */
+                result = ingress_dispatch((Ingress *)handler, recv_data[i],
+                                          (Py_ssize_t)messages[i].msg_len, NULL, NULL,
+                                          &recv_address[i]);
+                if (result == NULL)
+                    report_error(NULL);
+                Py_XDECREF(result);
+                Py_DECREF(handler);
+                continue;
+            }
+            handler = PyObject_GetAttr(protocol, datagram_received_name);
             if (handler == NULL) {
                 report_error(NULL);
                 continue;
@@ -1794,6 +1810,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs) {
 static PyObject *Reader_close(Reader *self, PyObject *unused) {
     self->fd = -1;
     Py_CLEAR(self->protocol);
+    Py_CLEAR(self->ingress);
     Py_RETURN_NONE;
 }
 
@@ -1805,6 +1822,8 @@ static PyMemberDef Reader_members[] = {
     {"datagrams", T_ULONGLONG, offsetof(Reader, datagrams), READONLY, NULL},
     {"wakeups", T_ULONGLONG, offsetof(Reader, wakeups), READONLY, NULL},
     {"truncated", T_ULONGLONG, offsetof(Reader, truncated), READONLY, NULL},
+    {"ingress", T_OBJECT, offsetof(Reader, ingress), 0,
+     "the Ingress its owner made protocol.datagram_received (None: look it up)"},
     {NULL}};
 
 static PyTypeObject ReaderType = {

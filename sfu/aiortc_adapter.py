@@ -303,16 +303,25 @@ class FastPath:
                 rx, self._receive_slow, self._receive_rtcp, self._other(protocol, original)
             )
             protocol.datagram_received = ingress
+            self._read_into(protocol, ingress)
             self._hooked.append((protocol, original, ingress))
 
     def _uninstall(self) -> None:
         for protocol, original, ingress in self._hooked:
             protocol.datagram_received = original
+            self._read_into(protocol, None)
             ingress.close()
         self._hooked.clear()
         self.receivers.clear()
         self.sources.clear()
         self.egress.close()
+
+    @staticmethod
+    def _read_into(protocol: Any, ingress: Ingress | None) -> None:
+        """Tell the socket's ``Reader`` what ``datagram_received`` now is (no lookup)."""
+        transport = getattr(protocol, "transport", None)
+        if isinstance(transport, NativeDatagramTransport):
+            transport.reader.ingress = ingress
 
     def _other(
         self, protocol: Any, original: Callable[[bytes, Any], None]

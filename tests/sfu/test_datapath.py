@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import weakref
 from types import SimpleNamespace
 from typing import Any
@@ -393,3 +394,44 @@ def test_bad_arguments_are_refused_with_an_error() -> None:
     track = fast_track(Counters())
     with pytest.raises(ValueError):
         track.emit(b"short", None, 0.0)
+
+
+def test_a_reader_hands_datagrams_to_its_ingress_without_looking_the_protocol_up() -> None:
+    """``reader.ingress``, set by its owner with ``datagram_received``, is used as is;
+    without it every datagram goes to whatever ``datagram_received`` is now."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.setblocking(False)
+    looked_up: list[bytes] = []
+    other: list[bytes] = []
+    protocol = SimpleNamespace(datagram_received=lambda data, addr: looked_up.append(data))
+    reader = _datapath.Reader(server.fileno(), protocol)
+    ingress = Ingress()
+    ingress.attach(
+        native_srtp(session(Policy.SSRC_ANY_INBOUND)), None, None,
+        lambda data, addr: other.append(data),
+    )  # fmt: skip
+
+    def send_and_read(data: bytes) -> None:
+        before = reader.datagrams
+        client.sendto(data, server.getsockname())
+        deadline = time.monotonic() + 2.0  # loopback delivers at once; bounded anyway
+        while reader.datagrams == before and time.monotonic() < deadline:
+            reader()
+        assert reader.datagrams == before + 1
+
+    try:
+        stun = b"\x00\x01" + bytes(18)
+        send_and_read(stun)
+        assert looked_up == [stun] and other == []
+        reader.ingress = ingress  # the owner swapped both; the protocol still says lambda
+        send_and_read(stun)
+        assert looked_up == [stun] and other == [stun]
+        reader.ingress = None
+        send_and_read(stun)
+        assert looked_up == [stun, stun] and other == [stun]
+    finally:
+        reader.close()
+        server.close()
+        client.close()

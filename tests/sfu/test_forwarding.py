@@ -110,6 +110,9 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
             # aiortc peers prefer AES-256-GCM: SRTP is the SFU's own srtp_aead both ways
             assert fast_path.egress.tx.aead
             assert all(p.datagram_received.rx.aead for p in connection._protocols)
+            # each socket's reader holds that ingress: no attribute lookup per datagram
+            assert all(p.transport.reader.ingress is p.datagram_received
+                       for p in connection._protocols)  # fmt: skip
     finally:
         await alice.close()
         await bob.close()
