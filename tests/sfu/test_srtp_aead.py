@@ -45,7 +45,7 @@ def rtp(seq: int, ssrc: int = SSRC, payload: int = 160, csrcs: int = 0, ext: boo
     header = struct.pack("!BBHII", first, 111, seq & 0xFFFF, seq * 960 & 0xFFFFFFFF, ssrc)
     header += b"".join(struct.pack("!I", 1000 + i) for i in range(csrcs))
     if ext:  # one-byte extensions: audio level, mid
-        header += b"\xbe\xde\x00\x02" + b"\x10\x85" + b"\x21ab" + b"\x00\x00"
+        header += b"\xbe\xde\x00\x02" + b"\x10\x85" + b"\x21ab" + bytes(3)  # 2 words
     return header + os.urandom(payload)
 
 
