@@ -21,7 +21,12 @@ packet, user and kernel apart (``perf stat``, when the machine has it): a count 
 busy neighbour does not change, to compare two builds. Extra keys then:
 ``"<loop>_<kind>_kinstr_user"``, ``"<loop>_<kind>_kinstr_kernel"`` (thousands).
 
-    python -m bench.forward_cost [--seconds 4] [--calls 10] [--repeats 1] [--instructions]
+``--calls 10,100`` measures each load in turn, in one run (ratios between loads hold
+when the host drifts): the top-level keys are the first load's, ``"by_calls"`` has every
+load's under its number of calls.
+
+    python -m bench.forward_cost [--seconds 4] [--calls 10[,100...]] [--repeats 1]
+                                 [--instructions]
 """
 
 from __future__ import annotations
@@ -272,15 +277,32 @@ VARIANTS = [(loop, kind) for loop in ("uvloop", "asyncio") for kind in ("audio",
 
 
 async def main(
-    seconds: float, calls: int, repeats: int = 1, instructions: bool = False
-) -> dict[str, float]:
-    """Each variant ``repeats`` times, interleaved (drift hits all alike); medians."""
-    runs: dict[tuple[str, str], list[Measurement]] = {v: [] for v in VARIANTS}
+    seconds: float, calls: int | list[int], repeats: int = 1, instructions: bool = False
+) -> dict[str, Any]:
+    """Each variant at each load ``repeats`` times, interleaved (drift hits all alike);
+    medians. The top-level figures are the first load's."""
+    loads = [calls] if isinstance(calls, int) else list(calls)
+    runs: dict[tuple[int, str, str], list[Measurement]] = {
+        (n, *v): [] for n in loads for v in VARIANTS
+    }
     for _ in range(repeats):
-        for loop_name, kind in VARIANTS:
-            runs[(loop_name, kind)].append(
-                await measure(loop_name == "uvloop", kind, seconds, calls, instructions)
+        for n, loop_name, kind in runs:
+            runs[(n, loop_name, kind)].append(
+                await measure(loop_name == "uvloop", kind, seconds, n, instructions)
             )
+    by_calls = {
+        n: medians({(loop, kind): found for (m, loop, kind), found in runs.items() if m == n})
+        for n in loads
+    }
+    result: dict[str, Any] = dict(by_calls[loads[0]])
+    result["calls"] = loads[0]
+    result["repeats"] = repeats
+    if len(loads) > 1:
+        result["by_calls"] = {str(n): figures for n, figures in by_calls.items()}
+    return result
+
+
+def medians(runs: dict[tuple[str, str], list[Measurement]]) -> dict[str, float]:
     result: dict[str, float] = {}
     for (loop_name, kind), found in runs.items():
         key = f"{loop_name}_{kind}"
@@ -291,22 +313,34 @@ async def main(
         if users and kernels:
             result[f"{key}_kinstr_user"] = round(statistics.median(users), 2)
             result[f"{key}_kinstr_kernel"] = round(statistics.median(kernels), 2)
-    result["calls"] = calls
-    result["repeats"] = repeats
     return result
+
+
+def call_counts(text: str) -> list[int]:
+    """``10`` or ``10,100``: one or more loads, each at least one call."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of calls: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("every load needs at least 1 call")
+    return counts
 
 
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--calls", type=int, default=10, help="one-to-one calls at once")
+    parser.add_argument(
+        "--calls", type=call_counts, default=[10],
+        help="one-to-one calls at once; a comma-separated list measures each load",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=1, help="runs per variant (median)")
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions too (perf stat)"
     )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.calls < 1 or args.repeats < 1:
-        parser.error("--seconds must be > 0, --calls and --repeats at least 1")
+    if args.seconds <= 0 or args.repeats < 1:
+        parser.error("--seconds must be > 0, --repeats at least 1")
     result = asyncio.run(main(args.seconds, args.calls, args.repeats, args.instructions))
     print(json.dumps(result))
 
