@@ -49,6 +49,7 @@ from typing import Any
 import uvloop
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from bench import relay_floor
 from bench.media_clip import audio_clip, video_clip
 from bench.receive_stats import ReceiveStats
 from bench.rtp_pump import BotPeerConnection, close_pump
@@ -80,7 +81,8 @@ async def _serve(conn: Connection) -> None:
         if op in JOIN_OPS:
             reply = await answer_join_request(sfu, op, args)
         elif op == "sample":
-            reply = (time.process_time(), sfu.stats()["totals"].get("packets_out", 0))
+            totals = sfu.stats()["totals"]
+            reply = (time.process_time(), totals.get("packets_out", 0), totals.get("bytes_out", 0))
         elif op == "close":
             await sfu.close()
             conn.send(None)
@@ -151,11 +153,11 @@ async def subscribe(
 async def wait_for_media(server: SfuProcess, timeout_s: float) -> None:
     """Until packets have been forwarded for a second without the count stalling."""
     deadline = time.monotonic() + timeout_s
-    _, last = await server.call("sample")
+    _, last, _ = await server.call("sample")
     flowing_since: float | None = None
     while time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        _, now = await server.call("sample")
+        _, now, _ = await server.call("sample")
         if now > last:
             flowing_since = flowing_since or time.monotonic()
             if time.monotonic() - flowing_since >= 1.0:
@@ -226,6 +228,7 @@ class Measurement:
     packets_per_s: float
     kinstr_user: float | None = None  # thousands of instructions per forwarded packet
     kinstr_kernel: float | None = None
+    mean_bytes: float = 0.0  # per forwarded packet, before SRTP
 
 
 async def measure(
@@ -247,16 +250,20 @@ async def measure(
         if instructions and server.pid is not None and InstructionCounter.available():
             counter = InstructionCounter(server.pid)
             await counter.start()
-        before_cpu, before_out = await server.call("sample")
+        before_cpu, before_out, before_bytes = await server.call("sample")
         started = time.monotonic()
         await asyncio.sleep(seconds)
-        after_cpu, after_out = await server.call("sample")
+        after_cpu, after_out, after_bytes = await server.call("sample")
         elapsed = time.monotonic() - started
         counts = await counter.stop() if counter is not None else {}
         forwarded = after_out - before_out
         if forwarded <= 0:
             raise RuntimeError(f"no {kind} packet was forwarded")
-        result = Measurement((after_cpu - before_cpu) / forwarded * 1e6, forwarded / elapsed)
+        result = Measurement(
+            (after_cpu - before_cpu) / forwarded * 1e6,
+            forwarded / elapsed,
+            mean_bytes=(after_bytes - before_bytes) / forwarded,
+        )
         if counter is not None and len(counts) == len(InstructionCounter.EVENTS):
             # perf's window is a little wider than the CPU samples': the packets it saw
             # are those of its own window, at the same rate
@@ -277,19 +284,29 @@ VARIANTS = [(loop, kind) for loop in ("uvloop", "asyncio") for kind in ("audio",
 
 
 async def main(
-    seconds: float, calls: int | list[int], repeats: int = 1, instructions: bool = False
+    seconds: float,
+    calls: int | list[int],
+    repeats: int = 1,
+    instructions: bool = False,
+    floor: bool = False,
 ) -> dict[str, Any]:
     """Each variant at each load ``repeats`` times, interleaved (drift hits all alike);
-    medians. The top-level figures are the first load's."""
+    medians. The top-level figures are the first load's. With ``floor``, the bare relay
+    (``bench.relay_floor``) right after each uvloop run, at its streams, rate and size."""
     loads = [calls] if isinstance(calls, int) else list(calls)
     runs: dict[tuple[int, str, str], list[Measurement]] = {
         (n, *v): [] for n in loads for v in VARIANTS
     }
     for _ in range(repeats):
-        for n, loop_name, kind in runs:
-            runs[(n, loop_name, kind)].append(
-                await measure(loop_name == "uvloop", kind, seconds, n, instructions)
-            )
+        for n, loop_name, kind in list(runs):
+            if loop_name == FLOOR:
+                continue
+            found = await measure(loop_name == "uvloop", kind, seconds, n, instructions)
+            runs[(n, loop_name, kind)].append(found)
+            if floor and loop_name == "uvloop":
+                runs.setdefault((n, FLOOR, kind), []).append(
+                    await asyncio.to_thread(floor_of, found, n, seconds)
+                )
     by_calls = {
         n: medians({(loop, kind): found for (m, loop, kind), found in runs.items() if m == n})
         for n in loads
@@ -302,8 +319,23 @@ async def main(
     return result
 
 
+FLOOR = "floor"
+
+
+def floor_of(measured: Measurement, calls: int, seconds: float) -> Measurement:
+    """The bare relay at the streams, rate and packet size the SFU just forwarded."""
+    streams = 2 * calls  # a one-to-one call forwards both ways
+    size = max(1, min(2048, round(measured.mean_bytes) + SRTP_OVERHEAD))
+    found = relay_floor.measure(streams, measured.packets_per_s / streams, seconds, size)
+    return Measurement(float(found["us_per_packet"]), float(found["packets_per_s"]))
+
+
+SRTP_OVERHEAD = 16  # an AES-GCM tag on each packet: the relay forwards the wire size
+
+
 def medians(runs: dict[tuple[str, str], list[Measurement]]) -> dict[str, float]:
     result: dict[str, float] = {}
+    floors = {kind: found for (loop, kind), found in runs.items() if loop == FLOOR}
     for (loop_name, kind), found in runs.items():
         key = f"{loop_name}_{kind}"
         result[f"{key}_us"] = round(statistics.median(m.us_per_packet for m in found), 2)
@@ -313,6 +345,11 @@ def medians(runs: dict[tuple[str, str], list[Measurement]]) -> dict[str, float]:
         if users and kernels:
             result[f"{key}_kinstr_user"] = round(statistics.median(users), 2)
             result[f"{key}_kinstr_kernel"] = round(statistics.median(kernels), 2)
+        if loop_name != FLOOR and kind in floors:  # paired run by run, then the median
+            ratios = [
+                m.us_per_packet / f.us_per_packet for m, f in zip(found, floors[kind], strict=True)
+            ]
+            result[f"{key}_over_floor"] = round(statistics.median(ratios), 2)
     return result
 
 
@@ -338,10 +375,16 @@ def run() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions too (perf stat)"
     )
+    parser.add_argument(
+        "--floor", action="store_true",
+        help="also run a bare C UDP relay at the same load (bench.relay_floor)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.seconds <= 0 or args.repeats < 1:
         parser.error("--seconds must be > 0, --repeats at least 1")
-    result = asyncio.run(main(args.seconds, args.calls, args.repeats, args.instructions))
+    result = asyncio.run(
+        main(args.seconds, args.calls, args.repeats, args.instructions, args.floor)
+    )
     print(json.dumps(result))
 
 

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 import signaling
 from sfu import Sfu, SfuConfig
+from tests.support.quality_log import QualityLog
 from tests.support.server import free_port
 from tests.web.journeys import wait_for_remote_media
 from visioguichet.app import GrantVerifier, add_web_pages, healthz
@@ -58,6 +59,19 @@ class CallServer:
 
         future: Future[Any] = asyncio.run_coroutine_threadsafe(apply(), self.loop)
         future.result(timeout=10)
+
+    def quality_log(self, room: str) -> QualityLog:
+        """Every quality report of ``room`` from now on: why a page shows a banner."""
+        log = QualityLog()
+
+        async def attach() -> None:
+            found = self.sfu.get_room(room)
+            if found is None:
+                raise LookupError(f"no room {room}")
+            found.add_listener(log)
+
+        asyncio.run_coroutine_threadsafe(attach(), self.loop).result(timeout=10)
+        return log
 
 
 @contextlib.contextmanager
