@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,23 @@ async def first_free_slot(client: TestClient, motif_id: str = DEMO_MOTIF) -> dic
     ]
     assert slots, "the demo agent has slots every weekday within two weeks"
     return slots[0]
+
+
+async def free_slot_and_a_later_one_that_day(
+    client: TestClient, motif_id: str = DEMO_MOTIF
+) -> tuple[dict[str, Any], str]:
+    """The first free slot that another free slot follows on the same Paris day (a slot
+    taken just before midnight has none), with that other slot's start."""
+    response = await client.get(f"/api/motifs/{motif_id}/slots")
+    assert response.status == 200
+    soon = datetime.now(UTC) + timedelta(hours=1)  # clear of the minimum notice
+    slots = [
+        s for s in (await response.json())["slots"] if datetime.fromisoformat(s["start"]) > soon
+    ]
+    for slot, following in pairwise(slots):
+        if following["start"][:10] == slot["start"][:10]:  # Paris dates (+01:00/+02:00)
+            return slot, following["start"]
+    raise AssertionError("the demo agent has several slots a day within two weeks")
 
 
 def booking_body(start: str, **citizen: Any) -> dict[str, Any]:
