@@ -177,6 +177,7 @@ static int Srtp_init(Srtp *self, PyObject *args, PyObject *kwargs) {
     self->unprotect = (srtp_fn)(uintptr_t)unprotect;
     self->protect_rtcp = (srtp_fn)(uintptr_t)protect_rtcp;
     self->unprotect_rtcp = (srtp_fn)(uintptr_t)unprotect_rtcp;
+    self->aead = 0;
     return 0;
 }
 
