@@ -25,8 +25,12 @@ busy neighbour does not change, to compare two builds. Extra keys then:
 when the host drifts): the top-level keys are the first load's, ``"by_calls"`` has every
 load's under its number of calls.
 
+``--floor`` also runs a bare C UDP relay (``bench.relay_floor``) at the load the SFU
+just carried: what the kernel and a wake-up alone cost per packet on this machine. Extra
+keys: ``"floor_<kind>_us"`` and ``"<loop>_<kind>_over_floor"``.
+
     python -m bench.forward_cost [--seconds 4] [--calls 10[,100...]] [--repeats 1]
-                                 [--instructions]
+                                 [--instructions] [--floor]
 """
 
 from __future__ import annotations
