@@ -29,7 +29,8 @@ class SfuConfig:
     - ``ice_servers``: STUN/TURN for the SFU side.
     - ``keyframe_request_min_interval_s``: at most one PLI per producer in this time.
     - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
-    - ``audio_only_floor_bps``: below this video budget a subscriber's video pauses.
+    - ``audio_only_floor_bps``: below this video budget a subscriber's video pauses
+      (unless the layers it gets bring even less: their publisher's link is the poor one).
     - ``loss_threshold``: loss fraction above which a link counts as bad (two
       evaluations in a row step video down a layer, from the lowest to audio only;
       video resumes only once loss has stayed under it for ``video_resume_hold_s``).

@@ -17,7 +17,8 @@ leaves for video (``bandwidth.DownlinkEstimate``):
   describe the time before. When not even the lowest layers fit on two evaluations in
   a row (at once when loss says so), or the budget is under the floor, video stops:
   audio only. Loss above the threshold on two evaluations without a lower estimate
-  steps down too.
+  steps down too. A REMB under the floor but above what the layers bring (their
+  publisher's own link is poor, so little arrives) stops nothing.
 - **Up, with hysteresis**: one stream moves one layer up when the budget has stayed
   at least ``up_factor`` times what we send for ``up_hold_s`` (a receiver's REMB never
   climbs far above what it receives, so stepping up is a probe, as in ion-sfu). A
@@ -226,7 +227,9 @@ class LayerSelector:
         if not short:
             self._starved_streak = 0
             self._short_streak = 0
-        too_little = budget < policy.audio_only_floor_bps
+        # A REMB never runs far above what arrives: when the publisher itself sends less
+        # than the floor (its own link is poor), a low REMB says nothing of this link.
+        too_little = budget < policy.audio_only_floor_bps and (limited_by_loss or budget < sending)
         if short or too_little:
             fitted = self._fit(budget, streams)
             lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})

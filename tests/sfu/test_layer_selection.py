@@ -107,6 +107,21 @@ def test_an_estimate_under_the_floor_stops_video_at_once() -> None:
     assert decision.audio_only and decision.changed
 
 
+def test_a_low_remb_that_only_follows_a_starved_publisher_keeps_video() -> None:
+    """The publisher's own link is poor: its lowest layer brings 30 kb/s, and the
+    subscriber's REMB (never far above what arrives) sits at 45 kb/s, under the floor."""
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 2, 200_000)
+    starved = StreamLayers("camera", (30_000, 0.0, 0.0))
+    decision = selector.update(now + 1, 45_000, 0.0, (starved,), remb_congested=True)
+    assert not decision.audio_only
+    run(selector, now + 1, 5, 45_000, streams=(starved,))
+    assert not selector.audio_only and selector.layers == {"camera": 0}
+    # the same REMB with more arriving than it allows: the link is short, video stops
+    decision = selector.update(now + 7, 45_000, 0.0, (CAMERA,), remb_congested=True)
+    assert decision.audio_only
+
+
 def test_sustained_random_loss_steps_down_then_stops_video() -> None:
     selector = LayerSelector(POLICY)
     now = run(selector, 0.0, 12, 3_000_000)
