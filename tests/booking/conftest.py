@@ -134,13 +134,18 @@ def booking_client(
     return build
 
 
-async def first_free_slot(client: TestClient, motif_id: str = DEMO_MOTIF) -> dict[str, Any]:
+async def bookable_slots(client: TestClient, motif_id: str = DEMO_MOTIF) -> list[dict[str, Any]]:
+    """The motif's free slots, those too close to now for the minimum notice left out."""
     response = await client.get(f"/api/motifs/{motif_id}/slots")
     assert response.status == 200
     soon = datetime.now(UTC) + timedelta(hours=1)  # clear of the minimum notice
-    slots = [
+    return [
         s for s in (await response.json())["slots"] if datetime.fromisoformat(s["start"]) > soon
     ]
+
+
+async def first_free_slot(client: TestClient, motif_id: str = DEMO_MOTIF) -> dict[str, Any]:
+    slots = await bookable_slots(client, motif_id)
     assert slots, "the demo agent has slots every weekday within two weeks"
     return slots[0]
 
@@ -150,13 +155,7 @@ async def free_slot_and_a_later_one_that_day(
 ) -> tuple[dict[str, Any], str]:
     """The first free slot that another free slot follows on the same Paris day (a slot
     taken just before midnight has none), with that other slot's start."""
-    response = await client.get(f"/api/motifs/{motif_id}/slots")
-    assert response.status == 200
-    soon = datetime.now(UTC) + timedelta(hours=1)  # clear of the minimum notice
-    slots = [
-        s for s in (await response.json())["slots"] if datetime.fromisoformat(s["start"]) > soon
-    ]
-    for slot, following in pairwise(slots):
+    for slot, following in pairwise(await bookable_slots(client, motif_id)):
         if following["start"][:10] == slot["start"][:10]:  # Paris dates (+01:00/+02:00)
             return slot, following["start"]
     raise AssertionError("the demo agent has several slots a day within two weeks")
