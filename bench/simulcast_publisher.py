@@ -6,7 +6,8 @@ video m-line (and, like Chromium, no ``a=ssrc`` there), and once DTLS is up it s
 three VP8 layers itself through the connection's transport, each on its own SSRC,
 every packet stamped with its rid. The layers are pre-encoded clips
 (``bench/media_clip.py``) at three sizes; a PLI for a layer's SSRC restarts that
-layer's clip on its keyframe. Audio goes through aiortc's own sender, pre-encoded too.
+layer's clip on its keyframe; ``send_layers`` stops and restarts layers as a browser
+does when the SFU asks (dynacast). Audio goes through aiortc's own sender, pre-encoded too.
 """
 
 from __future__ import annotations
@@ -219,6 +220,17 @@ class SimulcastPublisher:
                     await transport._send_rtp(packet.serialize(self._extensions))
                     layer.packets_sent += 1
                     layer.sent.append(packet)
+
+    def send_layers(self, layers: dict[str, bool]) -> None:
+        """Start or stop encodings by rid, as a browser's ``setParameters`` does for the
+        SFU's ``send-layers``: a layer started again begins on a keyframe."""
+        for layer in self.layers:
+            active = layers.get(layer.rid)
+            if active is None or active == layer.active:
+                continue
+            layer.active = active
+            if active:
+                layer._restart = True
 
     async def retransmit(self, rid: str, count: int) -> int:
         """Resend a layer's last packets as RTX, as a browser answers a NACK: on the

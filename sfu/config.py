@@ -40,6 +40,10 @@ class SfuConfig:
     - ``layer_up_factor`` / ``layer_up_hold_s``: one layer up once the subscriber's
       video budget has been this multiple of what we send it for this long.
     - ``max_incoming_bitrate_bps``: the REMB we send publishers (their ceiling).
+    - ``suspend_unused_layers_after_s``: a simulcast layer above every layer its
+      subscribers receive is stopped at its publisher after this long (dynacast: the
+      ``on_send_layers`` room event; a browser sets that encoding's ``active``), and
+      asked for again the moment one wants it; ``None`` never stops one.
     - ``allow_test_impairment``: test-only; lets ``Participant.set_test_impairment``
       drop or rate-cap what the SFU sends to that participant (never in production).
     """
@@ -59,4 +63,5 @@ class SfuConfig:
     layer_up_factor: float = 1.3
     layer_up_hold_s: float = 3.0
     max_incoming_bitrate_bps: int = 2_500_000
+    suspend_unused_layers_after_s: float | None = 5.0
     allow_test_impairment: bool = False

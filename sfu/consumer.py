@@ -158,6 +158,7 @@ class Consumer:
             self.paused = True
             self.current_layer = None
             self._held = None
+            self.producer.demand_changed()
 
     def resume(self) -> None:
         """Resume from the next keyframe, continuing our sequence and timestamps.
@@ -169,6 +170,7 @@ class Consumer:
         if self.paused:
             self.paused = False
             self._resume_gap = 1
+            self.producer.demand_changed()
             self.producer.request_keyframe(self.target_layer)
 
     def set_target_layer(self, layer: int | None) -> None:
@@ -177,8 +179,10 @@ class Consumer:
             return
         self.target_layer = layer
         self._held = None
-        if layer != self.current_layer and not self.paused:
-            self.producer.request_keyframe(layer)
+        if not self.paused:
+            self.producer.demand_changed()  # a stopped layer is asked for at once
+            if layer != self.current_layer:
+                self.producer.request_keyframe(layer)
 
     # --- egress: packets that need a decision (the rest never leave C) -------------
     def forward(self, packet: RtpView, layer: int, audio_level: bytes | None = None) -> None:

@@ -18,6 +18,9 @@ from sfu.rtp_view import RtpView
 
 BITRATE_SMOOTHING = 0.5  # weight of the newest one-second sample
 MIN_ROUGH_S = 0.3
+# a layer the publisher was asked to send again counts at its former bitrate this long
+# while its encoder restarts; silent after that, it is taken as one the publisher cannot send
+RESUME_GRACE_S = 3.0
 
 
 class Layer:
@@ -30,14 +33,18 @@ class Layer:
         "_expected_prior",
         "_first_at",
         "_last_keyframe_request",
+        "_packets_at_resume",
         "_received_prior",
+        "_resumed_at",
         "_sampled_at",
         "bitrate_bps",
         "index",
+        "last_flowing_bps",
         "rid",
         "sender_report",
         "source",
         "ssrc",
+        "suspended",
     )
 
     def __init__(self, index: int, rid: str | None, counters: Counters, tracks: list[Any]) -> None:
@@ -54,6 +61,11 @@ class Layer:
         self._sampled_at: float | None = None
         self._first_at = 0.0
         self._last_keyframe_request = -1e9
+        # dynacast: the publisher was asked to stop this encoding (nobody receives it)
+        self.suspended = False
+        self.last_flowing_bps = 0.0  # its bitrate when last measured above zero
+        self._resumed_at: float | None = None
+        self._packets_at_resume = 0
 
     @property
     def packets(self) -> int:
@@ -95,6 +107,8 @@ class Layer:
                 self.bitrate_bps += BITRATE_SMOOTHING * (rate - self.bitrate_bps)
             if rate == 0.0:
                 self.bitrate_bps = 0.0  # the publisher stopped it: not selectable at once
+        if self.bitrate_bps > 0.0:
+            self.last_flowing_bps = self.bitrate_bps
         self._sampled_at = now
         self._bytes_at_sample = self.bytes
         return self.bitrate_bps
@@ -102,10 +116,38 @@ class Layer:
     def rough_bitrate(self, now: float) -> float:
         """The smoothed bitrate, or before the first sample what arrived so far (a layer
         seen for a moment counts as 1 b/s: selectable, its size not known yet)."""
-        if self.bitrate_bps or not self.packets:
+        if self.bitrate_bps or not self.packets or self._bytes_at_sample:
             return self.bitrate_bps
         elapsed = now - self._first_at
         return self.bytes * 8 / elapsed if elapsed >= MIN_ROUGH_S else 1.0
+
+    def selectable_bitrate(self, now: float) -> float:
+        """What choosing this layer would cost: its measured bitrate, or for a layer the
+        publisher was asked to stop (or has just been asked to send again) what it
+        carried before, so that a subscriber can still step up to it."""
+        rate = self.rough_bitrate(now)
+        if rate > 0.0:
+            return rate
+        restarting = self._resumed_at is not None and now - self._resumed_at < RESUME_GRACE_S
+        return self.last_flowing_bps if self.suspended or restarting else 0.0
+
+    def suspend(self) -> None:
+        self.suspended = True
+        self._resumed_at = None
+
+    def resume(self, now: float) -> None:
+        self.suspended = False
+        self._resumed_at = now
+        self._packets_at_resume = self.packets
+
+    def check_resumed(self, now: float) -> None:
+        """A layer asked for again that brought nothing within the grace is one the
+        publisher cannot send now (its own estimate): it counts as never measured."""
+        if self._resumed_at is None or now - self._resumed_at < RESUME_GRACE_S:
+            return
+        if self.packets == self._packets_at_resume:
+            self.last_flowing_bps = 0.0
+        self._resumed_at = None
 
     def may_request_keyframe(self, now: float, min_interval_s: float) -> bool:
         if self.ssrc is None or now - self._last_keyframe_request < min_interval_s:
@@ -138,6 +180,7 @@ class Layer:
             "ssrc": self.ssrc,
             "packets": self.packets,
             "bitrate_bps": int(self.bitrate_bps),
+            "suspended": self.suspended,
         }
 
 
@@ -184,11 +227,13 @@ class LayerSet:
         return layer
 
     def bitrates(self, now: float | None = None) -> list[float]:
-        """Per-layer bitrates, lowest first; sampled when ``now`` is given."""
+        """Per-layer measured bitrates, lowest first, sampled at ``now`` (about once a
+        second); without ``now``, what each layer would cost a subscriber
+        (``Layer.selectable_bitrate``: 0 for a layer that is not being sent)."""
         if now is not None:
             return [layer.sample_bitrate(now) for layer in self.layers]
         now = time.monotonic()
-        return [layer.rough_bitrate(now) for layer in self.layers]
+        return [layer.selectable_bitrate(now) for layer in self.layers]
 
     def of_ssrc(self, ssrc: int) -> Layer | None:
         return self.by_ssrc.get(ssrc)

@@ -26,6 +26,9 @@ class RoomListener(Protocol):
     def on_subscription_changed(self, room: Room, participant: Participant) -> None: ...
     def on_quality(self, room: Room, participant: Participant, report: QualityReport) -> None: ...
     def on_active_speaker(self, room: Room, participant_id: str) -> None: ...
+    def on_send_layers(
+        self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None: ...
 
 
 class RoomListenerBase:
@@ -50,6 +53,11 @@ class RoomListenerBase:
         return None
 
     def on_active_speaker(self, room: Room, participant_id: str) -> None:
+        return None
+
+    def on_send_layers(
+        self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None:
         return None
 
 

@@ -147,6 +147,8 @@ class Participant:
                 rid_extension_id=simulcast.rid_extension_id if simulcast else 0,
                 repaired_rid_extension_id=simulcast.repaired_rid_extension_id if simulcast else 0,
                 max_incoming_bitrate_bps=self.room.config.max_incoming_bitrate_bps,
+                suspend_unused_layers_after_s=self.room.config.suspend_unused_layers_after_s,
+                on_send_layers=self.room.on_send_layers,
             )
             producer.start()
             self.producers[source] = producer

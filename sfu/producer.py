@@ -18,6 +18,7 @@ from sfu.aiortc_adapter import (
     log_forward_error,
 )
 from sfu.keyframes import keyframe_detector
+from sfu.layer_demand import LayerDemand
 from sfu.layers import Layer, LayerSet
 from sfu.stats import RoomCounters
 
@@ -55,6 +56,8 @@ class Producer:
         repaired_rid_extension_id: int = 0,
         max_incoming_bitrate_bps: int = 0,
         speech_level: int = 127,
+        suspend_unused_layers_after_s: float | None = None,
+        on_send_layers: Callable[[Producer, dict[str, bool]], None] | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.source = source
@@ -79,6 +82,11 @@ class Producer:
         self._on_audio_level = on_audio_level
         self._speech_level = speech_level
         self._fast_ssrcs: set[int] = set()
+        # dynacast: which encodings we ask the publisher to send (simulcast only)
+        self._demand: LayerDemand | None = None
+        if self.layer_set.simulcast and suspend_unused_layers_after_s is not None:
+            self._demand = LayerDemand(len(self.layers), suspend_unused_layers_after_s)
+        self._on_send_layers = on_send_layers
 
     def start(self) -> None:
         self.receiver.sink = self
@@ -100,12 +108,56 @@ class Producer:
     def add_consumer(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
         self._tracks.append(consumer.track)
+        self.demand_changed()
 
     def remove_consumer(self, consumer: Consumer) -> None:
         if consumer in self.consumers:
             self.consumers.remove(consumer)
         if consumer.track in self._tracks:
             self._tracks.remove(consumer.track)
+        self.demand_changed()
+
+    # --- dynacast ----------------------------------------------------------------
+    def demand_changed(self) -> None:
+        """A consumer's layers changed (or a consumer came or went): ask the publisher
+        at once for a layer somebody now wants; stopping one waits (``LayerDemand``)."""
+        demand = self._demand
+        if demand is None:
+            return
+        wanted: set[int] = set()
+        for consumer in self.consumers:
+            if consumer.paused:
+                continue
+            wanted.add(consumer.target_layer)
+            if consumer.current_layer is not None:
+                wanted.add(consumer.current_layer)
+        flowed = [layer.last_flowing_bps > 0.0 for layer in self.layers]
+        if not demand.update(time.monotonic(), wanted, flowed):
+            return
+        now = time.monotonic()
+        for layer, active in zip(self.layers, demand.active, strict=True):
+            if active and layer.suspended:
+                layer.resume(now)  # its encoder restarts on a keyframe
+            elif not active and not layer.suspended:
+                layer.suspend()
+        log.info(
+            "sfu_send_layers",
+            participant_id=self.participant_id,
+            source=self.source,
+            active=self.requested_layers(),
+        )
+        if self._on_send_layers is not None:
+            self._on_send_layers(self, self.requested_layers())
+
+    def requested_layers(self) -> dict[str, bool]:
+        """rid → whether we ask the publisher to send that encoding (empty: not simulcast,
+        or dynacast off)."""
+        if self._demand is None:
+            return {}
+        return {
+            str(layer.rid): active
+            for layer, active in zip(self.layers, self._demand.active, strict=True)
+        }
 
     async def close(self) -> None:
         self.receiver.sink = None
@@ -253,6 +305,11 @@ class Producer:
         report = self._periodic_reports()
         if report is not None:
             self._queue(report)
+        if self._demand is not None:
+            now = time.monotonic()
+            for layer in self.layers:
+                layer.check_resumed(now)
+            self.demand_changed()  # layers unwanted long enough are stopped now
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -264,4 +321,5 @@ class Producer:
             "packets": self.packets,
             "consumers": len(self.consumers),
             "keyframe_requests": self.keyframe_requests,
+            "requested_layers": self.requested_layers(),
         }

@@ -102,6 +102,12 @@ class Room:
         self._speaker_since = now
         self.listeners.emit("on_active_speaker", self, producer.participant_id)
 
+    def on_send_layers(self, producer: Producer, layers: dict[str, bool]) -> None:
+        """Dynacast: the encodings (by rid) we ask this producer's publisher to send."""
+        self.listeners.emit(
+            "on_send_layers", self, producer.participant_id, producer.source, dict(layers)
+        )
+
     async def close(self) -> None:
         """Remove every participant, then forget this room in its SFU."""
         if self.closed:

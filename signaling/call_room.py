@@ -260,6 +260,12 @@ class CallRoom:
     def on_active_speaker(self, participant_id: str) -> None:
         self._broadcast_now({"type": "active-speaker", "participant_id": participant_id})
 
+    def on_send_layers(self, participant_id: str, source: str, layers: dict[str, bool]) -> None:
+        """Dynacast: tell a publisher which of its simulcast encodings to send."""
+        session = self.sessions.get(participant_id)
+        if session is not None:
+            session.deliver({"type": "send-layers", "source": source, "layers": dict(layers)})
+
     def on_quality(self, subscriber_id: str, report: Any) -> None:
         session = self.sessions.get(subscriber_id)
         if session is None:

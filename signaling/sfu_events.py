@@ -32,3 +32,8 @@ class CallRoomSfuListener(sfu.RoomListenerBase):
 
     def on_active_speaker(self, room: Any, participant_id: str) -> None:
         self._room.on_active_speaker(participant_id)
+
+    def on_send_layers(
+        self, room: Any, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None:
+        self._room.on_send_layers(participant_id, source, layers)

@@ -3,11 +3,13 @@ and a subscriber whose stream switches layers on keyframes without a broken pict
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bench.sfu_loopback_client import LoopbackClient
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
-from sfu import Sfu, SfuConfig
+from sfu import Room, RoomListenerBase, Sfu, SfuConfig
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -78,3 +80,62 @@ async def _video_track(client: LoopbackClient):  # type: ignore[no-untyped-def]
         lambda: any(r.kind == "video" and r.frames > 0 for r in client.received.values()), 20
     )
     return next(r for r in client.received.values() if r.kind == "video")
+
+
+class _SendLayers(RoomListenerBase):
+    """Hands the SFU's dynacast requests to the publisher, as signalling does to a page."""
+
+    def __init__(self, publisher: SimulcastPublisher) -> None:
+        self.publisher = publisher
+        self.requests: list[dict[str, bool]] = []
+
+    def on_send_layers(
+        self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None:
+        if participant_id == "agent" and source == "camera":
+            self.requests.append(layers)
+            self.publisher.send_layers(layers)
+
+
+async def test_layers_nobody_receives_stop_at_the_publisher_and_start_again_when_wanted() -> None:
+    sfu = Sfu(replace(CONFIG, suspend_unused_layers_after_s=1.0))
+    room = sfu.room("bk-dynacast")
+    publisher = SimulcastPublisher(room.add_participant("agent"))
+    viewer = LoopbackClient(room.add_participant("citizen"))
+    requests = _SendLayers(publisher)
+    room.add_listener(requests)
+    try:
+        await publisher.publish()
+        camera = await _producer(room, "agent", "camera")
+        assert await viewer.sync_subscription()
+        video = await _video_track(viewer)
+        assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
+        assert camera.requested_layers() == {"q": True, "h": True, "f": True}
+
+        # capped to the lowest layer: the two above stop at the publisher, once the
+        # delay has passed, and the viewer's picture goes on
+        viewer.participant.set_quality_preference(mode="auto", max_layer=0)
+        assert await until(lambda: video.width == LAYER_WIDTHS["q"], 20), video.widths
+        only_lowest = {"q": True, "h": False, "f": False}
+        assert await until(lambda: requests.requests[-1:] == [only_lowest], 10)
+        assert [layer.suspended for layer in camera.layers] == [False, True, True]
+        stopped = publisher.layer("f").packets_sent
+        frames = video.frames
+        assert await until(lambda: video.frames > frames + 15, 10)
+        assert publisher.layer("f").packets_sent == stopped
+        # nothing arrives on them, yet they stay selectable at what they carried
+        assert await until(lambda: camera.layers[2].bitrate_bps == 0.0, 5)
+        assert all(rate > 0 for rate in camera.layer_bitrates())
+
+        # the cap lifted: the viewer steps up, each layer is asked for as it is wanted,
+        # restarts on a keyframe and the picture comes back to the top
+        viewer.participant.set_quality_preference(mode="auto")
+        assert await until(lambda: video.width == LAYER_WIDTHS["f"], 30), video.widths
+        assert requests.requests[-1] == {"q": True, "h": True, "f": True}
+        assert not any(layer.suspended for layer in camera.layers)
+        assert publisher.layer("f").packets_sent > stopped
+        assert set(video.widths) <= set(LAYER_WIDTHS.values())  # never a broken picture
+    finally:
+        await publisher.close()
+        await viewer.close()
+        await sfu.close()

@@ -1,6 +1,7 @@
 """The call room publishes its camera as three simulcast layers: the SFU receives all
 three from the real call page, a viewer gets the top one, and drops to the lowest (and
-back) when it caps what it receives with `set-quality`.
+back) when it caps what it receives with `set-quality`; the layers nobody receives
+meanwhile stop at the publishing page and start again when wanted.
 
 Chromium's fake camera gives the size asked for (the pre-call check asks 960x540), so
 the layers are 160, 320 and 640 pixels wide. The SFU runs in this process
@@ -37,6 +38,15 @@ async () => {
   return sizes;
 }
 """
+CAMERA_ENCODINGS_JS = """
+() => {
+  const call = window.visioguichet;
+  const camera = call.publishPc?.getTransceivers().find((tr) => call.sources[tr.mid] === "camera");
+  if (!camera) return {};
+  return Object.fromEntries(camera.sender.getParameters().encodings.map((e) => [e.rid, e.active]));
+}
+"""
+ALL_ON = {"q": True, "h": True, "f": True}
 SCREEN_SENDER_JS = """
 () => {
   const { sender } = window.visioguichet.screen.transceiver;
@@ -126,8 +136,32 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
     # The cap is the citizen's own: the agent still gets the citizen's top layer.
     wait_for_width(agent, WIDTHS["f"], "the citizen's top layer")
     assert remote_width(citizen) == WIDTHS["q"]
+    # Nobody receives the agent's two upper layers now: after the SFU's delay its page
+    # stops encoding them (dynacast, `send-layers`); the citizen's page still sends all.
+    wait_for(
+        lambda: agent.evaluate(CAMERA_ENCODINGS_JS) == {"q": True, "h": False, "f": False},
+        "the agent's unwatched layers stopped",
+        LAYER_TIMEOUT_S,
+    )
+    wait_for(
+        lambda: (
+            [x["bitrate_bps"] > 0 for x in camera_layers(call_server, room, "agent-1")]
+            == [True, False, False]
+        ),
+        "nothing arriving on the stopped layers",
+        LAYER_TIMEOUT_S,
+    )
+    assert [x["suspended"] for x in camera_layers(call_server, room, "agent-1")] == [
+        False,
+        True,
+        True,
+    ]
+    assert citizen.evaluate(CAMERA_ENCODINGS_JS) == ALL_ON
+    assert remote_width(citizen) == WIDTHS["q"]
     set_quality(citizen, mode="auto")
+    # each layer is asked for again as the viewer steps up to it
     wait_for_width(citizen, WIDTHS["f"], "the top layer once the cap is lifted")
+    assert agent.evaluate(CAMERA_ENCODINGS_JS) == ALL_ON
 
     # A network change starts the publish connection over: it is simulcast again.
     old = {x["ssrc"] for x in camera_layers(call_server, room, "agent-1")}

@@ -12,7 +12,7 @@ const call = {
   signaling: null, role: null, me: null, iceServers: [],
   local: null, publishPc: null, subscribePc: null,
   tracksByMid: new Map(), remoteStream: new MediaStream(), participants: new Map(),
-  subscribeChain: Promise.resolve(), finished: false, meter: null,
+  subscribeChain: Promise.resolve(), layersChain: Promise.resolve(), finished: false, meter: null,
   sources: {}, reconnects: 0, restarting: false,
 };
 const MAX_RECONNECTS = 5;
@@ -94,6 +94,7 @@ async function onFrame(frame) {
     case "chat": return addMessage(frame.name, frame.text);
     case "file": return addFile(frame);
     case "quality": return showQuality(frame);
+    case "send-layers": return sendLayers(frame);
     case "error": return onError(frame);
     default: return undefined;
   }
@@ -212,6 +213,32 @@ function addCamera(pc, track) {
     }
   }
   return pc.addTransceiver(track, init);
+}
+
+/**
+ * A server `send-layers` frame: which simulcast encodings of a source somebody
+ * receives. The others stop (no encoding, no upload) until a viewer wants them again.
+ * One setParameters at a time: each must see the previous one's result.
+ */
+function sendLayers(frame) {
+  const pc = call.publishPc;
+  const transceiver = pc?.getTransceivers().find((tr) => call.sources?.[tr.mid] === frame.source);
+  if (!transceiver || !frame.layers) return undefined;
+  const { sender } = transceiver;
+  call.layersChain = call.layersChain.then(async () => {
+    if (pc !== call.publishPc) return;  // a new connection starts with every layer on
+    const params = sender.getParameters();
+    let changed = false;
+    for (const encoding of params.encodings || []) {
+      const active = frame.layers[encoding.rid];
+      if (typeof active === "boolean" && encoding.active !== active) {
+        encoding.active = active;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params);
+  }).catch((err) => console.warn("send-layers", err));
+  return undefined;
 }
 
 /** Screen share: one more sending m-section on the publish PC, announced as `screen`. */
