@@ -131,35 +131,34 @@ class Producer:
             wanted.add(consumer.target_layer)
             if consumer.current_layer is not None:
                 wanted.add(consumer.current_layer)
-        flowed = [layer.last_flowing_bps > 0.0 for layer in self.layers]
-        if not demand.update(time.monotonic(), wanted, flowed):
-            return
         now = time.monotonic()
+        flowed = [layer.last_flowing_bps > 0.0 for layer in self.layers]
+        if not demand.update(now, wanted, flowed):
+            return
         for layer, active in zip(self.layers, demand.active, strict=True):
             if active and layer.suspended:
                 layer.resume(now)  # its encoder restarts on a keyframe
             elif not active and not layer.suspended:
                 layer.suspend()
+        requested = self.requested_layers()
         log.info(
             "sfu_send_layers",
             participant_id=self.participant_id,
             source=self.source,
-            active=self.requested_layers(),
+            active=requested,
         )
         if self._on_send_layers is not None:
-            self._on_send_layers(self, self.requested_layers())
+            self._on_send_layers(self, requested)
 
     def requested_layers(self) -> dict[str, bool]:
         """rid → whether we ask the publisher to send that encoding (empty: not simulcast,
         or dynacast off)."""
         if self._demand is None:
             return {}
-        return {
-            str(layer.rid): active
-            for layer, active in zip(self.layers, self._demand.active, strict=True)
-        }
+        return {str(layer.rid): not layer.suspended for layer in self.layers}
 
     async def close(self) -> None:
+        self._demand = None  # its consumers leave below: nothing more to ask the publisher
         self.receiver.sink = None
         self._leave_fast_path()
         for consumer in list(self.consumers):

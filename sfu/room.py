@@ -105,7 +105,7 @@ class Room:
     def on_send_layers(self, producer: Producer, layers: dict[str, bool]) -> None:
         """Dynacast: the encodings (by rid) we ask this producer's publisher to send."""
         self.listeners.emit(
-            "on_send_layers", self, producer.participant_id, producer.source, dict(layers)
+            "on_send_layers", self, producer.participant_id, producer.source, layers
         )
 
     async def close(self) -> None:

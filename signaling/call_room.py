@@ -264,7 +264,7 @@ class CallRoom:
         """Dynacast: tell a publisher which of its simulcast encodings to send."""
         session = self.sessions.get(participant_id)
         if session is not None:
-            session.deliver({"type": "send-layers", "source": source, "layers": dict(layers)})
+            session.deliver({"type": "send-layers", "source": source, "layers": layers})
 
     def on_quality(self, subscriber_id: str, report: Any) -> None:
         session = self.sessions.get(subscriber_id)
