@@ -156,7 +156,13 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
         True,
         True,
     ]
-    assert citizen.evaluate(CAMERA_ENCODINGS_JS) == ALL_ON
+    # (waited for: the agent's own link adaptation may have held it a moment below the
+    # top layer, long enough for the citizen's to stop until it steps back up)
+    wait_for(
+        lambda: citizen.evaluate(CAMERA_ENCODINGS_JS) == ALL_ON,
+        "the citizen's page sending all its layers",
+        LAYER_TIMEOUT_S,
+    )
     assert remote_width(citizen) == WIDTHS["q"]
     set_quality(citizen, mode="auto")
     # each layer is asked for again as the viewer steps up to it
