@@ -29,6 +29,9 @@ class BookingConfig:
     # First retry delay of the outbox sender; doubles on each failure up to the maximum.
     mail_retry_base_s: float = 2.0
     mail_retry_max_s: float = 300.0
+    # After this many failed tries (about 1 h 40 min with the delays above) a mail is
+    # marked failed instead of retried for ever; a permanent SMTP refusal marks it at once.
+    mail_max_attempts: int = 25
     # How often background work (outbox, reminders, purge) looks for due items.
     worker_poll_s: float = 1.0
     # Failed logins allowed per email and per client address within the window.

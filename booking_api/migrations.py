@@ -197,6 +197,11 @@ MIGRATIONS: dict[int, list[str]] = {
         # (created_at, created_ns) order; rows older than this version have NULL here.
         "ALTER TABLE outbox ADD COLUMN created_ns BIGINT",
     ],
+    5: [
+        # A mail the server refused for good (5xx) or that failed mail_max_attempts times
+        # is marked here and no longer retried, so an operator can list and act on it.
+        "ALTER TABLE outbox ADD COLUMN failed_at BIGINT",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)
