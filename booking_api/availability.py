@@ -14,10 +14,11 @@ from typing import Any
 
 from booking_api.bookings import OPEN, list_bookings
 from booking_api.catalogue import agent_calendars
+from booking_api.date_window import parse_instant
 from booking_api.db import Database
 from booking_api.slots import PARIS, available_at, from_epoch, to_paris_iso
 from booking_api.tokens import new_id
-from booking_api.validation import optional_text, parse_instant
+from booking_api.validation import optional_text
 
 MAX_RULES = 42
 MAX_ABSENCE_DAYS = 366

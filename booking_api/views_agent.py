@@ -19,9 +19,10 @@ from booking_api.bookings import (
 )
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
+from booking_api.date_window import parse_date
 from booking_api.errors import json_body
 from booking_api.slots import PARIS
-from booking_api.validation import parse_date, raise_if
+from booking_api.validation import raise_if
 
 routes = web.RouteTableDef()
 

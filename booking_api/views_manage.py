@@ -17,8 +17,9 @@ from booking_api.bookings import (
 )
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
+from booking_api.date_window import parse_instant
 from booking_api.errors import ApiError, json_body, not_found
-from booking_api.validation import parse_instant, raise_if
+from booking_api.validation import raise_if
 
 routes = web.RouteTableDef()
 

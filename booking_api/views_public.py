@@ -10,14 +10,13 @@ from aiohttp import web
 from booking_api.bookings import NewBooking, create_booking
 from booking_api.catalogue import agent_calendars, get_motif, list_services
 from booking_api.context import context_of
+from booking_api.date_window import parse_date, parse_instant
 from booking_api.errors import ValidationFailed, json_body, not_found
 from booking_api.mail_text import LOCALES
 from booking_api.slots import PARIS, free_slots, to_paris_iso
 from booking_api.validation import (
     optional_text,
     parse_citizen,
-    parse_date,
-    parse_instant,
     raise_if,
 )
 

@@ -18,8 +18,9 @@ from booking_api.auth import require_user
 from booking_api.bookings import load_booking, reschedule_booking
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
+from booking_api.date_window import parse_instant
 from booking_api.errors import ApiError, json_body
-from booking_api.validation import parse_instant, raise_if
+from booking_api.validation import raise_if
 
 routes = web.RouteTableDef()
 

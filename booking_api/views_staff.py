@@ -14,9 +14,10 @@ from booking_api.auth import require_user
 from booking_api.bookings import create_booking, list_bookings
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
+from booking_api.date_window import parse_date
 from booking_api.errors import ValidationFailed, json_body, not_found
 from booking_api.slots import PARIS
-from booking_api.validation import parse_date, raise_if
+from booking_api.validation import raise_if
 from booking_api.views_public import created_response, parse_new_booking
 
 routes = web.RouteTableDef()
