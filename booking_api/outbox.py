@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import smtplib
 import ssl
 import time
 from email import message_from_string, policy
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -57,7 +59,14 @@ class SmtpTarget:
         self.password = unquote(parts.password) if parts.password else None
 
     def send(self, sender: str, recipient: str, message: str, timeout: float = 10.0) -> None:
-        """Blocking; run it in a thread."""
+        """Blocking; run it in a thread.
+
+        smtplib writes addresses into SMTP commands as they are: a line break in one
+        would smuggle in commands of its own (another RCPT TO), so it is refused here.
+        """
+        for address in (sender, recipient):
+            if any(ord(c) < 32 or ord(c) == 127 for c in address):
+                raise ValueError(f"control character in mail address {address!r}")
         smtp: smtplib.SMTP
         if self.tls:
             smtp = smtplib.SMTP_SSL(
@@ -72,7 +81,20 @@ class SmtpTarget:
 
 
 def envelope_sender(mail_from: str) -> str:
-    return mail_from.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in mail_from else mail_from
+    """The bare address of a ``Name <address>`` sender, for the SMTP envelope."""
+    _, address = parseaddr(mail_from)
+    if "@" not in address:
+        raise ValueError(f"mail sender is not an address: {mail_from!r}")
+    return address
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A refusal the server will repeat (5xx): retrying only delays the error report."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
 
 
 class OutboxSender:
@@ -106,11 +128,15 @@ class OutboxSender:
             self._wakeup.clear()
 
     async def send_due(self) -> int:
-        """Try every due mail once; returns how many went out."""
+        """Try every due mail once; returns how many went out.
+
+        One row's failure, whatever it is, never stops the others: it is recorded on the
+        row (attempts, next try, last error), logged once, and the pass goes on.
+        """
         now = int(time.time())
         rows = await self._db.fetch_all(
             "SELECT id, kind, recipient, message, attempts FROM outbox "
-            "WHERE sent_at IS NULL AND next_attempt_at <= ? "
+            "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
             "ORDER BY created_at, created_ns LIMIT 50",
             now,
         )
@@ -118,26 +144,10 @@ class OutboxSender:
         for row in rows:
             try:
                 await self._deliver(row["id"], row["recipient"], row["message"])
-            except (OSError, smtplib.SMTPException) as exc:
-                attempts = int(row["attempts"]) + 1
-                delay = min(
-                    self._config.mail_retry_base_s * 2 ** (attempts - 1),
-                    self._config.mail_retry_max_s,
-                )
-                await self._db.execute(
-                    "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? "
-                    "WHERE id = ?",
-                    attempts,
-                    int(time.time() + max(delay, 1.0)),
-                    type(exc).__name__,
-                    row["id"],
-                )
-                log.warning(
-                    "mail_send_failed",
-                    kind=row["kind"],
-                    attempts=attempts,
-                    error=type(exc).__name__,
-                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._record_failure(row, exc)
                 continue
             await self._db.execute(
                 "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
@@ -148,6 +158,35 @@ class OutboxSender:
             sent += 1
             log.info("mail_sent", kind=row["kind"])
         return sent
+
+    async def _record_failure(self, row: dict[str, object], exc: Exception) -> None:
+        attempts = int(str(row["attempts"])) + 1
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        final = is_permanent(exc) or attempts >= self._config.mail_max_attempts
+        delay = min(
+            self._config.mail_retry_base_s * 2 ** (attempts - 1),
+            self._config.mail_retry_max_s,
+        )
+        now = time.time()
+        await self._db.execute(
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, failed_at = ? "
+            "WHERE id = ?",
+            attempts,
+            int(now + max(delay, 1.0)),
+            error,
+            int(now) if final else None,
+            row["id"],
+        )
+        expected = isinstance(exc, OSError | smtplib.SMTPException)
+        log.log(
+            logging.ERROR if final or not expected else logging.WARNING,
+            "mail_failed" if final else "mail_send_failed",
+            mail_id=row["id"],
+            kind=row["kind"],
+            attempts=attempts,
+            error=error,
+            exc_info=not expected,
+        )
 
     async def _deliver(self, mail_id: str, recipient: str, message: str) -> None:
         if self._smtp is None:

@@ -6,16 +6,24 @@ import argparse
 import asyncio
 import gc
 import getpass
+import ipaddress
 import signal
 import sys
 import time
 from collections.abc import Sequence
+from email.utils import parseaddr
 from pathlib import Path
 
 import structlog
 
 from visioguichet.log_setup import configure_logging
-from visioguichet.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, env_default
+from visioguichet.settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAIL_FROM,
+    DEFAULT_PORT,
+    Settings,
+    env_default,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +37,37 @@ def _port_range(text: str) -> tuple[int, int]:
     if not (1024 <= first <= last <= 65535):
         raise argparse.ArgumentTypeError("port range must lie within 1024-65535, low to high")
     return first, last
+
+
+def _mail_from(text: str) -> str:
+    """A ``From`` address a mail server accepts: one line, one ``local@domain``."""
+    _, address = parseaddr(text)
+    if not text.strip() or any(ord(c) < 32 or ord(c) == 127 for c in text) or (
+        "@" not in address or address.startswith("@") or address.endswith("@")
+    ):
+        raise argparse.ArgumentTypeError(
+            f"--mail-from must be an address like 'Name <no-reply@example.org>', got {text!r}"
+        )
+    return text.strip()
+
+
+def _network(text: str) -> str:
+    """An address or CIDR network, as ``--trusted-proxy`` takes."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an IP address or CIDR network: {text!r}") from exc
+
+
+def _trusted_proxies(flags: list[str] | None) -> tuple[str, ...]:
+    """The ``--trusted-proxy`` flags, else ``VISIOGUICHET_TRUSTED_PROXY`` (comma-separated)."""
+    if flags is None:
+        entries = (env_default("trusted_proxy") or "").split(",")
+        try:
+            flags = [_network(entry) for entry in entries if entry.strip()]
+        except argparse.ArgumentTypeError as exc:
+            raise SystemExit(f"VISIOGUICHET_TRUSTED_PROXY: {exc}") from exc
+    return tuple(dict.fromkeys(flags))
 
 
 def _add_storage_args(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=env_default("smtp_url"),
         help="smtp://[user:pass@]host:port or smtps://…; unset: mail goes to DATA_DIR/outbox",
     )
-    serve.add_argument("--mail-from", default=env_default("mail_from", Settings.mail_from))
+    serve.add_argument(
+        "--mail-from",
+        type=_mail_from,
+        default=_mail_from(env_default("mail_from", DEFAULT_MAIL_FROM) or DEFAULT_MAIL_FROM),
+        help=f'sender of every mail, e.g. "CAF <ne-pas-repondre@caf.example>" '
+        f"(default: {DEFAULT_MAIL_FROM})",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="seed a demo organisation, motifs and agent"
     )
@@ -108,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--help-phone",
         default=env_default("help_phone"),
         help="phone number the call page offers when video cannot work",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        type=_network,
+        metavar="ADDR|CIDR",
+        help="reverse proxy whose X-Forwarded-For names the client (repeatable; "
+        "env: comma-separated)",
+    )
+    serve.add_argument(
+        "--metrics-token",
+        default=env_default("metrics_token"),
+        help="bearer token /metrics requires; unset: /metrics answers loopback peers only",
     )
     serve.add_argument(
         "--log-format", choices=("console", "json"), default=env_default("log_format", "console")
@@ -167,6 +225,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         turn_password=args.turn_password,
         purge_after_days=args.purge_after_days,
         help_phone=args.help_phone,
+        trusted_proxies=_trusted_proxies(args.trusted_proxy),
+        metrics_token=args.metrics_token or None,
     )
 
 

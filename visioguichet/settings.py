@@ -13,6 +13,9 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+# The sender of every mail unless --mail-from says otherwise. A module constant, not read
+# off the dataclass: with slots=True, ``Settings.mail_from`` is the slot descriptor.
+DEFAULT_MAIL_FROM = "Visioguichet <no-reply@visioguichet.localhost>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +26,7 @@ class Settings:
     database_url: str | None = None
     public_base_url: str | None = None
     smtp_url: str | None = None
-    mail_from: str = "Visioguichet <no-reply@visioguichet.localhost>"
+    mail_from: str = DEFAULT_MAIL_FROM
     demo: bool = False
     log_format: str = "console"  # "console" in dev, "json" in production
     log_level: str = "info"
@@ -38,6 +41,10 @@ class Settings:
     turn_password: str | None = field(default=None, repr=False)
     purge_after_days: int = 90
     help_phone: str | None = None  # shown to citizens when video cannot work
+    # Reverse proxies (addresses/CIDRs) whose X-Forwarded-For names the client; a
+    # bearer token for /metrics (unset: /metrics answers loopback peers only).
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def resolved_database_url(self) -> str:

@@ -116,16 +116,16 @@ def booking_client(
     """Builds the service as the composition does: booking app mounted at /api."""
 
     async def build(**overrides: Any) -> TestClient:
-        config = BookingConfig(
-            database_url=database_url,
-            data_dir=tmp_path / "data",
-            public_base_url="http://127.0.0.1:8080",
-            demo=True,
-            mail_retry_base_s=1.0,
-            mail_retry_max_s=2.0,
-            worker_poll_s=0.2,
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "database_url": database_url,
+            "data_dir": tmp_path / "data",
+            "public_base_url": "http://127.0.0.1:8080",
+            "demo": True,
+            "mail_retry_base_s": 1.0,
+            "mail_retry_max_s": 2.0,
+            "worker_poll_s": 0.2,
+        }
+        config = BookingConfig(**(settings | overrides))
         root = web.Application()
         booking_app = create_app(config, signer)
         root.add_subapp("/api", booking_app)
