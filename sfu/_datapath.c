@@ -102,7 +102,9 @@ static int parse_rtp(const unsigned char *data, Py_ssize_t size, RtpHeader *h) {
     return 1;
 }
 
-/* The value of one header extension (RFC 8285), as RtpView.extension finds it. */
+/* The value of one header extension (RFC 8285), as RtpView.extension finds it. The
+ * block ends within the packet (parse_rtp checked it); an element is read only once it
+ * is known to fit the block, and a walk stops at the first one that does not. */
 static const unsigned char *find_extension(const unsigned char *data, const RtpHeader *h,
                                            int id, Py_ssize_t *length) {
     if (!id || !h->extension_end)
@@ -116,8 +118,8 @@ static const unsigned char *find_extension(const unsigned char *data, const RtpH
                 continue;
             }
             int element = byte >> 4, size = (byte & 0x0F) + 1;
-            if (element == 15)
-                return NULL;
+            if (element == 15 || pos + 1 + size > end)
+                return NULL; /* the rest is not to be read, or does not fit the block */
             if (element == id) {
                 *length = size;
                 return data + pos + 1;
@@ -134,6 +136,8 @@ static const unsigned char *find_extension(const unsigned char *data, const RtpH
                 continue;
             }
             int size = data[pos + 1];
+            if (pos + 2 + size > end)
+                return NULL; /* runs past the block (and perhaps the packet) */
             if (element == id) {
                 *length = size;
                 return data + pos + 2;
@@ -1843,6 +1847,64 @@ static PyTypeObject ReaderType = {
     .tp_members = Reader_members,
 };
 
+/* ------------------------------------------------------------ test entry points --- */
+/*
+ * parse_rtp and find_extension as Python functions, for tests that compare them with
+ * RtpView. Each works on a copy of the bytes in a heap block of exactly their size (a
+ * bytes object has a spare NUL byte after its end, the receive buffers thousands): a
+ * sanitizer build then reports any read past the packet.
+ */
+
+static unsigned char *exact_copy(PyObject *data, Py_ssize_t *size) {
+    Py_buffer view;
+    if (read_buffer(data, &view) < 0)
+        return NULL;
+    unsigned char *copy = PyMem_RawMalloc(view.len ? (size_t)view.len : 1);
+    if (copy == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(copy, view.buf, (size_t)view.len);
+    *size = view.len;
+    PyBuffer_Release(&view);
+    return copy;
+}
+
+static PyObject *parse_header(PyObject *module, PyObject *data) {
+    Py_ssize_t size;
+    unsigned char *copy = exact_copy(data, &size);
+    if (copy == NULL)
+        return NULL;
+    RtpHeader h;
+    int parsed = parse_rtp(copy, size, &h);
+    PyMem_RawFree(copy);
+    if (!parsed)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(kikiiininn)", (unsigned long)h.ssrc, (int)h.sequence_number,
+                         (unsigned long)h.timestamp, h.payload_type, h.marker, h.padding,
+                         h.payload_offset, h.extension_profile, h.extension_start,
+                         h.extension_end);
+}
+
+static PyObject *header_extension(PyObject *module, PyObject *args) {
+    PyObject *data;
+    int id;
+    if (!PyArg_ParseTuple(args, "Oi", &data, &id))
+        return NULL;
+    Py_ssize_t size, length = 0;
+    unsigned char *copy = exact_copy(data, &size);
+    if (copy == NULL)
+        return NULL;
+    RtpHeader h;
+    const unsigned char *value = parse_rtp(copy, size, &h) ? find_extension(copy, &h, id, &length)
+                                                           : NULL;
+    PyObject *result = value == NULL ? Py_NewRef(Py_None)
+                                     : PyBytes_FromStringAndSize((const char *)value, length);
+    PyMem_RawFree(copy);
+    return result;
+}
+
 /* ---------------------------------------------------------------------- module --- */
 
 static PyObject *set_view_factory(PyObject *module, PyObject *factory) {
@@ -1883,6 +1945,12 @@ static PyMethodDef module_methods[] = {
     {"aead_srtp", aead_srtp, METH_O,
      "aead_srtp(master_key_and_salt): an Srtp for AEAD_AES_128_GCM (28 bytes) or "
      "AEAD_AES_256_GCM (44 bytes), RFC 7714, without libsrtp."},
+    {"parse_header", parse_header, METH_O,
+     "parse_header(packet): parse_rtp's reading of it as (ssrc, sequence_number, timestamp, "
+     "payload_type, marker, padding, payload_offset, extension_profile, extension_start, "
+     "extension_end), or None when it is not well-formed RTP (tests)."},
+    {"header_extension", header_extension, METH_VARARGS,
+     "header_extension(packet, id): the value find_extension finds, or None (tests)."},
     {"set_view_factory", set_view_factory, METH_O,
      "set_view_factory(parse): how a decision gets its view of a packet (RtpView.parse)."},
     {NULL}};

@@ -114,7 +114,10 @@ class RtpView:
         return len(self.data) - self.payload_offset - self.padding
 
     def extension(self, extension_id: int) -> bytes | None:
-        """The value of one header extension (RFC 8285 one- or two-byte form), if present."""
+        """The value of one header extension (RFC 8285 one- or two-byte form), if present.
+
+        The walk stops at an element that does not fit its block: its value would be
+        the payload's bytes (or, in C, bytes past the packet), never what was sent."""
         if not extension_id or not self.extension_end:
             return None
         data = self.data
@@ -128,8 +131,8 @@ class RtpView:
                     continue
                 element_id = byte >> 4
                 length = (byte & 0x0F) + 1
-                if element_id == 15:
-                    return None
+                if element_id == 15 or pos + 1 + length > end:
+                    return None  # the rest is not to be read, or does not fit the block
                 if element_id == extension_id:
                     return data[pos + 1 : pos + 1 + length]
                 pos += 1 + length
@@ -141,6 +144,8 @@ class RtpView:
                     pos += 1
                     continue
                 length = data[pos + 1]
+                if pos + 2 + length > end:
+                    return None
                 if element_id == extension_id:
                     return data[pos + 2 : pos + 2 + length]
                 pos += 2 + length
