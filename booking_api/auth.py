@@ -1,4 +1,4 @@
-"""Staff accounts: users, session cookies, CSRF tokens and login rate limiting.
+"""Staff accounts: users, session cookies, CSRF tokens and sign-in.
 
 The session cookie is HttpOnly, so scripts cannot read it; the CSRF token is handed to
 the page at login and must come back in ``X-CSRF-Token`` on every unsafe request, which
@@ -18,6 +18,7 @@ from aiohttp import web
 from booking_api.context import BookingContext, context_of
 from booking_api.db import Connection, Database, UniqueViolation
 from booking_api.errors import ApiError, forbidden, unauthorised
+from booking_api.login_throttle import LoginKeys, LoginThrottle
 from booking_api.passwords import DUMMY_HASH, hash_password, verify_password
 from booking_api.tokens import hash_secret, new_id, new_secret
 
@@ -174,36 +175,18 @@ def _user(row: dict[str, Any], csrf: str = "") -> User:
     )
 
 
-async def _too_many_failures(ctx: BookingContext, keys: list[str]) -> bool:
-    since = int(time.time() - ctx.config.login_window_s)
-    for key in keys:
-        row = await ctx.database.fetch_one(
-            "SELECT COUNT(*) AS n FROM login_failures WHERE key = ? AND at > ?", key, since
-        )
-        if row and int(row["n"]) >= ctx.config.login_max_failures:
-            return True
-    return False
-
-
 async def login(ctx: BookingContext, email: str, password: str, client: str) -> tuple[User, str]:
-    """Check the credentials; returns the user and a new session token."""
-    keys = [f"email:{hash_secret(email.strip().lower())}", f"client:{hash_secret(client)}"]
-    if await _too_many_failures(ctx, keys):
-        raise ApiError(
-            429,
-            "too-many-attempts",
-            "Trop de tentatives de connexion. Réessayez dans quelques minutes.",
-        )
+    """Check the credentials; returns the user and a new session token. ``client`` is
+    the resolved client address; guessing is limited as :mod:`login_throttle` says."""
+    keys = LoginKeys.of(email, client)
     db = ctx.database
+    throttle = LoginThrottle(ctx.config, db)
+    await throttle.check(keys)
     row = await db.fetch_one("SELECT * FROM users WHERE email = ?", email.strip().lower())
     ok = verify_password(password, row["password_hash"] if row else DUMMY_HASH)
     # A deactivated account is refused like a wrong password: nothing to learn from it.
     if not row or not ok or not row["active"]:
-        now = int(time.time())
-        for key in keys:
-            await db.execute(
-                "INSERT INTO login_failures (id, key, at) VALUES (?, ?, ?)", new_id(), key, now
-            )
+        await throttle.record_failure(keys)
         raise ApiError(401, "bad-credentials", "Adresse email ou mot de passe incorrect.")
     token, csrf = new_secret(), new_secret()
     now = int(time.time())

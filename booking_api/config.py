@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from booking_api.client_address import parse_networks
+
 DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -34,15 +36,25 @@ class BookingConfig:
     mail_max_attempts: int = 25
     # How often background work (outbox, reminders, purge) looks for due items.
     worker_poll_s: float = 1.0
-    # Failed logins allowed per email and per client address within the window.
+    # Sign-in guessing limits (booking_api.login_throttle says why these numbers):
+    # failures per (account, client) and per client within the window lock that key;
+    # past the account-wide threshold each attempt waits 1 s, doubling, up to the cap.
     login_max_failures: int = 5
+    login_client_max_failures: int = 20
+    login_account_max_failures: int = 20
+    login_account_backoff_max_s: float = 30.0
     login_window_s: float = 300.0
+    # Peers (addresses or CIDRs) whose X-Forwarded-For names the client: the reverse
+    # proxies in front of the service. Nobody else's header is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir}/visioguichet.db"
         self.public_base_url = self.public_base_url.rstrip("/")
+        self.trusted_proxies = tuple(self.trusted_proxies)
+        parse_networks(self.trusted_proxies)  # a typo fails at start, not at first login
 
     @property
     def outbox_dir(self) -> Path:

@@ -16,13 +16,19 @@ class ApiError(Exception):
     """An error the client can act on: HTTP status, stable code, French message."""
 
     def __init__(
-        self, status: int, code: str, message: str, fields: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
@@ -78,12 +84,16 @@ async def json_errors(
     try:
         return await handler(request)
     except ApiError as exc:
-        return web.json_response(exc.body(), status=exc.status)
+        return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http-error")
-        return web.json_response({"error": code, "message": exc.reason}, status=exc.status)
+        # A 405 must say which methods the resource has (RFC 9110 §15.5.6).
+        kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+        return web.json_response(
+            {"error": code, "message": exc.reason}, status=exc.status, headers=kept or None
+        )
     except Exception:
         log.exception("booking_api_unhandled_error", method=request.method)
         return web.json_response(

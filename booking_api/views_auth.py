@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from booking_api import auth
+from booking_api.client_address import client_address
 from booking_api.context import context_of
 from booking_api.errors import json_body, unauthorised
 from booking_api.validation import raise_if
@@ -24,7 +25,9 @@ async def login(request: web.Request) -> web.Response:
         errors["password"] = "Le mot de passe est obligatoire."
     raise_if(errors)
     assert isinstance(email, str) and isinstance(password, str)
-    user, token = await auth.login(ctx, email, password, request.remote or "unknown")
+    user, token = await auth.login(
+        ctx, email, password, client_address(request, ctx.config.trusted_proxies)
+    )
     response = web.json_response({"user": user.public(), "csrf_token": user.csrf_token})
     auth.set_session_cookie(ctx, response, token)
     return response

@@ -23,6 +23,7 @@ from sfu.aiortc_adapter import (
     RtpView,
     wrap_rtx,
 )
+from sfu.padding import padding_packet
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ class Consumer:
         # loss before retransmission (receiver reports count retransmitted packets as
         # received, so a link that loses a third of our packets can report none)
         self.packets_nacked = 0
+        # packets NACKed again after we resent them: lost twice, loss the repair did not
+        # hide (5 % random loss repaired by RTX gives about 0.25 %; a full queue, far more)
+        self.packets_renacked = 0
         self._counters = counters
         self._history_size = history_size
         self._needs_rebase = True
@@ -281,10 +285,13 @@ class Consumer:
             resent[seq] = now
             sent = self.track.history(seq)
             if sent is not None:
-                if first and (seq - self._first_seq_of_layer) & 0xFFFF < 0x8000:
+                if (seq - self._first_seq_of_layer) & 0xFFFF < 0x8000:
                     # we sent it, on the layer we send now, and it did not arrive: lost on
                     # the downlink (after a pause the receiver still asks for older ones)
-                    self.packets_nacked += 1
+                    if first:
+                        self.packets_nacked += 1
+                    else:
+                        self.packets_renacked += 1
                     self.fresh_feedback = self.producer.kind == "video"
                     self._on_feedback()
                 if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
@@ -325,6 +332,34 @@ class Consumer:
     def on_remb(self, bitrate_bps: int) -> None:
         self.remb_bps = bitrate_bps
         self.remb_at = time.monotonic()
+
+    def send_padding(self, count: int) -> int:
+        """``count`` padding-only packets on this video's RTX stream, numbered after its
+        retransmissions (the media stream's numbers are untouched) and stamped with
+        abs-send-time: a bandwidth probe the subscriber's estimator counts. Returns how
+        many left (0 without RTX: padding never goes on audio or a media stream)."""
+        sender = self.sender
+        if sender.rtx_payload_type is None or self.producer.kind != "video":
+            return 0
+        ids = sender.extension_ids
+        mid = (sender.mid or "").encode()
+        sent = 0
+        for _ in range(count):
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            packet = padding_packet(
+                sender.rtx_payload_type,
+                self._rtx_seq,
+                self.track.last_out_ts,
+                sender._rtx_ssrc,
+                time.monotonic(),
+                ids.get(ABS_SEND_TIME_URI, 0),
+                ids.get(MID_URI, 0),
+                mid,
+            )
+            if not sender.send_rtp(packet):
+                break
+            sent += 1
+        return sent
 
     # --- retransmissions and reports -------------------------------------------
     def flush_retransmissions(self) -> None:

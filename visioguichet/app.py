@@ -82,6 +82,7 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
         mail_from=settings.mail_from,
         purge_after_days=settings.purge_after_days,
         demo=settings.demo,
+        trusted_proxies=settings.trusted_proxies,
     )
 
 

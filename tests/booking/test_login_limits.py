@@ -1,0 +1,66 @@
+"""Password guessing is limited per account and per client without locking the real
+user out: behind a trusted proxy each person is a client of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+AGENT = "agent@demo.visioguichet.fr"
+RIGHT = {"email": AGENT, "password": "demo-agent-2026"}
+WRONG = {"email": AGENT, "password": "wrong-password"}
+PROXIED = {"trusted_proxies": ("127.0.0.1",)}
+
+
+async def _login(client: Any, body: dict[str, str], forwarded_for: str | None = None) -> Any:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return await client.post("/api/auth/login", json=body, headers=headers)
+
+
+async def test_a_guesser_behind_the_proxy_does_not_lock_the_agent_out(
+    booking_client: Any,
+) -> None:
+    client = await booking_client(login_max_failures=3, **PROXIED)
+    attacker = [(await _login(client, WRONG, "203.0.113.9")).status for _ in range(4)]
+    assert attacker == [401, 401, 401, 429]
+    assert (await _login(client, RIGHT, "203.0.113.9")).status == 429
+    assert (await _login(client, RIGHT, "198.51.100.7")).status == 200
+
+
+async def test_failures_on_one_account_leave_the_client_free_on_another(
+    booking_client: Any,
+) -> None:
+    client = await booking_client(login_max_failures=3)
+    other = {"email": "nobody@example.org", "password": "guess"}
+    # Without a trusted proxy a forged header changes nothing: one peer, one client.
+    statuses = [(await _login(client, other, f"192.0.2.{n}")).status for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert (await _login(client, RIGHT)).status == 200
+
+
+async def test_one_client_spraying_many_accounts_is_stopped(booking_client: Any) -> None:
+    client = await booking_client(login_client_max_failures=3, **PROXIED)
+    for n in range(3):
+        body = {"email": f"user{n}@example.org", "password": "guess"}
+        assert (await _login(client, body, "203.0.113.9")).status == 401
+    refused = await _login(client, RIGHT, "203.0.113.9")
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert (await _login(client, RIGHT, "198.51.100.7")).status == 200
+
+
+async def test_guessing_from_many_addresses_only_slows_the_account_briefly(
+    booking_client: Any,
+) -> None:
+    # Four failures, two over the account's threshold: 1 s doubled twice, capped at 2 s.
+    client = await booking_client(
+        login_max_failures=2, login_account_max_failures=2, login_account_backoff_max_s=2.0,
+        **PROXIED,
+    )  # fmt: skip
+    for address in ("203.0.113.1", "203.0.113.2"):
+        assert [(await _login(client, WRONG, address)).status for _ in range(2)] == [401, 401]
+    slowed = await _login(client, RIGHT, "198.51.100.7")
+    assert slowed.status == 429, await slowed.text()
+    retry_after = int(slowed.headers["Retry-After"])
+    assert retry_after == 2
+    await asyncio.sleep(retry_after)
+    assert (await _login(client, RIGHT, "198.51.100.7")).status == 200
