@@ -84,11 +84,14 @@ def run_service(
         sys.executable, "-m", "visioguichet", "serve",
         "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
         "--ice-address", "127.0.0.1", "--allow-remote-network", "127.0.0.0/8",
-        "--log-format", "json", "--log-level", "warning", *extra,
+        "--log-format", "json", "--log-level", "warning",
+        "--public-booking-burst", "0",  # every Locust user books from 127.0.0.1
+        *extra,
     ]  # fmt: skip
     if calls_only:
         args[1:4] = ["-m", "bench.call_server"]
-        args = [a for a in args if a not in ("--log-format", "json", "--log-level", "warning")]
+        drop = ("--log-format", "json", "--log-level", "warning", "--public-booking-burst", "0")
+        args = [a for a in args if a not in drop]
     elif demo:
         args.append("--demo")
     log_path = data_dir / "service.log"

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from booking_api.booking_rate_limit import BookingRateLimit
 from booking_api.config import BookingConfig
 from booking_api.db import Database
-from booking_api.interfaces import JoinTokenIssuer
+from booking_api.interfaces import JoinTokenIssuer, LiveCalls
 from booking_api.queue_hub import QueueHub
 
 
@@ -20,6 +21,13 @@ class BookingContext:
     db: Database | None = None
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     queue_hub: QueueHub = field(default_factory=QueueHub)
+    live_calls: LiveCalls | None = None  # set by the composition (JoinGate)
+    booking_rate_limit: BookingRateLimit = field(default_factory=BookingRateLimit)
+
+    def __post_init__(self) -> None:
+        self.booking_rate_limit = BookingRateLimit(
+            self.config.public_booking_burst, self.config.public_booking_per_hour
+        )
 
     @property
     def database(self) -> Database:

@@ -109,7 +109,12 @@ SCHEMAS: dict[str, Any] = {
         "required": ["name"],
         "description": "Name, and an email and/or a phone number.",
         "properties": {
-            "name": {"type": "string"},
+            "name": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "One line: no control or bidirectional-override characters, "
+                "at least one letter, no address, link or markup.",
+            },
             "email": {"type": "string"},
             "phone": {"type": "string"},
         },
@@ -239,7 +244,11 @@ def openapi_document() -> dict[str, Any]:
                     _json(_ref("Booking"), "Booked; confirmation mail queued"),
                     body=_ref("NewBooking"),
                     status="201",
-                    errors={**_ERRORS, "409": _json(_ref("Error"), "slot-taken")},
+                    errors={
+                        **_ERRORS,
+                        "409": _json(_ref("Error"), "slot-taken"),
+                        "429": _json(_ref("Error"), "too-many-bookings (see Retry-After)"),
+                    },
                 )
             },
             "/manage/{token}": {

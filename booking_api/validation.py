@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -12,7 +13,10 @@ from booking_api.slots import PARIS
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 .\-()]{6,25}$")
-MAX_NAME = 200
+# A name fits a greeting line and a calendar entry; the longest French civil names
+# (several given names, a double surname) stay well under this.
+MAX_NAME = 100
+_NOT_IN_A_NAME = ("://", "www.", "@", "<", ">", "{", "}", "\\")
 
 
 def parse_date(value: Any, field: str, errors: dict[str, str]) -> date | None:
@@ -41,17 +45,71 @@ def parse_instant(value: Any, field: str, errors: dict[str, str]) -> datetime | 
     return instant
 
 
-def optional_text(value: Any, field: str, errors: dict[str, str], max_len: int = 200) -> str | None:
+# Characters that break a line or change what a reader sees without showing themselves:
+# C0 and C1 controls and DEL (Unicode category Cc), the line and paragraph separators,
+# and the bidirectional embeddings, overrides and isolates (U+202A–E, U+2066–9), which
+# can make "moc.elgoog" read "google.com". A name or label lands in official mails.
+_INVISIBLE_BREAKERS = frozenset(
+    "\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _hidden_character(text: str, *, multiline: bool) -> str | None:
+    """The first character free text must not hold, or ``None``."""
+    for char in text:
+        if char == "\n" and multiline:
+            continue
+        if char in _INVISIBLE_BREAKERS or unicodedata.category(char) == "Cc":
+            return char
+    return None
+
+
+def optional_text(
+    value: Any,
+    field: str,
+    errors: dict[str, str],
+    max_len: int = 200,
+    *,
+    multiline: bool = False,
+) -> str | None:
+    """Free text from outside: one line (or lines, when ``multiline``) of printable
+    characters, NFC-normalised and stripped, at most ``max_len`` characters."""
     if value is None:
         return None
     if not isinstance(value, str):
         errors[field] = "Texte attendu."
         return None
-    value = value.strip()
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
     if len(value) > max_len:
         errors[field] = f"{max_len} caractères au plus."
         return None
+    hidden = _hidden_character(value, multiline=multiline)
+    if hidden is not None:
+        errors[field] = (
+            "Une seule ligne, sans caractère de contrôle."
+            if not multiline
+            else "Caractère de contrôle non autorisé."
+        ) + f" (U+{ord(hidden):04X})"
+        return None
     return value or None
+
+
+def parse_person_name(value: Any, field: str, errors: dict[str, str]) -> str | None:
+    """A person's name as people write it: letters, spaces, hyphens, apostrophes, dots;
+    not an address, a link or markup, which have no place in a greeting line."""
+    name = optional_text(value, field, errors, MAX_NAME)
+    if name is None:
+        if field not in errors:
+            errors[field] = "Le nom est obligatoire."
+        return None
+    if not any(unicodedata.category(c).startswith("L") for c in name):
+        errors[field] = "Le nom doit contenir au moins une lettre."
+        return None
+    lowered = name.lower()
+    if any(mark in lowered for mark in _NOT_IN_A_NAME):
+        errors[field] = "Indiquez seulement un nom (pas d’adresse, de lien ni de balise)."
+        return None
+    return name
 
 
 def parse_citizen(
@@ -60,9 +118,7 @@ def parse_citizen(
     if not isinstance(value, dict):
         errors["citizen"] = "Les coordonnées de l’usager sont obligatoires."
         return None
-    name = optional_text(value.get("name"), "citizen.name", errors, MAX_NAME)
-    if name is None and "citizen.name" not in errors:
-        errors["citizen.name"] = "Le nom est obligatoire."
+    name = parse_person_name(value.get("name"), "citizen.name", errors)
     email = optional_text(value.get("email"), "citizen.email", errors, 254)
     if email is not None and not _EMAIL.match(email):
         errors["citizen.email"] = "Adresse email invalide."

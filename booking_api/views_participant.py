@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 
@@ -18,18 +17,22 @@ from booking_api import auth, links
 from booking_api.access import ensure_access
 from booking_api.bookings import BookingRecord, load_booking
 from booking_api.context import context_of
+from booking_api.documents import (
+    Quota,
+    StoredDocument,
+    clean_file_name,
+    content_disposition,
+    kind_of_content,
+    kind_of_type,
+    record_document,
+    store_bytes,
+)
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found, unauthorised
 from booking_api.tokens import hash_secret, new_id
 from booking_api.validation import optional_text, raise_if
 
 routes = web.RouteTableDef()
 MAX_COMMENT = 1000
-
-_MAGIC = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-)
 
 
 async def _participant(request: web.Request) -> tuple[BookingRecord, str]:
@@ -76,38 +79,44 @@ async def upload_file(request: web.Request) -> web.Response:
         part = await reader.next()
     if part is None or not isinstance(part, BodyPartReader) or not part.filename:
         raise ValidationFailed({"file": "Aucun fichier reçu (champ « file »)."})
+    quota = Quota(ctx.config.booking_files_max_count, ctx.config.booking_files_max_bytes)
+    room = await quota.ensure_room(ctx.database, booking.id)
     limit = ctx.config.upload_max_bytes
     data = bytearray()
     while chunk := await part.read_chunk(65536):
         data.extend(chunk)
         if len(data) > limit:
             raise ApiError(413, "too-large", f"Le document dépasse {limit // (1024 * 1024)} Mo.")
-    kind = next((k for k in _MAGIC if data.startswith(k[0])), None)
+        if len(data) > room:
+            raise quota.too_heavy()
+    kind = kind_of_content(bytes(data[:16]))
     if kind is None:
         raise ValidationFailed({"file": "Seuls les documents PDF, PNG et JPEG sont acceptés."})
-    file_id = new_id()
-    name = Path(part.filename).name[:120] or f"document{kind[2]}"
-    folder = ctx.config.files_dir / booking.id
-    await asyncio.to_thread(_store, folder / file_id, bytes(data))
-    await ctx.database.execute(
-        "INSERT INTO booking_files (id, booking_id, file_name, content_type, size, uploaded_by, "
-        "uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        file_id,
-        booking.id,
-        name,
-        kind[1],
-        len(data),
-        who.split(":", 1)[0],
-        int(time.time()),
+    document = StoredDocument(
+        id=new_id(),
+        booking_id=booking.id,
+        name=clean_file_name(part.filename, kind),
+        kind=kind,
+        size=len(data),
+        uploaded_by=who.split(":", 1)[0],
+        uploaded_at=int(time.time()),
     )
+    path = ctx.config.files_dir / booking.id / document.id
+    await asyncio.to_thread(store_bytes, path, bytes(data))
+    try:
+        await record_document(ctx.database, quota, document)
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
     return web.json_response(
-        {"id": file_id, "name": name, "content_type": kind[1], "size": len(data)}, status=201
+        {
+            "id": document.id,
+            "name": document.name,
+            "content_type": kind.content_type,
+            "size": document.size,
+        },
+        status=201,
     )
-
-
-def _store(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 @routes.get("/bookings/{booking_id}/files")
@@ -123,7 +132,7 @@ async def list_files(request: web.Request) -> web.Response:
             "files": [
                 {
                     "id": r["id"],
-                    "name": r["file_name"],
+                    "name": clean_file_name(r["file_name"], kind_of_type(r["content_type"])),
                     "content_type": r["content_type"],
                     "size": int(r["size"]),
                     "uploaded_by": r["uploaded_by"],
@@ -146,12 +155,15 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     if row is None:
         raise not_found("Document introuvable.")
     path = ctx.config.files_dir / booking.id / row["id"]
-    data = await asyncio.to_thread(path.read_bytes)
-    safe_name = row["file_name"].replace('"', "")
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError as exc:
+        raise not_found("Document introuvable.") from exc
+    name = clean_file_name(row["file_name"], kind_of_type(row["content_type"]))
     return web.Response(
         body=data,
         content_type=row["content_type"],
-        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
@@ -165,7 +177,9 @@ async def answer_survey(request: web.Request) -> web.Response:
     errors: dict[str, str] = {}
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         errors["score"] = "Note entière de 1 à 5 attendue."
-    comment = optional_text(body.get("comment"), "comment", errors, MAX_COMMENT)
+    comment = optional_text(
+        body.get("comment"), "comment", errors, MAX_COMMENT, multiline=True
+    )
     raise_if(errors)
     db = context_of(request).database
     async with db.transaction() as tx:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from booking_api.bookings import NewBooking, create_booking
 from booking_api.catalogue import agent_calendars, get_motif, list_services
+from booking_api.client_address import client_address
 from booking_api.context import context_of
 from booking_api.date_window import parse_date, parse_instant
 from booking_api.errors import ValidationFailed, json_body, not_found
@@ -113,7 +114,15 @@ def created_response(created: Any) -> web.Response:
 @routes.post("/bookings")
 async def book(request: web.Request) -> web.Response:
     """A citizen books for themself; staff book through their own endpoints."""
+    ctx = context_of(request)
     body = await json_body(request)
     new = await parse_new_booking(request, body)
-    created = await create_booking(context_of(request), new, datetime.now(UTC))
+    # Counted once the request is valid: a typo in a form costs the citizen nothing.
+    client = client_address(request, ctx.config.trusted_proxies)
+    ctx.booking_rate_limit.take(client)
+    try:
+        created = await create_booking(ctx, new, datetime.now(UTC))
+    except BaseException:
+        ctx.booking_rate_limit.give_back(client)  # a taken slot is not a booking made
+        raise
     return created_response(created)

@@ -15,7 +15,7 @@ from booking_api.bookings import load_booking
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found
-from booking_api.validation import optional_text, raise_if
+from booking_api.validation import parse_person_name, raise_if
 
 routes = web.RouteTableDef()
 KEEPALIVE_S = 15.0
@@ -34,9 +34,7 @@ async def ask_for_call_now(request: web.Request) -> web.Response:
     elif not motif.video:
         errors["motif_id"] = "Ce motif n’est pas proposé en visio."
     citizen = body.get("citizen") if isinstance(body.get("citizen"), dict) else {}
-    name = optional_text(citizen.get("name"), "citizen.name", errors)
-    if name is None and "citizen.name" not in errors:
-        errors["citizen.name"] = "Le nom est obligatoire."
+    name = parse_person_name(citizen.get("name"), "citizen.name", errors)
     raise_if(errors)
     assert motif is not None and name is not None
     partner_point_id = None
