@@ -8,6 +8,10 @@ from pathlib import Path
 from booking_api.client_address import parse_networks
 
 DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# A call's paperwork (identity, proofs of address and income, a form or two) fits in
+# 20 documents; 50 MB is five documents at the upload limit, or some twenty phone photos.
+DEFAULT_BOOKING_FILES_MAX_COUNT = 20
+DEFAULT_BOOKING_FILES_MAX_BYTES = 50 * 1024 * 1024
 
 
 @dataclass
@@ -28,6 +32,9 @@ class BookingConfig:
     purge_after_days: int = 90
     demo: bool = False
     upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    # Documents one booking may hold: how many, and their total size in bytes.
+    booking_files_max_count: int = DEFAULT_BOOKING_FILES_MAX_COUNT
+    booking_files_max_bytes: int = DEFAULT_BOOKING_FILES_MAX_BYTES
     # First retry delay of the outbox sender; doubles on each failure up to the maximum.
     mail_retry_base_s: float = 2.0
     mail_retry_max_s: float = 300.0
