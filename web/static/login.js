@@ -8,9 +8,27 @@ const alert = document.getElementById("alert");
 // Enabled only now, so a sign-in can never fall back to a plain GET form submission.
 form.querySelector("button[type=submit]").disabled = false;
 
+/**
+ * Where ?next= may send the user: a path on this origin only. Prefix checks on the raw
+ * text miss what the URL parser later does ("/\\host", "/%09/host", tabs, backslashes),
+ * so the URL is parsed as the browser will and its origin compared.
+ */
+function sameOriginPath(next) {
+  if (!next) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  // "/.//host" parses to the path "//host", which assign() would read as another host.
+  if (url.origin !== location.origin || url.pathname.startsWith("//")) return null;
+  return url.pathname + url.search + url.hash;
+}
+
 function nextPage(role) {
-  const next = new URLSearchParams(location.search).get("next");
-  if (next && next.startsWith("/") && !next.startsWith("//")) return next;
+  const next = sameOriginPath(new URLSearchParams(location.search).get("next"));
+  if (next) return next;
   return role === "admin" ? "/admin" : role === "partner" ? "/partner" : "/agent";
 }
 
