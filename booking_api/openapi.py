@@ -322,7 +322,10 @@ def openapi_document() -> dict[str, Any]:
             "/bookings/{booking_id}/files": {
                 "post": _op(
                     "Upload a PDF/PNG/JPEG for the call (multipart field 'file'); "
-                    "Authorization: Bearer <join or manage token>, or staff session",
+                    "Authorization: Bearer <join or manage token>, or staff session. "
+                    "The name is stored cleaned (no folder or control character, 120 "
+                    "characters, extension of the content); a booking holds at most 20 "
+                    "documents (409 too-many-files) and 50 MB (413 files-quota) by default",
                     _json(_ref("File"), "Stored"),
                     params=[_BOOKING],
                     status="201",
