@@ -11,7 +11,8 @@
  *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the Source
  *                           in the connection's SourceMap
  *   Source.deliver          receive statistics, audio level, then each Track
- *   Track.emit              rewrite SSRC/sequence/timestamp, write mid, abs-send-time
+ *   Track.emit              rewrite SSRC/sequence/timestamp (and VP8 PictureID,
+ *                           TL0PICIDX, KEYIDX), write mid, abs-send-time
  *                           and audio level with the subscriber's ids, keep the packet
  *                           in the NACK history, count it, hand it to the Egress
  *   Egress.send             SRTP-protect, sendto() on the nominated pair's socket
@@ -629,6 +630,123 @@ static PyTypeObject EgressType = {
     .tp_members = Egress_members,
 };
 
+/* ------------------------------------------------------ VP8 payload descriptor --- */
+/*
+ * Chrome names VP8 frames by PictureID and TL0PICIDX (RFC 7741 4.2), not by RTP
+ * sequence numbers, and each simulcast layer starts both at a random value: forwarded
+ * as they are, a layer switch is a jump its reference finder and frame buffer refuse
+ * (seconds of frozen picture). A track renumbers them, as it renumbers sequence numbers:
+ * after a rebase (Python sets each *_in to -1) the first packet carries last sent + 1,
+ * later pictures follow at the publisher's distance from it. PictureIDs always leave in
+ * 15 bits (a 7-bit one grows the packet by a byte); KEYIDX is renumbered when K is set.
+ * sfu/vp8_descriptor.py is the same in Python (the reference the tests compare with).
+ */
+#define VP8_MAX_DESCRIPTOR 6
+
+typedef struct {
+    int size;                        /* bytes */
+    int picture_id, picture_id_bits; /* -1, 0: none */
+    int tl0_pic_idx;                 /* -1: none */
+    int key_idx;                     /* -1: K clear */
+    int tid_at;                      /* offset of the TID/Y/KEYIDX byte, 0: none */
+} Vp8Descriptor;
+
+typedef struct {
+    int picture_id_in, picture_id_out; /* the newest publisher value and what it became */
+    int tl0_in, tl0_out;               /* *_in < 0: the next one continues *_out + 1 */
+    int key_idx_in, key_idx_out;
+} Vp8Numbering;
+
+/* 0 when the descriptor does not fit in length bytes. */
+static int parse_vp8(const unsigned char *p, Py_ssize_t length, Vp8Descriptor *d) {
+    d->picture_id = d->tl0_pic_idx = d->key_idx = -1;
+    d->picture_id_bits = d->tid_at = 0;
+    if (length < 1)
+        return 0;
+    if (!(p[0] & 0x80)) {
+        d->size = 1;
+        return 1;
+    }
+    if (length < 2)
+        return 0;
+    int x = p[1], pos = 2;
+    if (x & 0x80) { /* I */
+        if (pos >= length)
+            return 0;
+        if (p[pos] & 0x80) {
+            if (pos + 2 > length)
+                return 0;
+            d->picture_id = ((p[pos] & 0x7F) << 8) | p[pos + 1];
+            d->picture_id_bits = 15;
+            pos += 2;
+        } else {
+            d->picture_id = p[pos];
+            d->picture_id_bits = 7;
+            pos += 1;
+        }
+    }
+    if (x & 0x40) { /* L */
+        if (pos >= length)
+            return 0;
+        d->tl0_pic_idx = p[pos++];
+    }
+    if (x & 0x30) { /* T or K */
+        if (pos >= length)
+            return 0;
+        if (x & 0x10)
+            d->key_idx = p[pos] & 0x1F;
+        d->tid_at = pos++;
+    }
+    d->size = pos;
+    return 1;
+}
+
+/* value (of bits bits) renumbered: its distance from the newest one seen, taken modulo
+ * its width (a 7-bit PictureID wraps at 128), added to what that one became. */
+static int vp8_map(int value, int bits, int *last_in, int *last_out, int out_mask) {
+    if (*last_in < 0) {
+        *last_in = value;
+        *last_out = (*last_out + 1) & out_mask;
+        return *last_out;
+    }
+    int modulus = 1 << bits;
+    int distance = (int)(((unsigned)value - (unsigned)*last_in) & (unsigned)(modulus - 1));
+    if (distance >= modulus / 2)
+        distance -= modulus; /* an older picture, reordered */
+    int out = (*last_out + distance) & out_mask;
+    if (distance > 0) {
+        *last_in = value;
+        *last_out = out;
+    }
+    return out;
+}
+
+/* The renumbered descriptor in out (VP8_MAX_DESCRIPTOR bytes at most): its length. */
+static int vp8_rewrite(Vp8Numbering *n, const unsigned char *p, const Vp8Descriptor *d,
+                       unsigned char *out) {
+    int pos = 0;
+    out[pos++] = p[0];
+    if (!(p[0] & 0x80))
+        return pos;
+    out[pos++] = p[1];
+    if (d->picture_id >= 0) {
+        int id = vp8_map(d->picture_id, d->picture_id_bits, &n->picture_id_in,
+                         &n->picture_id_out, 0x7FFF);
+        out[pos++] = (unsigned char)(0x80 | (id >> 8)); /* M: 15 bits */
+        out[pos++] = (unsigned char)id;
+    }
+    if (d->tl0_pic_idx >= 0)
+        out[pos++] = (unsigned char)vp8_map(d->tl0_pic_idx, 8, &n->tl0_in, &n->tl0_out, 0xFF);
+    if (d->tid_at) {
+        unsigned char byte = p[d->tid_at];
+        if (d->key_idx >= 0)
+            byte = (unsigned char)((byte & 0xE0) |
+                                   vp8_map(d->key_idx, 5, &n->key_idx_in, &n->key_idx_out, 0x1F));
+        out[pos++] = byte;
+    }
+    return pos;
+}
+
 /* ----------------------------------------------------------------------- Track --- */
 
 typedef struct {
@@ -646,6 +764,8 @@ typedef struct {
     unsigned long long packets_sent, bytes_sent;
     int current_layer, target_layer; /* -1: none */
     int paused, needs_rebase, holding, configured;
+    int vp8; /* renumber the VP8 payload descriptor */
+    Vp8Numbering numbering;
     unsigned char mid_element[17];
     int mid_element_length;
     int abs_send_time_id, audio_level_id;
@@ -697,6 +817,7 @@ static int Track_init(Track *self, PyObject *args, PyObject *kwargs) {
     self->payload_type = -1;
     self->last_send_time = -1.0;
     self->current_layer = -1;
+    self->numbering.picture_id_in = self->numbering.tl0_in = self->numbering.key_idx_in = -1;
     self->history_size = history_size;
     self->history = PyMem_Calloc((size_t)history_size, sizeof(PyObject *));
     self->history_seq = PyMem_Calloc((size_t)history_size, sizeof(uint16_t));
@@ -729,7 +850,15 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
     }
     int words = (count + 3) / 4;
     Py_ssize_t header = 12 + (count ? 4 + 4 * words : 0);
-    Py_ssize_t payload = size - h->payload_offset;
+    Py_ssize_t rest = h->payload_offset; /* copied from here on as it came */
+    unsigned char descriptor[VP8_MAX_DESCRIPTOR];
+    int descriptor_length = 0;
+    Vp8Descriptor vp8;
+    if (self->vp8 && parse_vp8(data + rest, size - h->padding - rest, &vp8)) {
+        descriptor_length = vp8_rewrite(&self->numbering, data + rest, &vp8, descriptor);
+        rest += vp8.size;
+    } /* else not VP8, or too short to be: as it came */
+    Py_ssize_t payload = descriptor_length + (size - rest);
     PyObject *packet = PyBytes_FromStringAndSize(NULL, header + payload);
     if (packet == NULL)
         return -1;
@@ -756,7 +885,8 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
         memcpy(out + 16, elements, (size_t)count);
         memset(out + 16 + count, 0, (size_t)(4 * words - count));
     }
-    memcpy(out + header, data + h->payload_offset, (size_t)payload);
+    memcpy(out + header, descriptor, (size_t)descriptor_length);
+    memcpy(out + header + descriptor_length, data + rest, (size_t)(size - rest));
 
     self->last_out_seq = seq;
     self->last_out_ts = ts;
@@ -887,6 +1017,15 @@ static PyMemberDef Track_members[] = {
     {"needs_rebase", T_INT, offsetof(Track, needs_rebase), 0, NULL},
     {"holding", T_INT, offsetof(Track, holding), 0, NULL},
     {"configured", T_INT, offsetof(Track, configured), READONLY, NULL},
+    {"vp8", T_INT, offsetof(Track, vp8), 0, "renumber PictureID, TL0PICIDX and KEYIDX"},
+    {"picture_id_in", T_INT, offsetof(Track, numbering.picture_id_in), 0,
+     "newest PictureID from the publisher (-1: the next continues picture_id_out + 1)"},
+    {"picture_id_out", T_INT, offsetof(Track, numbering.picture_id_out), 0,
+     "what it became (15 bits)"},
+    {"tl0_pic_idx_in", T_INT, offsetof(Track, numbering.tl0_in), 0, NULL},
+    {"tl0_pic_idx_out", T_INT, offsetof(Track, numbering.tl0_out), 0, NULL},
+    {"key_idx_in", T_INT, offsetof(Track, numbering.key_idx_in), 0, NULL},
+    {"key_idx_out", T_INT, offsetof(Track, numbering.key_idx_out), 0, NULL},
     {"history_size", T_INT, offsetof(Track, history_size), READONLY, NULL},
     {NULL}};
 

@@ -25,6 +25,7 @@ from sfu.aiortc_adapter import (
 )
 from sfu.padding import padding_packet
 from sfu.stats import RoomCounters
+from sfu.vp8_descriptor import KEY_IDX_MASK, PICTURE_ID_MASK, TL0_PIC_IDX_MASK
 
 if TYPE_CHECKING:
     from sfu.producer import Producer
@@ -79,6 +80,11 @@ class Consumer:
         self._held: list[RtpView] | None = None  # the target's keyframe, waiting to switch
         self.track.last_out_seq = random.randint(0, 0xFFFF)
         self.track.last_out_ts = random.randint(0, 0xFFFFFFFF)
+        # VP8 pictures are renumbered like sequence numbers (sfu/vp8_descriptor.py)
+        self.track.vp8 = int(producer.mime_type.lower() == "video/vp8")
+        self.track.picture_id_out = random.randint(0, PICTURE_ID_MASK)
+        self.track.tl0_pic_idx_out = random.randint(0, TL0_PIC_IDX_MASK)
+        self.track.key_idx_out = random.randint(0, KEY_IDX_MASK)
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._sent_reports: dict[int, float] = {}
         self._pending_rtx: list[bytes] = []
@@ -252,7 +258,9 @@ class Consumer:
             self.forward(packet, layer)
 
     def _rebase(self, packet: RtpView) -> None:
-        """Choose offsets so this packet follows the last one we sent."""
+        """Choose offsets so this packet follows the last one we sent: sequence number,
+        timestamp (advanced by the time elapsed, at least one tick) and, for VP8, the
+        picture numbering (a switch's keyframe is last sent + 1)."""
         track = self.track
         self._needs_rebase = False
         elapsed = 0.0
@@ -263,6 +271,8 @@ class Consumer:
         gap, self._resume_gap = self._resume_gap, 0
         track.seq_offset = (track.last_out_seq + 1 + gap - packet.sequence_number) & 0xFFFF
         track.ts_offset = (track.last_out_ts + advance - packet.timestamp) & 0xFFFFFFFF
+        # this packet's PictureID, TL0PICIDX and KEYIDX continue ours by one
+        track.picture_id_in = track.tl0_pic_idx_in = track.key_idx_in = -1
 
     # --- subscriber feedback (SenderSink) ----------------------------------------
     def on_keyframe_request(self) -> None:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
+from sfu.vp8_descriptor import parse as parse_vp8
+
 
 def is_vp8_keyframe(payload: bytes) -> bool:
     """True for the first packet of a VP8 keyframe (RFC 7741 payload descriptor)."""
-    if len(payload) < 2:
+    descriptor = parse_vp8(payload)
+    if descriptor is None or not descriptor.start_of_partition or descriptor.partition_index:
         return False
-    first = payload[0]
-    if not first & 0x10 or first & 0x07:  # S bit set and partition index 0
-        return False
-    pos = 1
-    if first & 0x80:  # X: extended control bits
-        ext = payload[1]
-        pos = 2
-        if ext & 0x80:  # I: picture id, 7 or 15 bits
-            if pos >= len(payload):
-                return False
-            pos += 2 if payload[pos] & 0x80 else 1
-        if ext & 0x40:  # L: TL0PICIDX
-            pos += 1
-        if ext & 0x30:  # T or K: TID/Y/KEYIDX
-            pos += 1
-    if pos >= len(payload):
-        return False
-    return not payload[pos] & 0x01  # P bit clear: keyframe
+    size = descriptor.size
+    return size < len(payload) and not payload[size] & 0x01  # P bit clear: keyframe
 
 
 def is_h264_keyframe(payload: bytes) -> bool:

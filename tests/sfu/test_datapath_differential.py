@@ -137,7 +137,8 @@ def test_an_extension_element_at_the_packets_last_byte_is_not_read_past_it() -> 
 def test_mutated_datagrams_through_ingress_source_and_track_never_break_them(
     packets: list[bytes], noise: bytes
 ) -> None:
-    """A bounded fuzz of the whole native path: SRTP, parse, audio level, rewrite."""
+    """A bounded fuzz of the whole native path: SRTP, parse, audio level, rewrite (VP8
+    descriptor included)."""
     master = bytes(range(28))
     sender = aead_srtp(master)
     counters = Counters()
@@ -145,6 +146,7 @@ def test_mutated_datagrams_through_ingress_source_and_track_never_break_them(
     steady = Track(Egress(), counters, 0xBEEF, 16)
     steady.configure(111, b"0", 1, 3, 4)
     steady.current_layer = 0
+    steady.vp8 = 1  # its payloads are read as VP8 and renumbered, whatever they hold
     switching = Track(Egress(), counters, 0xF00D, 16)
     switching.configure(111, b"", 0, 0, 0)
     switching.current_layer, switching.target_layer = 1, 0

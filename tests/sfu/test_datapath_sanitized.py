@@ -25,6 +25,7 @@ SOURCES = ("sfu/_datapath.c", "sfu/srtp_aead.c")
 TESTS = (
     "tests/sfu/test_datapath.py",
     "tests/sfu/test_datapath_differential.py",
+    "tests/sfu/test_vp8_descriptor.py",
     "tests/sfu/test_srtp_aead.py",
 )
 WARNINGS = ("-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers")
