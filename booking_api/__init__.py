@@ -9,6 +9,11 @@ Interface used by the composition (it imports nothing else from this package)::
     app.add_subapp("/api", booking_app)               # routes are relative to /api
     sink = booking_app[CALL_EVENTS]                   # CallEventSink
     await sink.record(room, kind, at, data)           # room = booking id
+    gate = booking_app[JOIN_GATE]                     # JoinGate
+    await gate.refusal(room, role)                    # None, or JoinRefusal(code, message,
+                                                      #   not_before) for signalling's error
+    gate.end_live_calls_with(calls)                   # LiveCalls: ends a cancelled or
+                                                      #   closed booking's live call
     await migrate(config)                             # `visioguichet migrate`
     await create_user(config, email=..., password=..., name=..., role="agent",
                       organisation_id=None, service_id=None)  # `create-agent`
@@ -18,7 +23,8 @@ Interface used by the composition (it imports nothing else from this package)::
 ``create_app`` opens the database, applies migrations, seeds demo data when
 ``config.demo`` and runs the outbox sender, all inside the app's ``cleanup_ctx``.
 Join links are ``{public_base_url}/call#token=<join token>`` (room = booking id; the
-citizen is ``guest`` with ``lobby=True``, the agent ``host``); manage links are
+citizen is ``guest`` with ``lobby=True``, the agent ``host``; valid from 15 minutes
+(guest) or 30 minutes (host) before the slot to 2 hours after its end); manage links are
 ``{public_base_url}/manage#token=<manage token>``. The REST API is described at
 ``GET /api/openapi.json``.
 
@@ -26,17 +32,22 @@ Demo data (``--demo``): agent ``agent@demo.visioguichet.fr``, password
 ``demo-agent-2026`` (public, for demonstrations only).
 """
 
-from booking_api.app import CALL_EVENTS, create_app, create_user, migrate
+from booking_api.app import CALL_EVENTS, JOIN_GATE, create_app, create_user, migrate
 from booking_api.auth import AccountExists
 from booking_api.config import BookingConfig
-from booking_api.interfaces import CallEventSink, JoinTokenIssuer
+from booking_api.interfaces import CallEventSink, JoinTokenIssuer, LiveCalls
+from booking_api.join_gate import JoinGate, JoinRefusal
 
 __all__ = [
     "CALL_EVENTS",
+    "JOIN_GATE",
     "AccountExists",
     "BookingConfig",
     "CallEventSink",
+    "JoinGate",
+    "JoinRefusal",
     "JoinTokenIssuer",
+    "LiveCalls",
     "create_app",
     "create_user",
     "migrate",

@@ -28,6 +28,7 @@ from booking_api.demo import seed_demo
 from booking_api.errors import json_errors
 from booking_api.housekeeping import Housekeeper
 from booking_api.interfaces import CallEventSink, JoinTokenIssuer
+from booking_api.join_gate import JoinGate
 from booking_api.migrations import apply_migrations
 from booking_api.openapi import openapi_document
 from booking_api.outbox import OutboxSender
@@ -35,6 +36,7 @@ from booking_api.outbox import OutboxSender
 log = structlog.get_logger(__name__)
 
 CALL_EVENTS: web.AppKey[CallEventSink] = web.AppKey("booking_call_events", CallEventSink)
+JOIN_GATE: web.AppKey[JoinGate] = web.AppKey("booking_join_gate", JoinGate)
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -48,6 +50,7 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
     ctx = BookingContext(config=config, join_tokens=join_tokens)
     app[CONTEXT] = ctx
     app[CALL_EVENTS] = CallEventStore(lambda: ctx.database)
+    app[JOIN_GATE] = JoinGate(ctx)
     app.router.add_get("/openapi.json", _openapi)
     for module in (
         views_public,

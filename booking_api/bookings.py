@@ -18,6 +18,7 @@ from booking_api.catalogue import Motif, agent_calendars
 from booking_api.context import BookingContext
 from booking_api.db import Connection, Database, Row, UniqueViolation
 from booking_api.errors import ApiError, ValidationFailed
+from booking_api.join_gate import end_live_call
 from booking_api.slots import (
     PARIS,
     AgentCalendar,
@@ -342,6 +343,7 @@ async def cancel_booking(
         assert record is not None
         if notify:
             await notifications.notify(ctx, tx, "cancellation", record)
+    await end_live_call(ctx, record)
     return record
 
 
@@ -431,4 +433,5 @@ async def set_outcome(ctx: BookingContext, booking: BookingRecord, outcome: str)
         )
         record = await load_booking(tx, booking.id)
     assert record is not None
+    await end_live_call(ctx, record)
     return record

@@ -27,3 +27,10 @@ class CallEventSink(Protocol):
     """Receives signalling call events; ``room`` is the booking id in the token."""
 
     def record(self, room: str, kind: str, at: float, data: dict[str, Any]) -> Awaitable[None]: ...
+
+
+class LiveCalls(Protocol):
+    """Ends the live call of a booking that can no longer take place (the composition
+    wires it to signalling); ``code`` is ``booking-cancelled`` or ``booking-ended``."""
+
+    def end(self, room: str, code: str, message: str) -> Awaitable[None]: ...

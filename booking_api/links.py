@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING
 
 from booking_api.context import BookingContext
 from booking_api.db import Connection, Database
+from booking_api.join_gate import join_window
 from booking_api.tokens import hash_secret
 
 if TYPE_CHECKING:
     from booking_api.bookings import BookingRecord
-
-# A join token stays valid this long after the appointment's planned end.
-JOIN_GRACE_S = 2 * 3600
 
 
 def join_url(ctx: BookingContext, token: str) -> str:
@@ -34,15 +32,17 @@ async def mint_join_token(
     subject: str,
     name: str,
 ) -> str:
-    """A signed token for the booking's room; its hash is kept so the token can later
-    prove that its bearer takes part in this booking (document exchange)."""
-    expires_at = booking.end.timestamp() + JOIN_GRACE_S
+    """A signed token for the booking's room, valid over the booking's join window; its
+    hash is kept so the token can later prove that its bearer takes part in this booking
+    (document exchange)."""
+    not_before, expires_at = join_window(booking.start, booking.end, role)
     token = ctx.join_tokens.mint(
         room=booking.id,
         role=role,
         subject=subject,
         name=name,
         expires_at=expires_at,
+        not_before=not_before,
         lobby=role == "guest",
         extra={"motif": booking.motif_label},
     )

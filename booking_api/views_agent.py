@@ -3,7 +3,8 @@ cancelling on the service's side."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -20,11 +21,19 @@ from booking_api.bookings import (
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
 from booking_api.date_window import parse_date
-from booking_api.errors import json_body
+from booking_api.errors import ApiError, json_body
+from booking_api.join_gate import join_window, refusal_for
 from booking_api.slots import PARIS
 from booking_api.validation import raise_if
 
 routes = web.RouteTableDef()
+
+# No call for a booking that can no longer take place (an early one gets its token,
+# which tells the call page from when it may be used).
+_CLOSED = {
+    "booking-cancelled": "Ce rendez-vous a été annulé : l’appel n’est plus possible.",
+    "booking-ended": "Ce rendez-vous est terminé : l’appel n’est plus possible.",
+}
 
 
 @routes.get("/agent/agenda")
@@ -60,17 +69,20 @@ async def join(request: web.Request) -> web.Response:
     booking = ensure_access(
         user, await load_booking(ctx.database, request.match_info["booking_id"])
     )
+    refused = refusal_for(booking.status, booking.start, booking.end, "host", time.time())
+    if refused is not None and refused.code in _CLOSED:
+        raise ApiError(409, refused.code, _CLOSED[refused.code])
     token = await links.mint_join_token(
         ctx, ctx.database, booking, role="host", subject=f"agent:{user.id}", name=user.name
     )
+    not_before, expires_at = join_window(booking.start, booking.end, "host")
     return web.json_response(
         {
             "token": token,
             "url": links.join_url(ctx, token),
             "room": booking.id,
-            "expires_at": (booking.end + timedelta(seconds=links.JOIN_GRACE_S))
-            .astimezone(UTC)
-            .isoformat(),
+            "not_before": datetime.fromtimestamp(not_before, UTC).isoformat(),
+            "expires_at": datetime.fromtimestamp(expires_at, UTC).isoformat(),
         }
     )
 

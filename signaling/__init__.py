@@ -5,19 +5,21 @@ Uses ``sfu`` and a token verifier; never the booking side nor the composition.
 
 from signaling.call_events import CallEvent, CallEventListener
 from signaling.config import SignalingConfig
-from signaling.errors import ERROR_CODES, FrameRefused, TokenRejected
+from signaling.errors import ERROR_CODES, AdmissionRefused, FrameRefused, TokenRejected
 from signaling.routing import LocalRoomRouting, Mailbox, RoomRouting
 from signaling.server import SignalingServer
-from signaling.verifier import Grant, TokenVerifier
+from signaling.verifier import Grant, RoomAdmission, TokenVerifier
 
 __all__ = [
     "ERROR_CODES",
+    "AdmissionRefused",
     "CallEvent",
     "CallEventListener",
     "FrameRefused",
     "Grant",
     "LocalRoomRouting",
     "Mailbox",
+    "RoomAdmission",
     "RoomRouting",
     "SignalingConfig",
     "SignalingServer",

@@ -32,8 +32,9 @@ class CallEvent:
       (leave|disconnect|replaced|ended|denied|closed)
     - call-started: ``host_id``, ``guest_id`` (the first time a host and a guest are
       both in the room)
-    - call-ended: ``reason`` (``host-ended``|``empty``|``shutdown``), ``by`` (host id or
-      None), ``duration_s`` since call-started; sent once, only after call-started
+    - call-ended: ``reason`` (``host-ended``|``empty``|``shutdown``|``booking-cancelled``|
+      ``booking-ended``), ``by`` (host id or None), ``duration_s`` since call-started;
+      sent once, only after call-started
     - quality: ``subscriber_id``, ``publisher_id``, ``audio_only``, ``layer``,
       ``loss``, ``estimate_bps``, ``rtt_ms``, ``reason``
     """

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from signaling.call_events import CallEventDispatcher
+from signaling.errors import FrameRefused
 from signaling.routing import RoomRouting
 
 if TYPE_CHECKING:
@@ -163,12 +164,22 @@ class CallRoom:
             self.id, "participant-left", participant_id=pid, role=member.role, reason=reason
         )
 
-    async def end(self, by: str | None, *, reason: str) -> None:
-        """End the call for everybody: ``end`` to members, ``room-ended`` to the lobby."""
+    async def end(
+        self, by: str | None, *, reason: str, refusal: FrameRefused | None = None
+    ) -> None:
+        """End the call for everybody: ``end`` to members, ``room-ended`` to the lobby.
+
+        With a ``refusal`` (the room may no longer be entered), members' ``end`` carries
+        its code and message as ``reason``/``message`` and the lobby gets it instead."""
         self.closed = True
-        end_frame = {"type": "end", "by": by}
+        end_frame: dict[str, Any] = {"type": "end", "by": by}
+        if refusal is not None:
+            end_frame.update(reason=refusal.code, message=refusal.message)
         for guest in list(self.waiting.values()):
-            guest.kick("room-ended", "the call has ended")
+            if refusal is None:
+                guest.kick("room-ended", "the call has ended")
+            else:
+                guest.kick(refusal.code, refusal.message)
         self.waiting.clear()
         for pid, session in list(self.sessions.items()):
             session.finish(end_frame)

@@ -18,6 +18,9 @@ ERROR_CODES: frozenset[str] = frozenset(
         "token-invalid",
         "token-expired",
         "token-not-yet-valid",
+        "too-early",
+        "booking-cancelled",
+        "booking-ended",
         "forbidden",
         "denied",
         "room-ended",
@@ -32,13 +35,32 @@ ERROR_CODES: frozenset[str] = frozenset(
 class TokenRejected(Exception):
     """Raised by a ``TokenVerifier``: the join token cannot be accepted.
 
-    ``code`` is one of the ``token-*`` error codes of the protocol.
+    ``code`` is one of the ``token-*`` error codes of the protocol; ``not_before``
+    (epoch seconds) says when a token that is not valid yet will be.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, not_before: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.not_before = not_before
+
+
+ADMISSION_CODES: frozenset[str] = frozenset({"too-early", "booking-cancelled", "booking-ended"})
+
+
+class AdmissionRefused(Exception):
+    """Raised by a ``RoomAdmission``: the token is genuine but its room is closed now.
+
+    ``code`` is one of ``ADMISSION_CODES``; ``not_before`` (epoch seconds) goes with
+    ``too-early`` and says when the room opens.
+    """
+
+    def __init__(self, code: str, message: str, *, not_before: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code if code in ADMISSION_CODES else "booking-ended"
+        self.message = message
+        self.not_before = not_before
 
 
 class FrameRefused(Exception):
@@ -48,18 +70,27 @@ class FrameRefused(Exception):
     """
 
     def __init__(
-        self, code: str, message: str, *, field: str | None = None, fatal: bool = False
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        fatal: bool = False,
+        not_before: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.fatal = fatal
+        self.not_before = not_before
 
     def to_frame(self, ref: str | None = None) -> dict[str, object]:
         frame: dict[str, object] = {"type": "error", "code": self.code, "message": self.message}
         if self.field is not None:
             frame["field"] = self.field
+        if self.not_before is not None:
+            frame["not_before"] = self.not_before
         if ref is not None:
             frame["ref"] = ref
         if self.fatal:

@@ -15,12 +15,19 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from signaling import frames as f
-from signaling.errors import ERROR_CODES, FrameRefused, TokenRejected, bad_field
+from signaling.errors import (
+    ERROR_CODES,
+    AdmissionRefused,
+    FrameRefused,
+    TokenRejected,
+    bad_field,
+)
 from signaling.session import Session, SessionState, offer_frame
 
 if TYPE_CHECKING:
     import sfu
     from signaling.server import SignalingServer
+    from signaling.verifier import Grant
 
 log = structlog.get_logger(__name__)
 
@@ -85,18 +92,10 @@ class FrameHandlers:
     # --- joining ---------------------------------------------------------------------
 
     async def join(self, session: Session, frame: f.Join, ref: str | None) -> None:
-        try:
-            grant = self._server.verifier.verify(frame.token)
-        except TokenRejected as exc:
-            code = (
-                exc.code
-                if exc.code in ERROR_CODES and exc.code.startswith("token-")
-                else ("token-invalid")
-            )
-            raise FrameRefused(code, exc.message, field="token") from exc
+        grant = self._verified(frame.token)
         if grant.role not in ROLES:
             raise FrameRefused("token-invalid", "the token grants an unknown role", field="token")
-        session.grant = grant
+        await self._admitted(grant)
         while True:
             room = await self._server.room_for(grant.room, role=grant.role)
             async with room.lock:
@@ -104,12 +103,42 @@ class FrameHandlers:
                     continue  # closed while we waited for the lock: open a fresh one
                 if session.state is not SessionState.CONNECTING:
                     return  # timed out or disconnected meanwhile
+                # Asked again under the room's lock: a booking closed since the first
+                # answer either is seen closed here, or closes this room after we entered.
+                try:
+                    await self._admitted(grant)
+                except FrameRefused:
+                    if await room.close_if_empty(reason="empty"):
+                        self._server.forget_room(room)
+                    raise
+                session.grant = grant
                 session.room = room
                 if grant.role == "guest" and grant.lobby and grant.subject not in room.admitted:
                     await room.put_in_lobby(session, ref)
                 else:
                     await room.enter(session, ref)
                 return
+
+    def _verified(self, token: object) -> Grant:
+        try:
+            return self._server.verifier.verify(token)
+        except TokenRejected as exc:
+            code = exc.code if exc.code in ERROR_CODES and exc.code.startswith("token-") else None
+            raise FrameRefused(
+                code or "token-invalid", exc.message, field="token", not_before=exc.not_before
+            ) from exc
+
+    async def _admitted(self, grant: Grant) -> None:
+        """Refuse a genuine token whose room is closed now (cancelled, over, too early)."""
+        admission = self._server.admission
+        if admission is None:
+            return
+        try:
+            await admission.check(grant)
+        except AdmissionRefused as exc:
+            raise FrameRefused(
+                exc.code, exc.message, field="token", not_before=exc.not_before
+            ) from exc
 
     async def admit(self, session: Session, frame: f.LobbyDecision, ref: str | None) -> None:
         room = _room(session)
@@ -228,11 +257,7 @@ class FrameHandlers:
         own: ICE, DTLS and the SFU's receiver reports prove the media path without
         disturbing the call. The room goes when the socket closes (at the latest at
         the join timeout)."""
-        try:
-            self._server.verifier.verify(frame.token)
-        except TokenRejected as exc:
-            code = exc.code if exc.code in ERROR_CODES and exc.code.startswith("token-") else None
-            raise FrameRefused(code or "token-invalid", exc.message, field="token") from exc
+        await self._admitted(self._verified(frame.token))
         if session.probe_room is not None:
             raise FrameRefused("bad-field", "one probe per connection", field="sdp")
         room = self._server.sfu.room(f"probe-{uuid.uuid4().hex}")

@@ -1,8 +1,9 @@
 """The signalling server: accepts WebSockets at ``/ws`` and owns rooms and sessions.
 
 One ``SignalingServer`` per process, built by the composition with the SFU, a token
-verifier and an optional call-event listener. ``close()`` closes every connection
-(1001, so clients reconnect), every room's media and the event dispatcher.
+verifier, an optional room admission and an optional call-event listener. ``close()``
+closes every connection (1001, so clients reconnect), every room's media and the event
+dispatcher.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from signaling.handlers import FrameHandlers
 from signaling.routing import LocalRoomRouting, RoomRouting
 from signaling.session import Session
 from signaling.sfu_events import CallRoomSfuListener
-from signaling.verifier import TokenVerifier
+from signaling.verifier import RoomAdmission, TokenVerifier
 
 log = structlog.get_logger(__name__)
 
@@ -40,9 +41,11 @@ class SignalingServer:
         listener: CallEventListener | None = None,
         config: SignalingConfig = SignalingConfig(),  # noqa: B008 (frozen, shared safely)
         routing: RoomRouting | None = None,
+        admission: RoomAdmission | None = None,
     ) -> None:
         self.sfu = sfu
         self.verifier = verifier
+        self.admission = admission
         self.config = config
         self.routing: RoomRouting = routing or LocalRoomRouting()
         self.events = CallEventDispatcher(listener)
@@ -115,6 +118,22 @@ class SignalingServer:
             room.sfu_room.add_listener(CallRoomSfuListener(room))
             self._rooms[room_id] = room
         return room
+
+    async def close_room(self, room_id: str, *, code: str, message: str) -> bool:
+        """End a live call that may no longer go on (its booking was cancelled or
+        closed): members get ``end`` with ``reason: code`` and ``message``, the lobby
+        the fatal error ``code``. Returns whether a call was open here."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return False
+        async with room.lock:
+            if room.closed:
+                return False
+            refusal = FrameRefused(code, message, fatal=True)
+            await room.end(None, reason=code, refusal=refusal)
+            self.forget_room(room, ended=True)
+        log.info("signaling_room_closed", room=room_id, reason=code)
+        return True
 
     def forget_room(self, room: CallRoom, *, ended: bool = False) -> None:
         if self._rooms.get(room.id) is room:

@@ -17,6 +17,7 @@ import signaling
 import web as web_pages
 from sfu import Sfu, SfuConfig
 from visioguichet.call_events import CallEventBridge
+from visioguichet.join_admission import wire_join_admission
 from visioguichet.join_token import (
     InvalidJoinToken,
     JoinGrant,
@@ -44,7 +45,7 @@ class GrantVerifier:
         try:
             return self._verifier.verify(token)
         except InvalidJoinToken as exc:
-            raise signaling.TokenRejected(exc.code, exc.message) from exc
+            raise signaling.TokenRejected(exc.code, exc.message, not_before=exc.not_before) from exc
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -147,6 +148,7 @@ def build_app(settings: Settings) -> web.Application:
         listener=bridge,
         config=signaling.SignalingConfig(ice_servers=client_ice_servers(settings)),
     )
+    wire_join_admission(booking_app[booking_api.JOIN_GATE], signaling_server)
 
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings

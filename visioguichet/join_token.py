@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,12 +31,17 @@ MAX_TOKEN_LENGTH = 2048
 
 
 class InvalidJoinToken(Exception):
-    """The token is malformed, forged, expired or not yet valid; ``code`` says which."""
+    """The token is malformed, forged, expired or not yet valid; ``code`` says which.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``not_before`` (epoch seconds) says when a token that is not valid yet will be, so
+    the person holding it can be told when to come back.
+    """
+
+    def __init__(self, code: str, message: str, *, not_before: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.not_before = not_before
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,8 @@ class JoinTokenSigner:
     ) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        if not_before and not_before >= expires_at:
+            raise ValueError("a join token must become valid before it expires")
         claims = {
             "v": TOKEN_VERSION,
             "room": room,
@@ -140,7 +148,12 @@ class JoinTokenVerifier:
         if now > grant.expires_at + self._leeway_s:
             raise InvalidJoinToken("token-expired", "join token has expired")
         if now + self._leeway_s < grant.not_before:
-            raise InvalidJoinToken("token-not-yet-valid", "join token is not valid yet")
+            opens = datetime.fromtimestamp(grant.not_before, UTC).isoformat(timespec="minutes")
+            raise InvalidJoinToken(
+                "token-not-yet-valid",
+                f"join token is valid from {opens}",
+                not_before=grant.not_before,
+            )
         return grant
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ def test_key_is_created_once_private_and_reloaded(tmp_path: Path) -> None:
     assert key_path.stat().st_mode & 0o777 == 0o600
     token = mint(first)
     assert load_or_create_signer(key_path).verifier.verify(token).room == "bk-41"
+
+
+def test_token_not_yet_valid_says_from_when(signer: JoinTokenSigner) -> None:
+    opens = time.time() + 4 * 3600
+    token = mint(signer, not_before=opens, expires_at=opens + 3600)
+    with pytest.raises(InvalidJoinToken) as info:
+        signer.verifier.verify(token)
+    assert info.value.not_before == pytest.approx(opens)
+    assert datetime.fromtimestamp(opens, UTC).isoformat(timespec="minutes") in info.value.message
+    assert signer.verifier.verify(token, now=opens).room == "bk-41"
+
+
+def test_token_cannot_start_after_it_expires(signer: JoinTokenSigner) -> None:
+    with pytest.raises(ValueError):
+        mint(signer, not_before=time.time() + 7200, expires_at=time.time() + 3600)

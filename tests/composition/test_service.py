@@ -13,7 +13,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -113,8 +113,10 @@ async def test_booking_mails_a_join_link_that_signalling_accepts(service: Runnin
     async with aiohttp.ClientSession() as session, session.ws_connect(service.ws_url) as ws:
         await ws.send_json({"type": "join", "token": token, "protocol": 1})
         frame = await ws.receive_json(timeout=10)
-        # The citizen waits in the lobby until the agent admits.
-        assert frame["type"] in {"lobby-waiting", "joined"}, frame
+        # Signalling knows the link; it opens a quarter of an hour before the slot.
+        assert (frame["type"], frame["code"]) == ("error", "token-not-yet-valid"), frame
+        opens = datetime.fromisoformat(slot["start"]) - timedelta(minutes=15)
+        assert frame["not_before"] == opens.timestamp()
         await ws.send_json({"type": "join", "token": "forged.token", "protocol": 1})
         error = await ws.receive_json(timeout=10)
         assert error["type"] == "error"

@@ -35,7 +35,7 @@ class JoinTokenAdapter:
         try:
             return self._verifier.verify(token)
         except InvalidJoinToken as exc:
-            raise signaling.TokenRejected(exc.code, exc.message) from exc
+            raise signaling.TokenRejected(exc.code, exc.message, not_before=exc.not_before) from exc
 
 
 @dataclass

@@ -122,3 +122,119 @@ async def test_same_participant_joining_twice_replaces_the_first_connection(
     assert rejoined["participant"]["id"] == "agent-1"
     assert (await second.request({"type": "ping"}))["type"] == "pong"
     assert harness.server.stats()["participants"] == 2
+
+
+class ClosedRooms:
+    """A room admission as an integrator writes one: rooms it was told are closed."""
+
+    def __init__(self) -> None:
+        self.closed: dict[str, signaling.AdmissionRefused] = {}
+        self.asked: list[tuple[str, str]] = []
+
+    async def check(self, grant: signaling.Grant) -> None:
+        self.asked.append((grant.room, grant.role))
+        refusal = self.closed.get(grant.room)
+        if refusal is not None:
+            raise refusal
+
+
+async def test_token_not_valid_yet_is_refused_saying_from_when(harness: SignalingHarness) -> None:
+    opens = time.time() + 4 * 3600
+    token = harness.signer.mint(
+        room="bk-9", role="guest", subject="citizen-9", name="Jean Dupont",
+        expires_at=opens + 3600, not_before=opens, lobby=True,
+    )  # fmt: skip
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(token)
+    assert refused.value.code == "token-not-yet-valid"
+    assert refused.value.frame["not_before"] == pytest.approx(opens)
+    assert refused.value.frame.get("fatal") is None
+    assert "bk-9" not in harness.sfu.rooms
+
+
+@pytest.mark.parametrize("role", ["host", "guest"])
+async def test_genuine_token_of_a_closed_room_is_refused_and_opens_nothing(
+    harness: SignalingHarness, role: str
+) -> None:
+    admission = ClosedRooms()
+    admission.closed["bk-5"] = signaling.AdmissionRefused(
+        "booking-cancelled", "this appointment was cancelled"
+    )
+    harness.server.admission = admission
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(harness.mint(room="bk-5", role=role, subject=f"{role}-5", lobby=True))
+    assert (refused.value.code, refused.value.field) == ("booking-cancelled", "token")
+    assert refused.value.frame["message"] == "this appointment was cancelled"
+    assert ("bk-5", role) in admission.asked
+    assert "bk-5" not in harness.sfu.rooms
+    assert harness.server.stats()["rooms"] == 0
+    assert harness.server.stats()["errors"]["booking-cancelled"] == 1
+    # Not fatal: the same connection may still join a room that is open.
+    joined = await client.join(harness.mint(room="bk-6", role=role, subject=f"{role}-6"))
+    assert joined["type"] == "joined"
+
+
+async def test_too_early_refusal_says_from_when(harness: SignalingHarness) -> None:
+    opens = time.time() + 3 * 3600
+    admission = ClosedRooms()
+    admission.closed["bk-8"] = signaling.AdmissionRefused(
+        "too-early", "this appointment can be joined later", not_before=opens
+    )
+    harness.server.admission = admission
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(harness.mint(room="bk-8", role="guest", subject="c-8", lobby=True))
+    assert refused.value.code == "too-early"
+    assert refused.value.frame["not_before"] == pytest.approx(opens)
+
+
+async def test_probe_of_a_closed_room_is_refused_before_any_media_room_opens(
+    harness: SignalingHarness,
+) -> None:
+    admission = ClosedRooms()
+    admission.closed["bk-4"] = signaling.AdmissionRefused(
+        "booking-ended", "this appointment is over"
+    )
+    harness.server.admission = admission
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.request(
+            {
+                "type": "probe",
+                "token": harness.mint(room="bk-4", role="guest", subject="c-4"),
+                "sdp": "v=0",
+                "sources": {"0": "camera"},
+            }
+        )
+    assert (refused.value.code, refused.value.field) == ("booking-ended", "token")
+    assert not any(room.startswith("probe-") for room in harness.sfu.rooms)
+
+
+async def test_closing_a_live_room_ends_the_call_and_empties_the_lobby_with_the_reason(
+    harness: SignalingHarness,
+) -> None:
+    host = await harness.joined(room="bk-3", role="host", subject="agent-3")
+    guest = await harness.joined(room="bk-3", role="guest", subject="citizen-3")
+    waiting = await harness.client()
+    assert (
+        await waiting.join(harness.mint(room="bk-3", role="guest", subject="rel-3", lobby=True))
+    )["type"] == "lobby-waiting"
+
+    closed = await harness.server.close_room(
+        "bk-3", code="booking-cancelled", message="this appointment was cancelled"
+    )
+
+    assert closed is True
+    for member in (host, guest):
+        end = await member.next_frame("end")
+        assert (end["by"], end["reason"]) == (None, "booking-cancelled")
+        assert end["message"] == "this appointment was cancelled"
+    error = await waiting.next_frame("error")
+    assert (error["code"], error["fatal"]) == ("booking-cancelled", True)
+    for client in (host, guest, waiting):
+        await asyncio.wait_for(client.closed.wait(), 5)
+    assert "bk-3" not in harness.sfu.rooms
+    assert harness.server.stats()["rooms"] == 0
+    assert await harness.server.close_room("bk-3", code="booking-cancelled", message="x") is False

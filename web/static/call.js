@@ -87,7 +87,7 @@ async function onFrame(frame) {
       updatePlaceholder();
       return;
     }
-    case "end": return finish(t("call.ended"));
+    case "end": return finish(t(frame.reason === "booking-cancelled" ? "call.cancelled" : "call.ended"));
     case "unpublished":
       if (frame.source === "screen" && frame.participant_id !== call.me) $("screen").hidden = true;
       return undefined;
@@ -116,6 +116,13 @@ function enterWaitingRoom() {
 }
 
 function onError(frame) {
+  // Too early (token-not-yet-valid, too-early): say from when, in the reader's language.
+  if (typeof frame.not_before === "number") {
+    const time = new Date(frame.not_before * 1000).toLocaleString(document.documentElement.lang, { dateStyle: "full", timeStyle: "short" });
+    return finish(t("call.early", { time }));
+  }
+  if (frame.code === "booking-cancelled") return finish(t("call.cancelled"));
+  if (frame.code === "booking-ended") return finish(t("call.ended"));
   if (frame.code?.startsWith("token-")) return finish(t("call.tokenbad"));
   if (frame.code === "denied") return finish(t("call.denied"));
   if (frame.code === "replaced") return finish(t("call.replaced"));
