@@ -17,6 +17,7 @@ import signaling
 import web as web_pages
 from sfu import Sfu, SfuConfig
 from visioguichet.call_events import CallEventBridge
+from visioguichet.http_security import check_metrics_access, security_headers
 from visioguichet.join_admission import wire_join_admission
 from visioguichet.join_token import (
     InvalidJoinToken,
@@ -87,20 +88,6 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
     )
 
 
-@web.middleware
-async def security_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault(
-        "Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)"
-    )
-    return response
-
-
 def _page_handler(path: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve_page(_request: web.Request) -> web.StreamResponse:
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
@@ -116,6 +103,7 @@ def add_web_pages(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    check_metrics_access(request, request.app[SETTINGS_KEY].metrics_token)
     text = render_prometheus(
         {"sfu": request.app[SFU_KEY].stats(), "signaling": request.app[SIGNALING_KEY].stats()}
     )

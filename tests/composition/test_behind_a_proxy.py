@@ -1,5 +1,6 @@
 """The service as deployed behind a reverse proxy: ``--trusted-proxy`` makes each
-forwarded client a client of its own; anyone else's X-Forwarded-For is not believed."""
+forwarded client a client of its own; anyone else's X-Forwarded-For is not believed;
+``--metrics-token`` opens /metrics to a scraper elsewhere, and to nobody without it."""
 
 from __future__ import annotations
 
@@ -58,3 +59,23 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start(tmp_path: Pa
     )  # fmt: skip
     assert result.returncode == 2
     assert "not an IP address or CIDR network: '10.0.0.0/33'" in result.stderr
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set(tmp_path: Path) -> None:
+    token = "a-long-random-metrics-token"
+    with run_service(tmp_path, demo=False, extra_args=("--metrics-token", token)) as service:
+
+        def status_with(authorization: str | None) -> int:
+            headers = {"Authorization": authorization} if authorization else {}
+            request = urllib.request.Request(service.base_url + "/metrics", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                assert error.headers["WWW-Authenticate"].startswith("Bearer")
+                return int(error.code)
+
+        assert status_with(None) == 401  # even from loopback
+        assert status_with("Bearer not-the-token") == 401
+        assert status_with(f"Basic {token}") == 401
+        assert status_with(f"Bearer {token}") == 200
