@@ -41,6 +41,10 @@ class BookingConfig:
     # After this many failed tries (about 1 h 40 min with the delays above) a mail is
     # marked failed instead of retried for ever; a permanent SMTP refusal marks it at once.
     mail_max_attempts: int = 25
+    # Public bookings one client may make at once, then per hour (booking_rate_limit
+    # says why); a burst of 0 switches the limit off (load tests).
+    public_booking_burst: int = 10
+    public_booking_per_hour: float = 30.0
     # How often background work (outbox, reminders, purge) looks for due items.
     worker_poll_s: float = 1.0
     # Sign-in guessing limits (booking_api.login_throttle says why these numbers):

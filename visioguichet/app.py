@@ -83,6 +83,8 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
         smtp_url=settings.smtp_url,
         mail_from=settings.mail_from,
         purge_after_days=settings.purge_after_days,
+        public_booking_burst=settings.public_booking_burst,
+        public_booking_per_hour=settings.public_booking_per_hour,
         demo=settings.demo,
         trusted_proxies=settings.trusted_proxies,
     )

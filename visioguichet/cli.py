@@ -150,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--turn-password", default=env_default("turn_password"))
     serve.add_argument("--purge-after-days", type=int, default=90)
     serve.add_argument(
+        "--public-booking-burst",
+        type=int,
+        default=int(env_default("public_booking_burst", "10") or 10),
+        metavar="N",
+        help="bookings one client may make without an account at once (0: no limit, "
+        "for load tests); default 10",
+    )
+    serve.add_argument(
+        "--public-booking-per-hour",
+        type=float,
+        default=float(env_default("public_booking_per_hour", "30") or 30),
+        metavar="N",
+        help="bookings per hour one client may make after the burst; default 30",
+    )
+    serve.add_argument(
         "--help-phone",
         default=env_default("help_phone"),
         help="phone number the call page offers when video cannot work",
@@ -224,6 +239,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         turn_username=args.turn_username,
         turn_password=args.turn_password,
         purge_after_days=args.purge_after_days,
+        public_booking_burst=args.public_booking_burst,
+        public_booking_per_hour=args.public_booking_per_hour,
         help_phone=args.help_phone,
         trusted_proxies=_trusted_proxies(args.trusted_proxy),
         metrics_token=args.metrics_token or None,

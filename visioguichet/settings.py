@@ -40,6 +40,9 @@ class Settings:
     turn_username: str | None = None
     turn_password: str | None = field(default=None, repr=False)
     purge_after_days: int = 90
+    # Public bookings one client may make at once, then per hour; 0 switches it off.
+    public_booking_burst: int = 10
+    public_booking_per_hour: float = 30.0
     help_phone: str | None = None  # shown to citizens when video cannot work
     # Reverse proxies (addresses/CIDRs) whose X-Forwarded-For names the client; a
     # bearer token for /metrics (unset: /metrics answers loopback peers only).
