@@ -15,6 +15,18 @@ down in ``REMB_FALL_MEMORY_S`` is still climbing from where it started (it start
 what it measured, and grows some 8 % a second), so while the link is clean it is no
 reason to send less than the subscriber is receiving without loss right now
 (``remb_congested`` is False then).
+
+Chrome's first REMB values are not a verdict either: its estimator's first valid value
+comes ``RAMP_S`` after the first packets of a stream (and after a pause its stream has
+timed out), and until then it reports what it measured arriving, a ramp (50-58 kb/s
+for a call that starts on a good link). For ``RAMP_S`` after video starts or resumes,
+no REMB is a budget: only loss can lower one.
+
+Loss is what the repair did not hide: receiver reports' fraction lost and packets
+NACKed again after their retransmission (``quality.py``), never first NACKs (5 %
+random loss is repaired by RTX and is no reason to send less). Above
+``HEAVY_LOSS`` the link behaves as a rate cap dropping what exceeds it, and the bound
+becomes what got through, ``sent x (1 - loss)``.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ INCREASE_PER_S = 1.08
 BOUND_FORGOTTEN_ABOVE_REMB = 2.0
 REMB_FALL = 0.97  # a REMB under this share of the previous one came down
 REMB_FALL_MEMORY_S = 3.0
+RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid value
+HEAVY_LOSS = 0.3
 
 
 class DownlinkEstimate:
@@ -35,6 +49,15 @@ class DownlinkEstimate:
         self._last_update: float | None = None
         self._remb_fell_at: float | None = None
         self.remb_congested = False  # the REMB came down lately, or the link loses
+        self._ramp_until: float | None = None
+
+    def start_ramp(self, now: float) -> None:
+        """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
+        self._ramp_until = now + RAMP_S
+        self._remb_fell_at = None
+
+    def ramping(self, now: float) -> bool:
+        return self._ramp_until is not None and now < self._ramp_until
 
     def video_budget(self, audio_bps: float) -> int | None:
         values = [] if self.remb_bps is None else [float(self.remb_bps)]
@@ -56,14 +79,16 @@ class DownlinkEstimate:
         and does not lower the bound); returns the video budget."""
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
+        ramping = self.ramping(now)
         if remb_bps is not None:
-            if self.remb_bps is not None and remb_bps < REMB_FALL * self.remb_bps:
+            if self.remb_bps is not None and remb_bps < REMB_FALL * self.remb_bps and not ramping:
                 self._remb_fell_at = now
             self.remb_bps = remb_bps
         fell = self._remb_fell_at is not None and now - self._remb_fell_at < REMB_FALL_MEMORY_S
-        self.remb_congested = fell or loss >= LOSS_INCREASE_BELOW
+        self.remb_congested = fell or loss > LOSS_DECREASE_ABOVE
         if loss > LOSS_DECREASE_ABOVE and sent_bps > 0 and not settling:
-            bound = sent_bps * (1.0 - loss / 2)
+            kept = 1.0 - loss if loss > HEAVY_LOSS else 1.0 - loss / 2
+            bound = sent_bps * kept
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:
                 self.loss_bound_bps = bound
         elif loss < LOSS_INCREASE_BELOW and self.loss_bound_bps is not None:
@@ -74,14 +99,21 @@ class DownlinkEstimate:
             ):
                 self.loss_bound_bps = None
         self.limited_by_loss = self.loss_bound_bps is not None and (
-            self.remb_bps is None or self.loss_bound_bps - audio_bps < self.remb_bps
+            self.remb_bps is None or ramping or self.loss_bound_bps - audio_bps < self.remb_bps
         )
+        if ramping and not self.limited_by_loss:
+            return None  # a ramp, not a verdict: the layers stay as chosen
+        if ramping:
+            return int(max(0.0, (self.loss_bound_bps or 0.0) - audio_bps))
         return self.video_budget(audio_bps)
 
-    def reset(self) -> None:
-        """Start over (video resumes after a pause: what was measured then is stale)."""
+    def reset(self, now: float | None = None) -> None:
+        """Start over (video resumes after a pause: what was measured then is stale, and
+        the subscriber's estimator ramps again from what arrives)."""
         self.remb_bps = None
         self.loss_bound_bps = None
         self.limited_by_loss = False
         self._remb_fell_at = None
         self.remb_congested = False
+        if now is not None:
+            self.start_ramp(now)

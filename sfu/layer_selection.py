@@ -19,16 +19,28 @@ leaves for video (``bandwidth.DownlinkEstimate``):
   audio only. Loss above the threshold on two evaluations without a lower estimate
   steps down too. A REMB under the floor but above what the layers bring (their
   publisher's own link is poor, so little arrives) stops nothing.
-- **Up, with hysteresis**: one stream moves one layer up when the budget has stayed
-  at least ``up_factor`` times what we send for ``up_hold_s`` (a receiver's REMB never
-  climbs far above what it receives, so stepping up is a probe, as in ion-sfu). A
-  layer given up within ``PROBE_WINDOW_S`` of being reached is not tried again
-  for a back-off that doubles each time (from twice ``up_hold_s`` up to
-  ``MAX_BACKOFF_S``).
+- **Up, after a probe**: once the layers have been steady for ``up_hold_s`` with a
+  clean link (and ``UP_HOLD_AFTER_DOWN_S`` after a step down), ``probe_wanted`` names
+  the next step, one layer of one stream, and the rate it needs; the caller probes it
+  with padding (``probe.py``) and reports with ``probe_result``: a success moves that
+  stream up, a failure backs that layer off (``FIRST_BACKOFF_S``, x ``BACKOFF_GROWTH``
+  each time, up to ``MAX_BACKOFF_S``). A subscriber that cannot be sent padding (no
+  RTX) gets the old media probe: one layer up when the budget has stayed ``up_factor``
+  times what we send for ``up_hold_s``. A layer given up within ``PROBE_WINDOW_S`` of
+  being reached backs off the same way, and the step down goes back to the layer it
+  came from (which carried, not lower on a loss bound measured while it did not).
 - **Video back**: after audio only, once loss has stayed under the threshold for the
-  resume hold, the lowest layers come back (the hold doubles once when video had to
-  stop again soon after resuming: a flapping link gets one longer wait, not a
-  flapping picture).
+  resume hold, the lowest layers are probed (``RESUME_BACKOFF_S``..
+  ``MAX_RESUME_BACKOFF_S`` apart while the link cannot take them) and come back when a
+  probe succeeds (the hold doubles once when video had to stop again soon after
+  resuming: a flapping link gets one longer wait, not a flapping picture). A paused
+  video gives the subscriber's estimator nothing to measure (audio is not counted by
+  it), so without probes the estimate could never climb back.
+
+Evidence, not single values: video stops when the lowest layers have not fitted for
+``STARVED_FOR_S`` (at once when loss above ``HEAVY_LOSS`` measured it), and loss over
+the threshold steps down only once it has lasted ``BAD_FOR_S``; evaluations come as
+often as feedback does, so counting evaluations would count a tenth of a second.
 
 Layer bitrates are measured at the publisher's ingress; a layer at 0 is not being
 sent (the publisher dropped it) and is skipped.
@@ -39,13 +51,21 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-from sfu.bandwidth import LOSS_DECREASE_ABOVE
+from sfu.bandwidth import HEAVY_LOSS, LOSS_DECREASE_ABOVE
+from sfu.probe import ProbeRequest
 
 PROBE_WINDOW_S = 10.0
-MAX_BACKOFF_S = 60.0
+FIRST_BACKOFF_S = 3.0
+BACKOFF_GROWTH = 1.5
+MAX_BACKOFF_S = 120.0
+RESUME_BACKOFF_S = 3.0
+MAX_RESUME_BACKOFF_S = 6.0  # video back within seconds of a link recovering
+UP_HOLD_AFTER_DOWN_S = 10.0
 FLAP_WINDOW_S = 15.0
-STARVED_EVALUATIONS_TO_STOP = 2
+STARVED_FOR_S = 0.9
+BAD_FOR_S = 1.0
 DOWN_TOLERANCE = 0.8
+LOSS_DOWN_TOLERANCE = 0.9  # a loss bound under 90 % of what we send: about 15 % loss
 PROBE_GRACE_S = 5.0
 DOWN_SETTLE_S = 2.0
 CLEAR_SHORTFALL = 0.7
@@ -97,9 +117,13 @@ class LayerSelector:
     reason: str = "start"
     _up_since: float | None = None
     _good_since: float | None = None
-    _bad_streak: int = 0
-    _starved_streak: int = 0
+    _bad_since: float | None = None
+    _starved_since: float | None = None
     _short_streak: int = 0
+    _changed_at: float = 0.0
+    _came_from: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    _resume_backoff: _Backoff = field(default_factory=_Backoff)
+    _media_probe: bool = False
     _reached_at: dict[tuple[Hashable, int], float] = field(default_factory=dict)
     _backoff: dict[tuple[Hashable, int], _Backoff] = field(default_factory=dict)
     _resumed_at: float | None = None
@@ -118,22 +142,25 @@ class LayerSelector:
         limited_by_loss: bool = False,
         cap_raised: bool = False,
         remb_congested: bool = True,
+        can_probe: bool = False,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
         ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
         ``cap_raised``: the user just allowed higher layers, so one step up is tried at
         once, without the hold (and without a back-off: the user asked);
         ``remb_congested``: the REMB came down lately or the link loses (a REMB that
-        only climbs is an estimator catching up, not a reason to step down)."""
+        only climbs is an estimator catching up, not a reason to step down);
+        ``can_probe``: the caller probes with padding (``probe_wanted``), so no media
+        probe steps up here."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
         if forced_audio_only:
             self._stop_video("user")
         elif self.audio_only:
-            self._maybe_resume(now, loss, streams)
+            self._maybe_resume(now, loss, streams, can_probe)
         else:
-            self._adjust(now, budget_bps, loss, streams, limited_by_loss, remb_congested)
+            self._adjust(now, budget_bps, loss, streams, limited_by_loss, remb_congested, can_probe)
             if cap_raised and not self.audio_only:
                 self._backoff.clear()
                 if self._step(streams, +1, now) is not None:
@@ -141,7 +168,104 @@ class LayerSelector:
                     self._last_up = now
                     self._up_since = None
         changed = (self.layers, self.audio_only) != before
+        if changed:
+            self._changed_at = now
         return Decision(dict(self.layers), self.audio_only, self.reason, changed)
+
+    # --- probing ------------------------------------------------------------------
+    def probe_wanted(
+        self,
+        now: float,
+        loss: float,
+        streams: Sequence[StreamLayers],
+        remb_congested: bool = False,
+    ) -> ProbeRequest | None:
+        """The next step up worth probing for now, or None."""
+        if self.audio_only:
+            if self.reason == "user" or not self._resume_due(now):
+                return None
+            lowest = {s.key: (s.usable() or [None])[0] for s in streams}
+            goal = self._total(streams, lowest)
+            return ProbeRequest(goal_bps=goal, resume=True) if goal > 0 else None
+        if (
+            loss > UP_MAX_LOSS
+            or remb_congested
+            or self.settling(now)
+            or now - self._changed_at < self.policy.up_hold_s
+            or (self._last_down is not None and now - self._last_down < UP_HOLD_AFTER_DOWN_S)
+        ):
+            return None
+        step = self._next_step(streams, now)
+        if step is None:
+            return None
+        key, layer = step
+        goal = self._total(streams, {**self.layers, key: layer})
+        return ProbeRequest(goal_bps=goal, key=key, layer=layer)
+
+    def probe_result(
+        self, now: float, request: ProbeRequest, carried: bool, streams: Sequence[StreamLayers]
+    ) -> Decision:
+        """What a probe found: the step it was for is taken, or backed off."""
+        before = (dict(self.layers), self.audio_only)
+        if request.resume:
+            if carried and self.audio_only and self.reason != "user":
+                self._resume_backoff = _Backoff()
+                self._resume(now, streams, "recovered")
+            elif not carried:
+                self._resume_backoff.seconds = min(
+                    MAX_RESUME_BACKOFF_S,
+                    self._resume_backoff.seconds * BACKOFF_GROWTH or RESUME_BACKOFF_S,
+                )
+                self._resume_backoff.until = now + self._resume_backoff.seconds
+        elif request.key is not None and request.layer is not None and not self.audio_only:
+            current = self.layers.get(request.key)
+            stream = next((s for s in streams if s.key == request.key), None)
+            if not carried:
+                self._grow_backoff(now, request.key, request.layer)
+            elif (
+                stream is not None
+                and current is not None
+                and request.layer in stream.usable()
+                and request.layer > current
+            ):
+                self.layers[request.key] = request.layer
+                self._came_from[request.key] = (current, now)
+                self._reached_at[(request.key, request.layer)] = now
+                self._last_up = now
+                self._media_probe = False
+                self._up_since = None
+                self.reason = "probe"
+        changed = (self.layers, self.audio_only) != before
+        if changed:
+            self._changed_at = now
+        return Decision(dict(self.layers), self.audio_only, self.reason, changed)
+
+    def _resume_due(self, now: float) -> bool:
+        if self._good_since is None or now < self._resume_backoff.until:
+            return False
+        hold = self._resume_hold_s or self.policy.resume_hold_s
+        return now - self._good_since >= hold
+
+    def _next_step(
+        self, streams: Sequence[StreamLayers], now: float
+    ) -> tuple[Hashable, int] | None:
+        for stream in streams:  # priority order
+            current = self.layers.get(stream.key)
+            if current is None:
+                continue
+            higher = [i for i in stream.usable() if i > current]
+            if not higher:
+                continue
+            target = higher[0]
+            if self._backoff.get((stream.key, target), _Backoff()).until > now:
+                continue
+            return stream.key, target
+        return None
+
+    def _grow_backoff(self, now: float, key: Hashable, layer: int) -> None:
+        backoff = self._backoff.setdefault((key, layer), _Backoff())
+        backoff.seconds = min(MAX_BACKOFF_S, backoff.seconds * BACKOFF_GROWTH or FIRST_BACKOFF_S)
+        backoff.until = now + backoff.seconds
 
     def settling(self, now: float) -> bool:
         """Just stepped down: feedback about the time before is not acted on again."""
@@ -161,15 +285,17 @@ class LayerSelector:
 
     # --- states -------------------------------------------------------------------
     def _stop_video(self, reason: str) -> None:
-        self._starved_streak = 0
-        self._bad_streak = 0
+        self._starved_since = None
+        self._bad_since = None
         self.audio_only = True
         self.reason = reason
         self.layers = {key: None for key in self.layers}
         self._up_since = None
         self._good_since = None
 
-    def _maybe_resume(self, now: float, loss: float, streams: Sequence[StreamLayers]) -> None:
+    def _maybe_resume(
+        self, now: float, loss: float, streams: Sequence[StreamLayers], can_probe: bool
+    ) -> None:
         if self.reason == "user":
             # the user asked for video again: no hold, the link was not the reason
             self._resume(now, streams, "user-auto")
@@ -179,16 +305,16 @@ class LayerSelector:
             return
         if self._good_since is None:
             self._good_since = now
-        hold = self._resume_hold_s or self.policy.resume_hold_s
-        if now - self._good_since >= hold:
-            self._resume(now, streams, "recovered")
+        if not can_probe and self._resume_due(now):
+            self._resume(now, streams, "recovered")  # no padding: video is the probe
 
     def _resume(self, now: float, streams: Sequence[StreamLayers], reason: str) -> None:
         self.audio_only = False
         self.reason = reason
         self._resumed_at = now
-        self._bad_streak = 0
+        self._bad_since = None
         self._up_since = None
+        self._came_from.clear()
         for stream in streams:
             usable = stream.usable()
             self.layers[stream.key] = usable[0] if usable else None
@@ -201,6 +327,7 @@ class LayerSelector:
         streams: Sequence[StreamLayers],
         limited_by_loss: bool,
         remb_congested: bool = True,
+        can_probe: bool = False,
     ) -> None:
         policy = self.policy
         for stream in streams:  # new streams, and streams whose layer went away or is capped
@@ -209,46 +336,55 @@ class LayerSelector:
             if current is None or current not in usable:
                 start = policy.start_bitrate_bps if budget is None else budget
                 self.layers[stream.key] = self._initial(stream, usable, current, start)
+        if loss > policy.loss_threshold:
+            if self._bad_since is None:
+                self._bad_since = now
+        else:
+            self._bad_since = None
         if budget is None:
             return
-        self._bad_streak = self._bad_streak + 1 if loss > policy.loss_threshold else 0
         sending = self._total(streams, self.layers)
         # a REMB lags behind a step up (it never runs far ahead of what arrives) and
-        # wobbles with keyframes: only a clear shortfall counts, and none while probing
-        tolerance = 1.0 if limited_by_loss else DOWN_TOLERANCE
-        probing = self._last_up is not None and now - self._last_up < PROBE_GRACE_S
-        short = budget < tolerance * sending and (
-            limited_by_loss or (remb_congested and not probing)
+        # wobbles with keyframes: only a clear shortfall counts, and none while a media
+        # probe's layer is still being measured
+        tolerance = LOSS_DOWN_TOLERANCE if limited_by_loss else DOWN_TOLERANCE
+        probing = (
+            self._media_probe and self._last_up is not None and now - self._last_up < PROBE_GRACE_S
         )
+        congested = limited_by_loss or (remb_congested and not probing)
+        short = budget < tolerance * sending and congested
         if self.settling(now) and budget >= policy.audio_only_floor_bps:
             # receiver reports still describe the time before the last step down
             self._up_since = None
             return
         if not short:
-            self._starved_streak = 0
             self._short_streak = 0
         # A REMB never runs far above what arrives: when the publisher itself sends less
         # than the floor (its own link is poor), a low REMB says nothing of this link.
-        too_little = budget < policy.audio_only_floor_bps and (limited_by_loss or budget < sending)
+        too_little = (
+            budget < policy.audio_only_floor_bps
+            and congested
+            and (limited_by_loss or budget < sending)
+        )
         if short or too_little:
             fitted = self._fit(budget, streams)
             lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})
-            measured_loss = limited_by_loss and loss > LOSS_DECREASE_ABOVE
+            heavy_loss = limited_by_loss and loss > HEAVY_LOSS
             if too_little or (fitted is None and lowest > 0):
-                self._starved_streak += 1
-                if (
-                    too_little
-                    or measured_loss
-                    or self._starved_streak >= STARVED_EVALUATIONS_TO_STOP
-                ):
+                if self._starved_since is None:
+                    self._starved_since = now
+                if heavy_loss or now - self._starved_since >= STARVED_FOR_S:
                     self._note_failures(now, streams)
                     self._stop_video("loss" if limited_by_loss else "bandwidth")
                     self._track_flapping(now)
                 self._up_since = None
                 return
+            self._starved_since = None
+            fitted = self._back_to_where_it_came_from(now, fitted)
             self._short_streak += 1
+            measured_loss = limited_by_loss and loss > LOSS_DECREASE_ABOVE
             clear = budget < CLEAR_SHORTFALL * sending or measured_loss
-            if fitted is not None and fitted != self.layers and (clear or self._short_streak >= 2):
+            if fitted != self.layers and (clear or self._short_streak >= 2):
                 self._short_streak = 0
                 self._note_failures(now, streams, fitted)
                 self.layers = fitted
@@ -256,16 +392,19 @@ class LayerSelector:
                 self.reason = "loss" if limited_by_loss else "bandwidth"
             self._up_since = None
             return
-        if self._bad_streak >= 2:
-            # lossy without a lower estimate (random loss): step the top stream down
+        self._starved_since = None
+        if self._bad_since is not None and now - self._bad_since >= BAD_FOR_S:
+            # lossy without a lower estimate (random loss, unrepaired): one step down
             stepped = self._step(streams, -1, now)
             self._stepped_down(now)
             if stepped is None:
                 self._stop_video("loss")
                 self._track_flapping(now)
-            self._bad_streak = 0
+            self._bad_since = None
             self._up_since = None
             return
+        if can_probe:
+            return  # up only through a probe (probe_wanted)
         if budget >= policy.up_factor * max(sending, 1.0) and loss <= UP_MAX_LOSS:
             if self._up_since is None:
                 self._up_since = now
@@ -274,8 +413,26 @@ class LayerSelector:
                 if self._step(streams, +1, now) is not None:
                     self.reason = "probe"
                     self._last_up = now
+                    self._media_probe = True
         else:
             self._up_since = None
+
+    def _back_to_where_it_came_from(
+        self, now: float, fitted: dict[Hashable, int | None]
+    ) -> dict[Hashable, int | None]:
+        """A stream that stepped up within ``PROBE_WINDOW_S`` goes back to the layer it
+        came from, which carried, rather than lower on what was measured meanwhile."""
+        chosen = dict(fitted)
+        for key, (previous, at) in list(self._came_from.items()):
+            current = self.layers.get(key)
+            if now - at > PROBE_WINDOW_S or current is None or current <= previous:
+                del self._came_from[key]
+                continue
+            layer = chosen.get(key)
+            if layer is not None and layer < previous:
+                chosen[key] = previous
+            del self._came_from[key]
+        return chosen
 
     # --- helpers ------------------------------------------------------------------
     @staticmethod
@@ -346,6 +503,8 @@ class LayerSelector:
                 continue
             if direction < 0:
                 self._note_failures(now, [stream], {stream.key: target})
+            else:
+                self._came_from[stream.key] = (current, now)
             self.layers[stream.key] = target
             self._reached_at[(stream.key, target)] = now
             return target
@@ -366,11 +525,7 @@ class LayerSelector:
             reached = self._reached_at.get((stream.key, current))
             if reached is None or now - reached > PROBE_WINDOW_S:
                 continue
-            backoff = self._backoff.setdefault((stream.key, current), _Backoff())
-            backoff.seconds = min(
-                MAX_BACKOFF_S, max(2 * self.policy.up_hold_s, 2 * backoff.seconds)
-            )
-            backoff.until = now + backoff.seconds
+            self._grow_backoff(now, stream.key, current)
 
     def _track_flapping(self, now: float) -> None:
         if self._resumed_at is not None and now - self._resumed_at < FLAP_WINDOW_S:

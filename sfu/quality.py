@@ -9,10 +9,19 @@ turns that and the publishers' measured layer bitrates into a target layer per v
 consumer, or pauses them all (audio only). Consumers switch on the next keyframe of
 their target layer. Audio is never paused. Each change of a publisher's layer or of audio-only is a
 ``QualityReport``. The user's choice (``prefer``) applies at once.
+
+Loss is what retransmission did not repair: receiver reports (a video's weighed by the
+packets each covers, over ``REPORT_LOSS_WINDOW_S``: one report of fifteen packets
+says little) and packets NACKed again after their resend, never first NACKs (5 %
+random loss is repaired, and no reason to drop video). Moving up, and video back
+after audio only, go through a padding probe (``probe.py``) run here: padding paced
+every ``PADDING_TICK_S`` on a video consumer's RTX stream, the outcome read from the
+subscriber's REMB.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,8 +29,9 @@ from collections.abc import Callable, Iterable
 from sfu.bandwidth import DownlinkEstimate
 from sfu.config import SfuConfig
 from sfu.consumer import Consumer
-from sfu.layer_selection import LayerSelector, SelectionPolicy, StreamLayers
+from sfu.layer_selection import Decision, LayerSelector, SelectionPolicy, StreamLayers
 from sfu.models import QualityReport
+from sfu.probe import PADDING_TICK_S, Probe, ProbeRequest
 
 REMB_FRESH_S = 3.0
 MIN_EVALUATION_GAP_S = 0.1
@@ -31,6 +41,7 @@ MIN_PACKETS_FOR_NACK_LOSS = 10
 # a stream's first seconds lose packets on a healthy link too (a browser's first
 # receiver reports and NACKs cover its start-up); its loss counts after this
 LOSS_GRACE_S = 2.0
+REPORT_LOSS_WINDOW_S = 2.5
 SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
 
 
@@ -48,12 +59,13 @@ def policy_of(config: SfuConfig) -> SelectionPolicy:
 class SendWindow:
     """What we sent one subscriber, and what it said went missing, over about the last
     ``RATE_WINDOW_S``: the span one receiver report covers, however often we evaluate.
-    NACKs count only once a stream is past its first ``LOSS_GRACE_S``."""
+    Only packets NACKed again after their resend count (loss the repair did not hide),
+    and only once a stream is past its first ``LOSS_GRACE_S``."""
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple[int, int, int]] = {}
         self._sending_since: dict[int, float] = {}  # by consumer: its first packets
-        # cumulative (time, all bytes, audio bytes, video packets, video packets NACKed)
+        # cumulative (time, all bytes, audio bytes, video packets, packets NACKed again)
         self._history: deque[tuple[float, int, int, int, int]] = deque()
 
     def past_start_up(self, consumer: Consumer, now: float) -> bool:
@@ -69,7 +81,7 @@ class SendWindow:
         sending_since: dict[int, float] = {}
         for consumer in consumers:
             key = id(consumer)
-            counts = (consumer.bytes_sent, consumer.packets_sent, consumer.packets_nacked)
+            counts = (consumer.bytes_sent, consumer.packets_sent, consumer.packets_renacked)
             before = self._seen.get(key, counts)
             seen[key] = counts
             if counts[1]:  # it sent since the last evaluation at the latest
@@ -99,7 +111,7 @@ class SendWindow:
         return len(history) > 1 and history[-1][3] - history[0][3] >= MIN_PACKETS_FOR_NACK_LOSS
 
     def rates(self) -> tuple[float, float, float]:
-        """(all b/s, audio b/s, share of video packets NACKed) over the window."""
+        """(all b/s, audio b/s, share of video packets NACKed again) over the window."""
         if len(self._history) < 2:
             return 0.0, 0.0, 0.0
         first, last = self._history[0], self._history[-1]
@@ -113,6 +125,42 @@ class SendWindow:
             (last[2] - first[2]) * 8 / span,
             min(1.0, nack_loss),
         )
+
+
+class ReportLoss:
+    """The loss receiver reports give, per consumer: a video's reports weighed by the
+    packets each covers over ``REPORT_LOSS_WINDOW_S``, an audio's last one (a browser
+    reports audio every 5 s or so: already a long span)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[int, int]] = {}  # reports, packets_sent at the last
+        self._reports: dict[int, deque[tuple[float, float, int]]] = {}
+
+    def update(self, now: float, consumers: Iterable[Consumer], window: SendWindow) -> float:
+        worst = 0.0
+        seen: dict[int, tuple[int, int]] = {}
+        for consumer in consumers:
+            key = id(consumer)
+            count, packets = consumer.receiver_reports, consumer.packets_sent
+            previous = self._seen.get(key, (0, 0))
+            seen[key] = (count, packets) if count != previous[0] else previous
+            if not count or not window.past_start_up(consumer, now):
+                continue
+            if consumer.producer.kind != "video":
+                worst = max(worst, consumer.fraction_lost)
+                continue
+            reports = self._reports.setdefault(key, deque())
+            if count != previous[0]:
+                reports.append((now, consumer.fraction_lost, max(1, packets - previous[1])))
+            while reports and now - reports[0][0] > REPORT_LOSS_WINDOW_S:
+                reports.popleft()
+            total = sum(covered for _, _, covered in reports)
+            if total:
+                lost = sum(fraction * covered for _, fraction, covered in reports)
+                worst = max(worst, lost / total)
+        self._seen = seen
+        self._reports = {k: v for k, v in self._reports.items() if k in seen}
+        return worst
 
 
 class LinkQuality:
@@ -129,6 +177,13 @@ class LinkQuality:
         self._reported: dict[str, tuple[int | None, bool, str | None]] = {}
         self._videos: list[Consumer] = []
         self._window = SendWindow()
+        self._report_loss = ReportLoss()
+        self._video_flowing = False
+        self._probe: Probe | None = None
+        self._probe_consumer: Consumer | None = None
+        self._probe_timer: asyncio.TimerHandle | None = None
+        self.probes = 0
+        self.probes_failed = 0
 
     @property
     def audio_only(self) -> bool:
@@ -154,13 +209,13 @@ class LinkQuality:
         if not consumers:
             return
         self._end_settling(now, consumers)
-        losses = [
-            c.fraction_lost
-            for c in consumers
-            if c.receiver_reports and window.past_start_up(c, now)
-        ]
-        sent_bps, audio_bps, nack_loss = window.rates()
-        self.loss = max([*losses, nack_loss])
+        report_loss = self._report_loss.update(now, consumers, window)
+        sent_bps, audio_bps, renack_loss = window.rates()
+        self.loss = max(report_loss, renack_loss)
+        flowing = any(c.producer.kind == "video" and not c.paused for c in consumers)
+        if flowing and not self._video_flowing:
+            self._estimate.start_ramp(now)  # its REMB starts from what it measures
+        self._video_flowing = flowing
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
         self.rtt_ms = max(rtts) * 1000 if rtts else None
         for consumer in consumers:
@@ -180,6 +235,7 @@ class LinkQuality:
                 settling=self._selector.settling(now),
             )
         self._decide(now, consumers)
+        self._maybe_probe(now, sent_bps - audio_bps)
 
     def _end_settling(self, now: float, consumers: list[Consumer]) -> None:
         """After a step down, feedback counts again once it is about the new layers: a
@@ -226,8 +282,8 @@ class LinkQuality:
             key=lambda c: SOURCE_PRIORITY.get(c.producer.source, 2),
         )
         self._videos = videos
-        streams = [StreamLayers(c, c.producer.layer_bitrates(), self._cap(c)) for c in videos]
-        resuming = self._selector.audio_only
+        streams = self._streams(videos)
+        was_audio_only = self._selector.audio_only
         decision = self._selector.update(
             now,
             self.budget_bps,
@@ -237,7 +293,16 @@ class LinkQuality:
             limited_by_loss=self._estimate.limited_by_loss,
             cap_raised=cap_raised,
             remb_congested=self._estimate.remb_congested,
+            can_probe=self._padding_consumer(videos) is not None,
         )
+        self._apply(now, videos, decision, was_audio_only)
+
+    def _apply(
+        self, now: float, videos: list[Consumer], decision: Decision, was_audio_only: bool
+    ) -> None:
+        resuming = was_audio_only and not decision.audio_only
+        if decision.changed and self._probe is not None:
+            self._end_probe()  # it was for layers that are no longer the question
         if decision.audio_only:
             for consumer in videos:
                 consumer.pause()
@@ -246,9 +311,11 @@ class LinkQuality:
                 consumer.set_target_layer(decision.layers.get(consumer))
                 consumer.resume()
             if resuming:
-                # what was measured before the pause says little about the link now
-                self._estimate.reset()
+                # what was measured before the pause says little about the link now,
+                # and the subscriber's estimator ramps again from what arrives
+                self._estimate.reset(now)
                 self.budget_bps = None
+                self._video_flowing = True
         for publisher_id in sorted({c.producer.participant_id for c in videos}):
             # the reason counts while audio only: the page says why there is no picture
             reason = self.reason if self.audio_only else None
@@ -256,6 +323,99 @@ class LinkQuality:
             if self._reported.get(publisher_id) != state:
                 self._reported[publisher_id] = state
                 self._report(self.current(publisher_id))
+
+    def _streams(self, videos: list[Consumer]) -> list[StreamLayers]:
+        return [StreamLayers(c, c.producer.layer_bitrates(), self._cap(c)) for c in videos]
+
+    # --- probing --------------------------------------------------------------------
+    @staticmethod
+    def _padding_consumer(videos: list[Consumer], preferred: object = None) -> Consumer | None:
+        """The video whose RTX stream carries a probe's padding (None: no RTX anywhere)."""
+        able = [c for c in videos if c.attached and c.sender.rtx_payload_type is not None]
+        return next((c for c in able if c is preferred), able[0] if able else None)
+
+    def _latest_remb(self) -> tuple[int | None, float]:
+        heard = [c for c in self._videos if c.remb_bps is not None]
+        if not heard:
+            return None, 0.0
+        latest = max(heard, key=lambda c: c.remb_at)
+        return latest.remb_bps, latest.remb_at
+
+    def _maybe_probe(self, now: float, video_bps: float) -> None:
+        """Start the probe the layer policy asks for, if any and none is running."""
+        if self._probe is not None or self.forced:
+            return
+        videos = self._videos
+        streams = self._streams(videos)
+        request = self._selector.probe_wanted(
+            now, self.loss, streams, self._estimate.remb_congested
+        )
+        if request is None:
+            return
+        consumer = self._padding_consumer(videos, request.key)
+        if consumer is None:
+            return
+        budget = self.budget_bps
+        if not request.resume and budget is not None and budget >= request.goal_bps:
+            # the subscriber's estimate already covers the step: nothing to find out
+            self._conclude(now, request, True)
+            return
+        remb, _ = self._latest_remb()  # a paused video's last REMB is still the base
+        rtt = None if self.rtt_ms is None else self.rtt_ms / 1000
+        self._probe = Probe.start(now, request, max(0.0, video_bps), remb, rtt)
+        self._probe_consumer = consumer
+        self.probes += 1
+        self._schedule_padding(0.0)
+
+    def _schedule_padding(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._end_probe()
+            return
+        self._probe_timer = loop.call_later(delay, self._pad)
+
+    def _pad(self) -> None:
+        """One tick of a probe: its padding due, then whether its outcome is known."""
+        self._probe_timer = None
+        probe, consumer = self._probe, self._probe_consumer
+        if probe is None or consumer is None:
+            return
+        now = time.monotonic()
+        due = probe.padding_packets(now)
+        if due:
+            sent = consumer.send_padding(due)
+            probe.packets_sent += sent
+            if not sent:  # the connection is down, or the consumer gone
+                self._conclude(now, probe.request, False)
+                return
+        remb, remb_at = self._latest_remb()
+        outcome = probe.outcome(now, remb, remb_at, self.loss)
+        if outcome is not None:
+            self._conclude(now, probe.request, outcome)
+            return
+        self._schedule_padding(PADDING_TICK_S if now < probe.ends else 0.1)
+
+    def _conclude(self, now: float, request: ProbeRequest, carried: bool) -> None:
+        self._end_probe()
+        if not carried:
+            self.probes_failed += 1
+        videos = self._videos
+        was_audio_only = self._selector.audio_only
+        decision = self._selector.probe_result(now, request, carried, self._streams(videos))
+        if decision.changed:
+            self._apply(now, videos, decision, was_audio_only)
+
+    def _end_probe(self) -> None:
+        if self._probe_timer is not None:
+            self._probe_timer.cancel()
+        self._probe_timer = None
+        self._probe = None
+        self._probe_consumer = None
+
+    def close(self) -> None:
+        """The subscriber is gone: no more padding."""
+        self._end_probe()
 
     def _cap(self, consumer: Consumer) -> int | None:
         top = len(consumer.producer.layer_bitrates()) - 1

@@ -1,4 +1,5 @@
-"""What the SFU sent one subscriber and what it NACKed, over the span a report covers."""
+"""What the SFU sent one subscriber and what it NACKed again after a resend (loss the
+repair did not hide), over the span a report covers."""
 
 from __future__ import annotations
 
@@ -22,15 +23,19 @@ class Counters:
     bytes_sent: int = 0
     packets_sent: int = 0
     packets_nacked: int = 0
+    packets_renacked: int = 0
     producer: Kind = field(init=False)
 
     def __post_init__(self) -> None:
         self.producer = Kind(self.kind)
 
-    def send(self, packets: int, size: int, nacked: int = 0) -> None:
+    def send(self, packets: int, size: int, nacked: int = 0, first_nacks: int = 0) -> None:
+        """``nacked``: packets NACKed again after their resend; ``first_nacks``: packets
+        NACKed once (the resend repaired them)."""
         self.packets_sent += packets
         self.bytes_sent += packets * size
-        self.packets_nacked += nacked
+        self.packets_nacked += first_nacks + nacked
+        self.packets_renacked += nacked
 
 
 def test_rates_and_the_nack_share_cover_about_the_last_second() -> None:
@@ -83,3 +88,24 @@ def test_a_streams_start_up_losses_do_not_count() -> None:
     window.add(0.0, 1.0, [video])
     assert window.rates()[2] == 0.0 and not window.past_start_up(video, 1.0)
     assert window.past_start_up(video, LOSS_GRACE_S)
+
+
+def test_first_nacks_repaired_by_a_resend_do_not_count_as_loss() -> None:
+    """5 % random loss, every packet repaired by its retransmission: no loss to act on;
+    a packet NACKed again after its resend is loss the repair did not hide."""
+    video = Counters("video")
+    window = SendWindow()
+    window.add(0.0, 0.0, [video])
+    video.send(10, 1000)
+    now = START  # past the stream's start-up
+    window.add(0.0, now, [video])
+    for _ in range(4):
+        now += 0.25
+        video.send(40, 1000, first_nacks=2)
+        window.add(now - 0.25, now, [video])
+    assert window.rates()[2] == 0.0
+    for _ in range(4):
+        now += 0.25
+        video.send(40, 1000, first_nacks=8, nacked=6)
+        window.add(now - 0.25, now, [video])
+    assert abs(window.rates()[2] - 6 / 40) < 1e-9

@@ -1,0 +1,109 @@
+"""A bandwidth probe: padding at the next layer's rate, briefly, before moving up to it.
+
+Stepping up a layer to find out whether the link carries it (what the SFU did before)
+sends the whole layer into a link that may not take it, and the loss then costs the
+layer below too. A probe sends padding (``padding.py``) on top of the video for
+``PROBE_DURATION_S`` so that the subscriber receives the next layer's rate, then
+waits a settle time (twice the round trip, ``SETTLE_MIN_S``..``SETTLE_MAX_S``) for the
+feedback about that time.
+
+What "the estimate follows" can mean with Chrome's REMB: its estimator increases by at
+most 8 % a second and never above 1.5 x what arrives + 10 kb/s, so within a probe it
+cannot climb to the goal. What it does tell at once: on overuse (a queue grew: the link
+did not carry the rate) it comes down, or holds when coming down would raise it, and
+sends a fall of 3 % without waiting; with no overuse it increases, a little, in every
+REMB. So a probe succeeds when a REMB that came after it started is above the one
+before it, or already at the goal without coming down; it fails on a REMB under ``REMB_FALL`` of that one, on loss over
+``LOSS_DECREASE_ABOVE``, or when no REMB came up by ``MAX_WAIT_S``. A subscriber that
+never sent a REMB is judged on loss alone. Padding leaves evenly over
+``PROBE_DURATION_S`` (short: a failure costs a fraction of a second of queue) and stops
+at the first sign of failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from sfu.bandwidth import LOSS_DECREASE_ABOVE, REMB_FALL
+from sfu.padding import PADDING_BYTES
+
+PROBE_DURATION_S = 0.3
+SETTLE_MIN_S = 0.3
+SETTLE_MAX_S = 1.0
+MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms
+PADDING_TICK_S = 0.02  # padding leaves evenly, never as one burst
+PADDING_PACKET_BYTES = PADDING_BYTES + 40  # header, extensions, SRTP tag, on the wire
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """What a probe is for: ``layer`` of the stream ``key`` (``resume``: video back from
+    audio only, every stream on its lowest layer), and the video rate it needs."""
+
+    goal_bps: float
+    key: Hashable | None = None
+    layer: int | None = None
+    resume: bool = False
+
+
+@dataclass
+class Probe:
+    request: ProbeRequest
+    started: float
+    ends: float
+    decided_at: float
+    padding_bps: float
+    remb_before: int | None
+    _owed_bytes: float = 0.0
+    _last_tick: float = 0.0
+    _followed: bool = False
+    packets_sent: int = 0
+
+    @classmethod
+    def start(
+        cls,
+        now: float,
+        request: ProbeRequest,
+        video_bps: float,
+        remb_bps: int | None,
+        rtt_s: float | None,
+    ) -> Probe:
+        settle = min(SETTLE_MAX_S, max(SETTLE_MIN_S, 2 * (rtt_s or 0.0)))
+        ends = now + PROBE_DURATION_S
+        return cls(
+            request=request,
+            started=now,
+            ends=ends,
+            decided_at=ends + settle,
+            padding_bps=max(0.0, request.goal_bps - video_bps),
+            remb_before=remb_bps,
+            _last_tick=now,
+        )
+
+    def padding_packets(self, now: float) -> int:
+        """Packets of padding due since the last call (none once the probe has ended)."""
+        until = min(now, self.ends)
+        elapsed = max(0.0, until - self._last_tick)
+        self._last_tick = max(self._last_tick, until)
+        self._owed_bytes += self.padding_bps * elapsed / 8
+        count = int(self._owed_bytes // PADDING_PACKET_BYTES)
+        self._owed_bytes -= count * PADDING_PACKET_BYTES
+        return count
+
+    def outcome(self, now: float, remb_bps: int | None, remb_at: float, loss: float) -> bool | None:
+        """True: the link carried the goal; False: it did not; None: not known yet.
+        ``remb_bps``/``remb_at``: the subscriber's latest REMB and when it came."""
+        before = self.remb_before
+        if remb_bps is not None and remb_at > self.started:
+            if before is not None and remb_bps < REMB_FALL * before:
+                return False
+            if before is None or remb_bps > before or remb_bps >= self.request.goal_bps:
+                self._followed = True
+        if loss > LOSS_DECREASE_ABOVE:
+            return False
+        if now < self.decided_at:
+            return None
+        if self._followed or (before is None and remb_bps is None):
+            return True
+        return False if now >= self.started + MAX_WAIT_S else None

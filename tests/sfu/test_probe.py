@@ -1,0 +1,61 @@
+"""A padding probe: its pacing and what it concludes from the subscriber's REMB."""
+
+from __future__ import annotations
+
+from sfu.probe import (
+    MAX_WAIT_S,
+    PADDING_PACKET_BYTES,
+    PROBE_DURATION_S,
+    Probe,
+    ProbeRequest,
+)
+
+REQUEST = ProbeRequest(goal_bps=620_000, key="camera", layer=2)
+
+
+def probe(remb_before: int | None = 400_000) -> Probe:
+    return Probe.start(10.0, REQUEST, video_bps=260_000, remb_bps=remb_before, rtt_s=0.05)
+
+
+def test_padding_brings_the_video_up_to_the_goal_evenly_and_only_for_the_probe() -> None:
+    p = probe()
+    assert p.padding_bps == 360_000
+    counts = [p.padding_packets(10.0 + 0.02 * i) for i in range(1, 40)]
+    total_bits = sum(counts) * PADDING_PACKET_BYTES * 8
+    assert abs(total_bits - 360_000 * PROBE_DURATION_S) <= PADDING_PACKET_BYTES * 8
+    assert max(counts) <= 4  # a few packets every tick, never a burst
+    assert sum(counts[int(PROBE_DURATION_S / 0.02) + 1 :]) == 0
+
+
+def test_a_rising_remb_after_the_start_is_success_once_settled() -> None:
+    p = probe()
+    assert p.outcome(10.2, 400_000, 9.9, 0.0) is None  # older than the probe
+    assert p.outcome(10.4, 412_000, 10.35, 0.0) is None  # rose; not settled yet
+    assert p.outcome(p.decided_at, 412_000, 10.35, 0.0) is True
+
+
+def test_a_falling_remb_or_loss_fails_it_at_once() -> None:
+    assert probe().outcome(10.15, 340_000, 10.1, 0.0) is False
+    assert probe().outcome(10.15, None, 0.0, 0.2) is False
+
+
+def test_a_remb_that_only_holds_is_no_success() -> None:
+    """On overuse Chrome holds rather than raise its estimate: an unchanged REMB is not
+    the estimate following, and with no rise by the deadline the probe failed."""
+    p = probe()
+    assert p.outcome(p.decided_at, 400_000, 10.4, 0.0) is None
+    assert p.outcome(10.0 + MAX_WAIT_S, 400_000, 10.9, 0.0) is False
+
+
+def test_a_subscriber_that_never_sent_a_remb_is_judged_on_loss() -> None:
+    p = probe(remb_before=None)
+    assert p.outcome(p.decided_at, None, 0.0, 0.0) is True
+
+
+def test_a_remb_already_above_the_goal_that_does_not_come_down_is_success() -> None:
+    """Video back after audio only: the estimate from before still covers the lowest
+    layer; padding that does not bring it down confirms it."""
+    p = Probe.start(
+        10.0, ProbeRequest(goal_bps=100_000, resume=True), 0.0, remb_bps=800_000, rtt_s=None
+    )
+    assert p.outcome(p.decided_at, 800_000, 10.3, 0.0) is True
