@@ -32,7 +32,9 @@ A forwarder wants neither. This module swaps in, per peer connection only:
   bytes); other profiles use the libsrtp sessions aiortc made.
 
 Names with ``_RTC...__`` prefixes are aiortc's private attributes (Python name
-mangling); they are the price of not forking aiortc and are pinned to aiortc 1.16.
+mangling); they, and every other private name of aiortc, aioice and pylibsrtp used
+here, are the price of not forking aiortc: ``sfu.private_api`` lists them and checks
+the pinned versions in ``install()``, which an ``Sfu`` calls when it is made.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ from OpenSSL import SSL
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
+from sfu import malformed_datagrams, private_api
 from sfu._datapath import (
     Egress,
     Ingress,
@@ -103,6 +106,7 @@ from sfu._datapath import (
     set_view_factory,
 )
 from sfu.ice_consent import Consent
+from sfu.malformed_datagrams import OnMalformed
 from sfu.rtcp_wire import (
     FIR,
     NACK,
@@ -132,6 +136,7 @@ __all__ = [
     "RtpView",
     "SenderSink",
     "codecs_of",
+    "install",
     "log_forward_error",
     "native_srtp",
     "process_certificate",
@@ -747,7 +752,22 @@ class _PeerConnectionCertificate(RTCCertificate):
         return RTCCertificate.generateCertificate()
 
 
-aiortc.rtcpeerconnection.RTCCertificate = _PeerConnectionCertificate  # type: ignore[misc]
+def install() -> None:
+    """Make aiortc fit for the SFU in this process; called when an ``Sfu`` is made.
+
+    Checks that aiortc, aioice and pylibsrtp are the releases whose private names this
+    module uses (``sfu.private_api``; a clear ``IncompatibleDependency`` otherwise), then
+    points ``aiortc.rtcpeerconnection``'s certificate factory at
+    ``_PeerConnectionCertificate``: a process-wide change, made here on purpose rather
+    than as a side effect of importing the SFU. Idempotent.
+    """
+    private_api.check()
+    aiortc.rtcpeerconnection.RTCCertificate = _PeerConnectionCertificate  # type: ignore[misc]
+
+
+def installed() -> bool:
+    """Whether ``install`` has run: the SFU's connections then share the process certificate."""
+    return aiortc.rtcpeerconnection.RTCCertificate is _PeerConnectionCertificate
 
 
 class ForwardingPeerConnection(RTCPeerConnection):
@@ -759,6 +779,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
         ice_addresses: Sequence[str] = (),
         port_range: tuple[int, int] | None = None,
         allowed_remote_networks: Sequence[str] = (),
+        on_malformed_datagram: OnMalformed | None = None,
     ) -> None:
         token = _sfu_side.set(True)
         try:
@@ -771,6 +792,11 @@ class ForwardingPeerConnection(RTCPeerConnection):
         self._accepted_hosts: dict[str, bool] = {}
         self.fast_path: FastPath | None = None
         self.refused_datagrams = 0  # from addresses outside the allowed networks
+        self.malformed_datagrams = 0  # that aioice could not parse: dropped
+        # remote candidates (SDP and trickled) kept and dropped by the network filter
+        self.remote_candidates_accepted = 0
+        self.remote_candidates_refused = 0
+        self._on_malformed = on_malformed_datagram
 
     # aiortc calls this (name-mangled private) method to build each transceiver.
     def _RTCPeerConnection__createTransceiver(
@@ -816,6 +842,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
             if connection._transport_policy != TransportPolicy.ALL:
                 await original_gather()  # relay only: no host address wanted
                 self._refuse_other_networks(connection)
+                self._guard_datagrams(connection)
                 return
             if connection._local_candidates_start:
                 return
@@ -832,6 +859,7 @@ class ForwardingPeerConnection(RTCPeerConnection):
             for protocol in connection._protocols:
                 read_natively(protocol)
             self._refuse_other_networks(connection)
+            self._guard_datagrams(connection)
             connection._local_candidates_end = True
 
         async def gather(component: int, addresses: list[str], **kwargs: Any) -> Any:
@@ -867,6 +895,17 @@ class ForwardingPeerConnection(RTCPeerConnection):
             datagram_received.refuses_other_networks = True  # type: ignore[attr-defined]
             protocol.datagram_received = datagram_received
 
+    def _guard_datagrams(self, connection: Any) -> None:
+        """A datagram aioice cannot parse is dropped and counted, never raised into the
+        socket reader (``sfu.malformed_datagrams``)."""
+        for protocol in connection._protocols:
+            malformed_datagrams.guard(protocol, self._malformed)
+
+    def _malformed(self, addr: Any, error: Exception) -> None:
+        self.malformed_datagrams += 1
+        if self._on_malformed is not None:
+            self._on_malformed(addr, error)
+
     def _accepts_source(self, host: str) -> bool:
         accepted = self._accepted_hosts.get(host)
         if accepted is None:
@@ -893,7 +932,9 @@ class ForwardingPeerConnection(RTCPeerConnection):
             if line.startswith("a=candidate:"):
                 parts = line.split()
                 if len(parts) > 4 and not self.accepts_remote(parts[4]):
+                    self.remote_candidates_refused += 1
                     continue
+                self.remote_candidates_accepted += 1
             kept.append(line)
         return "\r\n".join(kept) + "\r\n"
 
@@ -906,7 +947,9 @@ class ForwardingPeerConnection(RTCPeerConnection):
             text.split(":", 1)[1] if text.startswith("candidate:") else text
         )
         if not self.accepts_remote(parsed.ip):
+            self.remote_candidates_refused += 1
             return False
+        self.remote_candidates_accepted += 1
         parsed.sdpMid = candidate.get("sdpMid")
         index = candidate.get("sdpMLineIndex")
         parsed.sdpMLineIndex = int(index) if index is not None else None

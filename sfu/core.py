@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sfu.aiortc_adapter import install
 from sfu.config import SfuConfig
 from sfu.room import Room
+from sfu.stats import SfuCounters
 
 
 class Sfu:
     def __init__(self, config: SfuConfig | None = None) -> None:
+        install()  # checks aiortc/aioice/pylibsrtp versions (IncompatibleDependency)
         self.config = config or SfuConfig()
+        self.counters = SfuCounters()
         self.rooms: dict[str, Room] = {}
         self.closed = False
 
@@ -37,13 +41,20 @@ class Sfu:
             await room.close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters per room and summed: ``{"open_rooms": n, "rooms": {...}, "totals": {...}}``."""
+        """Counters per room and summed, and the process's connection troubles:
+        ``{"open_rooms": n, "rooms": {...}, "totals": {...}, "malformed_datagrams": n,
+        "connection_failures": {reason: n}}``."""
         rooms = {room_id: room.stats() for room_id, room in self.rooms.items()}
         totals: dict[str, int] = {}
         for counters in rooms.values():
             for key, value in counters.items():
                 totals[key] = totals.get(key, 0) + int(value)
-        return {"open_rooms": len(rooms), "rooms": rooms, "totals": totals}
+        return {
+            "open_rooms": len(rooms),
+            "rooms": rooms,
+            "totals": totals,
+            **self.counters.as_dict(),
+        }
 
     def dump(self) -> dict[str, Any]:
         return {"rooms": [room.dump() for room in self.rooms.values()]}

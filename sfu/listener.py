@@ -29,6 +29,9 @@ class RoomListener(Protocol):
     def on_send_layers(
         self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
     ) -> None: ...
+    def on_connection_failed(
+        self, room: Room, participant_id: str, pc: str, code: str, reason: str
+    ) -> None: ...
 
 
 class RoomListenerBase:
@@ -57,6 +60,11 @@ class RoomListenerBase:
 
     def on_send_layers(
         self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None:
+        return None
+
+    def on_connection_failed(
+        self, room: Room, participant_id: str, pc: str, code: str, reason: str
     ) -> None:
         return None
 

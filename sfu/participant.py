@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiortc import RTCSessionDescription
 
+from sfu import malformed_datagrams
 from sfu.aiortc_adapter import (
     ForwardingPeerConnection,
     ForwardingReceiver,
@@ -20,6 +21,7 @@ from sfu.aiortc_adapter import (
     remote_sends,
     rewrite_candidate_addresses,
 )
+from sfu.connection_watch import ConnectionWatch
 from sfu.consumer import Consumer
 from sfu.impairment import Impairment
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
@@ -39,6 +41,7 @@ DEFAULT_SOURCES = {"audio": "mic", "video": "camera"}
 SENDER_REPORT_INTERVAL_S = 1.0
 AUDIO_SENDER_REPORT_INTERVAL_S = 5.0
 PC_NAMES = ("publish", "subscribe")
+ANSWER_REFUSED = "answer-refused"
 
 
 class Participant:
@@ -67,19 +70,63 @@ class Participant:
         self.quality = LinkQuality(room.config, self._emit_quality)
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
+        self._watches: dict[str, ConnectionWatch] = {}  # by PC name: why it did not work
 
     # --- peer connections ---------------------------------------------------------
-    def _new_pc(self) -> ForwardingPeerConnection:
+    def _new_pc(self, pc_name: str) -> ForwardingPeerConnection:
         config = self.room.config
         port_range = None
         if config.udp_port_min is not None and config.udp_port_max is not None:
             port_range = (config.udp_port_min, config.udp_port_max)
-        return ForwardingPeerConnection(
+
+        def malformed(addr: Any, error: Exception) -> None:
+            self.room.sfu.counters.malformed_datagrams += 1
+            malformed_datagrams.report(
+                addr, error, room=self.room.id, participant=self.id, pc=pc_name
+            )
+
+        pc = ForwardingPeerConnection(
             ice_servers=ice_servers_for(config.ice_servers),
             ice_addresses=config.ice_addresses,
             port_range=port_range,
             allowed_remote_networks=config.allowed_remote_networks,
+            on_malformed_datagram=malformed,
         )
+        self._forget_watch(pc_name)
+        self._watches[pc_name] = ConnectionWatch(
+            pc, lambda code, reason: self._connection_failed(pc_name, code, reason)
+        )
+        return pc
+
+    # --- failures -----------------------------------------------------------------
+    def _failure(self, pc_name: str, code: str, reason: str) -> None:
+        """One log line and the process counter for a connection that does not work."""
+        self.room.sfu.counters.failed(code)
+        log.warning(
+            "sfu_connection_failed",
+            room=self.room.id,
+            participant=self.id,
+            pc=pc_name,
+            code=code,
+            reason=reason,
+        )
+
+    def _connection_failed(self, pc_name: str, code: str, reason: str) -> None:
+        """ICE, DTLS or every candidate failed: logged, counted, and told to the room
+        (signalling sends the client an ``error`` it can act on: restart, TURN)."""
+        self._failure(pc_name, code, reason)
+        if not self.closed:
+            self.room.listeners.emit(
+                "on_connection_failed", self.room, self.id, pc_name, code, reason
+            )
+
+    def _watch(self, pc_name: str) -> ConnectionWatch | None:
+        return self._watches.get(pc_name)
+
+    def _forget_watch(self, pc_name: str) -> None:
+        watch = self._watches.pop(pc_name, None)
+        if watch is not None:
+            watch.close()
 
     def _local_sdp(self, pc: ForwardingPeerConnection) -> str:
         assert pc.localDescription is not None
@@ -97,7 +144,7 @@ class Participant:
         simulcast = parse_simulcast_offer(offer_sdp)  # ValueError when unusable
         async with self._publish_lock:
             if self._publish_pc is None:
-                self._publish_pc = self._new_pc()
+                self._publish_pc = self._new_pc("publish")
             pc = self._publish_pc
             try:
                 await pc.setRemoteDescription(
@@ -108,6 +155,7 @@ class Participant:
                 raise
             except Exception as exc:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
+            self._ice_started("publish", offer_sdp)
             self._simulcast = simulcast
             await self._sync_producers(pc, sources)
             return answer_with_simulcast(self._local_sdp(pc), simulcast)
@@ -228,7 +276,7 @@ class Participant:
             if key in self.consumers:
                 continue
             if self._subscribe_pc is None:
-                self._subscribe_pc = self._new_pc()
+                self._subscribe_pc = self._new_pc("subscribe")
                 self._start_reports()
             pc = self._subscribe_pc
             transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
@@ -271,7 +319,19 @@ class Participant:
             self.want_new_subscription()
 
     async def subscription_answer(self, answer_sdp: str) -> None:
+        """Apply the client's answer; a refused one (ValueError) is logged and counted."""
         self._check_open()
+        try:
+            await self._apply_subscription_answer(answer_sdp)
+        except ValueError as exc:
+            self._failure("subscribe", ANSWER_REFUSED, str(exc) or "unusable answer")
+            raise
+        for consumer in self.consumers.values():
+            consumer.producer.request_keyframe(consumer.target_layer)
+        if self._subscription_dirty:
+            self.room.listeners.emit("on_subscription_changed", self.room, self)
+
+    async def _apply_subscription_answer(self, answer_sdp: str) -> None:
         if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):
             raise ValueError("not an SDP answer")
         async with self._subscribe_lock:
@@ -287,21 +347,29 @@ class Participant:
             except Exception as exc:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
             self._offer_outstanding = False
-        for consumer in self.consumers.values():
-            consumer.producer.request_keyframe(consumer.target_layer)
-        if self._subscription_dirty:
-            self.room.listeners.emit("on_subscription_changed", self.room, self)
+            self._ice_started("subscribe", answer_sdp)
 
     async def add_remote_candidate(self, pc_name: str, candidate: dict[str, Any] | None) -> None:
         """Trickle ICE; candidates outside ``allowed_remote_networks`` are ignored."""
         self._check_open()
         pc = self._pc(pc_name)
         if not candidate or not candidate.get("candidate"):
+            watch = self._watch(pc_name)
+            if watch is not None:
+                watch.candidates_known()  # end of candidates: were any usable?
             return
         try:
             await pc.add_remote_candidate(candidate)
         except (ValueError, IndexError, TypeError) as exc:
             raise ValueError(f"unreadable candidate: {exc}") from exc
+
+    def _ice_started(self, pc_name: str, remote_sdp: str) -> None:
+        watch = self._watch(pc_name)
+        if watch is None:
+            return
+        watch.ice_started()
+        if "a=end-of-candidates" in remote_sdp:
+            watch.candidates_known()
 
     def _pc(self, pc_name: str) -> ForwardingPeerConnection:
         if pc_name not in PC_NAMES:
@@ -324,6 +392,7 @@ class Participant:
             async with self._publish_lock:
                 for source in list(self.producers):
                     await self._remove_producer(source)
+                self._forget_watch("publish")
                 if self._publish_pc is not None:
                     await self._publish_pc.close()
                     self._publish_pc = None
@@ -411,6 +480,7 @@ class Participant:
         self._transceiver_of.clear()
         self._offer_outstanding = False
         self._stop_reports()
+        self._forget_watch("subscribe")
         if self._subscribe_pc is not None:
             await self._subscribe_pc.close()
             self._subscribe_pc = None
@@ -424,6 +494,7 @@ class Participant:
         for source in list(self.producers):
             await self._remove_producer(source)
         await self._close_subscribe()
+        self._forget_watch("publish")
         if self._publish_pc is not None:
             await self._publish_pc.close()
             self._publish_pc = None

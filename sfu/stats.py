@@ -1,4 +1,5 @@
-"""Per-room counters, cheap enough to bump on every packet."""
+"""Counters: per room, cheap enough to bump on every packet; per process, for what
+goes wrong with connections (kept after the room that saw it is gone)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,31 @@ class RoomCounters:
         }
         data.update({f.name: getattr(self, f.name) for f in fields(self) if f.name != "media"})
         return data
+
+
+# why a peer connection did not work, as the signalling error codes name it
+FAILURE_REASONS = ("answer-refused", "no-usable-candidate", "ice-failed", "dtls-failed")
+
+
+@dataclass
+class SfuCounters:
+    """The process's connection troubles: what an operator alerts on.
+
+    ``malformed_datagrams``: datagrams on our ICE sockets that aioice could not parse
+    (dropped); ``connection_failures``: peer connections that did not work, by reason
+    (``FAILURE_REASONS``).
+    """
+
+    malformed_datagrams: int = 0
+    connection_failures: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(FAILURE_REASONS, 0)
+    )
+
+    def failed(self, reason: str) -> None:
+        self.connection_failures[reason] = self.connection_failures.get(reason, 0) + 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "malformed_datagrams": self.malformed_datagrams,
+            "connection_failures": dict(self.connection_failures),
+        }

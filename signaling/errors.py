@@ -28,6 +28,10 @@ ERROR_CODES: frozenset[str] = frozenset(
         "rate-limited",
         "too-large",
         "internal",
+        "answer-refused",
+        "no-usable-candidate",
+        "ice-failed",
+        "dtls-failed",
     }
 )
 

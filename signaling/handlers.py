@@ -200,7 +200,9 @@ class FrameHandlers:
         try:
             await _participant(session).subscription_answer(frame.sdp)
         except ValueError as exc:
-            raise bad_field("sdp", f"the answer was refused: {exc}") from exc
+            raise FrameRefused(
+                "answer-refused", f"the answer was refused: {exc}", field="sdp"
+            ) from exc
 
     async def candidate(self, session: Session, frame: f.Candidate, ref: str | None) -> None:
         session.candidates_seen[frame.pc] += 1

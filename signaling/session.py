@@ -125,6 +125,13 @@ class Session:
         else:
             self.deliver(error.to_frame(ref))
 
+    def report_connection_failure(self, pc: str, code: str, message: str) -> None:
+        """One of this participant's media connections failed (``ice-failed``,
+        ``dtls-failed``, ``no-usable-candidate``): an ``error`` naming the ``pc``, so the
+        client can restart it (``restart-ice``) or retry through TURN."""
+        self.server.count_error(code)
+        self.deliver({"type": "error", "code": code, "message": message, "pc": pc})
+
     def kick(self, code: str, message: str) -> None:
         """Fatal error: send it, then close. Used for denied, replaced, room-ended."""
         self.refuse(FrameRefused(code, message, fatal=True))

@@ -37,3 +37,10 @@ class CallRoomSfuListener(sfu.RoomListenerBase):
         self, room: Any, participant_id: str, source: str, layers: dict[str, bool]
     ) -> None:
         self._room.on_send_layers(participant_id, source, layers)
+
+    def on_connection_failed(
+        self, room: Any, participant_id: str, pc: str, code: str, reason: str
+    ) -> None:
+        session = self._room.sessions.get(participant_id)
+        if session is not None:
+            session.report_connection_failure(pc, code, reason)

@@ -36,7 +36,11 @@ def _samples(
         elif isinstance(value, Mapping) and key in ("rooms", "by_room"):
             yield from _room_maxima(prefix, value, labels)
         elif isinstance(value, Mapping):
-            label_name = {"errors": "code", "errors_by_code": "code"}.get(key)
+            label_name = {
+                "errors": "code",
+                "errors_by_code": "code",
+                "connection_failures": "reason",
+            }.get(key)
             if label_name and all(isinstance(v, int | float) for v in value.values()):
                 for sub_key, sub_value in value.items():
                     name = _metric_name(prefix, key)
