@@ -13,9 +13,11 @@ cannot climb to the goal. What it does tell at once: on overuse (a queue grew: t
 did not carry the rate) it comes down, or holds when coming down would raise it, and
 sends a fall of 3 % without waiting; with no overuse it increases, a little, in every
 REMB. So a probe succeeds when a REMB that came after it started is above the one
-before it, or already at the goal without coming down; it fails on a REMB under ``REMB_FALL`` of that one, on loss over
-``LOSS_DECREASE_ABOVE``, or when no REMB came up by ``MAX_WAIT_S``. A subscriber that
-never sent a REMB is judged on loss alone. Padding leaves evenly over
+before it, or already at the goal without coming down; it fails on a REMB under
+``REMB_FALL`` of that one, on loss over ``LOSS_DECREASE_ABOVE``, on media NACKed while
+it runs (``PROBE_NACK_SHARE``: a small queue overflows before any estimator reacts),
+or when no REMB came up by ``MAX_WAIT_S``. A subscriber that never sent a REMB is
+judged on loss alone. Padding leaves evenly over
 ``PROBE_DURATION_S`` (short: a failure costs a fraction of a second of queue) and stops
 at the first sign of failure.
 """
@@ -32,6 +34,8 @@ PROBE_DURATION_S = 0.3
 SETTLE_MIN_S = 0.3
 SETTLE_MAX_S = 1.0
 MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms
+PROBE_NACK_SHARE = 0.05  # media NACKed during a probe: the padding pushes it out
+PROBE_MIN_NACKS = 3
 PADDING_TICK_S = 0.02  # padding leaves evenly, never as one burst
 PADDING_PACKET_BYTES = PADDING_BYTES + 40  # header, extensions, SRTP tag, on the wire
 
@@ -91,9 +95,20 @@ class Probe:
         self._owed_bytes -= count * PADDING_PACKET_BYTES
         return count
 
-    def outcome(self, now: float, remb_bps: int | None, remb_at: float, loss: float) -> bool | None:
+    def outcome(
+        self,
+        now: float,
+        remb_bps: int | None,
+        remb_at: float,
+        loss: float,
+        media_nacked: int = 0,
+        media_sent: int = 0,
+    ) -> bool | None:
         """True: the link carried the goal; False: it did not; None: not known yet.
-        ``remb_bps``/``remb_at``: the subscriber's latest REMB and when it came."""
+        ``remb_bps``/``remb_at``: the subscriber's latest REMB and when it came;
+        ``media_nacked``/``media_sent``: video packets NACKed and sent since it started."""
+        if media_nacked >= PROBE_MIN_NACKS and media_nacked > PROBE_NACK_SHARE * media_sent:
+            return False
         before = self.remb_before
         if remb_bps is not None and remb_at > self.started:
             if before is not None and remb_bps < REMB_FALL * before:

@@ -182,6 +182,7 @@ class LinkQuality:
         self._probe: Probe | None = None
         self._probe_consumer: Consumer | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
+        self._probe_marks = (0, 0)
         self.probes = 0
         self.probes_failed = 0
 
@@ -364,6 +365,7 @@ class LinkQuality:
         rtt = None if self.rtt_ms is None else self.rtt_ms / 1000
         self._probe = Probe.start(now, request, max(0.0, video_bps), remb, rtt)
         self._probe_consumer = consumer
+        self._probe_marks = self._media_counts()
         self.probes += 1
         self._schedule_padding(0.0)
 
@@ -390,11 +392,24 @@ class LinkQuality:
                 self._conclude(now, probe.request, False)
                 return
         remb, remb_at = self._latest_remb()
-        outcome = probe.outcome(now, remb, remb_at, self.loss)
+        nacked, sent = self._media_counts()
+        outcome = probe.outcome(
+            now,
+            remb,
+            remb_at,
+            self.loss,
+            nacked - self._probe_marks[0],
+            sent - self._probe_marks[1],
+        )
         if outcome is not None:
             self._conclude(now, probe.request, outcome)
             return
         self._schedule_padding(PADDING_TICK_S if now < probe.ends else 0.1)
+
+    def _media_counts(self) -> tuple[int, int]:
+        """(packets NACKed, packets sent) over the video consumers."""
+        videos = [c for c in self._videos if not c.paused]
+        return sum(c.packets_nacked for c in videos), sum(c.packets_sent for c in videos)
 
     def _conclude(self, now: float, request: ProbeRequest, carried: bool) -> None:
         self._end_probe()

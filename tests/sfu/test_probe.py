@@ -59,3 +59,11 @@ def test_a_remb_already_above_the_goal_that_does_not_come_down_is_success() -> N
         10.0, ProbeRequest(goal_bps=100_000, resume=True), 0.0, remb_bps=800_000, rtt_s=None
     )
     assert p.outcome(p.decided_at, 800_000, 10.3, 0.0) is True
+
+
+def test_media_nacked_while_padding_flows_fails_it_at_once() -> None:
+    """A policer with a 50 ms queue drops media before any estimator reacts: NACKs of
+    the media sent meanwhile end the probe (not one NACK: random loss happens)."""
+    assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=1, media_sent=20) is None
+    assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=3, media_sent=20) is False
+    assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=3, media_sent=200) is None
