@@ -35,6 +35,9 @@ def _op(
     staff: bool = False,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {status: ok, **(errors or {})}}
+    if body is not None or any(_is_date_query(p) for p in params or ()):
+        # A body that is not a JSON object, or a date outside the accepted years.
+        op["responses"].setdefault("400", _ERR)
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if params:
@@ -42,6 +45,10 @@ def _op(
     if staff:
         op["security"] = [{"session": [], "csrf": []}]
     return op
+
+
+def _is_date_query(param: dict[str, Any]) -> bool:
+    return param.get("in") == "query" and param.get("schema", {}).get("format") == "date"
 
 
 def _path(name: str) -> dict[str, Any]:
@@ -119,6 +126,16 @@ SCHEMAS: dict[str, Any] = {
             "phone": {"type": "string"},
         },
     },
+    "BookedCitizen": {
+        "type": "object",
+        "required": ["name", "email", "phone"],
+        "description": "Whichever of email and phone was not given is null.",
+        "properties": {
+            "name": {"type": "string"},
+            "email": {"type": ["string", "null"]},
+            "phone": {"type": ["string", "null"]},
+        },
+    },
     "NewBooking": {
         "type": "object",
         "required": ["motif_id", "start", "citizen"],
@@ -142,7 +159,7 @@ SCHEMAS: dict[str, Any] = {
             "motif": _OBJ,
             "organisation": _OBJ,
             "agent": _OBJ,
-            "citizen": _ref("Citizen"),
+            "citizen": _ref("BookedCitizen"),
             "booked_by": {"enum": ["self", "partner", "agent"]},
             "manage_url": {"type": "string", "description": "Only when just booked."},
             "join_url": {"type": ["string", "null"]},
@@ -281,7 +298,11 @@ def openapi_document() -> dict[str, Any]:
                         "required": ["email", "password"],
                         "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
                     },
-                    errors={"401": _ERR, "422": _ERR, "429": _ERR},
+                    errors={
+                        "401": _ERR,
+                        "422": _ERR,
+                        "429": _json(_ref("Error"), "too-many-attempts (see Retry-After)"),
+                    },
                 )
             },
             "/auth/logout": {"post": _op("Sign out", _json(_OBJ), errors=_STAFF, staff=True)},

@@ -1,4 +1,5 @@
-"""The OpenAPI document describes exactly the routes the application serves."""
+"""The OpenAPI document describes exactly the routes the application serves, the
+answers they give to bad requests, and the shape of what they return."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 import re
 from typing import Any
 
+import jsonschema_rs
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from booking_api import BookingConfig, create_app
+from tests.booking.conftest import bookable_slots, booking_body, first_free_slot
 from visioguichet.join_token import JoinTokenSigner
 
 
@@ -50,3 +54,132 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
                 assert operation["security"] == [{"session": [], "csrf": []}], path
             for ref in re.findall(r'"#/components/schemas/(\w+)"', json.dumps(operation)):
                 assert ref in schemas, f"{method} {path} refers to a missing schema {ref}"
+
+
+# What each documented path parameter is filled with: demo data, so handlers get as far
+# as reading the request.
+_PATH_VALUES = {
+    "motif_id": "demo-motif-info",
+    "service_id": "demo-caf-prestations",
+    "agent_id": "demo-agent",
+    "user_id": "demo-agent",
+    "point_id": "demo-france-services",
+    "day": "2030-01-02",
+}
+_SIGN_IN = {
+    "admin": ("admin@demo.visioguichet.fr", "demo-admin-2026"),
+    "agent": ("agent@demo.visioguichet.fr", "demo-agent-2026"),
+    "partner": ("accueil@demo.visioguichet.fr", "demo-partner-2026"),
+}
+
+
+def _role_for(path: str) -> str | None:
+    if path.startswith(("/agent/", "/agents/")):
+        return "agent"
+    if path.startswith("/partner/"):
+        return "partner"
+    if path.startswith(("/admin/", "/stats")):
+        return "admin"
+    return None
+
+
+async def _document(client: TestClient) -> dict[str, Any]:
+    return dict(await (await client.get("/api/openapi.json")).json())
+
+
+async def _sign_in(client: TestClient, role: str) -> dict[str, str]:
+    email, password = _SIGN_IN[role]
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status == 200
+    return {"X-CSRF-Token": (await response.json())["csrf_token"]}
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    return jsonschema_rs.validator_for({"components": document["components"], **schema})
+
+
+def _response_schema(document: dict[str, Any], method: str, path: str, status: int) -> Any:
+    response = document["paths"][path][method]["responses"][str(status)]
+    return response["content"]["application/json"]["schema"]
+
+
+async def test_every_bad_request_answer_is_documented(booking_client: Any) -> None:
+    """A body that is not JSON, and dates malformed or out of range, get answers the
+    operation documents (400 or 422), never an undocumented status nor a 500."""
+    client = await booking_client()
+    document = await _document(client)
+    booking = await (
+        await client.post(
+            "/api/bookings", json=booking_body((await first_free_slot(client))["start"])
+        )
+    ).json()
+    values = _PATH_VALUES | {
+        "booking_id": booking["id"],
+        "token": booking["manage_url"].split("#token=", 1)[1],
+    }
+    undocumented: list[str] = []
+    by_role: dict[str | None, list[tuple[str, str, dict[str, Any]]]] = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            by_role.setdefault(_role_for(path), []).append((method, path, operation))
+    for role, operations in by_role.items():
+        client.session.cookie_jar.clear()
+        headers = await _sign_in(client, role) if role else {}
+        for method, path, operation in operations:
+            url = "/api" + re.sub(r"{(\w+)}", lambda m: values.get(m[1], "x"), path)
+            attempts: list[dict[str, Any]] = []
+            if "requestBody" in operation:
+                attempts.append(
+                    {
+                        "data": b"{not json",
+                        "headers": headers | {"Content-Type": "application/json"},
+                    }
+                )
+            dates = [
+                p["name"]
+                for p in operation.get("parameters", [])
+                if p.get("schema", {}).get("format") == "date"
+            ]
+            for value in ("0001-01-01", "9999-12-31", "01/02/2030"):
+                if dates:
+                    attempts.append({"params": dict.fromkeys(dates, value), "headers": headers})
+            for attempt in attempts:
+                response = await client.request(method.upper(), url, **attempt)
+                if str(response.status) not in operation["responses"]:
+                    undocumented.append(f"{method.upper()} {path} -> {response.status}")
+    assert undocumented == [], "\n".join(undocumented)
+
+
+async def test_answers_match_their_documented_schemas(booking_client: Any) -> None:
+    """Real answers validate against the document: a citizen with only an email has a
+    null phone, and the other way round."""
+    client = await booking_client()
+    document = await _document(client)
+    slots = await bookable_slots(client)
+    by_mail = booking_body(slots[0]["start"], name="Jeanne Dupont", email="jeanne@example.org")
+    by_phone = booking_body(slots[1]["start"], name="Paul Martin", phone="0612345678")
+    checked: list[tuple[str, str, int, Any]] = []
+    for body in (by_mail, by_phone):
+        response = await client.post("/api/bookings", json=body)
+        assert response.status == 201, await response.text()
+        booked = await response.json()
+        checked.append(("post", "/bookings", 201, booked))
+        token = booked["manage_url"].split("#token=", 1)[1]
+        view = await client.get(f"/api/manage/{token}")
+        checked.append(("get", "/manage/{token}", view.status, await view.json()))
+    await _sign_in(client, "agent")
+    day = by_phone["start"][:10]
+    agenda = await client.get("/api/agent/agenda", params={"date": day})
+    checked.append(("get", "/agent/agenda", agenda.status, await agenda.json()))
+    me = await client.get("/api/auth/me")
+    checked.append(("get", "/auth/me", me.status, await me.json()))
+    client.session.cookie_jar.clear()
+    await _sign_in(client, "admin")
+    for path in ("/admin/agents", "/admin/services", "/admin/partner-points", "/admin/closures"):
+        answer = await client.get("/api" + path)
+        checked.append(("get", path, answer.status, await answer.json()))
+    assert [c for c in checked if c[2] >= 300] == []
+    for method, path, status, answer in checked:
+        validator = _validator(document, _response_schema(document, method, path, status))
+        errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(answer)]
+        assert errors == [], f"{method.upper()} {path}: {errors}"
