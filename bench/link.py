@@ -259,6 +259,7 @@ def run_lift_cap(call: Call, link: RealLink, observe_s: float = 12.0) -> Metrics
     call.set_quality(mode="auto", max_layer=MIDDLE_LAYER)
     capped_after = wait_for_width(call, MIDDLE_WIDTH, 15.0)
     time.sleep(7.0)
+    agent_layers = call.published(call.agent)["layers"]
     lifted = time.time()
     call.set_quality(mode="auto")
     _wait_until(lifted + observe_s)
@@ -266,6 +267,7 @@ def run_lift_cap(call: Call, link: RealLink, observe_s: float = 12.0) -> Metrics
     start, end = _ms(lifted), _ms(lifted + observe_s)
     return {
         "capped_after_s": None if capped_after is None else round(capped_after, 2),
+        "top_encoding_on_at_lift": agent_layers.get("f", {}).get("active"),
         "longest_gap_s": longest_frame_gap(probe["frames"], start - 500, end),
         "top_after_s": steady_from(probe["frames"], start, TOP_WIDTH),
         "freezes": video_delta(probe["samples"], start, end, "freezeCount"),
@@ -338,7 +340,7 @@ def run_uplink_cap(
         "dropped_first_5s": settled.drops,
         "drop_ratio_after_5s": round(after.drop_ratio, 4),
         "sent_kbps_after_5s": round(after.bytes * 8 / observe_s / 1000, 1),
-        "published": call.published_layers(),
+        "citizen_sends": call.published(call.citizen),
     }
 
 

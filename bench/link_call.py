@@ -107,12 +107,16 @@ PROBE_JS = """
 PUBLISHED_JS = """
 async () => {
   const pc = window.visioguichet && window.visioguichet.publishPc;
-  const out = {};
+  const out = { layers: {}, available_outgoing_kbps: null };
   if (!pc) return out;
   for (const r of (await pc.getStats()).values()) {
+    if (r.type === "candidate-pair" && r.nominated && r.availableOutgoingBitrate) {
+      out.available_outgoing_kbps = Math.round(r.availableOutgoingBitrate / 1000);
+    }
     if (r.type !== "outbound-rtp" || r.kind !== "video") continue;
-    out[r.rid || ""] = { width: r.frameWidth || 0, fps: r.framesPerSecond || 0,
-      limitation: r.qualityLimitationReason || "", active: r.active };
+    out.layers[r.rid || ""] = { width: r.frameWidth || 0, fps: r.framesPerSecond || 0,
+      limitation: r.qualityLimitationReason || "", active: r.active,
+      target_kbps: Math.round((r.targetBitrate || 0) / 1000) };
   }
   return out;
 }
@@ -260,9 +264,10 @@ class Call:
     def latest_width(self) -> int:
         return int(self.citizen.evaluate(LATEST_WIDTH_JS))
 
-    def published_layers(self) -> dict[str, Any]:
-        """What the agent's page encodes per rid (width, fps, why it is limited)."""
-        return dict(self.agent.evaluate(PUBLISHED_JS))
+    def published(self, page: Page) -> dict[str, Any]:
+        """What ``page`` encodes per rid (width, fps, active, why it is limited) and the
+        send rate its browser estimates the link allows."""
+        return dict(page.evaluate(PUBLISHED_JS))
 
     def set_quality(self, **frame: Any) -> None:
         """The citizen's own choice, as the page's menu sends it (``set-quality``)."""

@@ -49,18 +49,27 @@ CHROMIUM_PATH = "/usr/bin/chromium"
 
 
 def unavailable_reason() -> str | None:
-    """Why a real link cannot be made here (None: it can)."""
+    """Why this machine cannot make a real link at all (None: it can): not root, or
+    no ``ip netns``. Missing ``tc``/``nft`` is an installation fault, raised later."""
     if os.geteuid() != 0:
         return "network namespaces need root"
-    for tool in ("ip", "tc", "nft"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not installed (Debian: iproute2, nftables)"
+    if shutil.which("ip") is None:
+        return "`ip` (iproute2) is not installed"
     probe = subprocess.run(
         ["ip", "netns", "list"], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
     )
     if probe.returncode != 0:
         return f"`ip netns` does not work here: {probe.stderr.strip()}"
     return None
+
+
+def _check_tools() -> None:
+    missing = [tool for tool in ("tc", "nft") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} missing: install Debian's iproute2 and nftables "
+            "(scripts/install.sh test does)"
+        )
 
 
 def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -286,6 +295,7 @@ def real_link() -> Iterator[RealLink]:
     reason = unavailable_reason()
     if reason:
         raise RuntimeError(f"no real link: {reason}")
+    _check_tools()
     remove_stale_links()
     link = _claim()
     atexit.register(link.close)
