@@ -84,6 +84,14 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "_ssl _srtp_profiles _rx_srtp _tx_srtp _role _state _rtp_router _rtp_header_extensions_map",
         instance=True,
     ),
+    # aiortc's bundle router: no underscore, but no documented API either
+    PrivateName("aiortc", "aiortc.rtcdtlstransport.RtpRouter", "route_rtp"),
+    *_names(
+        "aiortc",
+        "aiortc.rtcdtlstransport.RtpRouter",
+        "senders ssrc_table mid_table",
+        instance=True,
+    ),
     *_names(
         "aiortc",
         "aiortc.rtcrtpreceiver.RTCRtpReceiver",

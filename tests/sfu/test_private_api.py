@@ -5,6 +5,7 @@ aiortc until an ``Sfu`` is made."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import subprocess
 import sys
@@ -87,6 +88,49 @@ def test_importing_the_sfu_leaves_aiortc_alone_until_an_sfu_is_made() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+# attributes of our own classes that code reads off another object than ``self``
+OWN_PRIVATE_NAMES = {"_started"}  # ForwardingReceiver's
+
+
+def test_every_private_name_the_sfu_reads_is_listed() -> None:
+    """A private attribute read off another object than ``self``, or a name-mangled
+    method overridden, in any SFU module that handles aiortc's, aioice's or pylibsrtp's
+    objects, is in ``PRIVATE_NAMES``."""
+    listed = {p.name for p in PRIVATE_NAMES} | OWN_PRIVATE_NAMES
+    unlisted = set()
+    for path in (ROOT / "sfu").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        if not _imports_a_pinned_package(tree):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+                if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                    continue
+            elif isinstance(node, ast.FunctionDef) and "__" in node.name.strip("_"):
+                name = node.name  # an override of a name-mangled method
+            else:
+                continue
+            if name.startswith("_") and not name.endswith("__") and name not in listed:
+                unlisted.add(f"{path.name}: {name}")
+    assert unlisted == set()
+
+
+def _imports_a_pinned_package(tree: ast.Module) -> bool:
+    """Whether a module handles those packages' objects (directly or from the adapter)."""
+    roots = (*private_api.EXPECTED_VERSIONS, "sfu.aiortc_adapter")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
+        if any(m == r or m.startswith(f"{r}.") for m in modules for r in roots):
+            return True
+    return False
+
+
 def test_names_on_modules_and_classes_exist() -> None:
     assert private_api.missing_static_names() == []
     assert {p.package for p in PRIVATE_NAMES} == set(private_api.EXPECTED_VERSIONS)
@@ -115,6 +159,7 @@ async def test_names_set_on_instances_exist_on_a_connected_sfu_connection() -> N
         instances: dict[str, Any] = {
             "aiortc.rtcpeerconnection.RTCPeerConnection": pc,
             "aiortc.rtcdtlstransport.RTCDtlsTransport": dtls,
+            "aiortc.rtcdtlstransport.RtpRouter": dtls._rtp_router,
             "aiortc.rtcrtpsender.RTCRtpSender": transceiver.sender,
             "aiortc.rtcrtptransceiver.RTCRtpTransceiver": transceiver,
             "aiortc.rtcicetransport.RTCIceGatherer": dtls.transport.iceGatherer,
