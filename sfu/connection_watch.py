@@ -68,7 +68,12 @@ class ConnectionWatch:
 
     def _timed_out(self) -> None:
         self._timer = None
-        if not self._settled():
+        if self._settled():
+            return
+        if self._pc.iceConnectionState in ("connected", "completed"):
+            # ICE works but the peer never completed (or started) the DTLS handshake
+            self._fail(DTLS_FAILED, f"no DTLS handshake within {ICE_CONNECT_TIMEOUT_S:g} s")
+        else:
             self._fail(*self._ice_cause(f"no ICE connectivity within {ICE_CONNECT_TIMEOUT_S:g} s"))
 
     def _ice_cause(self, reason: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ the SFU's stats (``/metrics``) and an ``error`` frame the client can act on."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -197,3 +198,31 @@ async def test_ice_that_never_connects_gives_ice_failed(
     assert 'visioguichet_signaling_errors{code="ice-failed"} 1' in render_prometheus(
         {"signaling": harness.server.stats()}
     )
+
+
+async def test_a_peer_that_never_starts_dtls_gives_dtls_failed_in_time(
+    harness_for: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sfu.connection_watch, "ICE_CONNECT_TIMEOUT_S", 2.0)
+    harness = await harness_for(("127.0.0.0/8",))
+    client = await harness.joined()
+    pc = await publish_offer(client)
+    assert pc.localDescription is not None
+
+    async def never(*_args: Any) -> None:
+        await asyncio.Event().wait()  # this peer answers ICE checks, then stays silent
+
+    dtls = pc.getTransceivers()[0].receiver.transport
+    dtls.start = never  # type: ignore[method-assign]
+    with structlog.testing.capture_logs() as logs:
+        reply = await client.request(
+            {"type": "publish", "sdp": pc.localDescription.sdp, "sources": {"0": "mic"}}
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        error = await client.next_frame("error", timeout_s=15)
+    assert (error["code"], error["pc"]) == ("dtls-failed", "publish")
+    assert "no DTLS handshake" in error["message"]
+    assert pc.iceConnectionState == "completed"
+    assert failures(harness)["dtls-failed"] == 1
+    [line] = failure_lines(logs)
+    assert (line["participant"], line["code"]) == ("agent-1", "dtls-failed")
