@@ -10,7 +10,9 @@ subscriber. Bounds are generous; the timings themselves belong to the benchmark.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from typing import Any
 
 import pytest
 
@@ -105,5 +107,122 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         assert layer_drop_s < 15 and audio_only_s < 20 and video_back_s < 4 * HOLD_S + 10
     finally:
         for client in (publisher, impaired, healthy):
+            await client.close()
+        await sfu.close()
+
+
+class PaddingTap:
+    """Every RTP packet the subscriber's video receiver takes (after SRTP): padding-only
+    ones (no payload) are the SFU's probes."""
+
+    def __init__(self, client: LoopbackClient) -> None:
+        assert client.subscribe_pc is not None
+        transceiver = next(t for t in client.subscribe_pc.getTransceivers() if t.kind == "video")
+        receiver: Any = transceiver.receiver
+        self.padding: list[tuple[float, int, int, int, int | None]] = []
+        self.media_packets = 0
+        original = receiver._handle_rtp_packet
+
+        async def tap(packet: Any, arrival_time_ms: int) -> None:
+            if not packet.payload and packet.padding_size:
+                self.padding.append(
+                    (
+                        time.monotonic(),
+                        packet.ssrc,
+                        packet.sequence_number,
+                        packet.padding_size,
+                        packet.extensions.abs_send_time,
+                    )
+                )
+            else:
+                self.media_packets += 1
+            await original(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = tap
+
+
+async def test_video_paused_by_a_cap_comes_back_through_padding_probes() -> None:
+    """With video paused the subscriber's estimator has nothing to measure: the SFU
+    probes with padding on the video's RTX stream (SRTP-protected, consecutive
+    numbers, abs-send-time), and video comes back once a probe is carried."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-probe-back")
+    publisher = SimulcastPublisher(room.add_participant("agent"))
+    impaired = LoopbackClient(room.add_participant("citizen"))
+    try:
+        await publisher.publish()
+        assert await until(lambda: len(list(room.producers())) == 2, 10)
+        assert await impaired.sync_subscription()
+        video = await video_of(impaired)
+        assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
+        tap = PaddingTap(impaired)
+        quality = impaired.participant.quality
+        consumer = impaired.participant.consumers[("agent", "camera")]
+
+        impaired.participant.set_test_impairment(rate_bps=BELOW_Q_BPS)
+        capped_at = time.monotonic()
+        assert await until(lambda: quality.audio_only, 10)
+        audio_only_s = time.monotonic() - capped_at
+        audio_before = await impaired.packets_received("audio")
+        # still capped: probes are tried (this shim only drops, it builds no queue, so
+        # the subscriber's estimate does not come down: a probe may pass and video stop
+        # again), and audio flows throughout
+        assert await until(lambda: quality.probes >= 1, 4 * HOLD_S + 10)
+        assert await impaired.packets_received("audio") > audio_before + 50, "audio flows"
+        assert await until(lambda: quality.audio_only, 10)
+
+        impaired.participant.set_test_impairment(rate_bps=None)
+        lifted_at = time.monotonic()
+        assert await until(lambda: not quality.audio_only, 15), (
+            quality.probes,
+            quality.probes_failed,
+        )
+        video_back_s = time.monotonic() - lifted_at
+        frames = video.frames
+        assert await until(lambda: video.frames > frames + 10, 10)
+
+        assert tap.padding, "no padding reached the subscriber"
+        rtx_ssrc = consumer.sender._rtx_ssrc
+        assert {ssrc for _, ssrc, _, _, _ in tap.padding} == {rtx_ssrc}
+        assert all(size == 255 and ast is not None for _, _, _, size, ast in tap.padding)
+        # a probe's packets come in order, one sequence number after the other (the cap
+        # drops some of them; the lifted link, none)
+        last_probe = [seq for at, _, seq, _, _ in tap.padding if at >= lifted_at]
+        assert last_probe, "video came back without a probe"
+        gaps = {(b - a) & 0xFFFF for a, b in itertools.pairwise(last_probe)}
+        assert gaps <= {1}, last_probe
+        assert audio_only_s < 5 and video_back_s < 12
+    finally:
+        for client in (publisher, impaired):
+            await client.close()
+        await sfu.close()
+
+
+async def test_random_loss_repaired_by_retransmission_keeps_video() -> None:
+    """5 % of what the SFU sends this subscriber is lost at random: NACKs and RTX repair
+    it, so the subscriber keeps a video layer (never audio only) and its audio."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-random-loss")
+    log = QualityLog()
+    room.add_listener(log)
+    publisher = SimulcastPublisher(room.add_participant("agent"))
+    lossy = LoopbackClient(room.add_participant("citizen"))
+    try:
+        await publisher.publish()
+        assert await until(lambda: len(list(room.producers())) == 2, 10)
+        assert await lossy.sync_subscription()
+        video = await video_of(lossy)
+        assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
+        lossy.participant.set_test_impairment(loss=0.05)
+        frames, audio = video.frames, await lossy.packets_received("audio")
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:
+            assert not lossy.participant.quality.audio_only, log.of("citizen")
+            await asyncio.sleep(0.1)
+        assert not any(r.audio_only for r in log.of("citizen")), log.of("citizen")
+        assert video.frames > frames + 60
+        assert await lossy.packets_received("audio") > audio + 500
+    finally:
+        for client in (publisher, lossy):
             await client.close()
         await sfu.close()
