@@ -44,7 +44,8 @@ class ConnectionWatch:
             )
 
     def candidates_known(self) -> None:
-        """The peer said it has no more candidates: with none usable, ICE cannot start."""
+        """The peer's candidates so far (its description's, or all at its end of
+        candidates) are known: with some and none usable, ICE cannot work."""
         if self._pc.remote_candidates_accepted == 0 and self._pc.remote_candidates_refused:
             self._fail(NO_USABLE_CANDIDATE, self._refused_reason())
 

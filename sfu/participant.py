@@ -155,7 +155,7 @@ class Participant:
                 raise
             except Exception as exc:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
-            self._ice_started("publish", offer_sdp)
+            self._ice_started("publish")
             self._simulcast = simulcast
             await self._sync_producers(pc, sources)
             return answer_with_simulcast(self._local_sdp(pc), simulcast)
@@ -347,7 +347,7 @@ class Participant:
             except Exception as exc:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
             self._offer_outstanding = False
-            self._ice_started("subscribe", answer_sdp)
+            self._ice_started("subscribe")
 
     async def add_remote_candidate(self, pc_name: str, candidate: dict[str, Any] | None) -> None:
         """Trickle ICE; candidates outside ``allowed_remote_networks`` are ignored."""
@@ -363,13 +363,15 @@ class Participant:
         except (ValueError, IndexError, TypeError) as exc:
             raise ValueError(f"unreadable candidate: {exc}") from exc
 
-    def _ice_started(self, pc_name: str, remote_sdp: str) -> None:
+    def _ice_started(self, pc_name: str) -> None:
+        """Both descriptions are set. A description whose candidates were all refused
+        says so at once: a client that puts candidates in its SDP has gathered them
+        (the web pages do not trickle; Chrome writes no ``a=end-of-candidates``)."""
         watch = self._watch(pc_name)
         if watch is None:
             return
         watch.ice_started()
-        if "a=end-of-candidates" in remote_sdp:
-            watch.candidates_known()
+        watch.candidates_known()
 
     def _pc(self, pc_name: str) -> ForwardingPeerConnection:
         if pc_name not in PC_NAMES:

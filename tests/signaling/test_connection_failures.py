@@ -127,19 +127,22 @@ async def _no_offer_loop() -> None:
     return None
 
 
+@pytest.mark.parametrize("end_of_candidates", [True, False], ids=["firefox-like", "chrome-like"])
 async def test_candidates_all_outside_the_accepted_networks_give_no_usable_candidate(
-    harness_for: Factory,
+    harness_for: Factory, end_of_candidates: bool
 ) -> None:
     harness = await harness_for(("10.99.0.0/16",))  # the client is on 127.0.0.1
     client = await harness.joined()
     with structlog.testing.capture_logs() as logs:
         pc = await publish_offer(client)
         assert pc.localDescription is not None
-        reply = await client.request(
-            {"type": "publish", "sdp": pc.localDescription.sdp, "sources": {"0": "mic"}}
-        )
+        offer = pc.localDescription.sdp
+        assert "a=end-of-candidates" in offer
+        if not end_of_candidates:
+            offer = offer.replace("a=end-of-candidates\r\n", "")
+        reply = await client.request({"type": "publish", "sdp": offer, "sources": {"0": "mic"}})
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
-        error = await client.next_frame("error", timeout_s=10)
+        error = await client.next_frame("error", timeout_s=5)
     assert error["code"] == "no-usable-candidate"
     assert error["pc"] == "publish"
     assert "outside the networks" in error["message"]
