@@ -1594,6 +1594,14 @@ static PyTypeObject SourceMapType = {
 
 /* --------------------------------------------------------------------- Ingress --- */
 
+#define ARRIVALS 2048 /* about 4 s of a 3-layer simulcast publisher, taken every 50-100 ms */
+
+static long long monotonic_us(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000;
+}
+
 typedef struct {
     PyObject_HEAD
     Srtp *rx;
@@ -1603,6 +1611,14 @@ typedef struct {
     PyObject *other;    /* other(data, addr): STUN, DTLS, anything else */
     PyObject *on_error;
     unsigned long long srtp_errors, malformed, fast_packets;
+    /* transport-wide congestion control: the arrival of every packet carrying the
+     * transport-wide sequence number (extension id transport_cc_id, 0: off), kept until
+     * Python takes them to build feedback (sfu/transport_feedback.py) */
+    int transport_cc_id;
+    int arrival_count;
+    unsigned long long arrivals_dropped; /* the buffer was full: not taken in time */
+    uint16_t arrival_seq[ARRIVALS];
+    long long arrival_us[ARRIVALS];
 } Ingress;
 
 static int Ingress_traverse(Ingress *self, visitproc visit, void *arg) {
@@ -1655,6 +1671,20 @@ static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t
     if (!parse_rtp(rx_buffer, length, &h)) {
         self->malformed++;
         return;
+    }
+    if (self->transport_cc_id > 0) {
+        Py_ssize_t ext_length = 0;
+        const unsigned char *ext = find_extension(rx_buffer, &h, self->transport_cc_id,
+                                                  &ext_length);
+        if (ext != NULL && ext_length == 2) {
+            if (self->arrival_count < ARRIVALS) {
+                self->arrival_seq[self->arrival_count] = (uint16_t)((ext[0] << 8) | ext[1]);
+                self->arrival_us[self->arrival_count] = monotonic_us();
+                self->arrival_count++;
+            } else {
+                self->arrivals_dropped++;
+            }
+        }
     }
     Source *source = self->sources ? source_map_find(self->sources, h.ssrc) : NULL;
     if (source != NULL) {
@@ -1785,7 +1815,26 @@ static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* The arrivals recorded since the previous call, oldest first: [(sequence, µs)]. */
+static PyObject *Ingress_take_arrivals(Ingress *self, PyObject *unused) {
+    PyObject *list = PyList_New(self->arrival_count);
+    if (list == NULL)
+        return NULL;
+    for (int i = 0; i < self->arrival_count; i++) {
+        PyObject *item = Py_BuildValue("(iL)", (int)self->arrival_seq[i], self->arrival_us[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    self->arrival_count = 0;
+    return list;
+}
+
 static PyMethodDef Ingress_methods[] = {
+    {"take_arrivals", (PyCFunction)Ingress_take_arrivals, METH_NOARGS,
+     "[(transport-wide sequence, arrival µs on the monotonic clock)] since the last call."},
     {"attach", (PyCFunction)Ingress_attach, METH_VARARGS,
      "attach(rx: Srtp, slow(plain), rtcp(plain), other(data, addr)): DTLS is up."},
     {"close", (PyCFunction)Ingress_close, METH_NOARGS, "The connection is gone."},
@@ -1798,6 +1847,9 @@ static PyMemberDef Ingress_members[] = {
     {"srtp_errors", T_ULONGLONG, offsetof(Ingress, srtp_errors), READONLY, NULL},
     {"malformed", T_ULONGLONG, offsetof(Ingress, malformed), READONLY, NULL},
     {"fast_packets", T_ULONGLONG, offsetof(Ingress, fast_packets), READONLY, NULL},
+    {"transport_cc_id", T_INT, offsetof(Ingress, transport_cc_id), 0,
+     "the transport-wide sequence number's extension id; 0: not recorded"},
+    {"arrivals_dropped", T_ULONGLONG, offsetof(Ingress, arrivals_dropped), READONLY, NULL},
     {NULL}};
 
 static PyTypeObject IngressType = {

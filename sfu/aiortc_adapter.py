@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import secrets
 import socket
 import struct
 import time
@@ -123,6 +124,7 @@ from sfu.rtcp_wire import (
     walk,
 )
 from sfu.rtp_view import RtpView
+from sfu.transport_feedback import TransportFeedback
 
 __all__ = [
     "FastPath",
@@ -262,6 +264,9 @@ class FastPath:
         self._hooked: list[tuple[Any, Any, Ingress]] = []
         self._connection: Any = None
         self.consent: Consent | None = None
+        # transport-wide congestion control feedback, once negotiated (publish connections)
+        self.transport_cc_id = 0
+        self.transport_feedback: TransportFeedback | None = None
         dtls.on("statechange", self._on_state)
         # RTCP that aiortc's own task unprotects (queued before the fast path was up)
         # takes the same walk, never aiortc's parse and router
@@ -307,11 +312,47 @@ class FastPath:
             ingress.attach(
                 rx, self._receive_slow, self._receive_rtcp, self._other(protocol, original)
             )
+            ingress.transport_cc_id = self.transport_cc_id
             protocol.datagram_received = ingress
             self._read_into(protocol, ingress)
             self._hooked.append((protocol, original, ingress))
+        self._start_transport_feedback()
+
+    def enable_transport_cc(self, extension_id: int) -> None:
+        """Record every packet's transport-wide sequence number (header extension
+        ``extension_id``) and send the arrivals back to the sender."""
+        self.transport_cc_id = extension_id
+        for _, _, ingress in self._hooked:
+            ingress.transport_cc_id = extension_id
+        self._start_transport_feedback()
+
+    def _start_transport_feedback(self) -> None:
+        if not self.transport_cc_id or not self._hooked or self.transport_feedback is not None:
+            return
+        self.transport_feedback = TransportFeedback(
+            self._take_arrivals,
+            self.send_rtcp,
+            sender_ssrc=secrets.randbits(32) or 1,
+            media_ssrc=self._feedback_media_ssrc,
+        )
+        self.transport_feedback.start()
+
+    def _take_arrivals(self) -> list[tuple[int, int]]:
+        if len(self._hooked) == 1:
+            return list(self._hooked[0][2].take_arrivals())
+        arrivals = [a for _, _, ingress in self._hooked for a in ingress.take_arrivals()]
+        arrivals.sort(key=lambda arrival: arrival[1])  # several sockets: by arrival time
+        return arrivals
+
+    def _feedback_media_ssrc(self) -> int:
+        """A stream the sender sends: libwebrtc hands transport feedback to the RTP
+        module whose SSRC it names."""
+        return min(self.receivers, default=0)
 
     def _uninstall(self) -> None:
+        if self.transport_feedback is not None:
+            self.transport_feedback.cancel()
+            self.transport_feedback = None
         for protocol, original, ingress in self._hooked:
             protocol.datagram_received = original
             self._read_into(protocol, None)

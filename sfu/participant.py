@@ -28,6 +28,7 @@ from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
 from sfu.quality import LinkQuality
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
+from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
 
 if TYPE_CHECKING:
     from sfu.room import Room
@@ -142,6 +143,7 @@ class Participant:
             raise ValueError("not an SDP offer")
         sources = dict(sources or {})
         simulcast = parse_simulcast_offer(offer_sdp)  # ValueError when unusable
+        transport_cc = transport_cc_offer(offer_sdp)
         async with self._publish_lock:
             if self._publish_pc is None:
                 self._publish_pc = self._new_pc("publish")
@@ -158,7 +160,13 @@ class Participant:
             self._ice_started("publish")
             self._simulcast = simulcast
             await self._sync_producers(pc, sources)
-            return answer_with_simulcast(self._local_sdp(pc), simulcast)
+            answer = answer_with_simulcast(self._local_sdp(pc), simulcast)
+            extension_id = transport_cc_id(transport_cc)
+            if extension_id and pc.fast_path is not None:
+                pc.fast_path.enable_transport_cc(extension_id)
+                chosen = {mid: i for mid, i in transport_cc.items() if i == extension_id}
+                answer = answer_with_transport_cc(answer, chosen)
+            return answer
 
     async def _sync_producers(self, pc: ForwardingPeerConnection, sources: dict[str, str]) -> None:
         wanted: dict[str, Any] = {}

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sfu.sdp_sections import attribute_values, extension_ids, sections
+
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 MAX_RIDS = 4
@@ -29,38 +31,6 @@ class SimulcastOffer:
     rids: tuple[str, ...]
     rid_extension_id: int
     repaired_rid_extension_id: int = 0
-
-
-def _sections(sdp: str) -> tuple[list[str], list[list[str]]]:
-    session: list[str] = []
-    media: list[list[str]] = []
-    for line in sdp.splitlines():
-        if not line:
-            continue
-        if line.startswith("m="):
-            media.append([line])
-        elif media:
-            media[-1].append(line)
-        else:
-            session.append(line)
-    return session, media
-
-
-def _attribute(section: list[str], name: str) -> list[str]:
-    prefix = f"a={name}:"
-    return [line[len(prefix) :].strip() for line in section if line.startswith(prefix)]
-
-
-def _extension_ids(section: list[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for value in _attribute(section, "extmap"):
-        parts = value.split()
-        if len(parts) < 2:
-            continue
-        number = parts[0].split("/")[0]
-        if number.isdigit():
-            ids[parts[1]] = int(number)
-    return ids
 
 
 def _send_rids(simulcast: str) -> list[str]:
@@ -109,15 +79,15 @@ def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
     extension (we could not tell the layers apart) or with more rids than we accept.
     """
     offers: dict[str, SimulcastOffer] = {}
-    _, media = _sections(sdp)
+    _, media = sections(sdp)
     for section in media:
         if not section[0].startswith("m=video"):
             continue
-        mids = _attribute(section, "mid")
-        simulcast = _attribute(section, "simulcast")
+        mids = attribute_values(section, "mid")
+        simulcast = attribute_values(section, "simulcast")
         if not mids or not simulcast:
             continue
-        send = _restrictions(_attribute(section, "rid"))
+        send = _restrictions(attribute_values(section, "rid"))
         rids = [rid for rid in _send_rids(simulcast[0]) if rid in send]
         if len(rids) < 2:
             continue
@@ -128,7 +98,7 @@ def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
         areas = [_area(send[rid]) for rid in rids]
         if all(area is not None for area in areas):
             rids = [rid for _, rid in sorted(zip(areas, rids, strict=True), key=lambda p: p[0])]
-        ids = _extension_ids(section)
+        ids = extension_ids(section)
         rid_id = ids.get(RID_URI, 0)
         if not rid_id:
             raise ValueError(f"m-line {mids[0]}: simulcast needs the {RID_URI} extension")
@@ -145,10 +115,10 @@ def answer_with_simulcast(answer_sdp: str, offers: dict[str, SimulcastOffer]) ->
     """aiortc's answer plus, on each simulcast m-line, the receive side of what was offered."""
     if not offers:
         return answer_sdp
-    session, media = _sections(answer_sdp)
+    session, media = sections(answer_sdp)
     out = list(session)
     for section in media:
-        mids = _attribute(section, "mid")
+        mids = attribute_values(section, "mid")
         offer = offers.get(mids[0]) if mids else None
         if offer is None or section[0].split()[1] == "0":  # absent or rejected m-line
             out.extend(section)

@@ -1,0 +1,79 @@
+"""Transport-wide congestion control on the publish connection, which aiortc leaves out.
+
+aiortc's answer keeps only the header extensions and RTCP feedback it implements, so a
+browser publishing to us would not number its packets transport-wide and its
+congestion control would run on loss alone. These pure functions read which m-lines of
+a publish offer offer the extension and write it, with ``a=rtcp-fb:<pt> transport-cc``
+for each media codec, into the answer; ``sfu.transport_feedback`` then sends the
+feedback. Only on connections where we receive: toward subscribers we keep REMB (our
+sender has no send-side estimator to read transport-cc feedback).
+"""
+
+from __future__ import annotations
+
+from sfu.sdp_sections import attribute_values, extension_ids, sections
+from sfu.transport_feedback import TRANSPORT_CC_URI
+
+# codecs that are not media of their own: no congestion feedback is asked for them
+_NOT_MEDIA = frozenset({"rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event"})
+
+
+def transport_cc_offer(offer_sdp: str) -> dict[str, int]:
+    """mid → the offered transport-wide sequence number extension id, per m-line that
+    offers it and is not rejected (one BUNDLE shares one id per extension)."""
+    _, media = sections(offer_sdp)
+    offered: dict[str, int] = {}
+    for section in media:
+        mids = attribute_values(section, "mid")
+        ext_id = extension_ids(section).get(TRANSPORT_CC_URI, 0)
+        parts = section[0].split()
+        if mids and ext_id and len(parts) > 1 and parts[1] != "0":
+            offered[mids[0]] = ext_id
+    return offered
+
+
+def _media_payload_types(section: list[str]) -> list[str]:
+    names: dict[str, str] = {}
+    for value in attribute_values(section, "rtpmap"):
+        payload_type, _, encoding = value.partition(" ")
+        names[payload_type] = encoding.split("/")[0].lower()
+    return [pt for pt in section[0].split()[3:] if names.get(pt, "") not in _NOT_MEDIA]
+
+
+def answer_with_transport_cc(answer_sdp: str, offered: dict[str, int]) -> str:
+    """aiortc's answer plus, on each offered and accepted m-line, the extension and the
+    ``transport-cc`` feedback for its media codecs."""
+    if not offered:
+        return answer_sdp
+    session, media = sections(answer_sdp)
+    out = list(session)
+    for section in media:
+        mids = attribute_values(section, "mid")
+        ext_id = offered.get(mids[0]) if mids else None
+        if ext_id is None or section[0].split()[1] == "0":
+            out.extend(section)
+            continue
+        if TRANSPORT_CC_URI not in extension_ids(section):
+            cut = 1 + max(
+                (i for i, line in enumerate(section) if line.startswith("a=extmap:")),
+                default=0,
+            )
+            section = [*section[:cut], f"a=extmap:{ext_id} {TRANSPORT_CC_URI}", *section[cut:]]
+        feedback = [
+            f"a=rtcp-fb:{pt} transport-cc"
+            for pt in _media_payload_types(section)
+            if f"a=rtcp-fb:{pt} transport-cc" not in section
+        ]
+        last_rtcp_fb = max(
+            (i for i, line in enumerate(section) if line.startswith(("a=rtcp-fb:", "a=rtpmap:"))),
+            default=len(section) - 1,
+        )
+        section = section[: last_rtcp_fb + 1] + feedback + section[last_rtcp_fb + 1 :]
+        out.extend(section)
+    return "\r\n".join(out) + "\r\n"
+
+
+def transport_cc_id(offered: dict[str, int]) -> int:
+    """The one id the publish connection's packets carry (0: not negotiated)."""
+    ids = set(offered.values())
+    return next(iter(ids)) if len(ids) == 1 else (min(ids) if ids else 0)
