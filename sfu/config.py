@@ -29,16 +29,21 @@ class SfuConfig:
     - ``ice_servers``: STUN/TURN for the SFU side.
     - ``keyframe_request_min_interval_s``: at most one PLI per producer in this time.
     - ``packet_history_size``: RTP packets kept per consumer to serve NACKs.
-    - ``audio_only_floor_bps``: below this video budget a subscriber's video pauses
-      (unless the layers it gets bring even less: their publisher's link is the poor one).
-    - ``loss_threshold``: loss fraction above which a link counts as bad (two
-      evaluations in a row step video down a layer, from the lowest to audio only;
-      video resumes only once loss has stayed under it for ``video_resume_hold_s``).
-    - ``video_resume_hold_s``: the link must be good this long before video resumes.
+    - ``audio_only_floor_bps``: below this video budget, on evidence (a REMB that came
+      down, or loss) lasting 0.9 s, a subscriber's video pauses (unless the layers it
+      gets bring even less: their publisher's link is the poor one).
+    - ``loss_threshold``: loss (what retransmission did not repair) above which a link
+      counts as bad: for 1 s, video steps down a layer, from the lowest to audio only;
+      video is probed for again only once loss has stayed under it for
+      ``video_resume_hold_s``.
+    - ``video_resume_hold_s``: the link must be good this long before the lowest layers
+      are probed with padding (video resumes when a probe is carried).
     - ``start_bitrate_bps``: a new video consumer starts on the highest layer under
-      this until the subscriber's feedback gives an estimate.
-    - ``layer_up_factor`` / ``layer_up_hold_s``: one layer up once the subscriber's
-      video budget has been this multiple of what we send it for this long.
+      this; the subscriber's REMB is a ramp, not a budget, for 5 s after video starts.
+    - ``layer_up_hold_s``: layers steady this long before the next one up is probed with
+      padding (``probe.py``); moved up when the subscriber's estimate follows.
+    - ``layer_up_factor``: a subscriber without RTX (no padding) moves up once its
+      video budget has been this multiple of what we send it for ``layer_up_hold_s``.
     - ``max_incoming_bitrate_bps``: the REMB we send publishers (their ceiling).
     - ``suspend_unused_layers_after_s``: a simulcast layer above every layer its
       subscribers receive is stopped at its publisher after this long (dynacast: the
