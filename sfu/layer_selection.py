@@ -6,8 +6,9 @@ leaves for video (``bandwidth.DownlinkEstimate``):
 - **Start**: a new stream gets the highest layer that fits the budget, or
   ``start_bitrate_bps`` while no estimate has come yet.
 - **Down, quickly**: when the layers being sent no longer fit the budget (a REMB
-  budget must be clearly short, under ``DOWN_TOLERANCE`` of what we send, and is
-  ignored for ``PROBE_GRACE_S`` after a step up while it catches up), each stream
+  budget must be short, under ``DOWN_TOLERANCE`` of what we send, and have come down
+  lately; after a media probe's step up it is ignored for ``PROBE_GRACE_S`` while it
+  catches up), each stream
   takes the highest layer that fits, highest priority first (at once when the budget
   is under ``CLEAR_SHORTFALL`` of what we send, else on the second evaluation in a
   row, so a passing blip on a loaded machine changes nothing; at once when loss above
@@ -64,7 +65,9 @@ UP_HOLD_AFTER_DOWN_S = 10.0
 FLAP_WINDOW_S = 15.0
 STARVED_FOR_S = 0.9
 BAD_FOR_S = 1.0
-DOWN_TOLERANCE = 0.8
+# Chrome's overuse response is 0.85 x what it received on video: a REMB that came down
+# under 90 % of what we send says the layers do not fit (LiveKit acts under 95 %)
+DOWN_TOLERANCE = 0.9
 LOSS_DOWN_TOLERANCE = 0.9  # a loss bound under 90 % of what we send: about 15 % loss
 PROBE_GRACE_S = 5.0
 DOWN_SETTLE_S = 2.0

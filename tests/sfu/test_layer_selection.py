@@ -459,3 +459,15 @@ def test_video_comes_back_from_audio_only_through_a_probe_of_the_lowest_layer() 
     decision = selector.probe_result(now + 3.5, request, True, (CAMERA,))
     assert not decision.audio_only and decision.layers == {"camera": 0}
     assert decision.reason == "recovered" and decision.changed
+
+
+def test_chromes_overuse_response_steps_down_a_layer_that_just_does_not_fit() -> None:
+    """400 kb/s for a 345 kb/s layer and 50 kb/s of audio: Chrome's estimator comes
+    down to 0.85 x the video it received. That is the link saying so, not a wobble."""
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    budget = int(0.85 * 600_000)
+    selector.update(now + 0.2, budget, 0.0, (CAMERA,), remb_congested=True)
+    decision = selector.update(now + 0.4, budget, 0.0, (CAMERA,), remb_congested=True)
+    assert decision.layers == {"camera": 1} and decision.reason == "bandwidth"
