@@ -328,15 +328,25 @@ def openapi_document() -> dict[str, Any]:
             },
             "/agent/bookings/{booking_id}/join": {
                 "post": _op(
-                    "Host join token and call URL",
+                    "Host join token and call URL; the token is valid from not_before "
+                    "(30 min ahead of the slot) to expires_at (2 h after its end)",
                     _json(
                         {
                             "type": "object",
-                            "properties": {"token": {"type": "string"}, "url": {"type": "string"}},
+                            "properties": {
+                                "token": {"type": "string"},
+                                "url": {"type": "string"},
+                                "room": {"type": "string"},
+                                "not_before": {"type": "string", "format": "date-time"},
+                                "expires_at": {"type": "string", "format": "date-time"},
+                            },
                         }
                     ),
                     params=[_BOOKING],
-                    errors=_STAFF,
+                    errors={
+                        **_STAFF,
+                        "409": _json(_ref("Error"), "booking-cancelled, booking-ended: no call"),
+                    },
                     staff=True,
                 )
             },
