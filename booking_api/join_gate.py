@@ -36,6 +36,7 @@ CLOCK_LEEWAY_S = 30.0
 
 CANCELLED = "cancelled"
 FINISHED = frozenset({"done", "no-show"})
+CLOSED = FINISHED | {CANCELLED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +105,10 @@ async def end_live_call(ctx: BookingContext, booking: BookingRecord) -> None:
 
     The change is committed already: a failure to reach the call is logged, not raised
     (the call's participants are refused at their next join all the same)."""
-    if ctx.live_calls is None:
+    if ctx.live_calls is None or booking.status not in CLOSED:
         return
     refusal = refusal_for(booking.status, booking.start, booking.end, "host", time.time())
-    if refusal is None or refusal.code == "too-early":
-        return
+    assert refusal is not None
     try:
         await ctx.live_calls.end(booking.id, refusal.code, refusal.message)
     except Exception:
