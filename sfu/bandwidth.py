@@ -14,7 +14,10 @@ A delay-based estimator says "congested" by lowering its REMB. One that has not 
 down in ``REMB_FALL_MEMORY_S`` is still climbing from where it started (it starts from
 what it measured, and grows some 8 % a second), so while the link is clean it is no
 reason to send less than the subscriber is receiving without loss right now
-(``remb_congested`` is False then).
+(``remb_congested`` is False then). Nor is one under ``STALE_BELOW`` of the video we
+send while nothing is lost: the overuse response is 0.85 x what arrived, so such a
+value answers an earlier, lower rate (after a pause it climbs 8 % a second from a few
+kb/s, for tens of seconds).
 
 Chrome's first REMB values are not a verdict either: its estimator's first valid value
 comes ``RAMP_S`` after the first packets of a stream (and after a pause its stream has
@@ -39,6 +42,7 @@ REMB_FALL = 0.97  # a REMB under this share of the previous one came down
 REMB_FALL_MEMORY_S = 3.0
 RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid value
 HEAVY_LOSS = 0.3
+STALE_BELOW = 0.5
 
 
 class DownlinkEstimate:
@@ -85,7 +89,16 @@ class DownlinkEstimate:
                 self._remb_fell_at = now
             self.remb_bps = remb_bps
         fell = self._remb_fell_at is not None and now - self._remb_fell_at < REMB_FALL_MEMORY_S
-        self.remb_congested = fell or loss > LOSS_DECREASE_ABOVE
+        # Chrome's overuse response is 0.85 x the video it received: a REMB far under
+        # what we send while nothing is lost answers an earlier, lower rate (it grows
+        # 8 %/s from where a pause left it), not this one
+        video_bps = max(0.0, sent_bps - audio_bps)
+        answers_now = (
+            self.remb_bps is None
+            or self.remb_bps >= STALE_BELOW * video_bps
+            or loss >= LOSS_INCREASE_BELOW
+        )
+        self.remb_congested = (fell and answers_now) or loss > LOSS_DECREASE_ABOVE
         if loss > LOSS_DECREASE_ABOVE and sent_bps > 0 and not settling:
             kept = 1.0 - loss if loss > HEAVY_LOSS else 1.0 - loss / 2
             bound = sent_bps * kept

@@ -252,17 +252,17 @@ def test_the_remb_counts_as_congestion_after_a_fall_or_with_loss_not_while_it_cl
     now = 0.0
     for remb in (300_000, 320_000, 345_000, 372_000):
         now += 0.5
-        estimate.update(now, remb, 0.0, 600_000, AUDIO_BPS)
+        estimate.update(now, remb, 0.0, 400_000, AUDIO_BPS)
         assert not estimate.remb_congested
-    estimate.update(now + 0.5, 250_000, 0.0, 600_000, AUDIO_BPS)  # overuse: it came down
+    estimate.update(now + 0.5, 250_000, 0.0, 400_000, AUDIO_BPS)  # overuse: it came down
     assert estimate.remb_congested
-    estimate.update(now + 2.0, 270_000, 0.0, 600_000, AUDIO_BPS)
+    estimate.update(now + 2.0, 270_000, 0.0, 400_000, AUDIO_BPS)
     assert estimate.remb_congested  # a fall is remembered a while
-    estimate.update(now + 4.0, 290_000, 0.0, 600_000, AUDIO_BPS)
+    estimate.update(now + 4.0, 290_000, 0.0, 400_000, AUDIO_BPS)
     assert not estimate.remb_congested
-    estimate.update(now + 4.5, 310_000, 0.05, 600_000, AUDIO_BPS)
+    estimate.update(now + 4.5, 310_000, 0.05, 400_000, AUDIO_BPS)
     assert not estimate.remb_congested  # 5 % loss: what random loss looks like
-    estimate.update(now + 5.0, 330_000, 0.12, 600_000, AUDIO_BPS)
+    estimate.update(now + 5.0, 330_000, 0.12, 400_000, AUDIO_BPS)
     assert estimate.remb_congested
 
 
@@ -299,7 +299,7 @@ def test_a_fresh_calls_low_but_rising_remb_neither_drops_video_nor_stops_it() ->
     assert not decision.audio_only and decision.layers == {"camera": 2}
     # it comes down (overuse): now it is evidence
     now += 0.5
-    budget = estimate.update(now, 300_000, 0.0, 700_000, AUDIO_BPS)
+    budget = estimate.update(now, 360_000, 0.0, 700_000, AUDIO_BPS)
     assert estimate.remb_congested
     decision = selector.update(now, budget, 0.0, (CAMERA,), remb_congested=True)
     assert decision.layers == {"camera": 1} and decision.reason == "bandwidth"
@@ -471,3 +471,27 @@ def test_chromes_overuse_response_steps_down_a_layer_that_just_does_not_fit() ->
     selector.update(now + 0.2, budget, 0.0, (CAMERA,), remb_congested=True)
     decision = selector.update(now + 0.4, budget, 0.0, (CAMERA,), remb_congested=True)
     assert decision.layers == {"camera": 1} and decision.reason == "bandwidth"
+
+
+def test_after_a_pause_a_remb_far_under_what_arrives_unlost_is_no_verdict() -> None:
+    """Video resumed after audio only: Chrome's estimate restarts at 5-31 kb/s and climbs
+    8 %/s; a dip in it (a keyframe) while the lowest layer arrives whole is not the link
+    failing it. The same dip with the layer losing is."""
+    estimate = DownlinkEstimate()
+    estimate.start_ramp(0.0)
+    now = 0.0
+    for remb in (20_000, 22_000, 24_000, 26_000, 28_000, 30_000, 33_000):
+        now += 1.0
+        estimate.update(now, remb, 0.0, 150_000, AUDIO_BPS)
+    estimate.update(now + 0.5, 29_000, 0.0, 150_000, AUDIO_BPS)  # came down, nothing lost
+    assert not estimate.remb_congested
+    selector = LayerSelector(POLICY)
+    selector.update(now, None, 0.0, (CAMERA,))
+    for step in range(1, 5):
+        budget = estimate.update(now + 0.5 + step * 0.5, 29_000, 0.0, 150_000, AUDIO_BPS)
+        decision = selector.update(
+            now + 0.5 + step * 0.5, budget, 0.0, (CAMERA,), remb_congested=False
+        )
+        assert not decision.audio_only
+    estimate.update(now + 3.5, 25_000, 0.05, 150_000, AUDIO_BPS)  # and now it loses
+    assert estimate.remb_congested
