@@ -72,16 +72,18 @@ def run_service(
     demo: bool = False,
     extra: Sequence[str] = (),
     calls_only: bool = False,
+    entry_module: str = "visioguichet",
 ) -> Iterator[RunningService]:
     """Start the service (pinned to ``core`` if given); stop it on exit.
 
     ``calls_only`` runs ``bench.call_server`` (signalling + SFU, same wiring) instead
-    of the whole ``visioguichet serve``.
+    of the whole ``visioguichet serve``; ``entry_module`` another module taking the
+    same ``serve`` arguments (``bench.soak_server``).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [
-        sys.executable, "-m", "visioguichet", "serve",
+        sys.executable, "-m", entry_module, "serve",
         "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
         "--ice-address", "127.0.0.1", "--allow-remote-network", "127.0.0.0/8",
         "--log-format", "json", "--log-level", "warning",
