@@ -238,3 +238,28 @@ async def test_closing_a_live_room_ends_the_call_and_empties_the_lobby_with_the_
     assert "bk-3" not in harness.sfu.rooms
     assert harness.server.stats()["rooms"] == 0
     assert await harness.server.close_room("bk-3", code="booking-cancelled", message="x") is False
+
+
+class ClosesAfterFirstAnswer:
+    """A booking cancelled while a join was between its two questions to the admission."""
+
+    def __init__(self) -> None:
+        self.answers = 0
+
+    async def check(self, grant: signaling.Grant) -> None:
+        self.answers += 1
+        if self.answers > 1:
+            raise signaling.AdmissionRefused("booking-cancelled", "cancelled meanwhile")
+
+
+async def test_room_closed_while_the_join_was_under_way_is_refused_and_not_left_open(
+    harness: SignalingHarness,
+) -> None:
+    harness.server.admission = ClosesAfterFirstAnswer()
+    client = await harness.client()
+    with pytest.raises(SignalingError) as refused:
+        await client.join(harness.mint(room="bk-2", role="host", subject="agent-2"))
+    assert refused.value.code == "booking-cancelled"
+    assert "bk-2" not in harness.sfu.rooms
+    assert harness.server.stats()["rooms"] == 0
+    assert harness.server.stats()["participants"] == 0
