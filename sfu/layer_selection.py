@@ -372,7 +372,7 @@ class LayerSelector:
         if short or too_little:
             fitted = self._fit(budget, streams)
             lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})
-            heavy_loss = limited_by_loss and loss > HEAVY_LOSS
+            heavy_loss = loss > HEAVY_LOSS  # most of what we send is lost: no blip
             if too_little or (fitted is None and lowest > 0):
                 if self._starved_since is None:
                     self._starved_since = now

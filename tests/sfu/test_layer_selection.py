@@ -495,3 +495,14 @@ def test_after_a_pause_a_remb_far_under_what_arrives_unlost_is_no_verdict() -> N
         assert not decision.audio_only
     estimate.update(now + 3.5, 25_000, 0.05, 150_000, AUDIO_BPS)  # and now it loses
     assert estimate.remb_congested
+
+
+def test_heavy_loss_stops_video_at_once_whichever_bound_is_lower() -> None:
+    """60 kb/s under a 345 kb/s layer: Chrome's REMB came down to 51 kb/s, lower than
+    the loss bound, and packets NACKed again say most of it is lost."""
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    decision = selector.update(
+        now + 0.3, 51_000, 0.6, (CAMERA,), limited_by_loss=False, remb_congested=True
+    )
+    assert decision.audio_only and decision.reason == "bandwidth"
