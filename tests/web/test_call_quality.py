@@ -60,7 +60,7 @@ def test_audio_only_banner_follows_the_sfu_fallback_and_recovery(
     call_server.impair(room, "citizen-1", loss=0.0)
     expect(banner).to_be_hidden(timeout=BANNER_TIMEOUT_MS)
     citizen.wait_for_function(
-        "document.getElementById('quality').dataset.level !== 'poor'",
+        "() => document.getElementById('quality').dataset.level !== 'poor'",
         timeout=BANNER_TIMEOUT_MS,
     )
     assert grows(citizen, "framesDecoded", 2500), "video must come back after recovery"

@@ -21,7 +21,7 @@ def open_call(browser: Browser, service: RunningService, token: str) -> Page:
     # Pre-call check: network probe answered, devices listed, microphone level moving.
     expect(page.locator("#network")).to_contain_text("Réseau : bon", timeout=15_000)
     expect(page.get_by_label("Caméra").locator("option")).not_to_have_count(0)
-    page.wait_for_function("document.getElementById('level').value > 0", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('level').value > 0", timeout=15_000)
     page.get_by_role("button", name="Entrer dans le rendez-vous").click()
     return page
 
@@ -114,8 +114,8 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     agent.get_by_role("button", name="Partager l'écran").click()
     expect(agent.get_by_role("button", name="Arrêter le partage")).to_be_visible(timeout=15_000)
     citizen.wait_for_function(
-        "(() => { const v = document.getElementById('screen'); "
-        "return v.videoWidth > 0 && !v.hidden; })()",
+        "() => { const v = document.getElementById('screen'); "
+        "return v.videoWidth > 0 && !v.hidden; }",
         timeout=30_000,
     )
 

@@ -186,7 +186,7 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
     agent.get_by_role("button", name="Partager l'écran").click()
     expect(agent.get_by_role("button", name="Arrêter le partage")).to_be_visible(timeout=15_000)
     citizen.wait_for_function(
-        "document.getElementById('screen').videoWidth > 0", timeout=LAYER_TIMEOUT_S * 1000
+        "() => document.getElementById('screen').videoWidth > 0", timeout=LAYER_TIMEOUT_S * 1000
     )
     assert agent.evaluate(SCREEN_SENDER_JS) == {"encodings": 1, "hint": "detail"}
     assert len(producer_layers(call_server, room, "agent-1", "screen")) == 1

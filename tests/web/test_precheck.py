@@ -64,9 +64,11 @@ def test_precheck_previews_meters_measures_and_switches_microphone(
     open_precheck(page, service, role="guest", lobby=True)
 
     page.wait_for_function(
-        "document.getElementById('preview').videoWidth > 0", timeout=CHECKS_TIMEOUT_MS
+        "() => document.getElementById('preview').videoWidth > 0", timeout=CHECKS_TIMEOUT_MS
     )
-    page.wait_for_function("document.getElementById('level').value > 0", timeout=CHECKS_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.getElementById('level').value > 0", timeout=CHECKS_TIMEOUT_MS
+    )
     expect(page.locator("#check-devices")).to_have_text("Caméra et micro : prêts.")
     network = page.locator("#network")
     expect(network).to_have_attribute("data-state", "ok")
@@ -123,7 +125,7 @@ def test_without_a_camera_the_page_says_why_and_offers_audio_only_and_the_phone(
     expect(page.get_by_role("button", name="Terminer pour tous")).to_be_visible(timeout=20_000)
     # Only the microphone is published: the SFU answered a publish with one audio source.
     page.wait_for_function(
-        "window.visioguichet.publishPc?.connectionState === 'connected'", timeout=20_000
+        "() => window.visioguichet.publishPc?.connectionState === 'connected'", timeout=20_000
     )
     assert page.evaluate("Object.values(window.visioguichet.sources)") == ["mic"]
     expect(page.get_by_role("button", name="Couper la caméra")).to_be_hidden()
@@ -188,6 +190,7 @@ def test_citizen_waits_in_the_waiting_room_and_can_leave_it(
     expect(page.locator("#status")).to_have_text("Vous avez quitté le rendez-vous.")
     expect(heading).to_be_hidden()
     page.wait_for_function(
-        "window.visioguichet.signaling.socket.readyState === WebSocket.CLOSED", timeout=10_000
+        "() => window.visioguichet.signaling.socket.readyState === WebSocket.CLOSED",
+        timeout=10_000,
     )
     page.context.close()
