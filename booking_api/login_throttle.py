@@ -107,7 +107,9 @@ class LoginThrottle:
         count, _first, last = await self._failures(keys.account, since)
         excess = count - config.login_account_max_failures
         if excess >= 0 and last is not None:
-            backoff = min(2.0**excess, config.login_account_backoff_max_s)
+            # The exponent is bounded: a burst of concurrent guesses can push the count
+            # far past the threshold, and 2.0**1024 does not fit a float.
+            backoff = min(2.0 ** min(excess, 32), config.login_account_backoff_max_s)
             wait = last + backoff - now
             if wait > 0:
                 raise too_many_attempts(wait)
