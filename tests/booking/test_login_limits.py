@@ -4,7 +4,16 @@ user out: behind a trusted proxy each person is a client of their own."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
+
+import pytest
+
+from booking_api.config import BookingConfig
+from booking_api.db import open_database
+from booking_api.errors import ApiError
+from booking_api.login_throttle import LoginKeys, LoginThrottle
+from booking_api.migrations import apply_migrations
 
 AGENT = "agent@demo.visioguichet.fr"
 RIGHT = {"email": AGENT, "password": "demo-agent-2026"}
@@ -68,3 +77,29 @@ async def test_guessing_from_many_addresses_only_slows_the_account_briefly(
     assert 1 <= retry_after <= 2  # the cap: the real user never waits long
     await asyncio.sleep(retry_after)
     assert (await _login(client, RIGHT, "198.51.100.7")).status == 200
+
+
+async def test_a_burst_far_past_the_threshold_still_gets_a_short_wait(tmp_path: Any) -> None:
+    """Concurrent guesses all pass the check before any is counted; however many land,
+    the answer stays a 429 with the capped wait, never an error."""
+    config = BookingConfig(data_dir=tmp_path, login_account_max_failures=1)
+    db = await open_database(config.database_url)
+    try:
+        await apply_migrations(db)
+        throttle = LoginThrottle(config, db)
+        account = LoginKeys.of(AGENT, "any").account
+        now_ms = int(time.time() * 1000)
+        async with db.transaction() as tx:
+            for n in range(1100):  # 2.0 ** 1099 would not fit a float
+                await tx.execute(
+                    "INSERT INTO login_failures (id, key, at) VALUES (?, ?, ?)",
+                    f"f{n}",
+                    account,
+                    now_ms - n,
+                )
+        with pytest.raises(ApiError) as refused:
+            await throttle.check(LoginKeys.of(AGENT, "198.51.100.7"))
+        assert refused.value.status == 429
+        assert refused.value.headers == {"Retry-After": "30"}
+    finally:
+        await db.close()
