@@ -222,7 +222,8 @@ class Consumer:
             self._switch(self.target_layer)  # the old layer's frame is whole: switch now
 
     def _other_layer(self, packet: RtpView, layer: int) -> None:
-        """A packet of a layer we do not forward: only the target's keyframe switches.
+        """A packet of a layer we do not forward: only the target's keyframe switches,
+        at its first packet, received as the newest of its layer.
 
         The switch waits for the end of the frame in flight on the old layer (a frame
         cut short would look whole to a receiver that trusts sequence numbers): the new
@@ -240,6 +241,10 @@ class Consumer:
         detector = self.producer.is_keyframe
         if detector is not None and not detector(packet.payload):  # type: ignore[operator]
             self.producer.request_keyframe(layer)
+            return
+        if packet.sequence_number != self.producer.layers[layer].max_seq:
+            # an old keyframe's packet sent again (RTX: a repair, or a browser's probe
+            # padded with media): switching there would skip every packet since
             return
         self._held = [packet]
         if self.current_layer is None or not self.track.frame_open:

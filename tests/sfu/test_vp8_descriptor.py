@@ -255,6 +255,7 @@ def run_switches(bits: int, plan: list[tuple[int, int]]) -> tuple[list[tuple[Any
     ]  # fmt: skip
     counters = Counters()
     sources = [Source(counters, [consumer.track], layer) for layer in range(3)]
+    layers.layers = sources  # what the consumer reads of a layer: its newest sequence number
     first_seq = (consumer.track.last_out_seq + 1) & 0xFFFF
     for frames, target in plan:
         consumer.set_target_layer(target)
@@ -300,3 +301,28 @@ def test_the_switch_waits_for_the_targets_keyframe_forwarding_the_current_layer(
     assert layers.keyframe_requests.count(2) >= 1  # asked for at once, not yet answered
     sent, _ = run_switches(15, [(12, 0), (2, 2)])
     assert len(sent) == 2 * (12 - 0) + 2 * 2  # q kept flowing while f's keyframe was awaited
+
+
+def test_an_old_keyframe_sent_again_does_not_switch_the_layer() -> None:
+    """Browsers pad bandwidth probes with media they sent before, as RTX: an old
+    keyframe's first packet arriving again is no place to switch (every packet since
+    would be missing to the receiver)."""
+    layers = Layers()
+    consumer = Consumer(layers, "citizen", Sender(), RoomCounters(), 256, lambda: None)  # type: ignore[arg-type]
+    sources = [Source(Counters(), [consumer.track], layer) for layer in range(2)]
+    layers.layers = sources
+    q, f = (Publisher(15, 100 * n, 10 * n, 1000 * n, 5000 * n) for n in (1, 2))
+    old_keyframe = f.next_frame()[0]
+    for packet in q.next_frame():
+        sources[0].deliver(packet, 0)
+    consumer.set_target_layer(1)
+    for _ in range(3):
+        for publisher, source in ((q, sources[0]), (f, sources[1])):
+            for packet in publisher.next_frame():
+                source.deliver(packet, 0)
+    sources[1].deliver(old_keyframe, 0)  # resent: older than what f brought since
+    assert consumer.current_layer == 0
+    f.keyframe_due = True
+    for packet in f.next_frame():
+        sources[1].deliver(packet, 0)
+    assert consumer.current_layer == 1
