@@ -17,7 +17,10 @@ before it, or already at the goal without coming down; it fails on a REMB under
 ``REMB_FALL`` of that one, on loss over ``LOSS_DECREASE_ABOVE``, on media NACKed while
 it runs (``PROBE_NACK_SHARE``: a small queue overflows before any estimator reacts),
 or when no REMB came up by ``MAX_WAIT_S``. A subscriber that never sent a REMB is
-judged on loss alone. Padding leaves evenly over
+judged on loss alone. Video back from audio only needs two rises in a row while the
+padding flows (``RESUME_PROBE_DURATION_S``): after idle time, the estimator's first
+update rises on any link, and on overuse it then holds (it never raises its estimate
+then) rather than falls. Padding leaves evenly over
 ``PROBE_DURATION_S`` (short: a failure costs a fraction of a second of queue) and stops
 at the first sign of failure.
 """
@@ -31,6 +34,10 @@ from sfu.bandwidth import LOSS_DECREASE_ABOVE, REMB_FALL
 from sfu.padding import PADDING_BYTES
 
 PROBE_DURATION_S = 0.3
+# with video paused nothing else reaches the estimator: its first REMB after the idle
+# time rises whatever the link (its first update), so a second one, some 250-600 ms
+# later, is needed, and the padding must still flow then
+RESUME_PROBE_DURATION_S = 0.7
 SETTLE_MIN_S = 0.3
 SETTLE_MAX_S = 1.0
 MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms
@@ -62,6 +69,8 @@ class Probe:
     _owed_bytes: float = 0.0
     _last_tick: float = 0.0
     _followed: bool = False
+    _rises: int = 0
+    _last_remb: tuple[int, float] | None = None  # the last REMB looked at, and when
     packets_sent: int = 0
 
     @classmethod
@@ -74,7 +83,7 @@ class Probe:
         rtt_s: float | None,
     ) -> Probe:
         settle = min(SETTLE_MAX_S, max(SETTLE_MIN_S, 2 * (rtt_s or 0.0)))
-        ends = now + PROBE_DURATION_S
+        ends = now + (RESUME_PROBE_DURATION_S if request.resume else PROBE_DURATION_S)
         return cls(
             request=request,
             started=now,
@@ -113,8 +122,17 @@ class Probe:
         if remb_bps is not None and remb_at > self.started:
             if before is not None and remb_bps < REMB_FALL * before:
                 return False
-            if before is None or remb_bps > before or remb_bps >= self.request.goal_bps:
+            if remb_bps >= self.request.goal_bps or before is None:
                 self._followed = True
+            elif self._last_remb is None or remb_at != self._last_remb[1]:
+                previous = before if self._last_remb is None else self._last_remb[0]
+                if remb_bps > previous:
+                    self._rises += 1
+                elif self.request.resume:
+                    return False  # held after its first update: overuse
+                needed = 2 if self.request.resume else 1
+                self._followed = self._rises >= needed
+            self._last_remb = (remb_bps, remb_at)
         if loss > LOSS_DECREASE_ABOVE:
             return False
         if now < self.decided_at:

@@ -67,3 +67,22 @@ def test_media_nacked_while_padding_flows_fails_it_at_once() -> None:
     assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=1, media_sent=20) is None
     assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=3, media_sent=20) is False
     assert probe().outcome(10.1, None, 0.0, 0.0, media_nacked=3, media_sent=200) is None
+
+
+def resume_probe(remb_before: int = 30_000) -> Probe:
+    return Probe.start(
+        10.0, ProbeRequest(goal_bps=100_000, resume=True), 0.0, remb_before, rtt_s=0.05
+    )
+
+
+def test_video_back_needs_the_estimate_to_rise_twice_while_padding_flows() -> None:
+    """After idle time Chrome's first update rises on any link (+8 %); on a link that
+    cannot carry the padding it then holds (overuse never raises an estimate)."""
+    capped = resume_probe()
+    assert capped.outcome(10.05, 32_400, 10.04, 0.0) is None
+    assert capped.outcome(10.4, 32_400, 10.35, 0.0) is False
+    free = resume_probe()
+    assert free.outcome(10.05, 32_400, 10.04, 0.0) is None
+    assert free.outcome(10.4, 33_300, 10.35, 0.0) is None  # not settled yet
+    assert free.outcome(free.decided_at, 33_300, 10.35, 0.0) is True
+    assert free.ends - free.started > PROBE_DURATION_S
