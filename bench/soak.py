@@ -275,7 +275,7 @@ def markdown(result: dict[str, Any]) -> str:
         cells = [
             figure.get(key) for key in ("first", "last", "growth", "slope_per_min", "max", "bound")
         ]
-        shown = ["–" if c is None else f"{c:.4g}" for c in cells]
+        shown = ["–" if c is None else f"{c:.0f}" if abs(c) >= 100 else f"{c:.3g}" for c in cells]
         ok = {True: "yes", False: "**no**", None: "–"}[figure["ok"]]
         lines.append(f"| {name} | " + " | ".join(shown) + f" | {ok} |")
     return "\n".join(lines) + "\n"
