@@ -411,12 +411,12 @@ SCENARIOS: dict[str, Scenario] = {
                 ),
                 Target(
                     "video_back_s",
-                    "video back ≤ 5 s after the lift",
+                    "video plays (2 s on) ≤ 5 s after the lift",
                     lambda v: v is not None and v <= 5,
                 ),
                 Target(
                     "top_after_lift_s",
-                    "640 px ≤ 15 s after the lift",
+                    "640 px plays (2 s on) ≤ 15 s after the lift",
                     lambda v: v is not None and v <= 15,
                 ),
             ),

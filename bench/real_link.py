@@ -146,7 +146,9 @@ class RealLink:
         most); ``None`` lifts the cap. Changes apply to traffic already flowing."""
         tc, device = self._device(direction)
         if rate_bps is None:
-            _run([*tc, "qdisc", "del", "dev", device, "root"], check=False)
+            _run([*tc, "qdisc", "del", "dev", device, "root"], check=False)  # none: fine
+            if self.shaper_kind(direction) == "tbf":
+                raise RuntimeError(f"the cap on {direction} did not lift")
             return
         _run(
             [
@@ -156,6 +158,13 @@ class RealLink:
                 "latency", f"{latency_ms}ms",
             ]
         )  # fmt: skip
+
+    def shaper_kind(self, direction: Direction) -> str:
+        """The root qdisc of ``direction``'s device (``tbf`` while capped)."""
+        tc, device = self._device(direction)
+        out = _run([*tc, "-j", "qdisc", "show", "dev", device]).stdout
+        roots = [q for q in json.loads(out or "[]") if q.get("root")]
+        return str(roots[0].get("kind", "")) if roots else ""
 
     def shaper_counters(self, direction: Direction) -> ShaperCounters:
         """The root qdisc's counters on ``direction``'s device (zeros when unshaped)."""

@@ -1,0 +1,203 @@
+"""Call quality on a real link: the kernel shapes the citizen's link (``tc`` ``tbf``,
+nftables loss in a network namespace), both ends are the real call page in real
+Chromium, the service is ``visioguichet serve``. ``bench/real_link.py`` and
+``bench/link.py`` hold the link, the call and the measures; ``python -m bench.link`` runs
+the same scenarios longer and more often.
+
+Each scenario is one call, run once per module and shared by the tests of its targets.
+Targets the SFU does not meet yet are expected failures (not strict), their reason the
+figure measured; they pass, and say so, once the adaptation reaches them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from bench.link import (
+    SCENARIOS,
+    Bench,
+    Metrics,
+    bench_setup,
+    run_cap_60_then_lift,
+    run_downlink_cap,
+    run_lift_cap,
+    run_random_loss,
+    run_scenario,
+    run_unshaped,
+    run_uplink_cap,
+)
+from bench.real_link import unavailable_reason
+
+NO_LINK = unavailable_reason()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(NO_LINK is not None, reason=f"no real link here: {NO_LINK}"),
+]
+
+# The scenarios of bench/link.py, with windows short enough for the suite.
+SHORT: dict[str, Callable[..., Metrics]] = {
+    "unshaped": functools.partial(run_unshaped, observe_s=15.0),
+    "lift_cap_320": functools.partial(run_lift_cap, observe_s=8.0),
+    "down_400": run_downlink_cap(400_000, observe_s=12.0),
+    "down_300": run_downlink_cap(300_000, observe_s=15.0),
+    "down_60": functools.partial(run_cap_60_then_lift, capped_s=8.0, lifted_s=18.0),
+    "up_150": functools.partial(run_uplink_cap, settle_s=5.0, observe_s=6.0),
+    "loss_5": functools.partial(run_random_loss, observe_s=12.0),
+}
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[Bench]:
+    with bench_setup() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def measured(bench: Bench) -> Callable[[str], Metrics]:
+    """A scenario's figures, measured on first use."""
+    done: dict[str, Metrics] = {}
+
+    def get(name: str) -> Metrics:
+        if name not in done:
+            done[name] = run_scenario(bench, replace(SCENARIOS[name], run=SHORT[name]))
+        return done[name]
+
+    return get
+
+
+def test_a_call_on_a_clean_link_never_goes_audio_only(measured: Callable[[str], Metrics]) -> None:
+    run = measured("unshaped")
+    assert run["went_audio_only"] == 0, run
+
+
+def test_lifting_a_320_px_cap_shows_no_freeze(measured: Callable[[str], Metrics]) -> None:
+    run = measured("lift_cap_320")
+    assert run["longest_gap_s"] < 0.5, run
+
+
+def test_lifting_a_320_px_cap_brings_the_top_layer_back(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("lift_cap_320")
+    assert run["top_after_s"] is not None and run["top_after_s"] <= 5.0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "layer drop 2.3 / 2.97 / 4.21 s after a 400 kb/s cap (bench.link, 3 runs, 2026-12-04;"
+        " 1.43 s in one earlier run)"
+    ),
+)
+def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], Metrics]) -> None:
+    run = measured("down_400")
+    assert run["layer_drop_s"] is not None and run["layer_drop_s"] <= 2.0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "back to 640 px under the 400 kb/s cap in 2 of 3 runs, 13-17 s after it; the link "
+        "cannot carry it"
+    ),
+)
+def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_400")
+    assert run["up_to_top"] == 0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "on 320 px 0 / 0 / 44 % of the time from 5 s on under a 300 kb/s cap: down to 160 px,"
+        " then audio only for 6-16 s of 20"
+    ),
+)
+def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics]) -> None:
+    run = measured("down_300")
+    assert run["on_320_share"] >= 0.9, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="audio only 2.19 / 3.01 / 3.25 s after a 60 kb/s cap (1.89-3.87 s in four other runs)",
+)
+def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_60")
+    assert run["audio_only_s"] is not None and run["audio_only_s"] <= 2.0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "27 / 42 / 47 % of the audio concealed in the first 5 s of a 60 kb/s cap: video fills"
+        " the queue until the SFU stops it"
+    ),
+)
+def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_60")
+    assert run["concealed_first_5s"] is not None, run
+    assert run["concealed_first_5s"] <= 0.05, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "video not resumed 20 s after the 60 kb/s cap lifted in 3 of 3 runs (one other run: "
+        "7.7 s, then audio only again)"
+    ),
+)
+def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_60")
+    assert run["video_back_s"] is not None and run["video_back_s"] <= 5.0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="no video at all 20 s after the 60 kb/s cap lifted in 3 of 3 runs",
+)
+def test_the_top_layer_comes_back_within_15_s_of_the_60_kbps_cap_lifting(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_60")
+    assert run["top_after_lift_s"] is not None and run["top_after_lift_s"] <= 15.0, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="8 / 25 / 30 % of the citizen's packets dropped at a 150 kb/s uplink shaper from 5 s on",
+)
+def test_a_150_kbps_uplink_loses_under_1_percent_at_the_bottleneck(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("up_150")
+    assert run["drop_ratio_after_5s"] < 0.01, run
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="audio only in 1 of 3 runs under 5 % random downlink loss (video kept in the other two)",
+)
+def test_5_percent_random_loss_keeps_the_video(measured: Callable[[str], Metrics]) -> None:
+    run = measured("loss_5")
+    assert run["went_audio_only"] == 0, run
+    assert run["seconds_with_video"] >= 1.0, run
+
+
+def test_5_percent_random_loss_keeps_the_sound(measured: Callable[[str], Metrics]) -> None:
+    run = measured("loss_5")
+    assert run["seconds_without_audio"] == 0, run
