@@ -163,7 +163,9 @@ async def _fuzz_connection(
             if (index + attempt) % 3 != 2:  # one connection in three stays before join
                 role = "host" if attempt % 2 == 0 else "guest"
                 subject = f"fuzz-{index}-{attempt}"
-                token = service.mint(room="fuzz-room", role=role, subject=subject, name="Fuzz")
+                # a room of its own: what a frame breaks shows on the frame that broke it
+                room = f"fuzz-{index}-{attempt}"
+                token = service.mint(room=room, role=role, subject=subject, name="Fuzz")
                 await conn.send_frame({"type": "join", "token": token, "id": "join"})
                 while (frame := await conn.receive(ANSWER_TIMEOUT_S)) is not None:
                     if frame.get("ref") == "join":
@@ -261,10 +263,45 @@ async def test_hostile_frames_get_errors_and_the_server_keeps_serving(
         f"closes {report.closes_seen}"
     )
     print(summary)
-    assert not report.problems and not tracebacks, (
-        summary
-        + "\nframes answered wrongly:\n  "
-        + "\n  ".join(report.problems)
-        + "\nserver tracebacks:\n  "
-        + "\n  ".join(tracebacks[:30])
-    )
+    if report.problems or tracebacks:
+        pytest.fail(
+            summary
+            + "\nframes answered wrongly:\n  "
+            + "\n  ".join(report.problems)
+            + "\nserver tracebacks:\n  "
+            + "\n  ".join(tracebacks[:30]),
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a\\ud800b", "\\udfff", "\\ud83d"],  # JSON escapes of lone surrogates
+)
+async def test_a_chat_no_encoder_can_write_leaves_the_room_talking(
+    service: RunningService, text: str
+) -> None:
+    """A chat goes to everybody in the room: if the server cannot write it, the sender
+    gets an error and nobody's connection stops."""
+    room = f"chat-{text.encode().hex()}"
+    conns = []
+    try:
+        for subject in ("sender", "listener"):
+            conn = await RawConnection.open(service.ws_url, binary=False)
+            conns.append(conn)
+            token = service.mint(room=room, role="host", subject=subject, name=subject)
+            await conn.send_frame({"type": "join", "token": token, "id": "join"})
+            while (frame := await conn.receive(ANSWER_TIMEOUT_S)) is not None:
+                if frame.get("ref") == "join":
+                    break
+        sender, listener = conns
+        await sender.send('{"type": "chat", "text": "' + text + '", "id": "c"}')
+        for who, conn in (("another participant", listener), ("the sender", sender)):
+            try:
+                _, alive = await conn.until_pong()
+            except TimeoutError:
+                pytest.fail(f"{who} gets no answer any more after a chat of {text!r}")
+            assert alive, f"{who} was disconnected by a chat of {text!r}"
+    finally:
+        for conn in conns:
+            await conn.close()
