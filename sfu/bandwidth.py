@@ -120,6 +120,14 @@ class DownlinkEstimate:
             return int(max(0.0, (self.loss_bound_bps or 0.0) - audio_bps))
         return self.video_budget(audio_bps)
 
+    def forget_before_step(self) -> None:
+        """The layers changed and feedback about the new ones has come: a REMB fall or a
+        loss bound measured before (a keyframe burst into a full queue loses most of
+        it) says nothing of them."""
+        self._remb_fell_at = None
+        self.loss_bound_bps = None
+        self.limited_by_loss = False
+
     def reset(self, now: float | None = None) -> None:
         """Start over (video resumes after a pause: what was measured then is stale, and
         the subscriber's estimator ramps again from what arrives)."""

@@ -64,6 +64,10 @@ MAX_RESUME_BACKOFF_S = 4.0  # video back within seconds of a link recovering
 UP_HOLD_AFTER_DOWN_S = 10.0
 FLAP_WINDOW_S = 15.0
 STARVED_FOR_S = 0.9
+# an estimate under the lowest layers with nothing lost: the lowest layer arrives whole,
+# and a loaded receiver's delay-based estimate wobbles; only a lasting collapse counts
+STARVED_WITHOUT_LOSS_S = 3.0
+PROBE_HEADROOM = 1.2  # a step up is probed with room for its keyframes (LiveKit: 1.2 x)
 BAD_FOR_S = 1.0
 # Chrome's overuse response is 0.85 x what it received on video: a REMB that came down
 # under 90 % of what we send says the layers do not fit (LiveKit acts under 95 %)
@@ -202,7 +206,7 @@ class LayerSelector:
         if step is None:
             return None
         key, layer = step
-        goal = self._total(streams, {**self.layers, key: layer})
+        goal = PROBE_HEADROOM * self._total(streams, {**self.layers, key: layer})
         return ProbeRequest(goal_bps=goal, key=key, layer=layer)
 
     def probe_result(
@@ -303,12 +307,17 @@ class LayerSelector:
             # the user asked for video again: no hold, the link was not the reason
             self._resume(now, streams, "user-auto")
             return
+        if can_probe:
+            # the probes judge the link (loss included): the hold only spaces them
+            if self._good_since is None:
+                self._good_since = now
+            return
         if loss > self.policy.loss_threshold:
             self._good_since = None
             return
         if self._good_since is None:
             self._good_since = now
-        if not can_probe and self._resume_due(now):
+        if self._resume_due(now):
             self._resume(now, streams, "recovered")  # no padding: video is the probe
 
     def _resume(self, now: float, streams: Sequence[StreamLayers], reason: str) -> None:
@@ -376,7 +385,9 @@ class LayerSelector:
             if too_little or (fitted is None and lowest > 0):
                 if self._starved_since is None:
                     self._starved_since = now
-                if heavy_loss or now - self._starved_since >= STARVED_FOR_S:
+                lossy = limited_by_loss or loss > LOSS_DECREASE_ABOVE
+                lasted = now - self._starved_since
+                if heavy_loss or lasted >= (STARVED_FOR_S if lossy else STARVED_WITHOUT_LOSS_S):
                     self._note_failures(now, streams)
                     self._stop_video("loss" if limited_by_loss else "bandwidth")
                     self._track_flapping(now)

@@ -36,8 +36,8 @@ from sfu.padding import PADDING_BYTES
 PROBE_DURATION_S = 0.3
 # with video paused nothing else reaches the estimator: its first REMB after the idle
 # time rises whatever the link (its first update), so a second one, some 250-600 ms
-# later, is needed, and the padding must still flow then
-RESUME_PROBE_DURATION_S = 0.7
+# later (600 ms at 20 kb/s), is needed, and the padding must still flow then
+RESUME_PROBE_DURATION_S = 1.0
 SETTLE_MIN_S = 0.3
 SETTLE_MAX_S = 1.0
 MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms

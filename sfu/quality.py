@@ -136,6 +136,12 @@ class ReportLoss:
         self._seen: dict[int, tuple[int, int]] = {}  # reports, packets_sent at the last
         self._reports: dict[int, deque[tuple[float, float, int]]] = {}
 
+    def forget_before(self, moment: float) -> None:
+        """Reports that came before ``moment`` (the layers changed then) no longer count."""
+        for reports in self._reports.values():
+            while reports and reports[0][0] < moment:
+                reports.popleft()
+
     def update(self, now: float, consumers: Iterable[Consumer], window: SendWindow) -> float:
         worst = 0.0
         seen: dict[int, tuple[int, int]] = {}
@@ -179,6 +185,7 @@ class LinkQuality:
         self._window = SendWindow()
         self._report_loss = ReportLoss()
         self._video_flowing = False
+        self._was_settling = False
         self._probe: Probe | None = None
         self._probe_consumer: Consumer | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
@@ -210,6 +217,13 @@ class LinkQuality:
         if not consumers:
             return
         self._end_settling(now, consumers)
+        settling = self._selector.settling(now)
+        if self._was_settling and not settling:
+            videos = [c for c in consumers if c.producer.kind == "video" and not c.paused]
+            switched_at = max((c.switched_at for c in videos), default=now)
+            self._report_loss.forget_before(switched_at)
+            self._estimate.forget_before_step()
+        self._was_settling = settling
         report_loss = self._report_loss.update(now, consumers, window)
         sent_bps, audio_bps, renack_loss = window.rates()
         self.loss = max(report_loss, renack_loss)
