@@ -296,6 +296,7 @@ async def test_a_chat_no_encoder_can_write_leaves_the_room_talking(
                     break
         sender, listener = conns
         await sender.send('{"type": "chat", "text": "' + text + '", "id": "c"}')
+        await asyncio.sleep(0.3)  # the chat handled and delivered before the pings
         for who, conn in (("another participant", listener), ("the sender", sender)):
             try:
                 _, alive = await conn.until_pong()
