@@ -3,11 +3,11 @@ service (``visioguichet serve --demo``, SQLite): anonymously, as a citizen holdi
 booking's links, and signed in as each staff role.
 
 Every answer must be one the description documents (status, content type, body schema),
-never a 5xx, and no successful answer may carry control characters the server took in
-(``api_fuzz_checks``). Half the generated path identifiers are real ones of the demo
-data (a booking, its manage token, the demo agent…), so the fuzz gets past the 404s to
-the validation behind them. Examples per operation are bounded: one role takes well
-under a minute.
+never a 5xx; a method a path does not have gets 405; no successful answer may carry
+control characters the server took in (``api_fuzz_checks``). Half the generated path
+identifiers are real ones of the demo data (a booking, its manage token, the demo
+agent…), so the fuzz gets past the 404s to the validation behind them. Examples per
+operation are bounded: one role takes well under a minute.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ CHECKS = (
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "unsupported_method",  # a method a path does not have: 405 with an Allow header
     "no_control_characters_stored",
 )
 PNG = bytes.fromhex(
