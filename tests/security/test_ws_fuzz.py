@@ -206,6 +206,25 @@ async def _join_and_leave_quickly(service: RunningService, report: FuzzReport) -
     await asyncio.sleep(1.0)
 
 
+async def _ghosts_in(service: RunningService, room: str) -> list[str]:
+    """Who a newcomer finds in ``room`` once every connection to it has closed (waiting a
+    few seconds for the server to notice the closes)."""
+    deadline = time.monotonic() + 5.0
+    attempt = 0
+    while True:
+        attempt += 1
+        async with SignalingClient(service.ws_url, ice_addresses=("127.0.0.1",)) as client:
+            token = service.mint(room=room, role="host", subject=f"newcomer-{attempt}", name="N")
+            joined = await client.join(token)
+            assert joined["type"] == "joined", joined
+            ghosts = [str(p["id"]) for p in joined["participants"]]
+            with contextlib.suppress(Exception):
+                await client.leave()
+        if not ghosts or time.monotonic() > deadline:
+            return ghosts
+        await asyncio.sleep(0.5)
+
+
 async def _fresh_pair_still_talks(service: RunningService) -> None:
     async with (
         SignalingClient(service.ws_url, ice_addresses=("127.0.0.1",)) as host,
@@ -253,6 +272,9 @@ async def test_hostile_frames_get_errors_and_the_server_keeps_serving(
 
     await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
     await _join_and_leave_quickly(service, report)
+    ghosts = await _ghosts_in(service, "churn-room")
+    if ghosts:
+        report.problems.append(f"join/leave churn left participants behind: {ghosts}")
 
     assert service.process.poll() is None, "the server exited:\n" + service.log_text()[-3000:]
     await _fresh_pair_still_talks(service)
@@ -286,8 +308,8 @@ async def test_a_chat_no_encoder_can_write_leaves_the_room_talking(
     room = f"chat-{text.encode().hex()}"
     conns = []
     try:
-        for subject in ("sender", "listener"):
-            conn = await RawConnection.open(service.ws_url, binary=False)
+        for subject in ("sender", "listener"):  # JSON in, msgpack out: both encoders
+            conn = await RawConnection.open(service.ws_url, binary=subject == "listener")
             conns.append(conn)
             token = service.mint(room=room, role="host", subject=subject, name=subject)
             await conn.send_frame({"type": "join", "token": token, "id": "join"})
