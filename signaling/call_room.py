@@ -4,6 +4,10 @@ Membership changes (join, admit, leave, end) run under one lock per room, so the
 SFU sees a participant removed before the same participant is added again, and
 events go out in the order things happened. SFU events arrive through
 ``CallRoomSfuListener`` and become frames for the participants concerned.
+
+The room knows its participants' connections only as ``Attendee`` and reports its
+closing to the ``CallRoomListener`` it was given, so it imports neither the session
+nor whoever opened it.
 """
 
 from __future__ import annotations
@@ -11,19 +15,47 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from signaling.call_events import CallEventDispatcher
 from signaling.errors import FrameRefused
-from signaling.routing import RoomRouting
+from signaling.routing import Mailbox, RoomRouting
 
 if TYPE_CHECKING:
     import sfu
-    from signaling.session import Session
 
 log = structlog.get_logger(__name__)
+
+
+class Attendee(Mailbox, Protocol):
+    """One participant's connection, as its room sees it (implemented by the session)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def ice_servers(self) -> list[dict[str, Any]]: ...
+    @property
+    def participant(self) -> sfu.Participant | None: ...
+
+    def enter_lobby(self) -> None: ...
+    def enter_room(self, participant: sfu.Participant) -> None: ...
+    def request_offer(self) -> None: ...
+    def send_quality(self, frame: dict[str, Any]) -> None: ...
+    def report_connection_failure(self, pc: str, code: str, message: str) -> None: ...
+    def kick(self, code: str, message: str) -> None: ...
+    def finish(self, frame: dict[str, Any]) -> None: ...
+
+
+class CallRoomListener(Protocol):
+    """What a room reports to whoever opened it."""
+
+    def on_room_closed(self, room: CallRoom, *, ended: bool) -> None:
+        """The room closed, its media too: ``ended`` when the call was ended for
+        everybody (by a host, the booking or shutdown), not when the last one left."""
 
 
 @dataclass(slots=True)
@@ -49,6 +81,7 @@ class CallRoom:
         sfu_room: sfu.Room,
         routing: RoomRouting,
         events: CallEventDispatcher,
+        listener: CallRoomListener,
         *,
         quality_event_interval_s: float,
     ) -> None:
@@ -56,11 +89,12 @@ class CallRoom:
         self.sfu_room = sfu_room
         self._routing = routing
         self._events = events
+        self._listener = listener
         self._quality_event_interval_s = quality_event_interval_s
         self.lock = asyncio.Lock()
         self.members: dict[str, Member] = {}
-        self.sessions: dict[str, Session] = {}
-        self.waiting: dict[str, Session] = {}
+        self.sessions: dict[str, Attendee] = {}
+        self.waiting: dict[str, Attendee] = {}
         self.admitted: set[str] = set()
         self.call_started_at: float | None = None
         self.closed = False
@@ -80,7 +114,7 @@ class CallRoom:
 
     # --- membership (callers hold ``lock``) ---------------------------------------
 
-    async def put_in_lobby(self, session: Session, ref: str | None) -> None:
+    async def put_in_lobby(self, session: Attendee, ref: str | None) -> None:
         await self._drop_same_subject(session)
         self.waiting[session.participant_id] = session
         session.enter_lobby()
@@ -94,7 +128,7 @@ class CallRoom:
             only=self.hosts(),
         )
 
-    async def enter(self, session: Session, ref: str | None) -> None:
+    async def enter(self, session: Attendee, ref: str | None) -> None:
         """Add an admitted session to the SFU room and tell everybody."""
         await self._drop_same_subject(session)
         self.waiting.pop(session.participant_id, None)
@@ -141,7 +175,7 @@ class CallRoom:
         self._maybe_start_call()
         session.request_offer()
 
-    async def remove(self, session: Session, *, reason: str) -> None:
+    async def remove(self, session: Attendee, *, reason: str) -> None:
         """Take a session out (leave, disconnect, denied, replaced); idempotent."""
         pid = session.participant_id
         if self.waiting.get(pid) is session:
@@ -195,6 +229,7 @@ class CallRoom:
         self.members.clear()
         await self.close_media()
         self._end_call(reason=reason, by=by)
+        self._listener.on_room_closed(self, ended=True)
 
     async def close_if_empty(self, *, reason: str) -> bool:
         """Close the room once nobody is left; the call ends as ``empty`` (or
@@ -204,6 +239,7 @@ class CallRoom:
         self.closed = True
         await self.close_media()
         self._end_call(reason="shutdown" if reason == "shutdown" else "empty", by=None)
+        self._listener.on_room_closed(self, ended=False)
         return True
 
     async def close_media(self) -> None:
@@ -212,7 +248,7 @@ class CallRoom:
         except Exception:
             log.exception("sfu_room_close_failed", room=self.id)
 
-    async def _drop_same_subject(self, session: Session) -> None:
+    async def _drop_same_subject(self, session: Attendee) -> None:
         previous = self.sessions.get(session.participant_id) or self.waiting.get(
             session.participant_id
         )

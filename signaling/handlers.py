@@ -1,7 +1,9 @@
 """What each client frame does, and who may send it in which session state.
 
 One table (type → parser, roles, states, handler) is the whole client-side
-protocol; ``docs/protocol.md`` mirrors it.
+protocol; ``docs/protocol.md`` mirrors it. The server creates the handlers with the
+rooms and services they act on, and gives them to each session as its
+``FrameDispatch``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from signaling import frames as f
+from signaling.call_room import CallRoom
+from signaling.call_rooms import CallRooms
+from signaling.config import SignalingConfig
 from signaling.errors import (
     ERROR_CODES,
     AdmissionRefused,
@@ -22,11 +27,12 @@ from signaling.errors import (
     TokenRejected,
     bad_field,
 )
+from signaling.routing import RoomRouting
 from signaling.session import Session, SessionState, offer_frame
+from signaling.verifier import RoomAdmission, TokenVerifier
 
 if TYPE_CHECKING:
     import sfu
-    from signaling.server import SignalingServer
     from signaling.verifier import Grant
 
 log = structlog.get_logger(__name__)
@@ -50,8 +56,27 @@ JOINED = frozenset({SessionState.JOINED})
 
 
 class FrameHandlers:
-    def __init__(self, server: SignalingServer) -> None:
-        self._server = server
+    """Implements session's ``FrameDispatch``.
+
+    ``admission`` may be set after construction (the composition wires it once both
+    sides exist); it is read on every ``join`` and ``probe``."""
+
+    def __init__(
+        self,
+        rooms: CallRooms,
+        *,
+        sfu: sfu.Sfu,
+        verifier: TokenVerifier,
+        admission: RoomAdmission | None,
+        routing: RoomRouting,
+        config: SignalingConfig,
+    ) -> None:
+        self._rooms = rooms
+        self._sfu = sfu
+        self._verifier = verifier
+        self.admission = admission
+        self._routing = routing
+        self._config = config
         lobby_ok = frozenset({SessionState.JOINED, SessionState.LOBBY})
         self._specs: dict[str, FrameSpec] = {
             "join": FrameSpec(f.parse_join, self.join, frozenset({SessionState.CONNECTING})),
@@ -64,7 +89,7 @@ class FrameHandlers:
             "candidate": FrameSpec(f.parse_candidate, self.candidate, JOINED),
             "admit": FrameSpec(f.parse_lobby_decision, self.admit, JOINED, HOSTS),
             "deny": FrameSpec(f.parse_lobby_decision, self.deny, JOINED, HOSTS),
-            "chat": FrameSpec(f.chat_parser(server.config.chat_max_chars), self.chat, JOINED),
+            "chat": FrameSpec(f.chat_parser(config.chat_max_chars), self.chat, JOINED),
             "file": FrameSpec(f.parse_file, self.file, JOINED, PUBLISHERS),
             "set-quality": FrameSpec(f.parse_set_quality, self.set_quality, JOINED),
             "restart-ice": FrameSpec(f.parse_restart_ice, self.restart_ice, JOINED),
@@ -97,7 +122,7 @@ class FrameHandlers:
             raise FrameRefused("token-invalid", "the token grants an unknown role", field="token")
         await self._admitted(grant)
         while True:
-            room = await self._server.room_for(grant.room, role=grant.role)
+            room = await self._rooms.open(grant.room, role=grant.role)
             async with room.lock:
                 if room.closed:
                     continue  # closed while we waited for the lock: open a fresh one
@@ -108,8 +133,7 @@ class FrameHandlers:
                 try:
                     await self._admitted(grant)
                 except FrameRefused:
-                    if await room.close_if_empty(reason="empty"):
-                        self._server.forget_room(room)
+                    await room.close_if_empty(reason="empty")
                     raise
                 session.grant = grant
                 session.room = room
@@ -121,7 +145,7 @@ class FrameHandlers:
 
     def _verified(self, token: object) -> Grant:
         try:
-            return self._server.verifier.verify(token)
+            return self._verifier.verify(token)
         except TokenRejected as exc:
             code = exc.code if exc.code in ERROR_CODES and exc.code.startswith("token-") else None
             raise FrameRefused(
@@ -130,7 +154,7 @@ class FrameHandlers:
 
     async def _admitted(self, grant: Grant) -> None:
         """Refuse a genuine token whose room is closed now (cancelled, over, too early)."""
-        admission = self._server.admission
+        admission = self.admission
         if admission is None:
             return
         try:
@@ -148,7 +172,7 @@ class FrameHandlers:
                 raise bad_field("participant_id", "no such guest is waiting in the lobby")
             room.admitted.add(guest.participant_id)
             del room.waiting[guest.participant_id]
-            await self._server.routing.broadcast(
+            await self._routing.broadcast(
                 room.id,
                 {"type": "lobby-left", "participant_id": guest.participant_id},
                 only=room.hosts(),
@@ -161,7 +185,7 @@ class FrameHandlers:
             guest = room.waiting.pop(frame.participant_id, None)
             if guest is None:
                 raise bad_field("participant_id", "no such guest is waiting in the lobby")
-            await self._server.routing.broadcast(
+            await self._routing.broadcast(
                 room.id,
                 {"type": "lobby-left", "participant_id": guest.participant_id},
                 only=room.hosts(),
@@ -178,7 +202,6 @@ class FrameHandlers:
             if room.closed:
                 return
             await room.end(session.participant_id, reason="host-ended")
-            self._server.forget_room(room, ended=True)
 
     # --- media negotiation -----------------------------------------------------------
 
@@ -208,7 +231,7 @@ class FrameHandlers:
         session.candidates_seen[frame.pc] += 1
         if frame.candidate is None:
             return
-        if session.candidates_seen[frame.pc] > self._server.config.max_candidates_per_pc:
+        if session.candidates_seen[frame.pc] > self._config.max_candidates_per_pc:
             return
         try:
             await _participant(session).add_remote_candidate(frame.pc, frame.candidate)
@@ -262,7 +285,7 @@ class FrameHandlers:
         await self._admitted(self._verified(frame.token))
         if session.probe_room is not None:
             raise FrameRefused("bad-field", "one probe per connection", field="sdp")
-        room = self._server.sfu.room(f"probe-{uuid.uuid4().hex}")
+        room = self._sfu.room(f"probe-{uuid.uuid4().hex}")
         session.probe_room = room
         participant = room.add_participant("probe")
         try:
@@ -274,11 +297,11 @@ class FrameHandlers:
 
     async def _to_room(self, session: Session, frame: dict[str, Any], ref: str | None) -> None:
         room = _room(session)
-        await self._server.routing.broadcast(room.id, frame, exclude=(session.participant_id,))
+        await self._routing.broadcast(room.id, frame, exclude=(session.participant_id,))
         session.deliver(_ref(dict(frame), ref))
 
 
-def _room(session: Session) -> Any:
+def _room(session: Session) -> CallRoom:
     if session.room is None:
         raise FrameRefused("not-joined", "join a room first")
     return session.room

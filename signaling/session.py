@@ -3,7 +3,13 @@ its outgoing queue and the tasks it owns.
 
 The session reads frames in order, so a client's frames are handled in the order
 sent; frames to the client go through a bounded queue drained by one writer task,
-so a slow client never blocks the room. Frame handlers live in ``handlers.py``.
+so a slow client never blocks the room.
+
+The server creates each session and hands it what it needs: the ``FrameDispatch`` that
+handles its frames (``handlers.py``), the ``OwnedTasks`` that keep work the handler's
+cancellation must not cut, and the ``SignalingCounters`` it counts into. The session
+never calls the server: it leaves its room itself, and the room tells whoever opened
+it when it closes.
 """
 
 from __future__ import annotations
@@ -13,20 +19,22 @@ import contextlib
 import enum
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from aiohttp import WSMsgType, web
 
 from signaling import codec
+from signaling.call_room import CallRoom
+from signaling.config import SignalingConfig
+from signaling.counters import SignalingCounters
 from signaling.errors import FrameRefused
 from signaling.frames import FieldReader, frame_ref
+from signaling.owned_tasks import OwnedTasks
 from signaling.rate_limit import TokenBucket
 
 if TYPE_CHECKING:
     import sfu
-    from signaling.call_room import CallRoom
-    from signaling.server import SignalingServer
     from signaling.verifier import Grant
 
 log = structlog.get_logger(__name__)
@@ -50,12 +58,31 @@ class _Close:
     code: int
 
 
-class Session:
-    """Implements routing's ``Mailbox`` for the participant behind one connection."""
+class FrameDispatch(Protocol):
+    """Handles one decoded client frame for a session (``handlers.FrameHandlers``)."""
 
-    def __init__(self, server: SignalingServer, ws: web.WebSocketResponse) -> None:
-        self.server = server
-        self.config = server.config
+    async def dispatch(
+        self, session: Session, frame_type: str, reader: FieldReader, ref: str | None
+    ) -> None: ...
+
+
+class Session:
+    """Implements routing's ``Mailbox`` and call_room's ``Attendee`` for the participant
+    behind one connection."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        *,
+        config: SignalingConfig,
+        frames: FrameDispatch,
+        tasks: OwnedTasks,
+        counters: SignalingCounters,
+    ) -> None:
+        self.config = config
+        self._frames = frames
+        self._tasks = tasks
+        self._counters = counters
         self.ws = ws
         self.binary = ws.ws_protocol == codec.MSGPACK_SUBPROTOCOL
         self.state = SessionState.CONNECTING
@@ -113,13 +140,13 @@ class Session:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
             if frame.get("type") in DROPPABLE_TYPES:
-                self.server.count_dropped(frame)
+                self._counters.frames_dropped += 1
                 return
             log.warning("signaling_client_too_slow", queued=self._queue.qsize())
             self._close_now(CLOSE_TRY_AGAIN_LATER, clear=True)
 
     def refuse(self, error: FrameRefused, ref: str | None = None) -> None:
-        self.server.count_error(error.code)
+        self._counters.errors[error.code] += 1
         if error.fatal:
             self._close_with(error.to_frame(ref), CLOSE_REFUSED)
         else:
@@ -129,7 +156,7 @@ class Session:
         """One of this participant's media connections failed (``ice-failed``,
         ``dtls-failed``, ``no-usable-candidate``): an ``error`` naming the ``pc``, so the
         client can restart it (``restart-ice``) or retry through TURN."""
-        self.server.count_error(code)
+        self._counters.errors[code] += 1
         self.deliver({"type": "error", "code": code, "message": message, "pc": pc})
 
     def kick(self, code: str, message: str) -> None:
@@ -193,8 +220,8 @@ class Session:
     async def run(self) -> None:
         """Read frames until the connection ends, then leave the room.
 
-        Frame handling and the final clean-up run in tasks owned by the server and
-        awaited through ``shield``: aiohttp may cancel this handler when the peer
+        Frame handling and the final clean-up run in ``OwnedTasks`` and are awaited
+        through ``shield``: aiohttp may cancel this handler when the peer
         goes away (or the server stops), and a half-done join, ``end`` or removal
         from the SFU must never be left behind.
         """
@@ -211,7 +238,7 @@ class Session:
                     break
         finally:
             self.state = SessionState.CLOSED
-            cleanup = self.server.own(self._leave_room(), name="signaling-leave")
+            cleanup = self._tasks.start(self._leave_room(), name="signaling-leave")
             try:
                 await asyncio.shield(cleanup)
             finally:
@@ -246,13 +273,12 @@ class Session:
         try:
             async with room.lock:
                 await room.remove(self, reason=self.leave_reason)
-                if await room.close_if_empty(reason=self.leave_reason):
-                    self.server.forget_room(room)
+                await room.close_if_empty(reason=self.leave_reason)
         except Exception:
             log.exception("signaling_leave_failed")
 
     async def _on_message(self, data: str | bytes) -> None:
-        self.server.frames_in += 1
+        self._counters.frames_in += 1
         if self.state is SessionState.CLOSED:
             return
         try:
@@ -269,14 +295,14 @@ class Session:
         except FrameRefused as error:
             self.refuse(error)
             return
-        self._in_flight = self.server.own(self._handle(frame), name="signaling-frame")
+        self._in_flight = self._tasks.start(self._handle(frame), name="signaling-frame")
         await asyncio.shield(self._in_flight)
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         ref: str | None = None
         try:
             ref = frame_ref(frame)
-            await self.server.handlers.dispatch(self, frame["type"], FieldReader(frame), ref)
+            await self._frames.dispatch(self, frame["type"], FieldReader(frame), ref)
         except FrameRefused as error:
             self.refuse(error, ref)
         except Exception:
@@ -297,7 +323,7 @@ class Session:
                     await self.ws.send_str(codec.encode_text(item))
             except (ConnectionError, RuntimeError):
                 return
-            self.server.frames_out += 1
+            self._counters.frames_out += 1
 
     async def _offer_loop(self) -> None:
         """Sends subscribe offers, coalescing bursts of subscription changes."""
