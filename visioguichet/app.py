@@ -19,13 +19,15 @@ from sfu import Sfu, SfuConfig
 from visioguichet.call_events import CallEventBridge
 from visioguichet.http_security import check_metrics_access, security_headers
 from visioguichet.join_admission import wire_join_admission
+from visioguichet.join_timing import JoinTimer
 from visioguichet.join_token import (
     InvalidJoinToken,
     JoinGrant,
     JoinTokenVerifier,
     load_or_create_signer,
 )
-from visioguichet.metrics import render_prometheus
+from visioguichet.loop_lag import LoopLagProbe
+from visioguichet.metrics import CONTENT_TYPE, ServiceMetrics
 from visioguichet.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -34,6 +36,7 @@ SFU_KEY = web.AppKey("sfu", Sfu)
 SIGNALING_KEY = web.AppKey("signaling", signaling.SignalingServer)
 BOOKING_APP_KEY = web.AppKey("booking_app", web.Application)
 SETTINGS_KEY = web.AppKey("settings", Settings)
+METRICS_KEY = web.AppKey("metrics", ServiceMetrics)
 
 
 class GrantVerifier:
@@ -106,14 +109,9 @@ def add_web_pages(app: web.Application) -> None:
 
 async def metrics(request: web.Request) -> web.Response:
     check_metrics_access(request, request.app[SETTINGS_KEY].metrics_token)
-    text = render_prometheus(
-        {"sfu": request.app[SFU_KEY].stats(), "signaling": request.app[SIGNALING_KEY].stats()}
-    )
     return web.Response(
-        text=text,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Prometheus-Format": "0.0.4"},
+        text=request.app[METRICS_KEY].render(),
+        headers={"Content-Type": CONTENT_TYPE, "X-Prometheus-Format": "0.0.4"},
     )
 
 
@@ -131,7 +129,12 @@ def build_app(settings: Settings) -> web.Application:
     signer = load_or_create_signer(settings.join_key_path)
     sfu = Sfu(sfu_config(settings))
     booking_app = booking_api.create_app(booking_config(settings), signer)
-    bridge = CallEventBridge(booking_app[booking_api.CALL_EVENTS])
+    service_metrics = ServiceMetrics()
+    join_timer = JoinTimer(service_metrics.join_seconds.observe)
+    loop_lag = LoopLagProbe(service_metrics.loop_lag_seconds.observe)
+    bridge = CallEventBridge(
+        booking_app[booking_api.CALL_EVENTS], observers=[join_timer.observe_event]
+    )
     signaling_server = signaling.SignalingServer(
         sfu,
         GrantVerifier(signer.verifier),
@@ -139,15 +142,23 @@ def build_app(settings: Settings) -> web.Application:
         config=signaling.SignalingConfig(ice_servers=client_ice_servers(settings)),
     )
     wire_join_admission(booking_app[booking_api.JOIN_GATE], signaling_server)
+    if signaling_server.admission is not None:
+        signaling_server.admission = join_timer.timed(signaling_server.admission)
+    service_metrics.read_parts_from(
+        lambda: {"sfu": sfu.stats(), "signaling": signaling_server.stats()}
+    )
 
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings
     app[SFU_KEY] = sfu
     app[SIGNALING_KEY] = signaling_server
     app[BOOKING_APP_KEY] = booking_app
+    app[METRICS_KEY] = service_metrics
 
     async def media_lifetime(_app: web.Application) -> AsyncIterator[None]:
+        loop_lag.start()
         yield
+        await loop_lag.close()
         await signaling_server.close()
         await sfu.close()
 

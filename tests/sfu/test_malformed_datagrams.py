@@ -72,7 +72,7 @@ async def test_malformed_stun_is_dropped_counted_and_logged_once_while_media_flo
         frames = bob.frames("video")
         assert await until(lambda: bob.frames("video") > frames + 10, 15), "media stopped"
         assert sfu.stats()["malformed_datagrams"] == COUNT
-        assert f"visioguichet_sfu_malformed_datagrams {COUNT}" in render_prometheus(
+        assert f"visioguichet_sfu_malformed_datagrams_total {COUNT}" in render_prometheus(
             {"sfu": sfu.stats()}
         )
         [line] = [entry for entry in logs if entry["event"] == "sfu_malformed_datagram"]

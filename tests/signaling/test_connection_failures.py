@@ -114,7 +114,7 @@ async def test_a_refused_subscribe_answer_is_logged_counted_and_told_as_answer_r
     [line] = failure_lines(logs)
     assert line["room"] == "room-1" and line["participant"] == "citizen-41"
     assert line["code"] == "answer-refused" and line["pc"] == "subscribe" and line["reason"]
-    assert 'visioguichet_sfu_connection_failures{reason="answer-refused"} 1' in (
+    assert 'visioguichet_sfu_connection_failures_total{reason="answer-refused"} 1' in (
         render_prometheus({"sfu": harness.sfu.stats()})
     )
 
@@ -198,7 +198,7 @@ async def test_ice_that_never_connects_gives_ice_failed(
     assert failures(harness)["ice-failed"] == 1
     [line] = failure_lines(logs)
     assert (line["room"], line["participant"], line["code"]) == ("room-1", "agent-1", "ice-failed")
-    assert 'visioguichet_signaling_errors{code="ice-failed"} 1' in render_prometheus(
+    assert 'visioguichet_signaling_errors_total{code="ice-failed"} 1' in render_prometheus(
         {"signaling": harness.server.stats()}
     )
 
