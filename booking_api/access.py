@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from booking_api.auth import User
-from booking_api.bookings import BookingRecord
+from booking_api.booking_records import BookingRecord
 from booking_api.errors import not_found
 
 

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from booking_api import links, notifications
+from booking_api.booking_records import BookingRecord, Citizen, record_from_row
 from booking_api.catalogue import Motif, agent_calendars
 from booking_api.context import BookingContext
-from booking_api.db import Connection, Database, Row, UniqueViolation
+from booking_api.db import Connection, Database, UniqueViolation
 from booking_api.errors import ApiError, ValidationFailed
 from booking_api.join_gate import end_live_call
 from booking_api.slots import (
@@ -28,7 +29,6 @@ from booking_api.slots import (
     from_epoch,
     is_free,
     occupied_interval,
-    to_paris_iso,
 )
 from booking_api.tokens import hash_secret, new_id, new_secret
 
@@ -40,63 +40,6 @@ STATUSES = ("booked", "pending", "cancelled", "done", "no-show")
 OUTCOMES = ("done", "no-show")
 
 
-@dataclass(frozen=True, slots=True)
-class Citizen:
-    name: str
-    email: str | None
-    phone: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class BookingRecord:
-    id: str
-    motif_id: str
-    motif_label: str
-    duration_min: int
-    buffer_min: int
-    service_id: str
-    organisation_id: str
-    organisation_name: str
-    agent_id: str
-    agent_name: str
-    start: datetime
-    end: datetime
-    status: str
-    channel: str
-    booked_by: str
-    partner_point_id: str | None
-    citizen_name: str | None
-    citizen_email: str | None
-    citizen_phone: str | None
-    locale: str
-    created_at: int
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "start": to_paris_iso(self.start),
-            "end": to_paris_iso(self.end),
-            "channel": self.channel,
-            "motif": {
-                "id": self.motif_id,
-                "label": self.motif_label,
-                "duration_min": self.duration_min,
-            },
-            "organisation": {"id": self.organisation_id, "name": self.organisation_name},
-            "service_id": self.service_id,
-            "agent": {"id": self.agent_id, "name": self.agent_name},
-            "booked_by": self.booked_by,
-            "partner_point_id": self.partner_point_id,
-            "citizen": {
-                "name": self.citizen_name,
-                "email": self.citizen_email,
-                "phone": self.citizen_phone,
-            },
-            "locale": self.locale,
-        }
-
-
 _SELECT = (
     "SELECT b.*, m.label AS motif_label, m.duration_min, m.buffer_min, m.service_id, "
     "s.organisation_id, o.name AS organisation_name, u.name AS agent_name "
@@ -105,47 +48,21 @@ _SELECT = (
 )
 
 
-def _record(row: Row) -> BookingRecord:
-    return BookingRecord(
-        id=row["id"],
-        motif_id=row["motif_id"],
-        motif_label=row["motif_label"],
-        duration_min=int(row["duration_min"]),
-        buffer_min=int(row["buffer_min"]),
-        service_id=row["service_id"],
-        organisation_id=row["organisation_id"],
-        organisation_name=row["organisation_name"],
-        agent_id=row["agent_id"],
-        agent_name=row["agent_name"],
-        start=from_epoch(row["start_at"]),
-        end=from_epoch(row["end_at"]),
-        status=row["status"],
-        channel=row["channel"],
-        booked_by=row["booked_by"],
-        partner_point_id=row["partner_point_id"],
-        citizen_name=row["citizen_name"],
-        citizen_email=row["citizen_email"],
-        citizen_phone=row["citizen_phone"],
-        locale=row["locale"],
-        created_at=int(row["created_at"]),
-    )
-
-
 async def load_booking(db: Database | Connection, booking_id: str) -> BookingRecord | None:
     row = await db.fetch_one(_SELECT + "WHERE b.id = ?", booking_id)
-    return _record(row) if row else None
+    return record_from_row(row) if row else None
 
 
 async def load_by_manage_token(db: Database | Connection, token: str) -> BookingRecord | None:
     row = await db.fetch_one(_SELECT + "WHERE b.manage_token_hash = ?", hash_secret(token))
-    return _record(row) if row else None
+    return record_from_row(row) if row else None
 
 
 async def list_bookings(
     db: Database, where: str, *args: Any, order: str = "b.start_at"
 ) -> list[BookingRecord]:
     rows = await db.fetch_all(_SELECT + f"WHERE {where} ORDER BY {order}", *args)
-    return [_record(r) for r in rows]
+    return [record_from_row(r) for r in rows]
 
 
 # --- choosing the agent and slot ----------------------------------------------

@@ -12,16 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import structlog
 
+from booking_api.booking_records import BookingRecord
 from booking_api.context import BookingContext
 from booking_api.interfaces import LiveCalls
 from booking_api.slots import from_epoch
-
-if TYPE_CHECKING:
-    from booking_api.bookings import BookingRecord
 
 log = structlog.get_logger(__name__)
 

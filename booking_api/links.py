@@ -4,15 +4,12 @@ to the server, so they stay out of access logs."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
+from booking_api.booking_records import BookingRecord
 from booking_api.context import BookingContext
 from booking_api.db import Connection, Database
 from booking_api.join_gate import join_window
 from booking_api.tokens import hash_secret
-
-if TYPE_CHECKING:
-    from booking_api.bookings import BookingRecord
 
 
 def join_url(ctx: BookingContext, token: str) -> str:

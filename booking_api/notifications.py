@@ -7,16 +7,13 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
 
 from booking_api import mail_text
+from booking_api.booking_records import BookingRecord
 from booking_api.context import BookingContext
 from booking_api.db import Connection
 from booking_api.ics import appointment_ics
 from booking_api.outbox import enqueue_mail
-
-if TYPE_CHECKING:
-    from booking_api.bookings import BookingRecord
 
 KINDS = ("confirmation", "request", "reminder", "cancellation", "reschedule")
 

@@ -7,7 +7,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any
 
-from booking_api.bookings import Citizen
+from booking_api.booking_records import Citizen
 from booking_api.errors import ValidationFailed
 from booking_api.slots import PARIS
 

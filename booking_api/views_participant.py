@@ -15,7 +15,8 @@ from aiohttp import BodyPartReader, web
 
 from booking_api import auth, links
 from booking_api.access import ensure_access
-from booking_api.bookings import BookingRecord, load_booking
+from booking_api.booking_records import BookingRecord
+from booking_api.bookings import load_booking
 from booking_api.context import context_of
 from booking_api.documents import (
     Quota,
