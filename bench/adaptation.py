@@ -7,10 +7,14 @@ top layer, the SFU's impairment shim (``sfu/impairment.py``: the kernel here has
 
 1. a cap between the middle and the top layer → time until its layer drops;
 2. a cap below the lowest layer → time until it is audio only;
-3. no cap → time until video is back.
+3. no cap → time until video is back (through padding probes: a paused video gives the
+   subscriber's estimator nothing to measure);
+4. 5 % random loss for ``LOSS_PHASE_S`` → whether it ever went audio only (it must
+   not: NACKs and RTX repair that loss).
 
 The other subscriber's layer is watched throughout. Prints ONE JSON object with the
-three times in seconds, the targets, and whether the healthy subscriber stayed on top.
+three times in seconds, the targets, the probes made (and failed), whether the healthy
+subscriber stayed on top, and whether random loss made the impaired one audio only.
 
     python -m bench.adaptation [--repeats 3]
 """
@@ -33,6 +37,8 @@ TARGETS_S = {"layer_drop_s": 2.0, "audio_only_s": 3.0, "video_back_s": 10.0}
 BETWEEN_MIDDLE_AND_TOP_BPS = 450_000  # layers ≈ 85 / 260 / 620 kb/s, audio ≈ 50 kb/s
 BELOW_LOWEST_BPS = 80_000
 STEP_TIMEOUT_S = 30.0
+RANDOM_LOSS = 0.05
+LOSS_PHASE_S = 10.0
 
 
 async def until(condition: Callable[[], bool], timeout_s: float) -> float:
@@ -94,6 +100,13 @@ async def one_run(run: int) -> dict[str, Any]:
             lambda: (watch_healthy(), not quality.audio_only)[1], STEP_TIMEOUT_S
         )
         audio_flowed = await impaired.packets_received("audio") > audio_before
+        impaired.participant.set_test_impairment(loss=RANDOM_LOSS)
+        audio_only_under_loss = False
+        deadline = time.monotonic() + LOSS_PHASE_S
+        while time.monotonic() < deadline:
+            audio_only_under_loss = audio_only_under_loss or quality.audio_only
+            watch_healthy()
+            await asyncio.sleep(0.05)
         return {
             "layer_drop_s": round(layer_drop_s, 2),
             "audio_only_s": round(audio_only_s, 2),
@@ -101,6 +114,9 @@ async def one_run(run: int) -> dict[str, Any]:
             "healthy_stayed_on_top": healthy_layers == {2},
             "healthy_layers": sorted(healthy_layers, key=str),
             "audio_flowed_while_audio_only": audio_flowed,
+            "probes": quality.probes,
+            "probes_failed": quality.probes_failed,
+            "audio_only_under_random_loss": audio_only_under_loss,
         }
     finally:
         for client in (publisher, impaired, healthy):
@@ -116,6 +132,7 @@ async def main(repeats: int) -> dict[str, Any]:
         result[key] = median
         result[f"{key}_met"] = median <= target
     result["healthy_stayed_on_top"] = all(r["healthy_stayed_on_top"] for r in runs)
+    result["audio_only_under_random_loss"] = any(r["audio_only_under_random_loss"] for r in runs)
     return result
 
 

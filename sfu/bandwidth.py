@@ -25,7 +25,9 @@ timed out), and until then it reports what it measured arriving, a ramp (50-58 k
 for a call that starts on a good link). For ``RAMP_S`` after video starts or resumes,
 no REMB is a budget: only loss can lower one.
 
-Loss is what the repair did not hide: receiver reports' fraction lost and packets
+Loss counts once it has stayed over 10 % for ``LOSS_PERSIST_S`` (at once over
+``HEAVY_LOSS``): one report of a few dozen packets under 5 % random loss often reads
+over 10 %. Loss is what the repair did not hide: receiver reports' fraction lost and packets
 NACKed again after their retransmission (``quality.py``), never first NACKs (5 %
 random loss is repaired by RTX and is no reason to send less). Above
 ``HEAVY_LOSS`` the link behaves as a rate cap dropping what exceeds it, and the bound
@@ -43,6 +45,7 @@ REMB_FALL_MEMORY_S = 3.0
 RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid value
 HEAVY_LOSS = 0.3
 STALE_BELOW = 0.5
+LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a few
 
 
 class DownlinkEstimate:
@@ -54,6 +57,7 @@ class DownlinkEstimate:
         self._remb_fell_at: float | None = None
         self.remb_congested = False  # the REMB came down lately, or the link loses
         self._ramp_until: float | None = None
+        self._lossy_since: float | None = None
 
     def start_ramp(self, now: float) -> None:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
@@ -98,8 +102,15 @@ class DownlinkEstimate:
             or self.remb_bps >= STALE_BELOW * video_bps
             or loss >= LOSS_INCREASE_BELOW
         )
-        self.remb_congested = (fell and answers_now) or loss > LOSS_DECREASE_ABOVE
-        if loss > LOSS_DECREASE_ABOVE and sent_bps > 0 and not settling:
+        if loss <= LOSS_DECREASE_ABOVE:
+            self._lossy_since = None
+        elif self._lossy_since is None:
+            self._lossy_since = now
+        lossy = loss > HEAVY_LOSS or (
+            self._lossy_since is not None and now - self._lossy_since >= LOSS_PERSIST_S
+        )
+        self.remb_congested = (fell and answers_now) or lossy
+        if lossy and sent_bps > 0 and not settling:
             kept = 1.0 - loss if loss > HEAVY_LOSS else 1.0 - loss / 2
             bound = sent_bps * kept
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:

@@ -128,9 +128,9 @@ class SendWindow:
 
 
 class ReportLoss:
-    """The loss receiver reports give, per consumer: a video's reports weighed by the
-    packets each covers over ``REPORT_LOSS_WINDOW_S``, an audio's last one (a browser
-    reports audio every 5 s or so: already a long span)."""
+    """The loss receiver reports give, per consumer: its reports weighed by the packets
+    each covers over ``REPORT_LOSS_WINDOW_S`` (Chrome reports audio every 5 s or so, one
+    report a window; video and aiortc's audio about every second)."""
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple[int, int]] = {}  # reports, packets_sent at the last
@@ -151,9 +151,6 @@ class ReportLoss:
             previous = self._seen.get(key, (0, 0))
             seen[key] = (count, packets) if count != previous[0] else previous
             if not count or not window.past_start_up(consumer, now):
-                continue
-            if consumer.producer.kind != "video":
-                worst = max(worst, consumer.fraction_lost)
                 continue
             reports = self._reports.setdefault(key, deque())
             if count != previous[0]:

@@ -202,7 +202,9 @@ def test_loss_bounds_the_estimate_below_the_remb_and_fades_when_the_link_is_clea
     estimate = DownlinkEstimate()
     assert estimate.update(1.0, None, 0.0, 500_000, AUDIO_BPS) is None
     assert estimate.update(2.0, 2_000_000, 0.0, 500_000, AUDIO_BPS) == 2_000_000
-    bound = estimate.update(3.0, 2_000_000, 0.2, 700_000, AUDIO_BPS)
+    estimate.update(2.5, 2_000_000, 0.2, 700_000, AUDIO_BPS)
+    assert not estimate.limited_by_loss  # one lossy report is no verdict
+    bound = estimate.update(3.5, 2_000_000, 0.2, 700_000, AUDIO_BPS)
     assert bound == int(700_000 * 0.9) - AUDIO_BPS and estimate.limited_by_loss
     held = estimate.update(4.0, 2_000_000, 0.05, 300_000, AUDIO_BPS)
     assert held == bound
@@ -274,6 +276,8 @@ def test_the_remb_counts_as_congestion_after_a_fall_or_with_loss_not_while_it_cl
     estimate.update(now + 4.5, 310_000, 0.05, 400_000, AUDIO_BPS)
     assert not estimate.remb_congested  # 5 % loss: what random loss looks like
     estimate.update(now + 5.0, 330_000, 0.12, 400_000, AUDIO_BPS)
+    assert not estimate.remb_congested  # not for one report
+    estimate.update(now + 6.0, 340_000, 0.12, 400_000, AUDIO_BPS)
     assert estimate.remb_congested
 
 
