@@ -25,13 +25,14 @@ timed out), and until then it reports what it measured arriving, a ramp (50-58 k
 for a call that starts on a good link). For ``RAMP_S`` after video starts or resumes,
 no REMB is a budget: only loss can lower one.
 
-Loss counts once it has stayed over 10 % for ``LOSS_PERSIST_S`` (at once over
-``HEAVY_LOSS``): one report of a few dozen packets under 5 % random loss often reads
-over 10 %. Loss is what the repair did not hide: receiver reports' fraction lost and packets
+Loss is what the repair did not hide: receiver reports' fraction lost and packets
 NACKed again after their retransmission (``quality.py``), never first NACKs (5 %
-random loss is repaired by RTX and is no reason to send less). Above
-``HEAVY_LOSS`` the link behaves as a rate cap dropping what exceeds it, and the bound
-becomes what got through, ``sent x (1 - loss)``.
+random loss is repaired by RTX and is no reason to send less). It counts once it has
+stayed over 10 % for ``LOSS_PERSIST_S`` (at once over ``HEAVY_LOSS``): one report of a
+few dozen packets under 5 % random loss often reads over 10 %. The bound stays
+libwebrtc's ``sent x (1 - loss / 2)`` even for heavy loss: behind a small policer queue
+a report covering a keyframe burst loses most of it, and "what got through" would then
+say a link of 300 kb/s carries 140.
 """
 
 from __future__ import annotations
@@ -111,8 +112,7 @@ class DownlinkEstimate:
         )
         self.remb_congested = (fell and answers_now) or lossy
         if lossy and sent_bps > 0 and not settling:
-            kept = 1.0 - loss if loss > HEAVY_LOSS else 1.0 - loss / 2
-            bound = sent_bps * kept
+            bound = sent_bps * (1.0 - loss / 2)
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:
                 self.loss_bound_bps = bound
         elif loss < LOSS_INCREASE_BELOW and self.loss_bound_bps is not None:
