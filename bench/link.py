@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -521,10 +522,27 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def source_state() -> dict[str, Any]:
+    """Which code the service ran: the commit, and the files of the media path that
+    differed from it when the run started."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "sfu", "signaling", "web", "visioguichet")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": [line[3:] for line in changed.splitlines()],
+    }
+
+
 def main(names: Sequence[str], repeats: int, out_dir: Path) -> dict[str, Any]:
     chosen = [SCENARIOS[n] for n in names]
     results: dict[str, Any] = {
         "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "source": source_state(),
         "repeats": repeats,
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in os.getloadavg()],
@@ -546,7 +564,8 @@ def main(names: Sequence[str], repeats: int, out_dir: Path) -> dict[str, Any]:
     (out_dir / "link.md").write_text(
         f"Real-link call quality, {results['started_utc']} UTC, {repeats} run(s) per scenario, "
         f"load average {results['load_before'][0]} → {results['load_after'][0]} "
-        f"on {results['cpus']} CPUs.\n\n{table}\n"
+        f"on {results['cpus']} CPUs, code at {results['source']['commit']}"
+        f" ({len(results['source']['uncommitted'])} media-path files uncommitted).\n\n{table}\n"
     )
     print(table)
     return results
