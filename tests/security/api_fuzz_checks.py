@@ -64,3 +64,24 @@ def no_control_characters_stored(ctx: Any, response: Any, case: Any) -> bool | N
                 "the server accepted text it cannot safely put in a mail, a calendar or a page"
             )
     return None
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'self'",
+}
+
+
+@schemathesis.check
+def security_headers_on_every_answer(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every answer, errors included, carries the headers that keep a browser from
+    sniffing, framing or running what it holds (``visioguichet/http_security.py``)."""
+    received = {name.lower(): " ".join(values) for name, values in response.headers.items()}
+    for name, expected in SECURITY_HEADERS.items():
+        if expected not in received.get(name, ""):
+            raise AssertionError(
+                f"a {response.status_code} answer without {name}: {expected} "
+                f"(it has {received.get(name)!r})"
+            )
+    return None

@@ -3,11 +3,12 @@ service (``visioguichet serve --demo``, SQLite): anonymously, as a citizen holdi
 booking's links, and signed in as each staff role.
 
 Every answer must be one the description documents (status, content type, body schema),
-never a 5xx; a method a path does not have gets 405; no successful answer may carry
-control characters the server took in (``api_fuzz_checks``). Half the generated path
-identifiers are real ones of the demo data (a booking, its manage token, the demo
-agent…), so the fuzz gets past the 404s to the validation behind them. Examples per
-operation are bounded: one role takes well under a minute.
+never a 5xx; a method a path does not have gets 405; every answer carries the security
+headers, and no successful answer control characters the server took in
+(``api_fuzz_checks``). Half the generated path identifiers are real ones of the demo
+data (a booking, its manage token, the demo agent…), so the fuzz gets past the 404s to
+the validation behind them. Examples per operation are bounded: one role takes well
+under a minute.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ CHECKS = (
     "response_schema_conformance",
     "unsupported_method",  # a method a path does not have: 405 with an Allow header
     "no_control_characters_stored",
+    "security_headers_on_every_answer",
 )
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
