@@ -38,6 +38,7 @@ from bench.link_call import (
     Browsers,
     Call,
     LinkService,
+    committed_snapshot,
     launch_browsers,
     open_call,
     serve_on,
@@ -459,16 +460,18 @@ class Bench:
 
 
 @contextlib.contextmanager
-def bench_setup() -> Iterator[Bench]:
-    """A real link, the service on its host end, both browsers; all gone on exit."""
-    with (
-        tempfile.TemporaryDirectory(prefix="vg-link-") as scratch,
-        real_link() as link,
-        serve_on(link, Path(scratch) / "service") as service,
-        sync_playwright() as playwright,
-        launch_browsers(playwright, link, service, Path(scratch)) as browsers,
-    ):
-        yield Bench(link, service, browsers)
+def bench_setup(committed: bool = False) -> Iterator[Bench]:
+    """A real link, the service on its host end (from the last commit if ``committed``,
+    else as installed), both browsers; all gone on exit."""
+    with tempfile.TemporaryDirectory(prefix="vg-link-") as scratch:
+        source = committed_snapshot(Path(scratch) / "source") if committed else None
+        with (
+            real_link() as link,
+            serve_on(link, Path(scratch) / "service", source) as service,
+            sync_playwright() as playwright,
+            launch_browsers(playwright, link, service, Path(scratch)) as browsers,
+        ):
+            yield Bench(link, service, browsers)
 
 
 def run_scenario(bench: Bench, scenario: Scenario) -> Metrics:
@@ -522,9 +525,9 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def source_state() -> dict[str, Any]:
-    """Which code the service ran: the commit, and the files of the media path that
-    differed from it when the run started."""
+def source_state(committed: bool) -> dict[str, Any]:
+    """Which code the service ran: the commit, and (from the working tree) the files of
+    the media path that differed from it when the run started."""
     repo = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
@@ -534,22 +537,24 @@ def source_state() -> dict[str, Any]:
     changed = git("status", "--porcelain", "--", "sfu", "signaling", "web", "visioguichet")
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
-        "uncommitted": [line[3:] for line in changed.splitlines()],
+        "uncommitted": [] if committed else [line[3:] for line in changed.splitlines()],
     }
 
 
-def main(names: Sequence[str], repeats: int, out_dir: Path) -> dict[str, Any]:
+def main(
+    names: Sequence[str], repeats: int, out_dir: Path, committed: bool = False
+) -> dict[str, Any]:
     chosen = [SCENARIOS[n] for n in names]
     results: dict[str, Any] = {
         "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "source": source_state(),
+        "source": source_state(committed),
         "repeats": repeats,
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in os.getloadavg()],
         "scenarios": {},
     }
     runs: dict[str, list[Metrics]] = {s.name: [] for s in chosen}
-    with bench_setup() as bench:
+    with bench_setup(committed) as bench:
         for _ in range(repeats):  # interleaved: a burst of load spreads over all scenarios
             for scenario in chosen:
                 try:
@@ -559,13 +564,18 @@ def main(names: Sequence[str], repeats: int, out_dir: Path) -> dict[str, Any]:
     results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["scenarios"] = {s.name: summarise(s, runs[s.name]) for s in chosen}
     table = markdown(results)
+    where = (
+        "the service run from the commit itself"
+        if committed
+        else f"{len(results['source']['uncommitted'])} media-path files uncommitted"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "link.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / "link.md").write_text(
         f"Real-link call quality, {results['started_utc']} UTC, {repeats} run(s) per scenario, "
         f"load average {results['load_before'][0]} → {results['load_after'][0]} "
         f"on {results['cpus']} CPUs, code at {results['source']['commit']}"
-        f" ({len(results['source']['uncommitted'])} media-path files uncommitted).\n\n{table}\n"
+        f" ({where}).\n\n{table}\n"
     )
     print(table)
     return results
@@ -580,12 +590,17 @@ def run() -> None:
         help=f"comma-separated, among: {', '.join(SCENARIOS)}",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--committed",
+        action="store_true",
+        help="run the service from the last commit, not the working tree (shared trees)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    main(names, args.repeats, args.out)
+    main(names, args.repeats, args.out, args.committed)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ Times are the page's ``Date.now()``, the same clock as the driver's ``time.time(
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -170,9 +172,34 @@ class LinkService:
         )
 
 
+# pyproject.toml's ext-modules: the SFU's C datapath
+DATAPATH_SOURCES = ("sfu/_datapath.c", "sfu/srtp_aead.c")
+
+
+def committed_snapshot(directory: Path) -> Path:
+    """The repository's last commit, exported to ``directory`` with its C datapath built:
+    a working tree shared with people editing it may not even import mid-edit."""
+    repo = Path(__file__).resolve().parent.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "HEAD"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
+    include = sysconfig.get_paths()["include"]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-O2", f"-I{include}", *DATAPATH_SOURCES, "-lcrypto",
+         "-o", f"sfu/_datapath{suffix}"],
+        cwd=directory,
+        check=True,
+    )  # fmt: skip
+    return directory
+
+
 @contextlib.contextmanager
-def serve_on(link: RealLink, data_dir: Path) -> Iterator[LinkService]:
-    """``visioguichet serve`` on the host's end of ``link``; stopped when the block ends."""
+def serve_on(link: RealLink, data_dir: Path, source: Path | None = None) -> Iterator[LinkService]:
+    """``visioguichet serve`` on the host's end of ``link``, from ``source`` (a snapshot
+    of the repository) or the installed package; stopped when the block ends."""
     data_dir.mkdir(parents=True, exist_ok=True)
     address = link.host_address
     port = free_port(address)
@@ -187,7 +214,10 @@ def serve_on(link: RealLink, data_dir: Path) -> Iterator[LinkService]:
     ]  # fmt: skip
     log_path = data_dir / "service.log"
     with log_path.open("ab") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PYTHONPATH=str(source)) if source else None
+        process = subprocess.Popen(
+            args, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=source
+        )
     service = LinkService(f"http://{address}:{port}", data_dir, process)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
