@@ -6,192 +6,38 @@ import argparse
 import asyncio
 import gc
 import getpass
-import ipaddress
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from email.utils import parseaddr
-from pathlib import Path
 
 import structlog
 
 from visioguichet.log_setup import configure_logging
-from visioguichet.settings import (
-    DEFAULT_HOST,
-    DEFAULT_MAIL_FROM,
-    DEFAULT_PORT,
-    Settings,
-    env_default,
-)
+from visioguichet.settings import Settings, add_setting_options, settings_from
 
 log = structlog.get_logger(__name__)
 
 
-def _port_range(text: str) -> tuple[int, int]:
-    low, sep, high = text.partition("-")
-    try:
-        first, last = int(low), int(high if sep else low)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("expected a port range like 40000-49999") from exc
-    if not (1024 <= first <= last <= 65535):
-        raise argparse.ArgumentTypeError("port range must lie within 1024-65535, low to high")
-    return first, last
-
-
-def _mail_from(text: str) -> str:
-    """A ``From`` address a mail server accepts: one line, one ``local@domain``."""
-    _, address = parseaddr(text)
-    if not text.strip() or any(ord(c) < 32 or ord(c) == 127 for c in text) or (
-        "@" not in address or address.startswith("@") or address.endswith("@")
-    ):
-        raise argparse.ArgumentTypeError(
-            f"--mail-from must be an address like 'Name <no-reply@example.org>', got {text!r}"
-        )
-    return text.strip()
-
-
-def _network(text: str) -> str:
-    """An address or CIDR network, as ``--trusted-proxy`` takes."""
-    try:
-        return str(ipaddress.ip_network(text.strip(), strict=False))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an IP address or CIDR network: {text!r}") from exc
-
-
-def _trusted_proxies(flags: list[str] | None) -> tuple[str, ...]:
-    """The ``--trusted-proxy`` flags, else ``VISIOGUICHET_TRUSTED_PROXY`` (comma-separated)."""
-    if flags is None:
-        entries = (env_default("trusted_proxy") or "").split(",")
-        try:
-            flags = [_network(entry) for entry in entries if entry.strip()]
-        except argparse.ArgumentTypeError as exc:
-            raise SystemExit(f"VISIOGUICHET_TRUSTED_PROXY: {exc}") from exc
-    return tuple(dict.fromkeys(flags))
-
-
-def _add_storage_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(env_default("data_dir", "data") or "data"),
-        help="folder for the SQLite file, the outbox and keys (default: ./data)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=env_default("database_url"),
-        help="postgresql://… to use PostgreSQL (default: SQLite in --data-dir)",
-    )
+STORAGE = ("data_dir", "database_url")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visioguichet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the web app, booking API, signalling and SFU")
-    _add_storage_args(serve)
-    serve.add_argument("--host", default=env_default("host", DEFAULT_HOST))
-    serve.add_argument(
-        "--port", type=int, default=int(env_default("port", str(DEFAULT_PORT)) or DEFAULT_PORT)
+    serve = commands.add_parser(
+        "serve",
+        help="run the web app, booking API, signalling and SFU",
+        description="Every option also reads its VISIOGUICHET_* environment variable.",
     )
-    serve.add_argument(
-        "--public-base-url",
-        default=env_default("public_base_url"),
-        help="the address citizens use, for links in emails (default: http://HOST:PORT)",
-    )
-    serve.add_argument(
-        "--smtp-url",
-        default=env_default("smtp_url"),
-        help="smtp://[user:pass@]host:port or smtps://…; unset: mail goes to DATA_DIR/outbox",
-    )
-    serve.add_argument(
-        "--mail-from",
-        type=_mail_from,
-        default=_mail_from(env_default("mail_from", DEFAULT_MAIL_FROM) or DEFAULT_MAIL_FROM),
-        help=f'sender of every mail, e.g. "CAF <ne-pas-repondre@caf.example>" '
-        f"(default: {DEFAULT_MAIL_FROM})",
-    )
-    serve.add_argument(
-        "--demo", action="store_true", help="seed a demo organisation, motifs and agent"
-    )
-    serve.add_argument(
-        "--ice-address",
-        action="append",
-        default=[],
-        metavar="ADDR",
-        help="address to gather ICE host candidates on (repeatable); e.g. 127.0.0.1",
-    )
-    serve.add_argument(
-        "--announced-address",
-        default=env_default("announced_address"),
-        help="public address written into ICE candidates when behind NAT",
-    )
-    serve.add_argument(
-        "--udp-ports",
-        type=_port_range,
-        default=None,
-        metavar="LOW-HIGH",
-        help="UDP port range for media",
-    )
-    serve.add_argument(
-        "--allow-remote-network",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="only try remote ICE candidates in these networks (repeatable)",
-    )
-    serve.add_argument(
-        "--stun", action="append", default=[], metavar="URL", help="STUN URL for clients"
-    )
-    serve.add_argument(
-        "--turn", action="append", default=[], metavar="URL", help="TURN URL for clients"
-    )
-    serve.add_argument("--turn-username", default=env_default("turn_username"))
-    serve.add_argument("--turn-password", default=env_default("turn_password"))
-    serve.add_argument("--purge-after-days", type=int, default=90)
-    serve.add_argument(
-        "--public-booking-burst",
-        type=int,
-        default=int(env_default("public_booking_burst", "10") or 10),
-        metavar="N",
-        help="bookings one client may make without an account at once (0: no limit, "
-        "for load tests); default 10",
-    )
-    serve.add_argument(
-        "--public-booking-per-hour",
-        type=float,
-        default=float(env_default("public_booking_per_hour", "30") or 30),
-        metavar="N",
-        help="bookings per hour one client may make after the burst; default 30",
-    )
-    serve.add_argument(
-        "--help-phone",
-        default=env_default("help_phone"),
-        help="phone number the call page offers when video cannot work",
-    )
-    serve.add_argument(
-        "--trusted-proxy",
-        action="append",
-        type=_network,
-        metavar="ADDR|CIDR",
-        help="reverse proxy whose X-Forwarded-For names the client (repeatable; "
-        "env: comma-separated)",
-    )
-    serve.add_argument(
-        "--metrics-token",
-        default=env_default("metrics_token"),
-        help="bearer token /metrics requires; unset: /metrics answers loopback peers only",
-    )
-    serve.add_argument(
-        "--log-format", choices=("console", "json"), default=env_default("log_format", "console")
-    )
-    serve.add_argument("--log-level", default=env_default("log_level", "info"))
+    add_setting_options(serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    _add_storage_args(migrate)
+    add_setting_options(migrate, STORAGE)
 
     agent = commands.add_parser("create-agent", help="create an agent account")
-    _add_storage_args(agent)
+    add_setting_options(agent, STORAGE)
     agent.add_argument("--email", required=True)
     agent.add_argument("--name", required=True)
     agent.add_argument("--role", choices=("agent", "admin", "partner"), default="agent")
@@ -206,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser(
         "token", help="print a signed join token (integrations, load tests)"
     )
-    token.add_argument("--data-dir", type=Path, default=Path("data"))
+    add_setting_options(token, ("data_dir",))
     token.add_argument("--room", required=True)
     token.add_argument("--role", choices=("host", "guest", "observer"), required=True)
     token.add_argument("--subject", required=True)
@@ -216,35 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    ports = args.udp_ports or (None, None)
-    return Settings(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        database_url=args.database_url,
-        public_base_url=args.public_base_url,
-        smtp_url=args.smtp_url,
-        mail_from=args.mail_from,
-        demo=args.demo,
-        log_format=args.log_format,
-        log_level=args.log_level,
-        ice_addresses=tuple(args.ice_address),
-        announced_address=args.announced_address,
-        udp_port_min=ports[0],
-        udp_port_max=ports[1],
-        allowed_remote_networks=tuple(args.allow_remote_network),
-        stun_urls=tuple(args.stun),
-        turn_urls=tuple(args.turn),
-        turn_username=args.turn_username,
-        turn_password=args.turn_password,
-        purge_after_days=args.purge_after_days,
-        public_booking_burst=args.public_booking_burst,
-        public_booking_per_hour=args.public_booking_per_hour,
-        help_phone=args.help_phone,
-        trusted_proxies=_trusted_proxies(args.trusted_proxy),
-        metrics_token=args.metrics_token or None,
-    )
+def settings_from_args(
+    args: argparse.Namespace, parser: argparse.ArgumentParser | None = None
+) -> Settings:
+    """The settings a command was given; a bad environment variable ends it like a bad
+    flag (status 2, the variable named)."""
+    try:
+        return settings_from(args)
+    except argparse.ArgumentTypeError as exc:
+        (parser or build_parser()).error(str(exc))
 
 
 SHUTDOWN_TIMEOUT_S = 1.5
@@ -310,9 +136,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = settings_from_args(args, parser)
     if args.command == "serve":
-        settings = settings_from_args(args)
         configure_logging(fmt=settings.log_format, level=settings.log_level)
         run_event_loop(serve(settings))
         return 0
@@ -320,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         from visioguichet.join_token import load_or_create_signer
 
-        signer = load_or_create_signer(args.data_dir / "join-token.key")
+        signer = load_or_create_signer(settings.join_key_path)
         print(
             signer.mint(
                 room=args.room,
@@ -336,7 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import booking_api
     from visioguichet.app import booking_config
 
-    settings = Settings(data_dir=args.data_dir, database_url=args.database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     config = booking_config(settings)
     if args.command == "migrate":
