@@ -46,6 +46,7 @@ REMB_FALL_MEMORY_S = 3.0
 RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid value
 HEAVY_LOSS = 0.3
 STALE_BELOW = 0.5
+CALM_AFTER_STEP_S = 2.0
 LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a few
 
 
@@ -59,6 +60,7 @@ class DownlinkEstimate:
         self.remb_congested = False  # the REMB came down lately, or the link loses
         self._ramp_until: float | None = None
         self._lossy_since: float | None = None
+        self._calm_until = 0.0
 
     def start_ramp(self, now: float) -> None:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
@@ -107,7 +109,8 @@ class DownlinkEstimate:
             self._lossy_since = None
         elif self._lossy_since is None:
             self._lossy_since = now
-        lossy = loss > HEAVY_LOSS or (
+        heavy = loss > HEAVY_LOSS and now >= self._calm_until
+        lossy = heavy or (
             self._lossy_since is not None and now - self._lossy_since >= LOSS_PERSIST_S
         )
         self.remb_congested = (fell and answers_now) or lossy
@@ -131,13 +134,16 @@ class DownlinkEstimate:
             return int(max(0.0, (self.loss_bound_bps or 0.0) - audio_bps))
         return self.video_budget(audio_bps)
 
-    def forget_before_step(self) -> None:
+    def forget_before_step(self, now: float) -> None:
         """The layers changed and feedback about the new ones has come: a REMB fall or a
-        loss bound measured before (a keyframe burst into a full queue loses most of
-        it) says nothing of them."""
+        loss bound measured before says nothing of them; and for ``CALM_AFTER_STEP_S``
+        heavy loss must last like any other (the new layer's first keyframe, a burst into
+        a small policer queue, can lose most of one report)."""
         self._remb_fell_at = None
         self.loss_bound_bps = None
         self.limited_by_loss = False
+        self._lossy_since = None
+        self._calm_until = now + CALM_AFTER_STEP_S
 
     def reset(self, now: float | None = None) -> None:
         """Start over (video resumes after a pause: what was measured then is stale, and

@@ -67,7 +67,7 @@ STARVED_FOR_S = 0.9
 # an estimate under the lowest layers with nothing lost: the lowest layer arrives whole,
 # and a loaded receiver's delay-based estimate wobbles; only a lasting collapse counts
 STARVED_WITHOUT_LOSS_S = 3.0
-PROBE_HEADROOM = 1.2  # a step up is probed with room for its keyframes (LiveKit: 1.2 x)
+PROBE_HEADROOM = 1.3  # a step up is probed with room for its keyframes (LiveKit: 1.2 x)
 BAD_FOR_S = 1.0
 # Chrome's overuse response is 0.85 x what it received on video: a REMB that came down
 # under 90 % of what we send says the layers do not fit (LiveKit acts under 95 %)

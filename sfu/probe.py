@@ -21,7 +21,7 @@ judged on loss alone. Video back from audio only needs two rises in a row while 
 padding flows (``RESUME_PROBE_DURATION_S``): after idle time, the estimator's first
 update rises on any link, and on overuse it then holds (it never raises its estimate
 then) rather than falls. Padding leaves evenly over
-``PROBE_DURATION_S`` (short: a failure costs a fraction of a second of queue) and stops
+``PROBE_DURATION_S`` (short: a failure costs half a second of queue) and stops
 at the first sign of failure.
 """
 
@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from sfu.bandwidth import LOSS_DECREASE_ABOVE, REMB_FALL
 from sfu.padding import PADDING_BYTES
 
-PROBE_DURATION_S = 0.3
+# long enough to get past a policer's bucket (tc tbf's 4 kB burst and 50 ms queue at
+# 400 kb/s hide 0.3 s of +15 %): the queue must grow for the estimator to see it
+PROBE_DURATION_S = 0.5
 # with video paused nothing else reaches the estimator: its first REMB after the idle
 # time rises whatever the link (its first update), so a second one, some 250-600 ms
 # later (600 ms at 20 kb/s), is needed, and the padding must still flow then

@@ -219,7 +219,7 @@ class LinkQuality:
             videos = [c for c in consumers if c.producer.kind == "video" and not c.paused]
             switched_at = max((c.switched_at for c in videos), default=now)
             self._report_loss.forget_before(switched_at)
-            self._estimate.forget_before_step()
+            self._estimate.forget_before_step(now)
         self._was_settling = settling
         report_loss = self._report_loss.update(now, consumers, window)
         sent_bps, audio_bps, renack_loss = window.rates()
