@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import socket
 import struct
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu._datapath import Counters, Egress, Source, Track
+from sfu._datapath import Counters, Egress, Source, Track, aead_srtp
 from sfu.consumer import Consumer
 from sfu.keyframes import is_vp8_keyframe
 from sfu.rtp_view import RtpView
@@ -326,3 +327,35 @@ def test_an_old_keyframe_sent_again_does_not_switch_the_layer() -> None:
     for packet in f.next_frame():
         sources[1].deliver(packet, 0)
     assert consumer.current_layer == 1
+
+
+def test_a_widened_packet_is_protected_and_sent_whole() -> None:
+    """The byte a 7-bit PictureID gains is inside what SRTP protects and sends."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    sender.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    master = bytes(range(44))
+    try:
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=SimpleNamespace(get_extra_info=lambda name: sender)),
+            remote_addr=receiver.getsockname(),
+        )
+        egress = Egress()
+        egress.attach(aead_srtp(master), {1: pair})
+        track = Track(egress, Counters(), 0xBEEF, 16)
+        track.configure(PAYLOAD_TYPE, b"", 0, 0, 0)
+        track.vp8, track.picture_id_out = 1, 0x1233
+        payload = descriptor(0x22, 7, tl0=1, tid=0) + b"\x10" + bytes(1200)
+        assert track.emit(rtp(7, 90, payload), None, 0.0)
+        plain = aead_srtp(master).unprotect(receiver.recv(2048))
+        assert plain is not None and plain == track.history(7)
+        view = RtpView.parse(plain)
+        assert view is not None and len(view.payload) == len(payload) + 1
+        sent = parse(view.payload)
+        assert sent is not None and (sent.picture_id, sent.picture_id_bits) == (0x1234, 15)
+        assert view.payload[sent.size :] == payload[5:]
+    finally:
+        receiver.close()
+        sender.close()
