@@ -428,7 +428,7 @@ class FastPath:
                 elif kind == REMB:
                     bitrate, ssrcs = remb(plain, start)
                     for ssrc in dict.fromkeys(ssrcs):
-                        sink = _sender_sink(senders.get(ssrc))
+                        sink = _sender_sink(senders.get(ssrc) or _rtx_sender(senders, ssrc))
                         if sink is not None:
                             sink.on_remb(bitrate)
                 elif kind == PLI:
@@ -489,6 +489,13 @@ class FastPath:
     def send_rtcp(self, data: bytes) -> bool:
         """Protect and send one RTCP packet now; False when the connection is not up."""
         return bool(self.egress.send_rtcp(data))
+
+
+def _rtx_sender(senders: dict[int, Any], ssrc: int) -> object:
+    """The sender whose RTX stream is ``ssrc``: while its video is paused and probed
+    with padding, a browser's REMB names that stream alone (it forgets a stream 2 s
+    after its last packet)."""
+    return next((s for s in senders.values() if getattr(s, "_rtx_ssrc", None) == ssrc), None)
 
 
 def _sender_sink(sender: object) -> SenderSink | None:

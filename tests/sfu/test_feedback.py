@@ -9,7 +9,14 @@ import time
 from typing import Any
 
 import pytest
-from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+)
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
@@ -190,5 +197,37 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
         assert timer is not None and timer.when() - loop.time() == pytest.approx(5.0, abs=0.1)
     finally:
         for client in (alice, bob, carol):
+            await client.close()
+        await sfu.close()
+
+
+async def test_a_remb_naming_only_the_rtx_stream_reaches_its_video() -> None:
+    """While a paused video is probed with padding, Chrome's estimator knows only the
+    RTX stream (it forgets one 2 s after its last packet): its REMB names that SSRC
+    alone, and must reach the video it repairs."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-remb-rtx")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 3) >= 3
+        consumer = alice.participant.consumers[("bob", "camera")]
+        rtx_ssrc = consumer.sender._rtx_ssrc
+        receiver: Any = transceiver(alice.subscribe_pc, "video").receiver
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=receiver._RTCRtpReceiver__rtcp_ssrc or 1,
+            media_ssrc=0,
+            fci=pack_remb_fci(123_456, [rtx_ssrc]),
+        )
+        before = consumer.remb_at
+        deadline = time.monotonic() + 5
+        while consumer.remb_bps != 123_456 or consumer.remb_at == before:
+            assert time.monotonic() < deadline, consumer.remb_bps
+            await receiver._send_rtcp(remb)
+            await asyncio.sleep(0.1)
+    finally:
+        for client in (alice, bob):
             await client.close()
         await sfu.close()
