@@ -1,20 +1,19 @@
 """Wires the parts into one aiohttp application: booking REST under ``/api``,
 signalling at ``/ws``, the web pages, ``/metrics`` and ``/healthz``.
 
-This is the only module that sees ``sfu``, ``signaling``, ``booking_api`` and ``web``.
+This is the only module that sees ``sfu``, ``signaling`` and ``booking_api`` together;
+``pages`` serves ``web``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
 import booking_api
 import signaling
-import web as web_pages
 from sfu import Sfu, SfuConfig
 from visioguichet.call_events import CallEventBridge
 from visioguichet.http_security import check_metrics_access, security_headers
@@ -28,6 +27,7 @@ from visioguichet.join_token import (
 )
 from visioguichet.loop_lag import LoopLagProbe
 from visioguichet.metrics import CONTENT_TYPE, ServiceMetrics
+from visioguichet.pages import add_web_pages
 from visioguichet.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -91,20 +91,6 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
         demo=settings.demo,
         trusted_proxies=settings.trusted_proxies,
     )
-
-
-def _page_handler(path: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def serve_page(_request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
-
-    return serve_page
-
-
-def add_web_pages(app: web.Application) -> None:
-    static_dir = Path(web_pages.STATIC_DIR)
-    for url_path, file_name in web_pages.PAGES.items():
-        app.router.add_get(url_path, _page_handler(static_dir / file_name))
-    app.router.add_static("/static/", static_dir, append_version=True)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import signaling
 
@@ -19,10 +19,6 @@ import signaling
 # an older pending start belongs to a join that never completed (disconnected).
 PENDING_EXPIRY_S = 30.0
 MAX_PENDING = 4096
-
-
-class RoomAdmission(Protocol):
-    async def check(self, grant: signaling.Grant) -> None: ...
 
 
 class JoinTimer:
@@ -36,7 +32,7 @@ class JoinTimer:
         self._clock = clock
         self._started: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def timed(self, admission: RoomAdmission) -> RoomAdmission:
+    def timed(self, admission: signaling.RoomAdmission) -> signaling.RoomAdmission:
         return _TimedAdmission(self, admission)
 
     def started(self, grant: signaling.Grant) -> None:
@@ -64,7 +60,9 @@ class JoinTimer:
 
 
 class _TimedAdmission:
-    def __init__(self, timer: JoinTimer, admission: RoomAdmission) -> None:
+    """Signalling's ``RoomAdmission``: the wrapped one's answer, timed."""
+
+    def __init__(self, timer: JoinTimer, admission: signaling.RoomAdmission) -> None:
         self._timer = timer
         self._admission = admission
 

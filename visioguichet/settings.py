@@ -332,7 +332,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     variable raises ``argparse.ArgumentTypeError`` naming it."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for name, (_field, option) in declared().items():
+    for name, (field_, option) in declared().items():
         if not hasattr(args, name):
             continue
         value = getattr(args, name)
@@ -342,7 +342,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str] | None = 
             continue
         if option.repeatable:
             value = tuple(dict.fromkeys(value))
-        elif value == "" and _field.default is None:
+        elif value == "" and field_.default is None:
             value = None  # an empty flag or variable is an unset one
         values[name] = value
     return Settings(**values)

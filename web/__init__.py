@@ -1,7 +1,9 @@
 """The citizen, agent, partner and admin web pages: static files served by the app.
 
 Plain HTML, CSS and JavaScript modules with no build step, so the service can serve
-them as package data and nothing is ever fetched from a third-party origin.
+them as package data and nothing is ever fetched from a third-party origin. What
+several pages share (header, footer, the availability form) is one file in
+``static/partials``, which the server includes into each page (``visioguichet/pages.py``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Every mapped page exists, is well nested, uses only assets the app serves itself, and
-has nothing inline the Content-Security-Policy (script-src/style-src 'self') would block."""
+"""Every mapped page exists, is well nested (as served, its shared parts included), uses
+only assets the app serves itself, and has nothing inline the Content-Security-Policy
+(script-src/style-src 'self') would block."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 import web
+from visioguichet.pages import assemble
 
 VOID = {"meta", "link", "input", "br", "img", "hr", "source", "track", "wbr"}
 
@@ -43,7 +45,7 @@ class NestingChecker(HTMLParser):
 
 @pytest.mark.parametrize("url_path", sorted(web.PAGES))
 def test_page_is_well_nested_and_self_hosted(url_path: str) -> None:
-    html = (web.STATIC_DIR / web.PAGES[url_path]).read_text(encoding="utf-8")
+    html = assemble(web.STATIC_DIR / web.PAGES[url_path])
     checker = NestingChecker()
     checker.feed(html)
     assert checker.problems == [] and checker.stack == [], (checker.problems, checker.stack)
@@ -58,7 +60,7 @@ def test_page_is_well_nested_and_self_hosted(url_path: str) -> None:
 @pytest.mark.parametrize("url_path", sorted(web.PAGES))
 def test_page_has_no_inline_script_style_or_handler(url_path: str) -> None:
     checker = NestingChecker()
-    checker.feed((web.STATIC_DIR / web.PAGES[url_path]).read_text(encoding="utf-8"))
+    checker.feed(assemble(web.STATIC_DIR / web.PAGES[url_path]))
     assert checker.inline == [], checker.inline
 
 

@@ -1,0 +1,91 @@
+"""The web pages as served: each page file with its shared parts included.
+
+Nine pages share one header and footer, and two consoles one availability form; each
+part is one file in ``web/static/partials``, included where a page says
+``<!--#include file="header.html" -->``, so the pages stay complete HTML without
+JavaScript (the header's and footer's links work with scripts off). A part may take
+parameters: ``<!--#include file="availability.html" level="3" -->`` fills
+``{{level}}`` in it. Pages are assembled once, when the application is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+import web as web_pages
+
+PARTIALS = "partials"
+_INCLUDE = re.compile(
+    r'^(?P<indent>[ \t]*)<!--#include file="(?P<file>[\w.-]+)"(?P<params>(?:\s+\w+="[^"]*")*)'
+    r"\s*-->",
+    re.MULTILINE,
+)
+_LEADING_COMMENT = re.compile(r"\A<!--.*?-->\n", re.DOTALL)
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+class PageError(ValueError):
+    """A page names a part that does not exist or leaves a parameter unfilled."""
+
+
+def _fill(part: str, params: Mapping[str, str], where: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise PageError(f"{where}: no value for {{{{{name}}}}}")
+        return params[name]
+
+    return _PLACEHOLDER.sub(value, part)
+
+
+def assemble(page: Path) -> str:
+    """The page's text with every include replaced by its part, indented as the include
+    and without the part's leading comment (parts include nothing)."""
+    partials = page.parent / PARTIALS
+
+    def include(match: re.Match[str]) -> str:
+        part_path = partials / match.group("file")
+        if not part_path.is_file():
+            raise PageError(f"{page.name}: no part {match.group('file')!r} in {partials}")
+        params = dict(_PARAM.findall(match.group("params")))
+        part = _LEADING_COMMENT.sub("", part_path.read_text(encoding="utf-8")).rstrip("\n")
+        part = _fill(part, params, f"{page.name} including {part_path.name}")
+        indent = match.group("indent")
+        return "\n".join(indent + line if line else line for line in part.split("\n"))
+
+    return _INCLUDE.sub(include, page.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledPage:
+    body: bytes
+    etag: str
+
+
+def _page_handler(page: AssembledPage) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def serve_page(request: web.Request) -> web.StreamResponse:
+        headers = {"Cache-Control": "no-cache", "ETag": page.etag}
+        if request.headers.get("If-None-Match") == page.etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=page.body, content_type="text/html", charset="utf-8", headers=headers
+        )
+
+    return serve_page
+
+
+def add_web_pages(app: web.Application) -> None:
+    """Every page at its path, assembled now; the static assets under ``/static/``."""
+    static_dir = Path(web_pages.STATIC_DIR)
+    for url_path, file_name in web_pages.PAGES.items():
+        body = assemble(static_dir / file_name).encode("utf-8")
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        app.router.add_get(url_path, _page_handler(AssembledPage(body, etag)))
+    app.router.add_static("/static/", static_dir, append_version=True)
