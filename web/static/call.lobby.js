@@ -1,0 +1,46 @@
+// Lobby: the citizen's waiting room, and the host's list of who waits to be let in.
+import { t } from "./i18n.js";
+import { $, call, showOnly, status } from "./call.state.js";
+
+/** The citizen waits for the agent: say so, show for how long, and let them leave. */
+export function enterWaitingRoom() {
+  if (!$("waiting-room").hidden) return;
+  showOnly("waiting-room");
+  status(t("call.waiting"));
+  $("h-waiting-room").focus();
+  const since = Date.now();
+  const tick = () => {
+    const minutes = Math.floor((Date.now() - since) / 60000);
+    $("waited").textContent = minutes > 0 ? t("call.waited", { n: minutes }) : "";
+  };
+  tick();
+  call.waitTimer = setInterval(tick, 30000);
+}
+
+export function addWaiting(participant) {
+  removeWaiting(participant.id);
+  const li = document.createElement("li");
+  li.dataset.participantId = participant.id;
+  const name = document.createElement("span");
+  name.textContent = participant.name;
+  const admit = document.createElement("button");
+  admit.type = "button";
+  admit.textContent = t("call.admit");
+  admit.setAttribute("aria-label", `${t("call.admit")} ${participant.name}`);
+  admit.addEventListener("click", () => { call.signaling.send({ type: "admit", participant_id: participant.id }); removeWaiting(participant.id); });
+  const deny = document.createElement("button");
+  deny.type = "button";
+  deny.className = "secondary";
+  deny.textContent = t("call.deny");
+  deny.setAttribute("aria-label", `${t("call.deny")} ${participant.name}`);
+  deny.addEventListener("click", () => { call.signaling.send({ type: "deny", participant_id: participant.id }); removeWaiting(participant.id); });
+  li.append(name, admit, deny);
+  $("waiting").append(li);
+  $("lobby").hidden = false;
+  status(t("call.waits", { name: participant.name }));
+}
+
+export function removeWaiting(id) {
+  for (const li of $("waiting").querySelectorAll("li")) if (li.dataset.participantId === id) li.remove();
+  $("lobby").hidden = $("waiting").children.length === 0;
+}

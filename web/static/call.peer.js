@@ -1,0 +1,200 @@
+// Peer connections through the SFU: publish (microphone, camera in simulcast, screen)
+// and subscribe (what the others send), the layers the server asks for, ICE restarts.
+import { t } from "./i18n.js";
+import { gatheringComplete } from "./signaling.js";
+import { $, call, status } from "./call.state.js";
+
+export async function publish() {
+  if (call.publishPc) return;
+  const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+  call.publishPc = pc;
+  const sources = {};
+  const transceivers = [];
+  for (const track of call.local.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "mic"]);
+  for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([addCamera(pc, track), "camera"]);
+  if (call.screen) {
+    // Publishing again (ICE restart) while sharing: the screen goes on the new connection too.
+    call.screen.transceiver = pc.addTransceiver(call.screen.track, { direction: "sendonly" });
+    transceivers.push([call.screen.transceiver, "screen"]);
+  }
+  if (!transceivers.length) return;
+  await pc.setLocalDescription(await pc.createOffer());
+  await gatheringComplete(pc);
+  for (const [transceiver, source] of transceivers) sources[transceiver.mid] = source;
+  call.sources = sources;
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "failed" && pc === call.publishPc) restartIce();
+    if (pc.connectionState === "connected" && !call.finished) status(t(call.participants.size ? "call.incall" : "call.waitother"));
+  });
+  call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
+}
+
+// Camera simulcast, lowest layer first (the SFU numbers layers in a=simulcast order,
+// sfu/simulcast_sdp.py): each viewer gets the largest layer its link carries. The top
+// layer is 360p whatever the camera gives. Chromium's encoder (libwebrtc) sends at most
+// two layers of a capture under 960x540 and one under 480x270, dropping the largest (a
+// 640x360 capture scaled 4/2/1 sends 160 and 320 px, never 640): the pre-call check asks
+// for 960x540 so all three go; a smaller capture sends the layers it can, from the top.
+const CAMERA_LAYERS = [
+  { rid: "q", height: 90, maxBitrate: 150_000 },
+  { rid: "h", height: 180, maxBitrate: 400_000 },
+  { rid: "f", height: 360, maxBitrate: 1_200_000 },
+];
+
+/** The camera's send encodings for its capture size (one, without rid, below 480x270). */
+function cameraEncodings(track) {
+  const { width = 0, height = 0 } = track.getSettings?.() || {};
+  const pixels = width * height;
+  const count = pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+  const shortSide = Math.min(width, height);  // a phone held upright reports 540x960
+  const scaled = ({ height: layer, maxBitrate }) => ({ maxBitrate, scaleResolutionDownBy: Math.max(1, shortSide / layer) });
+  const top = CAMERA_LAYERS.at(-1);
+  if (!shortSide || count === 1) return [scaled(top)];
+  return CAMERA_LAYERS.slice(-count).map((layer) => ({ rid: layer.rid, ...scaled(layer) }));
+}
+
+/**
+ * The camera's transceiver: simulcast when the browser takes it, else one encoding of
+ * the top layer's size, else whatever the browser does by default.
+ */
+function addCamera(pc, track) {
+  const init = { direction: "sendonly", streams: [call.local] };
+  const layers = cameraEncodings(track);
+  const { maxBitrate, scaleResolutionDownBy } = layers.at(-1);
+  const attempts = layers.length > 1 ? [layers] : [];
+  attempts.push([{ maxBitrate, scaleResolutionDownBy }]);
+  for (const sendEncodings of attempts) {
+    try {
+      return pc.addTransceiver(track, { ...init, sendEncodings });
+    } catch (err) {
+      console.warn(`camera: ${sendEncodings.length} encoding(s) refused`, err);
+    }
+  }
+  return pc.addTransceiver(track, init);
+}
+
+/**
+ * A server `send-layers` frame: which simulcast encodings of a source somebody
+ * receives. The others stop (no encoding, no upload) until a viewer wants them again.
+ * One setParameters at a time: each must see the previous one's result.
+ */
+export function sendLayers(frame) {
+  const pc = call.publishPc;
+  const transceiver = pc?.getTransceivers().find((tr) => call.sources?.[tr.mid] === frame.source);
+  if (!transceiver || !frame.layers) return undefined;
+  const { sender } = transceiver;
+  call.layersChain = call.layersChain.then(async () => {
+    if (pc !== call.publishPc) return;  // a new connection starts with every layer on
+    const params = sender.getParameters();
+    let changed = false;
+    for (const encoding of params.encodings || []) {
+      const active = frame.layers[encoding.rid];
+      if (typeof active === "boolean" && encoding.active !== active) {
+        encoding.active = active;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params);
+  }).catch((err) => console.warn("send-layers", err));
+  return undefined;
+}
+
+/** Screen share: one more sending m-section on the publish PC, announced as `screen`. */
+export async function toggleScreenShare() {
+  const button = $("share");
+  if (call.screen) {
+    const { track, transceiver } = call.screen;
+    call.screen = null;
+    track.stop();
+    await transceiver.sender.replaceTrack(null);
+    call.signaling.send({ type: "unpublish", source: "screen" });
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = t("call.share");
+    return;
+  }
+  if (!navigator.mediaDevices.getDisplayMedia || !call.publishPc) return;
+  let stream;
+  try { stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }); } catch { return; }
+  const [track] = stream.getVideoTracks();
+  // One encoding at full size, tuned for text: it keeps resolution and drops frames.
+  if ("contentHint" in track) track.contentHint = "detail";
+  let transceiver = call.publishPc.getTransceivers().find((tr) => call.sources[tr.mid] === "screen");
+  if (transceiver) {
+    await transceiver.sender.replaceTrack(track);
+  } else {
+    transceiver = call.publishPc.addTransceiver(track, { direction: "sendonly" });
+    const pc = call.publishPc;
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    call.sources[transceiver.mid] = "screen";
+    call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+  }
+  call.screen = { track, transceiver };
+  track.addEventListener("ended", () => { if (call.screen?.track === track) toggleScreenShare(); });
+  button.setAttribute("aria-pressed", "true");
+  button.textContent = t("call.share.stop");
+}
+
+/**
+ * After a network change: start both peer connections over with fresh ICE (protocol
+ * `restart-ice`). The SFU drops the old connections: the page publishes again from a new
+ * connection and answers the server's `restart` offer on a new subscribe connection.
+ */
+export async function restartIce() {
+  if (call.restarting || call.finished || !call.publishPc || !call.signaling) return;
+  call.restarting = true;
+  call.iceRestarts = (call.iceRestarts || 0) + 1;
+  status(t("call.reconnecting"));
+  try {
+    if (call.subscribePc) call.signaling.send({ type: "restart-ice", pc: "subscribe" });
+    call.signaling.send({ type: "restart-ice", pc: "publish" });
+    call.publishPc.close();
+    call.publishPc = null;
+    await publish();
+  } finally {
+    call.restarting = false;
+  }
+}
+
+export async function onSubscribeOffer(frame) {
+  if (frame.restart && call.subscribePc) {
+    call.subscribePc.close();
+    call.subscribePc = null;
+    call.lastCounts = null;
+  }
+  if (!call.subscribePc) {
+    const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+    call.subscribePc = pc;
+    pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed" && pc === call.subscribePc) restartIce(); });
+    pc.addEventListener("track", (event) => {
+      const info = call.tracksByMid.get(event.transceiver.mid);
+      if (info && info.source === "screen") {
+        $("screen").srcObject = new MediaStream([event.track]);
+        $("screen").hidden = false;
+        event.track.addEventListener("mute", () => { $("screen").hidden = true; });
+        event.track.addEventListener("unmute", () => { $("screen").hidden = false; });
+        return;
+      }
+      for (const old of call.remoteStream.getTracks().filter((tr) => tr.kind === event.track.kind)) call.remoteStream.removeTrack(old);
+      call.remoteStream.addTrack(event.track);
+      const video = $("remote");
+      if (video.srcObject !== call.remoteStream) video.srcObject = call.remoteStream;
+      event.track.addEventListener("unmute", updatePlaceholder);
+      event.track.addEventListener("ended", updatePlaceholder);
+      updatePlaceholder();
+    });
+  }
+  if (frame.restart) call.tracksByMid.clear();
+  for (const track of frame.tracks || []) call.tracksByMid.set(track.mid, track);
+  const pc = call.subscribePc;
+  await pc.setRemoteDescription({ type: "offer", sdp: frame.sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await gatheringComplete(pc);
+  call.signaling.send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp });
+}
+
+export function updatePlaceholder() {
+  const hasVideo = call.remoteStream.getVideoTracks().some((tr) => tr.readyState === "live");
+  $("placeholder").hidden = hasVideo && call.participants.size > 0;
+  if (call.participants.size > 0 && !call.finished) status(t("call.incall"));
+}
