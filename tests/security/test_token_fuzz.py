@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import msgpack
 import pytest
 
-from tests.security.test_ws_fuzz import ANSWER_TIMEOUT_S, RawConnection
+from tests.security.ws_raw import ANSWER_TIMEOUT_S, RawConnection
 from tests.support.server import RunningService, run_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

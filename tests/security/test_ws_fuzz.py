@@ -16,15 +16,14 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
-import msgpack
 import pytest
 
 from signaling.client import SignalingClient
 from signaling.errors import ERROR_CODES
 from tests.security.ws_fuzz_frames import BadFrame, bad_frames
+from tests.security.ws_raw import ANSWER_TIMEOUT_S, RawConnection
 from tests.support.server import RunningService, run_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -34,7 +33,6 @@ FRAMES = 360
 CONNECTIONS = 4  # fuzzing side by side, each within the per-connection rate limit
 FRAMES_PER_CONNECTION = 30  # then a new connection (a fresh rate-limit bucket, new state)
 PACE_S = 0.12  # a bad frame and a ping each time: under 20 frames/s
-ANSWER_TIMEOUT_S = 5.0
 JOIN_LEAVE_CYCLES = 40
 CLEAN_CLOSE_CODES = frozenset({1000, 1009, 1013, 4000})
 # every code the server may send, but ``internal``: that one says a handler failed
@@ -45,69 +43,6 @@ ACCEPTED_CODES = ERROR_CODES - {"internal"}
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     with run_service(tmp_path_factory.mktemp("ws-fuzz"), demo=False) as running:
         yield running
-
-
-class RawConnection:
-    """A WebSocket that sends exactly the bytes given and reports every frame and close."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, http: aiohttp.ClientSession) -> None:
-        self.ws = ws
-        self.http = http
-        self.pings = itertools.count(1)
-
-    @classmethod
-    async def open(cls, url: str, *, binary: bool) -> RawConnection:
-        http = aiohttp.ClientSession()
-        protocols = ("visioguichet.msgpack",) if binary else ()
-        ws = await http.ws_connect(url, protocols=protocols, max_msg_size=0)
-        return cls(ws, http)
-
-    async def send(self, data: str | bytes) -> None:
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        if self.ws.protocol == "visioguichet.msgpack":
-            await self.ws.send_bytes(msgpack.packb(frame, use_bin_type=True))
-        else:
-            await self.ws.send_str(json.dumps(frame))
-
-    async def receive(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next frame, or None once the socket is closed."""
-        message = await self.ws.receive(timeout=timeout_s)
-        if message.type == aiohttp.WSMsgType.TEXT:
-            return dict(json.loads(message.data))
-        if message.type == aiohttp.WSMsgType.BINARY:
-            return dict(msgpack.unpackb(message.data, raw=False))
-        return None
-
-    async def until_pong(self) -> tuple[list[dict[str, Any]], bool]:
-        """Send a ping; the frames received before its pong, and whether it came (False:
-        the socket closed)."""
-        ref = f"probe-{next(self.pings)}"
-        await self.send_frame({"type": "ping", "id": ref})
-        seen: list[dict[str, Any]] = []
-        async with asyncio.timeout(ANSWER_TIMEOUT_S):
-            while True:
-                frame = await self.receive(ANSWER_TIMEOUT_S)
-                if frame is None:
-                    return seen, False
-                if frame.get("ref") == ref:
-                    if frame.get("type") == "pong":
-                        return seen, True
-                    if frame.get("code") == "rate-limited":
-                        await asyncio.sleep(1.0)
-                        ref = f"probe-{next(self.pings)}"
-                        await self.send_frame({"type": "ping", "id": ref})
-                        continue
-                seen.append(frame)
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        await self.http.close()
 
 
 @dataclass
