@@ -26,7 +26,10 @@ Join links are ``{public_base_url}/call#token=<join token>`` (room = booking id;
 citizen is ``guest`` with ``lobby=True``, the agent ``host``; valid from 15 minutes
 (guest) or 30 minutes (host) before the slot to 2 hours after its end); manage links are
 ``{public_base_url}/manage#token=<manage token>``. The REST API is described at
-``GET /api/openapi.json``.
+``GET /api/openapi.json``, generated from the models every request is read through
+(``api_requests``) and those of the answers (``api_responses``). An error is
+``{"error": code, "message", "fields": {path: French message}, "field_errors": [{"field",
+"code", "message"}]}``: the pages translate ``code``.
 
 Demo data (``--demo``): agent ``agent@demo.visioguichet.fr``, password
 ``demo-agent-2026`` (public, for demonstrations only).

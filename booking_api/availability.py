@@ -6,24 +6,18 @@ here shows in the free slots and in who may take a waiting call at once.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from booking_api.bookings import OPEN, list_bookings
 from booking_api.catalogue import agent_calendars
-from booking_api.date_window import parse_instant
 from booking_api.db import Database
 from booking_api.slots import PARIS, available_at, from_epoch, to_paris_iso
 from booking_api.tokens import new_id
-from booking_api.validation import optional_text
 
-MAX_RULES = 42
-MAX_ABSENCE_DAYS = 366
 DAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,49 +34,19 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _minutes(value: Any, field: str, errors: dict[str, str]) -> int | None:
-    match = _HHMM.match(value) if isinstance(value, str) else None
-    minutes = int(match[1]) * 60 + int(match[2]) if match else None
-    if minutes is None or minutes > 24 * 60:
-        errors[field] = "Heure attendue au format HH:MM (00:00 à 24:00)."
-        return None
-    if minutes % 5:
-        errors[field] = "Heure attendue par pas de 5 minutes."
-        return None
-    return minutes
+def in_week_order(rules: list[Rule]) -> list[Rule]:
+    return sorted(rules, key=lambda r: (r.weekday, r.start_min))
 
 
-def parse_rules(value: Any, errors: dict[str, str]) -> list[Rule]:
-    """The whole weekly timetable; overlapping ranges on one day are refused."""
-    if not isinstance(value, list):
-        errors["rules"] = "Liste de plages horaires attendue."
-        return []
-    if len(value) > MAX_RULES:
-        errors["rules"] = f"{MAX_RULES} plages au plus."
-        return []
-    rules: list[tuple[int, Rule]] = []
-    for index, item in enumerate(value):
-        field = f"rules.{index}"
-        if not isinstance(item, dict):
-            errors[field] = "Plage attendue : {weekday, start, end}."
-            continue
-        weekday = item.get("weekday")
-        if not isinstance(weekday, int) or isinstance(weekday, bool) or not 0 <= weekday <= 6:
-            errors[f"{field}.weekday"] = "Jour attendu de 0 (lundi) à 6 (dimanche)."
-        start = _minutes(item.get("start"), f"{field}.start", errors)
-        end = _minutes(item.get("end"), f"{field}.end", errors)
-        if start is not None and end is not None and end <= start:
-            errors[f"{field}.end"] = "La fin doit suivre le début."
-        elif f"{field}.weekday" not in errors and start is not None and end is not None:
-            assert isinstance(weekday, int)
-            rules.append((index, Rule(weekday, start, end)))
-    ordered = sorted(rules, key=lambda r: (r[1].weekday, r[1].start_min))
+def overlaps(rules: dict[int, Rule]) -> dict[int, str]:
+    """Ranges (by their index in the request) that start inside another range of their
+    day, each with what to tell the client; overlapping ranges are refused."""
+    ordered = sorted(rules.items(), key=lambda r: (r[1].weekday, r[1].start_min))
+    found: dict[int, str] = {}
     for (_, before), (index, after) in pairwise(ordered):
         if before.weekday == after.weekday and after.start_min < before.end_min:
-            errors[f"rules.{index}.start"] = (
-                f"Cette plage chevauche une autre plage du {DAY_NAMES[after.weekday]}."
-            )
-    return [rule for _, rule in ordered]
+            found[index] = f"Cette plage chevauche une autre plage du {DAY_NAMES[after.weekday]}."
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +54,6 @@ class NewAbsence:
     start: datetime
     end: datetime
     reason: str
-
-
-def parse_absence(body: dict[str, Any], errors: dict[str, str], now: datetime) -> NewAbsence | None:
-    start = parse_instant(body.get("start"), "start", errors)
-    end = parse_instant(body.get("end"), "end", errors)
-    reason = optional_text(body.get("reason"), "reason", errors) or ""
-    if start is None or end is None:
-        return None
-    if end <= start:
-        errors["end"] = "La fin de l’absence doit suivre son début."
-    elif end <= now:
-        errors["end"] = "Cette absence est déjà terminée."
-    elif end - start > timedelta(days=MAX_ABSENCE_DAYS):
-        errors["end"] = f"Une absence dure {MAX_ABSENCE_DAYS} jours au plus."
-    if errors:
-        return None
-    return NewAbsence(start.astimezone(UTC), end.astimezone(UTC), reason)
 
 
 async def read_rules(db: Database, agent_id: str) -> list[Rule]:

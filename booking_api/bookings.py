@@ -79,21 +79,25 @@ async def _candidates(
 ) -> list[tuple[Slot, AgentCalendar]]:
     """Agents who could take this start, free ones first; raises if the start is no slot."""
     if start < now:
-        raise ValidationFailed({"start": "Ce créneau est déjà passé."})
+        raise ValidationFailed(
+            {"start": "Ce créneau est déjà passé."}, codes={"start": "slot-past"}
+        )
     timing = motif.timing
     if start < now + timing.notice:
         raise ValidationFailed(
             {
                 "start": "Ce créneau est trop proche : réservez au moins "
                 f"{motif.notice_min} minutes à l’avance."
-            }
+            },
+            codes={"start": "slot-too-soon"},
         )
     if start > now + timing.horizon:
         raise ValidationFailed(
             {
                 "start": "Ce créneau est trop lointain : au plus "
                 f"{motif.horizon_days} jours à l’avance."
-            }
+            },
+            codes={"start": "slot-too-far"},
         )
     day = start.astimezone(PARIS).date()
     calendars = await agent_calendars(db, motif.service_id, day, day, agent_id)
@@ -107,7 +111,10 @@ async def _candidates(
             ):
                 matches.append((slot, calendar))
     if not matches and any(day in c.closed_days for c in calendars):
-        raise ValidationFailed({"start": "Le service est fermé ce jour-là (férié ou fermeture)."})
+        raise ValidationFailed(
+            {"start": "Le service est fermé ce jour-là (férié ou fermeture)."},
+            codes={"start": "service-closed"},
+        )
     if not matches:
         field = "agent_id" if agent_id is not None and not calendars else "start"
         message = (
@@ -115,7 +122,8 @@ async def _candidates(
             if field == "agent_id"
             else "Aucun créneau ne commence à cette heure pour ce motif."
         )
-        raise ValidationFailed({field: message})
+        code = "agent-not-offering" if field == "agent_id" else "no-such-slot"
+        raise ValidationFailed({field: message}, codes={field: code})
     matches.sort(key=lambda m: not is_free(m[0], timing, m[1]))
     return matches
 
@@ -338,7 +346,10 @@ async def confirm_request(ctx: BookingContext, booking: BookingRecord) -> Bookin
 
 async def set_outcome(ctx: BookingContext, booking: BookingRecord, outcome: str) -> BookingRecord:
     if outcome not in OUTCOMES:
-        raise ValidationFailed({"status": "Le statut doit être « done » ou « no-show »."})
+        raise ValidationFailed(
+            {"status": "Le statut doit être « done » ou « no-show »."},
+            codes={"status": "not-allowed"},
+        )
     if booking.status == "cancelled":
         raise ApiError(409, "not-active", "Ce rendez-vous a été annulé.")
     async with ctx.database.transaction() as tx:

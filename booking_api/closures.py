@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from booking_api.db import Connection, Database, UniqueViolation
 from booking_api.errors import ApiError
 from booking_api.public_holidays import (
-    CALENDAR_LABELS,
     DEFAULT_CALENDAR,
     public_holidays,
 )
-
-MAX_AHEAD_DAYS = 731  # closures are planned up to two years ahead
-MAX_LABEL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,40 +27,6 @@ class ClosureDay:
 
     def public(self) -> dict[str, Any]:
         return {"date": self.day.isoformat(), "label": self.label}
-
-
-def parse_closure_day(
-    body: dict[str, Any], errors: dict[str, str], today: date
-) -> ClosureDay | None:
-    """``date`` (YYYY-MM-DD, today or later) and a ``label`` saying why."""
-    value = body.get("date")
-    day: date | None = None
-    try:
-        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        errors["date"] = "Date attendue au format AAAA-MM-JJ."
-    elif day < today:
-        errors["date"] = "Cette date est déjà passée."
-    elif day > today + timedelta(days=MAX_AHEAD_DAYS):
-        errors["date"] = "Une fermeture se prévoit au plus deux ans à l’avance."
-    label = body.get("label")
-    if not isinstance(label, str) or not label.strip():
-        errors["label"] = "Indiquez la raison de la fermeture (ex. pont, grève)."
-    elif len(label.strip()) > MAX_LABEL:
-        errors["label"] = f"{MAX_LABEL} caractères au plus."
-    if errors or day is None or not isinstance(label, str):
-        return None
-    return ClosureDay(day, label.strip())
-
-
-def parse_calendar(body: dict[str, Any], errors: dict[str, str]) -> str | None:
-    code = body.get("holiday_calendar")
-    if not isinstance(code, str) or code not in CALENDAR_LABELS:
-        errors["holiday_calendar"] = "Calendrier possible : " + ", ".join(CALENDAR_LABELS) + "."
-        return None
-    return code
 
 
 async def holiday_calendar(db: Database | Connection, organisation_id: str) -> str:

@@ -12,8 +12,9 @@ before and ``FUTURE_YEARS`` after today (Paris), edges included. Why those figur
 - Both are far from what ``datetime`` can hold (years 1 to 9999), so the slot engine's
   "next day" and the Paris/UTC conversions can never overflow on an accepted date.
 
-A malformed value is a field error among the others (422, as before); a well-formed
-date outside the window stops the request at once with a 400 naming the field.
+A malformed value is a field error among the others (422); a well-formed date outside
+the window is a field error coded ``date-out-of-range`` that stops the request with a
+400 naming the field (``field_errors``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ PAST_YEARS = 10
 FUTURE_YEARS = 5
 
 
+OUT_OF_RANGE = "date-out-of-range"
+
+
 class DateOutOfRange(ApiError):
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(
-            400, "date-out-of-range", "Date hors de la période acceptée.", {field: message}
-        )
+        super().__init__(400, OUT_OF_RANGE, "Date hors de la période acceptée.", {field: message})
 
 
 def _years_from(day: date, years: int) -> date:
@@ -50,28 +52,26 @@ def accepted_window(today: date | None = None) -> tuple[date, date]:
     return _years_from(today, -PAST_YEARS), _years_from(today, FUTURE_YEARS)
 
 
-def _check(day: date, field: str) -> None:
+def _check(day: date) -> None:
     first, last = accepted_window()
     if not first <= day <= last:
-        raise DateOutOfRange(
-            field,
+        raise validation.invalid(
+            OUT_OF_RANGE,
             f"Date attendue entre le {first.isoformat()} et le {last.isoformat()} "
             f"(au plus {PAST_YEARS} ans en arrière et {FUTURE_YEARS} ans à l’avance).",
         )
 
 
-def parse_date(value: Any, field: str, errors: dict[str, str]) -> date | None:
+def day(value: Any) -> date:
     """A YYYY-MM-DD day within the window."""
-    day = validation.parse_date(value, field, errors)
-    if day is not None:
-        _check(day, field)
-    return day
+    checked = validation.day(value)
+    _check(checked)
+    return checked
 
 
-def parse_instant(value: Any, field: str, errors: dict[str, str]) -> datetime | None:
+def instant(value: Any) -> datetime:
     """An ISO 8601 date-time within the window (its date as written is checked, before
     any conversion: a time zone moves it by a day at most)."""
-    instant = validation.parse_instant(value, field, errors)
-    if instant is not None:
-        _check(instant.date(), field)
-    return instant
+    checked = validation.instant(value)
+    _check(checked.date())
+    return checked

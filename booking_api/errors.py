@@ -13,7 +13,10 @@ log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
-    """An error the client can act on: HTTP status, stable code, French message."""
+    """An error the client can act on: HTTP status, stable code, French message, and
+    per field a French message (``fields``, path -> message) and the same with a machine
+    code (``field_errors``) that the pages translate. A field without a code of its own
+    carries the error's code (``invalid`` for a validation error)."""
 
     def __init__(
         self,
@@ -22,6 +25,8 @@ class ApiError(Exception):
         message: str,
         fields: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        codes: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -29,19 +34,32 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields
         self.headers = headers
+        self.codes = codes or {}
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
         if self.fields is not None:
             body["fields"] = self.fields
+            fallback = "invalid" if self.code == VALIDATION else self.code
+            body["field_errors"] = [
+                {"field": field, "code": self.codes.get(field, fallback), "message": message}
+                for field, message in self.fields.items()
+            ]
         return body
+
+
+VALIDATION = "validation"
 
 
 class ValidationFailed(ApiError):
     def __init__(
-        self, fields: dict[str, str], message: str = "Certaines informations sont invalides."
+        self,
+        fields: dict[str, str],
+        message: str = "Certaines informations sont invalides.",
+        *,
+        codes: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(422, "validation", message, fields)
+        super().__init__(422, VALIDATION, message, fields, codes=codes)
 
 
 def not_found(message: str = "Ressource introuvable.") -> ApiError:

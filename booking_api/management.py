@@ -12,27 +12,9 @@ from typing import Any
 
 from booking_api.auth import AccountExists, insert_user
 from booking_api.bookings import OPEN
-from booking_api.catalogue import CHANNELS
 from booking_api.db import Database, Row
 from booking_api.errors import ApiError, not_found
 from booking_api.tokens import new_id
-from booking_api.validation import (
-    parse_bool,
-    parse_email,
-    parse_int,
-    parse_password,
-    required_text,
-)
-
-# Bounds of a motif's settings; durations and buffers count in the slot engine's
-# 5-minute blocks so that neighbouring slots never share a block.
-MOTIF_LIMITS = {
-    "duration_min": (5, 480, 5),
-    "notice_min": (0, 60 * 24 * 60, 5),
-    "horizon_days": (1, 365, 1),
-    "buffer_min": (0, 240, 5),
-}
-MOTIF_DEFAULTS = {"notice_min": 60, "horizon_days": 60, "buffer_min": 0, "needs_review": False}
 
 
 def email_taken() -> ApiError:
@@ -92,10 +74,6 @@ async def service_of_organisation(db: Database, service_id: str, organisation_id
     return row
 
 
-def parse_service(body: dict[str, Any], errors: dict[str, str]) -> str | None:
-    return required_text(body.get("name"), "name", errors)
-
-
 async def create_service(db: Database, organisation_id: str, name: str) -> dict[str, Any]:
     service_id = new_id()
     await db.execute(
@@ -112,38 +90,6 @@ async def rename_service(db: Database, service_id: str, name: str) -> None:
 
 
 # --- motifs ---------------------------------------------------------------------
-
-
-def parse_motif(body: dict[str, Any], errors: dict[str, str], *, partial: bool) -> dict[str, Any]:
-    """The motif fields present in ``body`` (all required but defaults when creating)."""
-    values: dict[str, Any] = {}
-    if "label" in body or not partial:
-        values["label"] = required_text(body.get("label"), "label", errors)
-    for field, (low, high, step) in MOTIF_LIMITS.items():
-        if field in body:
-            values[field] = parse_int(body[field], field, errors, low=low, high=high, step=step)
-        elif not partial:
-            if field in MOTIF_DEFAULTS:
-                values[field] = MOTIF_DEFAULTS[field]
-            else:
-                errors[field] = "Ce champ est obligatoire."
-    if "channels" in body or not partial:
-        channels = body.get("channels")
-        if (
-            not isinstance(channels, list)
-            or not channels
-            or any(c not in CHANNELS for c in channels)
-            or len(set(channels)) != len(channels)
-        ):
-            errors["channels"] = "Un ou plusieurs canaux parmi : " + ", ".join(CHANNELS) + "."
-        else:
-            values["channels"] = [c for c in CHANNELS if c in channels]
-    for field in ("needs_review", "active"):
-        if field in body:
-            values[field] = parse_bool(body[field], field, errors)
-        elif not partial:
-            values[field] = MOTIF_DEFAULTS.get(field, True)
-    return values
 
 
 async def motif_of_organisation(db: Database, motif_id: str, organisation_id: str) -> Row:
@@ -228,14 +174,6 @@ async def list_agents(db: Database, organisation_id: str) -> list[dict[str, Any]
     return result
 
 
-def parse_new_account(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    return {
-        "name": required_text(body.get("name"), "name", errors),
-        "email": parse_email(body.get("email"), "email", errors),
-        "password": parse_password(body.get("password"), "password", errors),
-    }
-
-
 async def create_account(
     db: Database,
     organisation_id: str,
@@ -289,17 +227,6 @@ async def update_account(
                 await tx.execute("DELETE FROM sessions WHERE user_id = ?", user_id)
 
 
-def parse_account_change(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    changes: dict[str, Any] = {"name": None, "service_id": None, "active": None}
-    if "name" in body:
-        changes["name"] = required_text(body.get("name"), "name", errors)
-    if "active" in body:
-        changes["active"] = parse_bool(body.get("active"), "active", errors)
-    if "service_id" in body:
-        changes["service_id"] = required_text(body.get("service_id"), "service_id", errors)
-    return changes
-
-
 # --- partner points -------------------------------------------------------------
 
 
@@ -321,17 +248,6 @@ async def list_partner_points(db: Database, organisation_id: str) -> list[dict[s
         }
         for p in points
     ]
-
-
-def parse_partner_point(
-    body: dict[str, Any], errors: dict[str, str], *, partial: bool
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if "name" in body or not partial:
-        values["name"] = required_text(body.get("name"), "name", errors)
-    if "address" in body or not partial:
-        values["address"] = required_text(body.get("address"), "address", errors, 500)
-    return values
 
 
 async def point_of_organisation(db: Database, point_id: str, organisation_id: str) -> Row:

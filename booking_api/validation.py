@@ -1,48 +1,83 @@
-"""Reading and checking request fields, each error a French sentence keyed by field path."""
+"""Checks of single request values: each returns the value as the service keeps it, or
+raises a field error with a machine code (the pages translate it) and a French sentence
+(what a client without translations shows).
+
+The request models (``api_requests``) call these checks field by field; a field the
+request leaves out reaches its check as :data:`MISSING`, so each field says in its own
+words that it is required.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
-from booking_api.booking_records import Citizen
-from booking_api.errors import ValidationFailed
+from pydantic_core import PydanticCustomError
+
 from booking_api.slots import PARIS
+
+
+class _Missing:
+    """A field the request does not carry (``null`` is a value, and may say otherwise)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 .\-()]{6,25}$")
+EMAIL_PATTERN = _EMAIL.pattern
+PHONE_PATTERN = _PHONE.pattern
 # A name fits a greeting line and a calendar entry; the longest French civil names
 # (several given names, a double surname) stay well under this.
 MAX_NAME = 100
+MAX_TEXT = 200
+MAX_EMAIL = 254
+MAX_PHONE = 30
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
 _NOT_IN_A_NAME = ("://", "www.", "@", "<", ">", "{", "}", "\\")
 
 
-def parse_date(value: Any, field: str, errors: dict[str, str]) -> date | None:
+def invalid(code: str, message: str, *, at: str | None = None) -> PydanticCustomError:
+    """A field error. ``at`` names the field it belongs to when a check of one field
+    judges another (the path from the model the check belongs to)."""
+    return PydanticCustomError(code, message, {"at": at} if at else None)
+
+
+def _present(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+_NOT_A_DATE = "Date attendue au format AAAA-MM-JJ."
+_NOT_AN_INSTANT = "Date et heure attendues (ISO 8601, ex. 2026-11-24T09:30:00+01:00)."
+
+
+def day(value: Any) -> date:
+    """A YYYY-MM-DD day."""
     if not isinstance(value, str):
-        errors[field] = "Date attendue au format AAAA-MM-JJ."
-        return None
+        raise invalid("not-a-date", _NOT_A_DATE)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors[field] = "Date attendue au format AAAA-MM-JJ."
-        return None
+        raise invalid("not-a-date", _NOT_A_DATE) from None
 
 
-def parse_instant(value: Any, field: str, errors: dict[str, str]) -> datetime | None:
+def instant(value: Any) -> datetime:
     """An ISO 8601 date-time; one without offset is read as Paris time."""
     if not isinstance(value, str) or not value:
-        errors[field] = "Date et heure attendues (ISO 8601, ex. 2026-11-24T09:30:00+01:00)."
-        return None
+        raise invalid("not-a-date-time", _NOT_AN_INSTANT)
     try:
-        instant = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        errors[field] = "Date et heure attendues (ISO 8601, ex. 2026-11-24T09:30:00+01:00)."
-        return None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=PARIS)
-    return instant
+        raise invalid("not-a-date-time", _NOT_AN_INSTANT) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=PARIS)
+    return parsed
 
 
 # Characters that break a line or change what a reader sees without showing themselves:
@@ -64,132 +99,97 @@ def _hidden_character(text: str, *, multiline: bool) -> str | None:
     return None
 
 
-def optional_text(
-    value: Any,
-    field: str,
-    errors: dict[str, str],
-    max_len: int = 200,
-    *,
-    multiline: bool = False,
-) -> str | None:
+def text(value: Any, max_len: int = MAX_TEXT, *, multiline: bool = False) -> str | None:
     """Free text from outside: one line (or lines, when ``multiline``) of printable
-    characters, NFC-normalised and stripped, at most ``max_len`` characters."""
+    characters, NFC-normalised and stripped, at most ``max_len`` characters; ``None``
+    when absent or blank."""
+    value = _present(value)
     if value is None:
         return None
     if not isinstance(value, str):
-        errors[field] = "Texte attendu."
-        return None
+        raise invalid("not-text", "Texte attendu.")
     value = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
     if len(value) > max_len:
-        errors[field] = f"{max_len} caractères au plus."
-        return None
+        raise invalid("too-long", f"{max_len} caractères au plus.")
     hidden = _hidden_character(value, multiline=multiline)
     if hidden is not None:
-        errors[field] = (
+        message = (
             "Une seule ligne, sans caractère de contrôle."
             if not multiline
             else "Caractère de contrôle non autorisé."
-        ) + f" (U+{ord(hidden):04X})"
-        return None
+        )
+        raise invalid("control-character", f"{message} (U+{ord(hidden):04X})")
     return value or None
 
 
-def parse_person_name(value: Any, field: str, errors: dict[str, str]) -> str | None:
+def required_text(
+    value: Any, max_len: int = MAX_TEXT, message: str = "Ce champ est obligatoire."
+) -> str:
+    checked = text(value, max_len)
+    if checked is None:
+        raise invalid("required", message)
+    return checked
+
+
+def person_name(value: Any) -> str:
     """A person's name as people write it: letters, spaces, hyphens, apostrophes, dots;
     not an address, a link or markup, which have no place in a greeting line."""
-    name = optional_text(value, field, errors, MAX_NAME)
-    if name is None:
-        if field not in errors:
-            errors[field] = "Le nom est obligatoire."
-        return None
+    name = required_text(value, MAX_NAME, "Le nom est obligatoire.")
     if not any(unicodedata.category(c).startswith("L") for c in name):
-        errors[field] = "Le nom doit contenir au moins une lettre."
-        return None
+        raise invalid("no-letter", "Le nom doit contenir au moins une lettre.")
     lowered = name.lower()
     if any(mark in lowered for mark in _NOT_IN_A_NAME):
-        errors[field] = "Indiquez seulement un nom (pas d’adresse, de lien ni de balise)."
-        return None
+        raise invalid(
+            "not-a-name", "Indiquez seulement un nom (pas d’adresse, de lien ni de balise)."
+        )
     return name
 
 
-def parse_citizen(
-    value: Any, errors: dict[str, str], *, require_contact: bool = True
-) -> Citizen | None:
-    if not isinstance(value, dict):
-        errors["citizen"] = "Les coordonnées de l’usager sont obligatoires."
-        return None
-    name = parse_person_name(value.get("name"), "citizen.name", errors)
-    email = optional_text(value.get("email"), "citizen.email", errors, 254)
+def contact_email(value: Any) -> str | None:
+    """A citizen's email, if given; kept in lower case."""
+    email = text(value, MAX_EMAIL)
     if email is not None and not _EMAIL.match(email):
-        errors["citizen.email"] = "Adresse email invalide."
-    phone = optional_text(value.get("phone"), "citizen.phone", errors, 30)
-    if phone is not None and not _PHONE.match(phone):
-        errors["citizen.phone"] = "Numéro de téléphone invalide."
-    if (
-        require_contact
-        and email is None
-        and phone is None
-        and "citizen.email" not in errors
-        and "citizen.phone" not in errors
-    ):
-        errors["citizen.email"] = "Indiquez une adresse email ou un numéro de téléphone."
-    if any(key.startswith("citizen") for key in errors):
-        return None
-    assert name is not None
-    return Citizen(name=name, email=email.lower() if email else None, phone=phone)
-
-
-def raise_if(errors: dict[str, str]) -> None:
-    if errors:
-        raise ValidationFailed(errors)
-
-
-def required_text(value: Any, field: str, errors: dict[str, str], max_len: int = 200) -> str | None:
-    text = optional_text(value, field, errors, max_len)
-    if text is None and field not in errors:
-        errors[field] = "Ce champ est obligatoire."
-    return text
-
-
-def parse_int(
-    value: Any, field: str, errors: dict[str, str], *, low: int, high: int, step: int = 1
-) -> int | None:
-    """A whole number within ``[low, high]``, a multiple of ``step``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        errors[field] = "Nombre entier attendu."
-        return None
-    if not low <= value <= high:
-        errors[field] = f"Valeur attendue entre {low} et {high}."
-        return None
-    if value % step:
-        errors[field] = f"Valeur attendue par pas de {step}."
-        return None
-    return value
-
-
-def parse_bool(value: Any, field: str, errors: dict[str, str]) -> bool | None:
-    if not isinstance(value, bool):
-        errors[field] = "Vrai ou faux attendu (true / false)."
-        return None
-    return value
-
-
-def parse_email(value: Any, field: str, errors: dict[str, str]) -> str | None:
-    email = required_text(value, field, errors, 254)
-    if email is not None and not _EMAIL.match(email):
-        errors[field] = "Adresse email invalide."
-        return None
+        raise invalid("invalid-email", "Adresse email invalide.")
     return email.lower() if email else None
 
 
-MIN_PASSWORD = 10
+def contact_phone(value: Any) -> str | None:
+    phone = text(value, MAX_PHONE)
+    if phone is not None and not _PHONE.match(phone):
+        raise invalid("invalid-phone", "Numéro de téléphone invalide.")
+    return phone
 
 
-def parse_password(value: Any, field: str, errors: dict[str, str]) -> str | None:
+def email(value: Any) -> str:
+    """A staff account's email: required, kept in lower case."""
+    address = required_text(value, MAX_EMAIL)
+    if not _EMAIL.match(address):
+        raise invalid("invalid-email", "Adresse email invalide.")
+    return address.lower()
+
+
+def password(value: Any) -> str:
     if not isinstance(value, str) or len(value) < MIN_PASSWORD:
-        errors[field] = f"Mot de passe de {MIN_PASSWORD} caractères au moins."
-        return None
-    if len(value) > 256:
-        errors[field] = "256 caractères au plus."
-        return None
+        raise invalid("too-short", f"Mot de passe de {MIN_PASSWORD} caractères au moins.")
+    if len(value) > MAX_PASSWORD:
+        raise invalid("too-long", f"{MAX_PASSWORD} caractères au plus.")
+    return value
+
+
+def whole_number(value: Any, *, low: int, high: int, step: int = 1) -> int:
+    """A whole number within ``[low, high]``, a multiple of ``step``."""
+    if value is MISSING:
+        raise invalid("required", "Ce champ est obligatoire.")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid("not-an-integer", "Nombre entier attendu.")
+    if not low <= value <= high:
+        raise invalid("out-of-range", f"Valeur attendue entre {low} et {high}.")
+    if value % step:
+        raise invalid("wrong-step", f"Valeur attendue par pas de {step}.")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise invalid("not-a-boolean", "Vrai ou faux attendu (true / false).")
     return value

@@ -8,11 +8,22 @@ from typing import Any
 from aiohttp import web
 
 from booking_api import management
+from booking_api.api_requests import (
+    AccountChange,
+    AgentChange,
+    MotifChange,
+    NewAccount,
+    NewAgent,
+    NewMotif,
+    NewPartnerPoint,
+    PartnerPointChange,
+    ServiceName,
+)
 from booking_api.auth import User, require_user
 from booking_api.context import context_of
 from booking_api.db import Database
 from booking_api.errors import ApiError, json_body
-from booking_api.validation import raise_if
+from booking_api.field_errors import FieldErrors, read
 
 routes = web.RouteTableDef()
 
@@ -36,10 +47,7 @@ async def services(request: web.Request) -> web.Response:
 @routes.post("/admin/services")
 async def create_service(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
-    errors: dict[str, str] = {}
-    name = management.parse_service(await json_body(request), errors)
-    raise_if(errors)
-    assert name is not None
+    name = read(ServiceName, await json_body(request)).name
     return web.json_response(await management.create_service(db, org, name), status=201)
 
 
@@ -47,10 +55,7 @@ async def create_service(request: web.Request) -> web.Response:
 async def rename_service(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
     service = await management.service_of_organisation(db, request.match_info["service_id"], org)
-    errors: dict[str, str] = {}
-    name = management.parse_service(await json_body(request), errors)
-    raise_if(errors)
-    assert name is not None
+    name = read(ServiceName, await json_body(request)).name
     await management.rename_service(db, service["id"], name)
     return web.json_response({"id": service["id"], "name": name})
 
@@ -59,9 +64,7 @@ async def rename_service(request: web.Request) -> web.Response:
 async def create_motif(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
     service = await management.service_of_organisation(db, request.match_info["service_id"], org)
-    errors: dict[str, str] = {}
-    values = management.parse_motif(await json_body(request), errors, partial=False)
-    raise_if(errors)
+    values = read(NewMotif, await json_body(request)).values()
     return web.json_response(await management.create_motif(db, service["id"], values), status=201)
 
 
@@ -70,9 +73,7 @@ async def update_motif(request: web.Request) -> web.Response:
     """Change any field; ``active: false`` withdraws the motif from booking."""
     _user, org, db = await _admin(request)
     motif = await management.motif_of_organisation(db, request.match_info["motif_id"], org)
-    errors: dict[str, str] = {}
-    values = management.parse_motif(await json_body(request), errors, partial=True)
-    raise_if(errors)
+    values = read(MotifChange, await json_body(request)).values()
     return web.json_response(await management.update_motif(db, motif["id"], values))
 
 
@@ -89,19 +90,18 @@ async def agents(request: web.Request) -> web.Response:
 async def create_agent(request: web.Request) -> web.Response:
     """A new agent of one of the organisation's services, with weekday office hours."""
     _user, org, db = await _admin(request)
-    body = await json_body(request)
-    errors: dict[str, str] = {}
-    account = management.parse_new_account(body, errors)
-    service_id = body.get("service_id")
-    if not isinstance(service_id, str) or not service_id:
-        errors["service_id"] = "Choisissez le service du conseiller."
-    raise_if(errors)
-    assert isinstance(service_id, str)
+    agent = read(NewAgent, await json_body(request))
+    service_id = agent.service_id
+    account = agent.model_dump(include={"name", "email", "password"})
     try:
         await management.service_of_organisation(db, service_id, org)
     except ApiError as exc:
         raise ApiError(
-            422, "validation", "Service inconnu.", {"service_id": "Service inconnu."}
+            422,
+            "validation",
+            "Service inconnu.",
+            {"service_id": "Service inconnu."},
+            codes={"service_id": "unknown"},
         ) from exc
     created = await management.create_account(db, org, account, role="agent", service_id=service_id)
     return web.json_response(created, status=201)
@@ -114,8 +114,9 @@ async def update_agent(request: web.Request) -> web.Response:
     agent = await management.account_of_organisation(
         db, request.match_info["user_id"], org, "agent"
     )
-    errors: dict[str, str] = {}
-    changes = management.parse_account_change(await json_body(request), errors)
+    errors = FieldErrors()
+    change = errors.read(AgentChange, await json_body(request))
+    changes = _account_changes(change)
     if changes["service_id"] is not None:
         row = await db.fetch_one(
             "SELECT id FROM services WHERE id = ? AND organisation_id = ?",
@@ -123,14 +124,24 @@ async def update_agent(request: web.Request) -> web.Response:
             org,
         )
         if row is None:
-            errors["service_id"] = "Service inconnu."
-    raise_if(errors)
+            errors.add("service_id", "unknown", "Service inconnu.")
+    errors.raise_if_any()
     await management.update_account(db, agent["id"], **changes)
     if changes["active"] is not None:
         await context_of(request).queue_hub.notify()
     return web.json_response(
         await management.account_of_organisation(db, agent["id"], org, "agent")
     )
+
+
+def _account_changes(change: AccountChange | None) -> dict[str, Any]:
+    """What ``management.update_account`` changes: ``None`` keeps a value."""
+    given = change.model_fields_set if change else set()
+    return {
+        "name": change.name if change and "name" in given else None,
+        "active": change.active if change and "active" in given else None,
+        "service_id": getattr(change, "service_id", None) if change else None,
+    }
 
 
 # --- partner points and their staff -------------------------------------------------
@@ -145,9 +156,7 @@ async def partner_points(request: web.Request) -> web.Response:
 @routes.post("/admin/partner-points")
 async def create_partner_point(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
-    errors: dict[str, str] = {}
-    values = management.parse_partner_point(await json_body(request), errors, partial=False)
-    raise_if(errors)
+    values = read(NewPartnerPoint, await json_body(request)).values()
     return web.json_response(await management.create_partner_point(db, org, values), status=201)
 
 
@@ -155,9 +164,7 @@ async def create_partner_point(request: web.Request) -> web.Response:
 async def update_partner_point(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
     point = await management.point_of_organisation(db, request.match_info["point_id"], org)
-    errors: dict[str, str] = {}
-    values = management.parse_partner_point(await json_body(request), errors, partial=True)
-    raise_if(errors)
+    values = read(PartnerPointChange, await json_body(request)).values()
     await management.update_partner_point(db, point["id"], values)
     updated = await management.point_of_organisation(db, point["id"], org)
     return web.json_response(dict(updated))
@@ -167,9 +174,7 @@ async def update_partner_point(request: web.Request) -> web.Response:
 async def create_partner_staff(request: web.Request) -> web.Response:
     _user, org, db = await _admin(request)
     point = await management.point_of_organisation(db, request.match_info["point_id"], org)
-    errors: dict[str, str] = {}
-    account = management.parse_new_account(await json_body(request), errors)
-    raise_if(errors)
+    account = read(NewAccount, await json_body(request)).model_dump()
     created = await management.create_account(
         db, org, account, role="partner", partner_point_id=point["id"]
     )
@@ -187,11 +192,11 @@ async def update_partner_staff(request: web.Request) -> web.Response:
     if account["partner_point_id"] != point["id"]:
         raise ApiError(404, "not-found", "Compte introuvable.")
     body: dict[str, Any] = await json_body(request)
-    errors: dict[str, str] = {}
-    changes = management.parse_account_change(body, errors)
+    errors = FieldErrors()
+    changes = _account_changes(errors.read(AccountChange, body))
     if "service_id" in body:
-        errors["service_id"] = "Un compte d’accueil n’a pas de service."
-    raise_if(errors)
+        errors.add("service_id", "not-allowed", "Un compte d’accueil n’a pas de service.")
+    errors.raise_if_any()
     await management.update_account(db, account["id"], **changes)
     return web.json_response(
         await management.account_of_organisation(db, account["id"], org, "partner")

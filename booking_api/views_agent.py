@@ -10,6 +10,7 @@ from aiohttp import web
 
 from booking_api import links
 from booking_api.access import ensure_access
+from booking_api.api_requests import DayQuery, Outcome
 from booking_api.auth import require_user
 from booking_api.bookings import (
     cancel_booking,
@@ -20,11 +21,11 @@ from booking_api.bookings import (
 )
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
-from booking_api.date_window import parse_date
 from booking_api.errors import ApiError, json_body
+from booking_api.field_errors import read
 from booking_api.join_gate import join_window, refusal_for
 from booking_api.slots import PARIS
-from booking_api.validation import raise_if
+from booking_api.views_public import query_of
 
 routes = web.RouteTableDef()
 
@@ -39,12 +40,7 @@ _CLOSED = {
 @routes.get("/agent/agenda")
 async def agenda(request: web.Request) -> web.Response:
     user = await require_user(request, "agent", "admin")
-    errors: dict[str, str] = {}
-    day = parse_date(
-        request.query.get("date", datetime.now(PARIS).date().isoformat()), "date", errors
-    )
-    raise_if(errors)
-    assert day is not None
+    day = read(DayQuery, query_of(request)).date or datetime.now(PARIS).date()
     lo, hi = paris_day_bounds(day, day)
     db = context_of(request).database
     if user.role == "admin":
@@ -95,7 +91,7 @@ async def outcome(request: web.Request) -> web.Response:
         user, await load_booking(ctx.database, request.match_info["booking_id"])
     )
     body = await json_body(request)
-    record = await set_outcome(ctx, booking, str(body.get("status", "")))
+    record = await set_outcome(ctx, booking, read(Outcome, body).status)
     return web.json_response(record.public())
 
 

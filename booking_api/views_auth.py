@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from booking_api import auth
+from booking_api.api_requests import Login
 from booking_api.client_address import client_address
 from booking_api.context import context_of
 from booking_api.errors import json_body, unauthorised
-from booking_api.validation import raise_if
+from booking_api.field_errors import read
 
 routes = web.RouteTableDef()
 
@@ -17,14 +18,8 @@ routes = web.RouteTableDef()
 async def login(request: web.Request) -> web.Response:
     ctx = context_of(request)
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not email.strip():
-        errors["email"] = "L’adresse email est obligatoire."
-    if not isinstance(password, str) or not password:
-        errors["password"] = "Le mot de passe est obligatoire."
-    raise_if(errors)
-    assert isinstance(email, str) and isinstance(password, str)
+    credentials = read(Login, body)
+    email, password = credentials.email, credentials.password
     user, token = await auth.login(
         ctx, email, password, client_address(request, ctx.config.trusted_proxies)
     )

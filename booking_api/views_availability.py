@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from booking_api import availability
+from booking_api.api_requests import NewAbsence, WeeklyRule, WeeklyRules
 from booking_api.auth import User, require_user
 from booking_api.context import context_of
 from booking_api.errors import forbidden, json_body, not_found
-from booking_api.validation import raise_if
+from booking_api.field_errors import FieldErrors, read
 
 routes = web.RouteTableDef()
 
@@ -57,17 +59,34 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(await _view(request, await _agent_of(request, user)))
 
 
+def _sound_rules(value: Any) -> dict[int, availability.Rule]:
+    """The ranges of the request that are right on their own, by their index."""
+    sound: dict[int, availability.Rule] = {}
+    for index, item in enumerate(value if isinstance(value, list) else []):
+        try:
+            rule = WeeklyRule.model_validate(item)
+        except ValidationError:
+            continue
+        sound[index] = availability.Rule(rule.weekday, rule.start, rule.end)
+    return sound
+
+
 @routes.put("/agents/{agent_id}/availability")
 async def replace_rules(request: web.Request) -> web.Response:
     """Replace the whole weekly timetable (``rules``: weekday 0-6, ``start``/``end`` HH:MM)."""
     user = await require_user(request, "agent", "admin")
     agent = await _agent_of(request, user)
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    rules = availability.parse_rules(body.get("rules"), errors)
-    raise_if(errors)
+    errors = FieldErrors()
+    errors.read(WeeklyRules, body)
+    # Overlaps are told among the ranges that are right on their own, beside the errors.
+    rules = _sound_rules(body.get("rules"))
+    for index, message in availability.overlaps(rules).items():
+        errors.add(f"rules.{index}.start", "overlap", message)
+    errors.raise_if_any()
+    ordered = availability.in_week_order(list(rules.values()))
     ctx = context_of(request)
-    await availability.replace_rules(ctx.database, agent["id"], rules)
+    await availability.replace_rules(ctx.database, agent["id"], ordered)
     await ctx.queue_hub.notify()  # who may take a waiting call may have changed
     return web.json_response(await _view(request, agent))
 
@@ -78,10 +97,10 @@ async def add_absence(request: web.Request) -> web.Response:
     user = await require_user(request, "agent", "admin")
     agent = await _agent_of(request, user)
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    absence = availability.parse_absence(body, errors, datetime.now(UTC))
-    raise_if(errors)
-    assert absence is not None
+    asked = read(NewAbsence, body, now=datetime.now(UTC))
+    absence = availability.NewAbsence(
+        asked.start.astimezone(UTC), asked.end.astimezone(UTC), asked.reason or ""
+    )
     ctx = context_of(request)
     created = await availability.add_absence(ctx.database, agent["id"], absence)
     conflicts = await availability.appointments_during(ctx.database, agent["id"], absence)

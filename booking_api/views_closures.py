@@ -14,15 +14,17 @@ from typing import Any
 from aiohttp import web
 
 from booking_api import closures
+from booking_api.api_requests import ClosureDay as ClosureDayRequest
+from booking_api.api_requests import HolidayCalendar
 from booking_api.auth import require_user
 from booking_api.bookings import OPEN, list_bookings
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
 from booking_api.db import Database
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found
+from booking_api.field_errors import read
 from booking_api.public_holidays import CALENDAR_LABELS, public_holidays
 from booking_api.slots import PARIS, to_paris_iso
-from booking_api.validation import raise_if
 
 routes = web.RouteTableDef()
 
@@ -99,10 +101,7 @@ async def show(request: web.Request) -> web.Response:
 async def set_calendar(request: web.Request) -> web.Response:
     """Choose the public-holiday calendar; lists appointments on holidays it adds."""
     organisation_id, db = await _admin(request)
-    errors: dict[str, str] = {}
-    code = closures.parse_calendar(await json_body(request), errors)
-    raise_if(errors)
-    assert code is not None
+    code = read(HolidayCalendar, await json_body(request)).holiday_calendar
     today = _today()
     last = today + timedelta(days=SHOWN_DAYS)
     before = public_holidays(await closures.holiday_calendar(db, organisation_id), today, last)
@@ -117,10 +116,8 @@ async def set_calendar(request: web.Request) -> web.Response:
 async def add_day(request: web.Request) -> web.Response:
     """Close the organisation on a day (``date``, ``label``)."""
     organisation_id, db = await _admin(request)
-    errors: dict[str, str] = {}
-    closure = closures.parse_closure_day(await json_body(request), errors, _today())
-    raise_if(errors)
-    assert closure is not None
+    asked = read(ClosureDayRequest, await json_body(request), today=_today())
+    closure = closures.ClosureDay(asked.date, asked.label)
     await closures.add_closure_day(db, organisation_id, closure)
     conflicts = await appointments_on(db, organisation_id, [closure.day])
     await context_of(request).queue_hub.notify()
@@ -133,7 +130,9 @@ async def remove_day(request: web.Request) -> web.Response:
     try:
         day = date.fromisoformat(request.match_info["day"])
     except ValueError as exc:
-        raise ValidationFailed({"date": "Date attendue au format AAAA-MM-JJ."}) from exc
+        raise ValidationFailed(
+            {"date": "Date attendue au format AAAA-MM-JJ."}, codes={"date": "not-a-date"}
+        ) from exc
     if not await closures.remove_closure_day(db, organisation_id, day):
         raise not_found("Jour de fermeture introuvable.")
     await context_of(request).queue_hub.notify()

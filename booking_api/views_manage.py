@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from booking_api import links
+from booking_api.api_requests import Reschedule
 from booking_api.bookings import (
     ACTIVE,
     OPEN,
@@ -17,9 +18,8 @@ from booking_api.bookings import (
 )
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
-from booking_api.date_window import parse_instant
 from booking_api.errors import ApiError, json_body, not_found
-from booking_api.validation import raise_if
+from booking_api.field_errors import read
 
 routes = web.RouteTableDef()
 
@@ -63,10 +63,7 @@ async def manage_reschedule(request: web.Request) -> web.Response:
     ctx = context_of(request)
     booking = await _booking(request)
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    start = parse_instant(body.get("start"), "start", errors)
-    raise_if(errors)
-    assert start is not None
+    start = read(Reschedule, body).start
     if booking.start <= datetime.now(UTC):
         raise ApiError(409, "too-late", "Ce rendez-vous a déjà commencé.")
     motif = await get_motif(ctx.database, booking.motif_id)

@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from booking_api import auth, links
 from booking_api.access import ensure_access
+from booking_api.api_requests import Survey
 from booking_api.booking_records import BookingRecord
 from booking_api.bookings import load_booking
 from booking_api.context import context_of
@@ -29,11 +30,10 @@ from booking_api.documents import (
     store_bytes,
 )
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found, unauthorised
+from booking_api.field_errors import read
 from booking_api.tokens import hash_secret, new_id
-from booking_api.validation import optional_text, raise_if
 
 routes = web.RouteTableDef()
-MAX_COMMENT = 1000
 
 
 async def _participant(request: web.Request) -> tuple[BookingRecord, str]:
@@ -174,14 +174,8 @@ async def answer_survey(request: web.Request) -> web.Response:
     if who != "citizen":
         raise ApiError(403, "forbidden", "Seul l’usager répond à l’enquête.")
     body = await json_body(request)
-    score = body.get("score")
-    errors: dict[str, str] = {}
-    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        errors["score"] = "Note entière de 1 à 5 attendue."
-    comment = optional_text(
-        body.get("comment"), "comment", errors, MAX_COMMENT, multiline=True
-    )
-    raise_if(errors)
+    answer = read(Survey, body)
+    score, comment = answer.score, answer.comment
     db = context_of(request).database
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM survey_answers WHERE booking_id = ?", booking.id)

@@ -7,19 +7,16 @@ from typing import Any
 
 from aiohttp import web
 
+from booking_api.api_requests import NewBooking as NewBookingRequest
+from booking_api.api_requests import SlotsQuery
+from booking_api.booking_records import Citizen
 from booking_api.bookings import NewBooking, create_booking
 from booking_api.catalogue import agent_calendars, get_motif, list_services
 from booking_api.client_address import client_address
 from booking_api.context import context_of
-from booking_api.date_window import parse_date, parse_instant
 from booking_api.errors import ValidationFailed, json_body, not_found
-from booking_api.mail_text import LOCALES
+from booking_api.field_errors import FieldErrors, read
 from booking_api.slots import PARIS, free_slots, to_paris_iso
-from booking_api.validation import (
-    optional_text,
-    parse_citizen,
-    raise_if,
-)
 
 MAX_SLOT_RANGE_DAYS = 62
 
@@ -37,19 +34,17 @@ async def motif_slots(request: web.Request) -> web.Response:
     motif = await get_motif(db, request.match_info["motif_id"])
     if motif is None:
         raise not_found("Motif inconnu.")
-    today = datetime.now(PARIS).date()
-    errors: dict[str, str] = {}
-    first = parse_date(request.query.get("from", today.isoformat()), "from", errors)
-    last = None
-    if first is not None:
-        default_last = first + timedelta(days=13)
-        last = parse_date(request.query.get("to", default_last.isoformat()), "to", errors)
-    raise_if(errors)
-    assert first is not None and last is not None
+    query = read(SlotsQuery, query_of(request))
+    first = query.from_ or datetime.now(PARIS).date()
+    last = query.to or first + timedelta(days=13)
     if last < first:
-        raise ValidationFailed({"to": "La date de fin précède la date de début."})
+        raise ValidationFailed(
+            {"to": "La date de fin précède la date de début."}, codes={"to": "end-before-start"}
+        )
     if (last - first).days >= MAX_SLOT_RANGE_DAYS:
-        raise ValidationFailed({"to": f"{MAX_SLOT_RANGE_DAYS} jours au plus."})
+        raise ValidationFailed(
+            {"to": f"{MAX_SLOT_RANGE_DAYS} jours au plus."}, codes={"to": "range-too-long"}
+        )
     calendars = await agent_calendars(db, motif.service_id, first, last)
     slots = free_slots(motif.timing, calendars, first, last, datetime.now(UTC))
     return web.json_response(
@@ -64,43 +59,45 @@ async def motif_slots(request: web.Request) -> web.Response:
     )
 
 
+def query_of(request: web.Request) -> dict[str, str]:
+    """The query's parameters, the first of each name."""
+    return {name: request.query[name] for name in request.query}
+
+
 async def parse_new_booking(
-    request: web.Request, body: dict[str, Any], *, require_contact: bool = True
+    request: web.Request,
+    body: dict[str, Any],
+    *,
+    model: type[NewBookingRequest] = NewBookingRequest,
+    require_contact: bool = True,
+    errors: FieldErrors | None = None,
 ) -> NewBooking:
-    """Fields common to every way of booking; field errors all reported at once."""
+    """Fields common to every way of booking; field errors all reported at once, with
+    those ``errors`` already holds."""
     db = context_of(request).database
-    errors: dict[str, str] = {}
+    errors = errors or FieldErrors()
+    new = errors.read(model, body, require_contact=require_contact)
     motif = None
-    motif_id = body.get("motif_id")
-    if not isinstance(motif_id, str) or not motif_id:
-        errors["motif_id"] = "Le motif est obligatoire."
-    else:
+    motif_id = new.motif_id if new else body.get("motif_id")
+    if isinstance(motif_id, str) and motif_id and "motif_id" not in errors:
         motif = await get_motif(db, motif_id)
         if motif is None:
-            errors["motif_id"] = "Motif inconnu."
-    start = parse_instant(body.get("start"), "start", errors)
-    agent_id = body.get("agent_id")
-    if agent_id is not None and not isinstance(agent_id, str):
-        errors["agent_id"] = "Identifiant de conseiller invalide."
-    citizen = parse_citizen(body.get("citizen"), errors, require_contact=require_contact)
-    locale = optional_text(body.get("locale"), "locale", errors) or "fr"
-    if locale not in LOCALES:
-        errors["locale"] = "Langue prise en charge : fr ou en."
-    channel = optional_text(body.get("channel"), "channel", errors)
-    if motif is not None:
+            errors.add("motif_id", "unknown", "Motif inconnu.")
+    channel = new.channel if new else None
+    if motif is not None and new is not None:
         if channel is None:
             channel = "video" if motif.video else motif.channels[0]
         elif channel not in motif.channels:
-            errors["channel"] = "Ce motif n’est pas proposé sur ce canal."
-    raise_if(errors)
-    assert motif is not None and start is not None and citizen is not None and channel
+            errors.add("channel", "not-offered", "Ce motif n’est pas proposé sur ce canal.")
+    errors.raise_if_any()
+    assert new is not None and motif is not None and channel
     return NewBooking(
         motif=motif,
-        start=start.astimezone(UTC),
-        agent_id=agent_id,
-        citizen=citizen,
+        start=new.start.astimezone(UTC),
+        agent_id=new.agent_id,
+        citizen=Citizen(new.citizen.name, new.citizen.email, new.citizen.phone),
         channel=channel,
-        locale=locale,
+        locale=new.locale,
     )
 
 

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from booking_api import links, queue
+from booking_api.api_requests import QueueRequest
 from booking_api.auth import require_user, session_user
 from booking_api.availability import is_available
 from booking_api.bookings import load_booking
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
 from booking_api.errors import ApiError, ValidationFailed, json_body, not_found
-from booking_api.validation import parse_person_name, raise_if
+from booking_api.field_errors import FieldErrors
 
 routes = web.RouteTableDef()
 KEEPALIVE_S = 15.0
@@ -25,24 +26,27 @@ KEEPALIVE_S = 15.0
 async def ask_for_call_now(request: web.Request) -> web.Response:
     ctx = context_of(request)
     body = await json_body(request)
-    errors: dict[str, str] = {}
+    errors = FieldErrors()
+    asked = errors.read(QueueRequest, body)
     motif = None
     if isinstance(body.get("motif_id"), str):
         motif = await get_motif(ctx.database, body["motif_id"])
     if motif is None:
-        errors["motif_id"] = "Motif inconnu."
+        errors.add("motif_id", "unknown", "Motif inconnu.")
     elif not motif.video:
-        errors["motif_id"] = "Ce motif n’est pas proposé en visio."
-    citizen = body.get("citizen") if isinstance(body.get("citizen"), dict) else {}
-    name = parse_person_name(citizen.get("name"), "citizen.name", errors)
-    raise_if(errors)
-    assert motif is not None and name is not None
+        errors.add("motif_id", "not-offered", "Ce motif n’est pas proposé en visio.")
+    errors.raise_if_any()
+    assert motif is not None and asked is not None
+    name = asked.citizen.name
     partner_point_id = None
     user = await session_user(request)
     if user is not None and user.role == "partner":
         await require_user(request, "partner")  # CSRF check for the session
-        if body.get("consent") is not True:
-            raise ValidationFailed({"consent": "Le consentement de l’usager est obligatoire."})
+        if not asked.consent:
+            raise ValidationFailed(
+                {"consent": "Le consentement de l’usager est obligatoire."},
+                codes={"consent": "consent-required"},
+            )
         partner_point_id = user.partner_point_id
     _request_id, wait_token = await queue.enqueue(ctx.database, motif, name, partner_point_id)
     await ctx.queue_hub.notify()

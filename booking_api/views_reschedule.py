@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from booking_api.access import ensure_access
+from booking_api.api_requests import StaffReschedule
 from booking_api.auth import require_user
 from booking_api.bookings import load_booking, reschedule_booking
 from booking_api.catalogue import get_motif
 from booking_api.context import context_of
-from booking_api.date_window import parse_instant
 from booking_api.errors import ApiError, json_body
-from booking_api.validation import raise_if
+from booking_api.field_errors import read
 
 routes = web.RouteTableDef()
 
@@ -32,13 +32,8 @@ async def _reschedule(request: web.Request, *roles: str) -> web.Response:
         user, await load_booking(ctx.database, request.match_info["booking_id"])
     )
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    start = parse_instant(body.get("start"), "start", errors)
-    agent_id = body.get("agent_id")
-    if agent_id is not None and (not isinstance(agent_id, str) or not agent_id):
-        errors["agent_id"] = "Identifiant de conseiller invalide."
-    raise_if(errors)
-    assert start is not None
+    move = read(StaffReschedule, body)
+    start, agent_id = move.start, move.agent_id
     now = datetime.now(UTC)
     if booking.start <= now:
         raise ApiError(409, "too-late", "Ce rendez-vous a déjà commencé.")

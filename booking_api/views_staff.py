@@ -10,15 +10,15 @@ from typing import Any
 from aiohttp import web
 
 from booking_api import links, statistics
+from booking_api.api_requests import DayQuery, PartnerBooking, StatsQuery
 from booking_api.auth import require_user
 from booking_api.bookings import create_booking, list_bookings
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
-from booking_api.date_window import parse_date
 from booking_api.errors import ValidationFailed, json_body, not_found
+from booking_api.field_errors import FieldErrors, read
 from booking_api.slots import PARIS
-from booking_api.validation import raise_if
-from booking_api.views_public import created_response, parse_new_booking
+from booking_api.views_public import created_response, parse_new_booking, query_of
 
 routes = web.RouteTableDef()
 
@@ -43,15 +43,16 @@ async def book_as_partner(request: web.Request) -> web.Response:
     details must not stand in for the citizen's."""
     user = await require_user(request, "partner")
     body = await json_body(request)
-    errors: dict[str, str] = {}
-    if body.get("consent") is not True:
-        errors["consent"] = "Le consentement de l’usager est obligatoire (consent: true)."
+    errors = FieldErrors()
     citizen = body.get("citizen")
     if isinstance(citizen, dict) and str(citizen.get("email", "")).strip().lower() == user.email:
-        errors["citizen.email"] = "Indiquez l’email de l’usager, pas celui de l’accueil."
-    raise_if(errors)
+        errors.add(
+            "citizen.email", "staff-email", "Indiquez l’email de l’usager, pas celui de l’accueil."
+        )
     # A citizen without equipment may have neither email nor phone: the point hosts the call.
-    new = await parse_new_booking(request, body, require_contact=False)
+    new = await parse_new_booking(
+        request, body, model=PartnerBooking, require_contact=False, errors=errors
+    )
     if new.motif.organisation_id != user.organisation_id:
         raise not_found("Motif inconnu.")
     new = dataclasses.replace(
@@ -69,12 +70,7 @@ async def partner_day(request: web.Request) -> web.Response:
     """The day's bookings made at the staff's partner point, each with a join link the
     point opens on its device for the citizen."""
     user = await require_user(request, "partner")
-    errors: dict[str, str] = {}
-    day = parse_date(
-        request.query.get("date", datetime.now(PARIS).date().isoformat()), "date", errors
-    )
-    raise_if(errors)
-    assert day is not None
+    day = read(DayQuery, query_of(request)).date or datetime.now(PARIS).date()
     lo, hi = paris_day_bounds(day, day)
     ctx = context_of(request)
     bookings = await list_bookings(
@@ -96,22 +92,15 @@ async def partner_day(request: web.Request) -> web.Response:
 @routes.get("/stats")
 async def stats(request: web.Request) -> web.StreamResponse:
     user = await require_user(request, "admin", "agent", "partner")
-    errors: dict[str, str] = {}
+    query = read(StatsQuery, query_of(request))
     today = datetime.now(PARIS).date()
-    first = parse_date(
-        request.query.get("from", (today - timedelta(days=30)).isoformat()), "from", errors
-    )
-    last = parse_date(request.query.get("to", today.isoformat()), "to", errors)
-    group_by = request.query.get("group_by", "motif")
-    if group_by not in statistics.GROUPS:
-        errors["group_by"] = "Regroupement possible : " + ", ".join(statistics.GROUPS) + "."
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        errors["format"] = "Format possible : json ou csv."
-    raise_if(errors)
-    assert first is not None and last is not None
+    first = query.from_ or today - timedelta(days=30)
+    last = query.to or today
+    group_by, fmt = query.group_by, query.format
     if last < first:
-        raise ValidationFailed({"to": "La date de fin précède la date de début."})
+        raise ValidationFailed(
+            {"to": "La date de fin précède la date de début."}, codes={"to": "end-before-start"}
+        )
     lo, hi = paris_day_bounds(first, last)
     scope: tuple[str, str | None]
     if user.role == "admin":

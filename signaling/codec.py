@@ -23,7 +23,28 @@ def decode_text(data: str) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise FrameRefused("bad-frame", "frame is not valid JSON") from exc
+    if "\\u" in data and _has_lone_surrogate(value):
+        # JSON's \ud800 escape is the one way to a string no UTF-8 can carry: echoed in a
+        # chat or a ref, it would fail every socket it is written to, the sender's too.
+        raise FrameRefused("bad-frame", "frame holds a lone UTF-16 surrogate (\\ud800-\\udfff)")
     return _as_frame(value)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    pending = [value]
+    while pending:  # iterative: a deep frame cannot exhaust the stack
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def decode_binary(data: bytes) -> dict[str, Any]:

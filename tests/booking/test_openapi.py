@@ -12,7 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from booking_api import BookingConfig, create_app
+from booking_api import BookingConfig, api_requests, create_app
+from booking_api.openapi import openapi_document
+from booking_api.openapi_operations import REF, DocumentSchema
 from tests.booking.conftest import bookable_slots, booking_body, first_free_slot
 from visioguichet.join_token import JoinTokenSigner
 
@@ -183,3 +185,55 @@ async def test_answers_match_their_documented_schemas(booking_client: Any) -> No
         validator = _validator(document, _response_schema(document, method, path, status))
         errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(answer)]
         assert errors == [], f"{method.upper()} {path}: {errors}"
+
+
+async def test_the_served_document_is_generated_from_the_request_models(
+    booking_client: Any,
+) -> None:
+    """What is served is what the models generate: a body the handler reads through a
+    model is documented by that model's own schema."""
+    client = await booking_client()
+    served = await _document(client)
+    assert served == json.loads(json.dumps(openapi_document()))
+    bodies = {
+        (method, path): operation["requestBody"]["content"]["application/json"]["schema"]
+        for path, item in served["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    }
+    assert bodies[("post", "/bookings")] == {"$ref": "#/components/schemas/NewBooking"}
+    generated = api_requests.NewBooking.model_json_schema(
+        ref_template=REF, schema_generator=DocumentSchema
+    )
+    citizen = generated.pop("$defs")["Citizen"]
+    assert served["components"]["schemas"]["NewBooking"] == generated
+    assert served["components"]["schemas"]["Citizen"] == citizen
+    assert citizen["required"] == ["name"]
+    assert citizen["properties"]["email"]["type"] == ["string", "null"]
+
+
+async def test_field_errors_carry_a_code_and_a_path_as_documented(booking_client: Any) -> None:
+    """Each field at fault keeps its French message in ``fields`` and is listed in
+    ``field_errors`` with a machine code the pages translate; the answer matches the
+    documented Error schema."""
+    client = await booking_client()
+    document = await _document(client)
+    start = (await first_free_slot(client))["start"]
+    body = booking_body(start, name="Jeanne\u202eDupont", email="jeanne@")
+    response = await client.post("/api/bookings", json=body)
+    assert response.status == 422
+    answer = await response.json()
+    codes = {e["field"]: e["code"] for e in answer["field_errors"]}
+    assert codes == {"citizen.name": "control-character", "citizen.email": "invalid-email"}
+    assert {e["field"]: e["message"] for e in answer["field_errors"]} == answer["fields"]
+    validator = _validator(document, _response_schema(document, "post", "/bookings", 422))
+    assert [e.message for e in validator.iter_errors(answer)] == []
+
+    missing = await client.post("/api/bookings", json={"start": start})
+    codes = {e["field"]: e["code"] for e in (await missing.json())["field_errors"]}
+    assert codes == {"motif_id": "required", "citizen": "required"}
+
+    too_far = await client.get("/api/motifs/demo-motif-info/slots", params={"from": "9999-12-31"})
+    assert too_far.status == 400
+    error = (await too_far.json())["field_errors"][0]
+    assert (error["field"], error["code"]) == ("from", "date-out-of-range")

@@ -123,3 +123,21 @@ async def test_stats_count_frames_connections_and_errors_by_code(
     assert stats["frames_in"] == 3
     assert stats["frames_out"] >= 3
     assert stats["errors"] == {"unknown-type": 1}
+
+
+def test_a_text_frame_with_a_lone_surrogate_is_refused_as_bad_frame() -> None:
+    from signaling.codec import decode_text
+    from signaling.errors import FrameRefused
+
+    for frame in (
+        '{"type": "chat", "text": "a\\ud800b"}',
+        '{"type": "chat", "text": "ok", "id": "\\udfff"}',
+        '{"type": "file", "x": [{"y": ["\\ud83d"]}]}',
+    ):
+        try:
+            decode_text(frame)
+        except FrameRefused as refused:
+            assert refused.code == "bad-frame"
+        else:
+            raise AssertionError(f"accepted {frame}")
+    assert decode_text('{"type": "chat", "text": "\\ud83d\\ude00"}')["text"] == "😀"
