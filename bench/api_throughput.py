@@ -12,8 +12,9 @@ it with an aiohttp client for a fixed time per case:
   name and a bad email: the validation path alone, answered 422.
 
 The server runs in its own process so the client's work is not counted against it;
-each figure is the server's throughput with that many requests in flight. Prints one
-JSON line per case.
+each figure is the server's throughput with that many requests in flight, and the
+server process's CPU time per request (steadier than the rate on a shared machine).
+Prints one JSON line per case.
 """
 
 from __future__ import annotations
@@ -70,11 +71,18 @@ async def _wait_up(session: aiohttp.ClientSession, base: str, within_s: float = 
     raise RuntimeError("the booking server did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _drive(
     session: aiohttp.ClientSession,
     request: Any,
     seconds: float,
     concurrency: int,
+    server_pid: int,
 ) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     stop = time.monotonic() + seconds
@@ -86,19 +94,24 @@ async def _drive(
                 await response.read()
                 statuses[response.status] += 1
 
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), _cpu_seconds(server_pid)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, _cpu_seconds(server_pid) - cpu_before
     total = sum(statuses.values())
     return {
         "requests": total,
         "seconds": round(elapsed, 2),
         "req_per_s": round(total / elapsed, 1),
+        # On a shared machine the rate follows the other load; the server's own CPU
+        # time per request does much less so.
+        "server_cpu_ms_per_request": round(1000 * cpu / max(total, 1), 3),
         "statuses": dict(sorted(statuses.items())),
     }
 
 
-async def measure(base: str, seconds: float, concurrency: int) -> list[dict[str, Any]]:
+async def measure(
+    base: str, seconds: float, concurrency: int, server_pid: int
+) -> list[dict[str, Any]]:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         await _wait_up(session, base)
@@ -139,7 +152,7 @@ async def measure(base: str, seconds: float, concurrency: int) -> list[dict[str,
             ("book", book_request),
             ("book-invalid", invalid_request),
         ):
-            result = await _drive(session, request, seconds, concurrency)
+            result = await _drive(session, request, seconds, concurrency, server_pid)
             results.append({"case": name, "concurrency": concurrency, **result})
             print(json.dumps(results[-1]), flush=True)
         return results
@@ -172,7 +185,9 @@ def main() -> None:
             stderr=subprocess.DEVNULL,  # drown the figures
         )
         try:
-            asyncio.run(measure(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+            asyncio.run(
+                measure(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, server.pid)
+            )
         finally:
             server.terminate()
             server.wait(timeout=10)
