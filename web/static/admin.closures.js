@@ -2,7 +2,7 @@
 // days (a "pont", a strike day). No slot is offered on those days. Closing a day that
 // already has appointments lists them, with whom to contact, so they can be moved.
 import { api, ApiError } from "./api.js";
-import { lang, locale } from "./i18n.js";
+import { fieldErrors, lang, locale } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT = {
@@ -126,7 +126,7 @@ async function load() {
 /** Report a failure; puts a 422/409's field messages by their fields. */
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) { onUnauthorised(); return; }
-  const fields = err instanceof ApiError ? err.body.fields : null;
+  const fields = err instanceof ApiError && err.body.fields ? fieldErrors(err.body) : null;
   say(fields ? tr("fix") : (err instanceof ApiError && err.body.message) || tr("error"), "error");
   let first = null;
   for (const [field, message] of Object.entries(fields || {})) {

@@ -4,7 +4,7 @@
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
 import { rerenderClosures, setupClosures } from "./admin.closures.js";
 import { rerenderManagement, setupManagement } from "./admin.manage.js";
-import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
+import { applyI18n, fieldErrors, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const COLUMNS = ["group", "booked", "honoured", "no_shows", "cancelled", "lead_time_hours", "call_duration_min", "audio_only_share", "survey_score"];
@@ -101,7 +101,7 @@ async function load() {
     render();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
-    $("status").textContent = err instanceof ApiError && err.body.fields ? Object.values(err.body.fields).join(" ") : t("common.error");
+    $("status").textContent = err instanceof ApiError && err.body.fields ? Object.values(fieldErrors(err.body)).join(" ") : t("common.error");
   }
 }
 

@@ -2,7 +2,7 @@
 // staff accounts. Every form reports the server's field messages next to the field.
 import { api, ApiError } from "./api.js";
 import { editAvailabilityOf, rerenderAvailability } from "./agent.availability.js";
-import { t } from "./i18n.js";
+import { fieldErrors, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const MOTIF_NUMBERS = ["duration_min", "notice_min", "horizon_days", "buffer_min"];
@@ -46,7 +46,7 @@ async function attempt(form, prefix, request, done) {
     return result;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) { onUnauthorised(); return null; }
-    const fields = err instanceof ApiError ? err.body.fields : null;
+    const fields = err instanceof ApiError && err.body.fields ? fieldErrors(err.body) : null;
     say(fields ? t("mgmt.fix") : (err instanceof ApiError && err.body.message) || t("common.error"), "error");
     let first = null;
     for (const [field, message] of Object.entries(fields || {})) {

@@ -2,7 +2,7 @@
 // own (agent console); an administrator edits an agent of the organisation (admin console).
 // Times are Paris wall-clock times; an end of 00:00 means midnight (the whole evening).
 import { api, ApiError } from "./api.js";
-import { locale, t } from "./i18n.js";
+import { fieldErrors, locale, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const DAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -126,7 +126,7 @@ function showView(view) {
 /** Report a failed request; returns the field messages of a 422, if any. */
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) { onUnauthorised(); return null; }
-  const fields = err instanceof ApiError ? err.body.fields : null;
+  const fields = err instanceof ApiError && err.body.fields ? fieldErrors(err.body) : null;
   say(fields ? t("avail.fix") : t("common.error"), "error");
   return fields || null;
 }

@@ -3,7 +3,7 @@
 // the citizen is mailed the new time. An agent picks among their own free slots; an
 // administrator among every agent's of the service.
 import { api, ApiError } from "./api.js";
-import { lang, locale } from "./i18n.js";
+import { fieldErrors, lang, locale } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT = {
@@ -90,7 +90,7 @@ async function moveTo(slot) {
     await onMoved(tr("moved", { when }));
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return onUnauthorised();
-    const fields = err instanceof ApiError ? err.body.fields : null;
+    const fields = err instanceof ApiError && err.body.fields ? fieldErrors(err.body) : null;
     const message = fields ? Object.values(fields).join(" ") : (err instanceof ApiError && err.body.message) || tr("error");
     await showSlots(); // the slot may just have gone to someone else
     $("move-status").textContent = message;

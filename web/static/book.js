@@ -1,6 +1,6 @@
 // Public booking flow: service → motif (video) → day & slot → contact → summary → confirmation.
 import { api, ApiError, isoDay } from "./api.js";
-import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
+import { applyI18n, fieldErrors, locale, setupLanguageSwitch, t } from "./i18n.js";
 
 const WINDOW_DAYS = 14;
 const state = { services: [], service: null, motif: null, from: new Date(), slots: [], day: null, slot: null, contact: null, booking: null, step: "service" };
@@ -212,7 +212,7 @@ async function confirm() {
       show("slot");
       alarm(t("book.taken"));
     } else if (err instanceof ApiError && err.status === 422) {
-      const { first, elsewhere } = showServerFieldErrors(err.body.fields);
+      const { first, elsewhere } = showServerFieldErrors(fieldErrors(err.body));
       if (first) { show("contact"); alarm(t("book.fix")); $(first).focus(); }
       else alarm(elsewhere.join(" ") || t("common.error"));
     } else {

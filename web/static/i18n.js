@@ -623,6 +623,51 @@ const DICT = {
     "survey.need": "Choose a score from 1 to 5.",
     "survey.thanks": "Thank you for your opinion.",
     "survey.link": "Give your opinion on this appointment",
+    // Server field errors by their code (field_errors[].code); French pages show the
+    // server's own sentence. {n} and {m} are the figures of that sentence, {char} the
+    // character it names (U+202E).
+    "field.required": "This field is required.",
+    "field.not-text": "Text expected.",
+    "field.too-long": "{n} characters at most.",
+    "field.too-short": "At least {n} characters.",
+    "field.control-character": "Remove the control or invisible character ({char}).",
+    "field.no-letter": "The name must contain at least one letter.",
+    "field.not-a-name": "Give only a name (no address, link or markup).",
+    "field.invalid-email": "Invalid email address.",
+    "field.invalid-phone": "Invalid phone number.",
+    "field.contact-required": "Give an email address or a phone number.",
+    "field.not-a-date": "Date expected as YYYY-MM-DD.",
+    "field.not-a-date-time": "Date and time expected (ISO 8601, e.g. 2026-11-24T09:30:00+01:00).",
+    "field.date-out-of-range": "This date is outside the accepted period.",
+    "field.not-an-integer": "Whole number expected.",
+    "field.out-of-range": "Value expected from {n} to {m}.",
+    "field.wrong-step": "Value expected in steps of {n}.",
+    "field.not-a-boolean": "True or false expected.",
+    "field.not-allowed": "This value is not accepted.",
+    "field.unknown": "Unknown: choose another one.",
+    "field.not-offered": "Not offered for this motif.",
+    "field.not-an-id": "Invalid identifier.",
+    "field.consent-required": "The citizen's consent is required.",
+    "field.staff-email": "Give the citizen's email, not the front desk's.",
+    "field.end-before-start": "The end must come after the start.",
+    "field.overlap": "This range overlaps another range of the same day.",
+    "field.not-a-time": "Time expected as HH:MM (00:00 to 24:00).",
+    "field.not-a-weekday": "Day expected from 0 (Monday) to 6 (Sunday).",
+    "field.not-a-list": "A list of time ranges is expected.",
+    "field.not-an-object": "A time range is expected (weekday, start, end).",
+    "field.too-many": "{n} ranges at most.",
+    "field.already-ended": "This absence has already ended.",
+    "field.in-the-past": "This date has already passed.",
+    "field.too-far-ahead": "A closure is planned at most two years ahead.",
+    "field.range-too-long": "{n} days at most.",
+    "field.slot-past": "This time has already passed.",
+    "field.slot-too-soon": "This time is too close: book at least {n} minutes ahead.",
+    "field.slot-too-far": "This time is too far ahead: at most {n} days ahead.",
+    "field.service-closed": "The service is closed that day (public holiday or closure).",
+    "field.no-such-slot": "No appointment starts at this time for this motif.",
+    "field.agent-not-offering": "This officer does not handle this motif.",
+    "field.email-taken": "An account already exists with this address.",
+    "field.closure-exists": "This day is already a closure day.",
   },
 };
 
@@ -648,6 +693,25 @@ export function applyI18n(root = document) {
       el.setAttribute(attr.trim(), t(key.trim()));
     }
   }
+}
+
+/**
+ * The server's field errors as {path: message} in the reader's language. Each entry of
+ * field_errors is translated by its code (key "field.<code>"); the server's French
+ * sentence stays when the page is in French, or when the code has no translation.
+ */
+export function fieldErrors(body) {
+  const messages = { ...(body?.fields || {}) };
+  if (lang === "fr") return messages;
+  for (const error of body?.field_errors || []) {
+    const key = `field.${error.code}`;
+    if (!DICT[lang][key]) continue;
+    const text = String(error.message || "");
+    const [n, m] = (text.replace(/U\+[0-9A-F]+/g, "").match(/\d+/g) || []);
+    const char = (text.match(/U\+[0-9A-F]+/) || [""])[0];
+    messages[error.field] = t(key, { n, m, char });
+  }
+  return messages;
 }
 
 export function locale() { return lang === "fr" ? "fr-FR" : "en-GB"; }

@@ -1,6 +1,6 @@
 // Partner point console: book for a consenting citizen, or ask for an immediate call.
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
-import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
+import { applyI18n, fieldErrors, locale, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 2000;
@@ -37,7 +37,7 @@ function readForm() {
 
 function showServerErrors(err) {
   if (err instanceof ApiError && err.status === 401) return toLogin();
-  const fields = err instanceof ApiError ? err.body.fields : null;
+  const fields = err instanceof ApiError && err.body.fields ? fieldErrors(err.body) : null;
   let shown = false;
   for (const [path, message] of Object.entries(fields || {})) shown = setError(path.replace(/^citizen\./, ""), message) || shown;
   $("alert").textContent = shown ? t("book.fix") : err instanceof ApiError && err.status === 409 ? t("book.taken") : t("common.error");
