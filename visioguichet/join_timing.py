@@ -23,7 +23,8 @@ MAX_PENDING = 4096
 
 class JoinTimer:
     """Starts a clock at a join's first admission check and stops it at the participant's
-    ``participant-joined`` event. Lobby joins are left out: their time is the host's."""
+    ``participant-joined`` event. Guests with a lobby token are left out: most wait for
+    a host to let them in, and that wait is not the service's."""
 
     def __init__(
         self, observe: Callable[[float], None], *, clock: Callable[[], float] = time.time

@@ -189,8 +189,8 @@ class ServiceMetrics:
         self.join_seconds = Histogram(
             "visioguichet_join_seconds",
             "Seconds from a valid join token's admission check to its participant entering "
-            "the room (joined frame sent, others told); joins that wait in a lobby are not "
-            "counted",
+            "the room (joined frame sent, others told); guests' joins with a lobby token "
+            "are not counted (they wait for a host)",
             buckets=JOIN_BUCKETS_S,
             registry=self.registry,
         )
