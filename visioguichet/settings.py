@@ -93,6 +93,21 @@ def parse_rate(text: str) -> float:
     return value
 
 
+def parse_nodes(text: str) -> int:
+    """``auto`` (one node per core this process may run on) or a count from 1."""
+    if text.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0))
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of nodes or auto, got {text!r}"
+        ) from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 node or more, got {value}")
+    return value
+
+
 def parse_switch(text: str) -> bool:
     """An environment variable's on/off (a flag on the command line is just present)."""
     value = text.strip().lower()
@@ -247,6 +262,27 @@ class Settings:
             repeatable=True,
             flag="--trusted-proxy",
         ),
+    )
+    nodes: int = field(
+        default=1,
+        metadata=option(
+            "node processes on this machine, one per core with auto; from 2, --redis-url "
+            "and a PostgreSQL --database-url are needed",
+            parse_nodes,
+            metavar="N|auto",
+        ),
+    )
+    node_id: str | None = field(
+        default=None,
+        metadata=option(
+            "this node's name among several (metrics label, room registry); "
+            "default: the host name, and its number under --nodes"
+        ),
+    )
+    redis_url: str | None = field(
+        default=None,
+        metadata=option("redis://host:port/db holding the room registry of several nodes"),
+        repr=False,
     )
     metrics_token: str | None = field(
         default=None,
