@@ -44,7 +44,7 @@ pytestmark = [
 SHORT: dict[str, Callable[..., Metrics]] = {
     "unshaped": functools.partial(run_unshaped, observe_s=15.0),
     "lift_cap_320": functools.partial(run_lift_cap, observe_s=8.0),
-    "down_400": run_downlink_cap(400_000, observe_s=12.0),
+    "down_400": run_downlink_cap(400_000, observe_s=20.0),  # its probes come after 11-16 s
     "down_300": run_downlink_cap(300_000, observe_s=15.0),
     "down_60": functools.partial(run_cap_60_then_lift, capped_s=8.0, lifted_s=18.0),
     "up_150": functools.partial(run_uplink_cap, settle_s=5.0, observe_s=6.0),
