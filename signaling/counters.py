@@ -15,5 +15,6 @@ class SignalingCounters:
     frames_in: int = 0
     frames_out: int = 0
     frames_dropped: int = 0  # droppable frames (quality, active-speaker) a full queue refused
+    frames_unencodable: int = 0  # frames the codec could not write (dropped, logged)
     connections_total: int = 0
     errors: Counter[str] = field(default_factory=Counter)  # error code -> frames sent

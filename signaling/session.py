@@ -317,10 +317,19 @@ class Session:
                     await self.ws.close(code=item.code)
                 return
             try:
-                if self.binary:
-                    await self.ws.send_bytes(codec.encode_binary(item))
-                else:
-                    await self.ws.send_str(codec.encode_text(item))
+                binary = codec.encode_binary(item) if self.binary else None
+                text = None if self.binary else codec.encode_text(item)
+            except Exception:
+                # a frame that cannot be encoded is dropped, never the whole writer:
+                # the connection would stay open and silent for good
+                self._counters.frames_unencodable += 1
+                log.exception("signaling_frame_not_encodable", frame_type=item.get("type"))
+                continue
+            try:
+                if binary is not None:
+                    await self.ws.send_bytes(binary)
+                elif text is not None:
+                    await self.ws.send_str(text)
             except (ConnectionError, RuntimeError):
                 return
             self._counters.frames_out += 1

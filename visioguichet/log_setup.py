@@ -29,6 +29,9 @@ def configure_logging(*, fmt: str = "console", level: str = "info") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_secrets,
+        # an exception logged in production keeps its type, message and frames (as
+        # structured data in JSON; the console renderer prints its own traceback)
+        *([structlog.processors.dict_tracebacks] if fmt == "json" else []),
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
