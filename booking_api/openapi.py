@@ -116,8 +116,11 @@ def _paths(ops: Operations) -> dict[str, Any]:
                 "Download one document",
                 None,
                 answer={
-                    "description": "The document",
-                    "content": {"application/octet-stream": {}},
+                    "description": "The document, with the type of its content",
+                    "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("application/pdf", "image/png", "image/jpeg")
+                    },
                 },
                 path=(*booking_id, "file_id"),
                 errors=staff,
