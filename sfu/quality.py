@@ -42,6 +42,10 @@ MIN_PACKETS_FOR_NACK_LOSS = 10
 # receiver reports and NACKs cover its start-up); its loss counts after this
 LOSS_GRACE_S = 2.0
 REPORT_LOSS_WINDOW_S = 2.5
+# after a step down the new layer starts with a keyframe, a burst that a small policer
+# queue drops and a delay-based estimator takes for overuse: feedback about the new
+# layer counts from this long after the switch (within the selector's DOWN_SETTLE_S)
+SETTLE_AFTER_SWITCH_S = 1.0
 SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
 
 
@@ -258,6 +262,8 @@ class LinkQuality:
         if any(c.current_layer != c.target_layer for c in videos):
             return  # still waiting for a keyframe of a lower layer
         switched_at = max((c.switched_at for c in videos), default=0.0)
+        if now - switched_at < SETTLE_AFTER_SWITCH_S:
+            return  # the new layer's keyframe burst is still what the feedback is about
         self._window.forget_before(switched_at)
         if all(c.reported_since_switch() for c in videos) or self._window.enough_video():
             self._selector.feedback_after_step()
