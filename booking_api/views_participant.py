@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from booking_api import auth, links
 from booking_api.access import ensure_access
@@ -74,29 +75,23 @@ async def upload_file(request: web.Request) -> web.Response:
         raise ValidationFailed(
             {"file": "Envoyez le document en multipart/form-data (champ « file »)."}
         )
-    reader = await request.multipart()
-    part = await reader.next()
-    while part is not None and getattr(part, "name", None) != "file":
-        part = await reader.next()
-    if part is None or not isinstance(part, BodyPartReader) or not part.filename:
-        raise ValidationFailed({"file": "Aucun fichier reçu (champ « file »)."})
     quota = Quota(ctx.config.booking_files_max_count, ctx.config.booking_files_max_bytes)
-    room = await quota.ensure_room(ctx.database, booking.id)
-    limit = ctx.config.upload_max_bytes
-    data = bytearray()
-    while chunk := await part.read_chunk(65536):
-        data.extend(chunk)
-        if len(data) > limit:
-            raise ApiError(413, "too-large", f"Le document dépasse {limit // (1024 * 1024)} Mo.")
-        if len(data) > room:
-            raise quota.too_heavy()
+    try:
+        filename, data = await _read_file_part(request, quota, booking.id)
+    except (ValueError, BadHttpMessage) as exc:
+        # aiohttp's multipart reader raises these on a body from outside that does not
+        # hold what its headers say: no or another boundary, control characters or no
+        # colon in a part header, a line longer than it reads
+        raise ValidationFailed(
+            {"file": "Envoi illisible : envoyez le document en multipart/form-data."}
+        ) from exc
     kind = kind_of_content(bytes(data[:16]))
     if kind is None:
         raise ValidationFailed({"file": "Seuls les documents PDF, PNG et JPEG sont acceptés."})
     document = StoredDocument(
         id=new_id(),
         booking_id=booking.id,
-        name=clean_file_name(part.filename, kind),
+        name=clean_file_name(filename, kind),
         kind=kind,
         size=len(data),
         uploaded_by=who.split(":", 1)[0],
@@ -118,6 +113,29 @@ async def upload_file(request: web.Request) -> web.Response:
         },
         status=201,
     )
+
+
+async def _read_file_part(
+    request: web.Request, quota: Quota, booking_id: str
+) -> tuple[str, bytearray]:
+    """The ``file`` part's name and bytes, within the upload size and the quota."""
+    ctx = context_of(request)
+    reader = await request.multipart()
+    part = await reader.next()
+    while part is not None and getattr(part, "name", None) != "file":
+        part = await reader.next()
+    if part is None or not isinstance(part, BodyPartReader) or not part.filename:
+        raise ValidationFailed({"file": "Aucun fichier reçu (champ « file »)."})
+    room = await quota.ensure_room(ctx.database, booking_id)
+    limit = ctx.config.upload_max_bytes
+    data = bytearray()
+    while chunk := await part.read_chunk(65536):
+        data.extend(chunk)
+        if len(data) > limit:
+            raise ApiError(413, "too-large", f"Le document dépasse {limit // (1024 * 1024)} Mo.")
+        if len(data) > room:
+            raise quota.too_heavy()
+    return part.filename, data
 
 
 @routes.get("/bookings/{booking_id}/files")
