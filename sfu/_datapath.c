@@ -633,7 +633,7 @@ static PyTypeObject EgressType = {
 /* ------------------------------------------------------ VP8 payload descriptor --- */
 /*
  * Chrome names VP8 frames by PictureID and TL0PICIDX (RFC 7741 4.2), not by RTP
- * sequence numbers, and each simulcast layer starts both at a random value: forwarded
+ * sequence numbers, and each simulcast layer may start both at its own random value: forwarded
  * as they are, a layer switch is a jump its reference finder and frame buffer refuse
  * (seconds of frozen picture). A track renumbers them, as it renumbers sequence numbers:
  * after a rebase (Python sets each *_in to -1) the first packet carries last sent + 1,

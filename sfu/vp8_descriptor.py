@@ -1,7 +1,7 @@
 """The VP8 payload descriptor (RFC 7741 4.2): read it, and renumber its pictures.
 
 Chrome tells VP8 frames apart by PictureID and TL0PICIDX, not by RTP sequence numbers,
-and every simulcast layer starts both at a random value. Forwarded as they come, a
+and each simulcast layer may start both at its own random value. Forwarded as they come, a
 layer switch hands the receiver a jump in both, which its reference finder and frame
 buffer refuse: the picture froze for seconds after each switch. A consumer therefore
 renumbers them as it renumbers sequence numbers: after a rebase the first packet
