@@ -4,6 +4,7 @@ Uses ``sfu`` and a token verifier; never the booking side nor the composition.
 """
 
 from signaling.call_events import CallEvent, CallEventListener
+from signaling.cluster import Cluster, ClusterUnavailable, NodeInfo, NodeLoad
 from signaling.config import SignalingConfig
 from signaling.errors import ERROR_CODES, AdmissionRefused, FrameRefused, TokenRejected
 from signaling.routing import LocalRoomRouting, Mailbox, RoomRouting
@@ -15,10 +16,14 @@ __all__ = [
     "AdmissionRefused",
     "CallEvent",
     "CallEventListener",
+    "Cluster",
+    "ClusterUnavailable",
     "FrameRefused",
     "Grant",
     "LocalRoomRouting",
     "Mailbox",
+    "NodeInfo",
+    "NodeLoad",
     "RoomAdmission",
     "RoomRouting",
     "SignalingConfig",

@@ -45,6 +45,10 @@ class CallRooms:
     def __len__(self) -> int:
         return len(self._rooms)
 
+    def ids(self) -> list[str]:
+        """The rooms open here (with several nodes: those whose placement this node keeps)."""
+        return list(self._rooms)
+
     async def open(self, room_id: str, *, role: str) -> CallRoom:
         """The room's signalling state, opening it (and its SFU room) if needed."""
         if not self._opening:

@@ -32,6 +32,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         "no-usable-candidate",
         "ice-failed",
         "dtls-failed",
+        "node-lost",
     }
 )
 

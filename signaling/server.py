@@ -7,6 +7,12 @@ its parts and hands each what it needs, so no part imports this module: the
 connection a ``Session`` with the handlers, the ``OwnedTasks`` and the counters.
 ``close()`` cascades down: every connection (1001, so clients reconnect), the work
 they left running, every room's media, then the event dispatcher.
+
+With a ``Cluster`` (several nodes on Redis), a connection's first frame decides where
+it is served: a ``join`` whose room is placed on another node is relayed there
+(``relay.ClientRelay``), so a room's call state and SFU live on one node only, and
+sessions relayed here from other nodes run like local ones over a ``RelayedSocket``.
+Without one, nothing of that runs.
 """
 
 from __future__ import annotations
@@ -14,20 +20,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp import web
+import structlog
+from aiohttp import WSMsgType, web
 
 import sfu
 from signaling import codec
 from signaling.call_events import CallEventDispatcher, CallEventListener
 from signaling.call_room import CallRoom
 from signaling.call_rooms import CallRooms
+from signaling.cluster import Cluster, ClusterUnavailable, LocalCounts
 from signaling.config import SignalingConfig
 from signaling.counters import SignalingCounters
+from signaling.errors import FrameRefused, TokenRejected
 from signaling.handlers import FrameHandlers
 from signaling.owned_tasks import OwnedTasks
+from signaling.relay import ClientRelay, RelayedSocket
 from signaling.routing import LocalRoomRouting, RoomRouting
-from signaling.session import Session, SessionState
+from signaling.session import CLOSE_REFUSED, CLOSE_TRY_AGAIN_LATER, Session, SessionState
+from signaling.sockets import ClientSocket, PeekedSocket
 from signaling.verifier import RoomAdmission, TokenVerifier
+
+log = structlog.get_logger(__name__)
 
 
 class SignalingServer:
@@ -40,6 +53,7 @@ class SignalingServer:
         config: SignalingConfig = SignalingConfig(),  # noqa: B008 (frozen, shared safely)
         routing: RoomRouting | None = None,
         admission: RoomAdmission | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.sfu = sfu
         self.verifier = verifier
@@ -60,6 +74,10 @@ class SignalingServer:
         self._handler_tasks: set[asyncio.Task[Any]] = set()
         self._owned = OwnedTasks()
         self._closing = False
+        self._relays: set[ClientRelay] = set()
+        self.cluster = cluster
+        if cluster is not None:
+            cluster.attach(self)
 
     @property
     def admission(self) -> RoomAdmission | None:
@@ -83,6 +101,13 @@ class SignalingServer:
         if self._closing:
             await ws.close(code=1001)
             return ws
+        if self.cluster is None:
+            await self._run_session(ws)
+        else:
+            await self._route(ws, self.cluster)
+        return ws
+
+    async def _run_session(self, ws: ClientSocket) -> None:
         session = Session(
             ws,
             config=self.config,
@@ -101,7 +126,84 @@ class SignalingServer:
             self._sessions.discard(session)
             if task is not None:
                 self._handler_tasks.discard(task)
-        return ws
+
+    # --- several nodes ---------------------------------------------------------------
+
+    async def _route(self, ws: web.WebSocketResponse, cluster: Cluster) -> None:
+        """Serve here, or relay to the node the first frame's room is placed on."""
+        try:
+            first = await ws.receive(timeout=self.config.join_timeout_s)
+        except TimeoutError:
+            timeout = self.config.join_timeout_s
+            await _refuse(ws, FrameRefused("join-timeout", f"no valid join within {timeout:g} s"))
+            return
+        if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return
+        room = self._joined_room(first.data)
+        node = cluster.node_id
+        if room is not None:
+            try:
+                node = await cluster.place(room)
+            except ClusterUnavailable as exc:
+                log.warning("signaling_placement_failed", room=room, error=str(exc))
+                refusal = FrameRefused("node-lost", "the call cannot be reached now; rejoin")
+                await _refuse(ws, refusal, close_code=CLOSE_TRY_AGAIN_LATER)
+                return
+        if node == cluster.node_id:
+            await self._run_session(PeekedSocket(ws, first))
+            return
+        relay = ClientRelay(
+            cluster.relay,
+            ws,
+            target=node,
+            room=room or "",
+            queue_frames=self.config.send_queue_frames,
+        )
+        task = asyncio.current_task()
+        self._relays.add(relay)
+        if task is not None:
+            self._handler_tasks.add(task)
+        try:
+            await relay.run(first.data)
+        finally:
+            self._relays.discard(relay)
+            if task is not None:
+                self._handler_tasks.discard(task)
+
+    def _joined_room(self, data: str | bytes) -> str | None:
+        """The room a ``join`` frame's genuine token names; None for anything else (it is
+        served here, where the session refuses it as usual)."""
+        try:
+            frame = (
+                codec.decode_binary(data) if isinstance(data, bytes) else codec.decode_text(data)
+            )
+        except FrameRefused:
+            return None
+        if frame.get("type") != "join":
+            return None
+        try:
+            return self.verifier.verify(frame.get("token")).room
+        except TokenRejected:
+            return None
+
+    def run_relayed(self, socket: RelayedSocket) -> None:
+        """A participant whose WebSocket another node holds joins a room here."""
+        if self._closing:
+            self._owned.start(socket.close(code=1001), name="signaling-relay-refused")
+            return
+        self._owned.start(self._run_session(socket), name="signaling-relayed-session")
+
+    def local_counts(self) -> LocalCounts:
+        totals = self.sfu.stats().get("totals", {})
+        participants = sum(1 for s in self._sessions if s.state is SessionState.JOINED)
+        return LocalCounts(
+            rooms=len(self.rooms),
+            participants=participants,
+            packets_forwarded=int(totals.get("packets_out", 0)),
+        )
+
+    def local_rooms(self) -> list[str]:
+        return self.rooms.ids()
 
     # --- rooms -----------------------------------------------------------------------
 
@@ -138,9 +240,13 @@ class SignalingServer:
     async def close(self) -> None:
         """Close every connection and room; bounded in time."""
         self._closing = True
+        if self.cluster is not None:
+            await self.cluster.leave()  # rejoins go to live nodes, not back here
         self.rooms.stop_opening()
         for session in list(self._sessions):
             session.shutdown()
+        for relay in list(self._relays):
+            relay.shutdown()
         pending = [t for t in self._handler_tasks if t is not asyncio.current_task()]
         if pending:
             _done, still = await asyncio.wait(pending, timeout=5.0)
@@ -149,3 +255,18 @@ class SignalingServer:
         await self._owned.wait(timeout_s=5.0)
         await self.rooms.close()
         await self.events.close()
+
+
+async def _refuse(
+    ws: web.WebSocketResponse, error: FrameRefused, *, close_code: int = CLOSE_REFUSED
+) -> None:
+    """Send one ``error`` frame before any session exists, then close."""
+    frame = error.to_frame()
+    try:
+        if ws.ws_protocol == codec.MSGPACK_SUBPROTOCOL:
+            await ws.send_bytes(codec.encode_binary(frame))
+        else:
+            await ws.send_str(codec.encode_text(frame))
+    except (ConnectionError, RuntimeError):
+        pass
+    await ws.close(code=close_code)

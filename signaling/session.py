@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from signaling import codec
 from signaling.call_room import CallRoom
@@ -32,6 +32,7 @@ from signaling.errors import FrameRefused
 from signaling.frames import FieldReader, frame_ref
 from signaling.owned_tasks import OwnedTasks
 from signaling.rate_limit import TokenBucket
+from signaling.sockets import ClientSocket
 
 if TYPE_CHECKING:
     import sfu
@@ -72,7 +73,7 @@ class Session:
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        ws: ClientSocket,
         *,
         config: SignalingConfig,
         frames: FrameDispatch,

@@ -78,6 +78,17 @@ def client_ice_servers(settings: Settings) -> list[dict[str, object]]:
     return servers
 
 
+def node_cluster(settings: Settings) -> signaling.Cluster | None:
+    """With ``--redis-url`` this process is one node among several; without, the only one."""
+    if not settings.redis_url:
+        return None
+    return signaling.Cluster(
+        settings.redis_url,
+        node_id=settings.resolved_node_id,
+        address=settings.resolved_node_address,
+    )
+
+
 def booking_config(settings: Settings) -> booking_api.BookingConfig:
     return booking_api.BookingConfig(
         database_url=settings.resolved_database_url,
@@ -121,11 +132,13 @@ def build_app(settings: Settings) -> web.Application:
     bridge = CallEventBridge(
         booking_app[booking_api.CALL_EVENTS], observers=[join_timer.observe_event]
     )
+    cluster = node_cluster(settings)
     signaling_server = signaling.SignalingServer(
         sfu,
         GrantVerifier(signer.verifier),
         listener=bridge,
         config=signaling.SignalingConfig(ice_servers=client_ice_servers(settings)),
+        cluster=cluster,
     )
     wire_join_admission(booking_app[booking_api.JOIN_GATE], signaling_server)
     if signaling_server.admission is not None:
@@ -142,11 +155,26 @@ def build_app(settings: Settings) -> web.Application:
     app[METRICS_KEY] = service_metrics
 
     async def media_lifetime(_app: web.Application) -> AsyncIterator[None]:
+        if cluster is not None:
+            try:
+                await cluster.start()
+            except signaling.ClusterUnavailable as exc:
+                raise SystemExit(f"visioguichet: --redis-url: {exc}") from exc
         loop_lag.start()
         yield
         await loop_lag.close()
         await signaling_server.close()
         await sfu.close()
+        if cluster is not None:
+            await cluster.close()
+
+    async def drain(_app: web.Application) -> None:
+        """A stopping node takes no new room and lets its calls end, for a while."""
+        if cluster is not None and settings.drain_timeout > 0:
+            cluster.drain()
+            await cluster.wait_drained(settings.drain_timeout)
+
+    app.on_shutdown.append(drain)
 
     app.cleanup_ctx.append(media_lifetime)
     app.router.add_get("/ws", signaling_server.handle)

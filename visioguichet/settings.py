@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from email.utils import parseaddr
@@ -292,6 +293,39 @@ class Settings:
         repr=False,
     )
 
+    redis_url: str | None = field(
+        default=None,
+        metadata=option(
+            "redis://HOST:PORT shared by the nodes: room placement and signalling relay "
+            "(unset: this process is the only node)",
+            metavar="URL",
+        ),
+        repr=False,
+    )
+    node_id: str | None = field(
+        default=None,
+        metadata=option(
+            "this node's name among the nodes (default: host name and port)", metavar="NAME"
+        ),
+    )
+    node_address: str | None = field(
+        default=None,
+        metadata=option(
+            "where operators and other nodes reach this node's HTTP, published with its "
+            "load (default: http://HOST:PORT)",
+            metavar="URL",
+        ),
+    )
+    drain_timeout: float = field(
+        default=30.0,
+        metadata=option(
+            "with --redis-url: seconds a stopping node takes no new rooms and waits for "
+            "its calls to end before it closes them (their participants rejoin elsewhere)",
+            parse_rate,
+            metavar="SECONDS",
+        ),
+    )
+
     @property
     def udp_port_min(self) -> int | None:
         return self.udp_ports[0] if self.udp_ports else None
@@ -308,6 +342,17 @@ class Settings:
     def resolved_public_base_url(self) -> str:
         if self.public_base_url:
             return self.public_base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_node_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def resolved_node_address(self) -> str:
+        if self.node_address:
+            return self.node_address.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
