@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every option also reads its VISIOGUICHET_* environment variable.",
     )
     add_setting_options(serve)
+    # Set by the --nodes supervisor on each node it starts: they share the HTTP port.
+    serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     add_setting_options(migrate, STORAGE)
@@ -88,7 +90,7 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from visioguichet.app import build_app
@@ -98,7 +100,7 @@ async def serve(settings: Settings) -> None:
     # a stop for aiohttp's default 60 s; calls end through the signalling server's close.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
     await site.start()
     settle_heap()
     log.info(
@@ -141,7 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from_args(args, parser)
     if args.command == "serve":
         configure_logging(fmt=settings.log_format, level=settings.log_level)
-        run_event_loop(serve(settings))
+        if settings.nodes > 1:
+            from visioguichet.nodes import run_nodes
+
+            return run_nodes(settings, sys.argv[1:] if argv is None else list(argv))
+        run_event_loop(serve(settings, reuse_port=args.supervised))
         return 0
     configure_logging(fmt="console", level="warning")
     if args.command == "token":
