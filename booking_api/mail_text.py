@@ -77,53 +77,57 @@ _SUBJECTS = {
     },
 }
 
+# The organisation is named on a line of its own ("Organisme : …"): its name may or may
+# not take an article ("la Caisse…", "Pôle emploi"), which no sentence can guess.
 _INTRO = {
     "confirmation": {
-        "fr": "Votre rendez-vous en visio avec {organisation} est confirmé.",
-        "en": "Your video appointment with {organisation} is confirmed.",
+        "fr": "Votre rendez-vous en visio est confirmé.",
+        "en": "Your video appointment is confirmed.",
     },
     "request": {
-        "fr": "Votre demande de rendez-vous avec {organisation} est bien reçue. Un agent "
-        "la vérifie : vous recevrez un second message qui la confirme, avec le lien de l’appel.",
-        "en": "Your appointment request with {organisation} has been received. An officer "
-        "checks it: a second message will confirm it, with the link to the call.",
+        "fr": "Votre demande de rendez-vous est bien reçue. Un agent la vérifie : vous "
+        "recevrez un second message qui la confirme, avec le lien de l’appel.",
+        "en": "Your appointment request has been received. An officer checks it: a second "
+        "message will confirm it, with the link to the call.",
     },
     "reminder": {
-        "fr": "Nous vous rappelons votre rendez-vous en visio avec {organisation}.",
-        "en": "This is a reminder of your video appointment with {organisation}.",
+        "fr": "Nous vous rappelons votre rendez-vous en visio.",
+        "en": "This is a reminder of your video appointment.",
     },
     "cancellation": {
-        "fr": "Votre rendez-vous avec {organisation} a été annulé.",
-        "en": "Your appointment with {organisation} has been cancelled.",
+        "fr": "Votre rendez-vous a été annulé.",
+        "en": "Your appointment has been cancelled.",
     },
     "reschedule": {
-        "fr": "Votre rendez-vous avec {organisation} a été déplacé.",
-        "en": "Your appointment with {organisation} has been moved.",
+        "fr": "Votre rendez-vous a été déplacé.",
+        "en": "Your appointment has been moved.",
     },
 }
 
 _LINES = {
     "fr": {
         "greeting": "Bonjour {name},",
+        "organisation": "Organisme : {organisation}",
         "motif": "Motif : {motif}",
         "when": "Date : {when}",
         "duration": "Durée : {duration} minutes",
         "join": "Le jour du rendez-vous, rejoignez l’appel avec ce lien (gardez-le pour vous) :",
         "manage": "Pour consulter, déplacer ou annuler ce rendez-vous :",
         "ics": "Le fichier joint ajoute le rendez-vous à votre agenda.",
-        "rebook": "Vous pouvez prendre un nouveau rendez-vous quand vous le souhaitez.",
+        "rebook": "Vous pouvez prendre un nouveau rendez-vous quand vous le souhaitez :",
         "closing": "Cordialement,\n{organisation}",
         "footer": "Ce message est envoyé automatiquement, merci de ne pas y répondre.",
     },
     "en": {
         "greeting": "Hello {name},",
+        "organisation": "Organisation: {organisation}",
         "motif": "Reason: {motif}",
         "when": "Date: {when}",
         "duration": "Duration: {duration} minutes",
         "join": "On the day, join the call with this link (keep it to yourself):",
         "manage": "To view, move or cancel this appointment:",
         "ics": "The attached file adds the appointment to your calendar.",
-        "rebook": "You may book a new appointment whenever you wish.",
+        "rebook": "You may book a new appointment whenever you wish:",
         "closing": "Kind regards,\n{organisation}",
         "footer": "This message is sent automatically, please do not reply.",
     },
@@ -145,20 +149,23 @@ def body(
     duration_min: int,
     join_url: str | None,
     manage_url: str | None,
+    book_url: str | None = None,
 ) -> str:
     lines = _LINES[locale]
     parts = [
         lines["greeting"].format(name=name),
         "",
-        _INTRO[kind][locale].format(organisation=organisation),
+        _INTRO[kind][locale],
         "",
+        lines["organisation"].format(organisation=organisation),
         lines["motif"].format(motif=motif),
         lines["when"].format(when=spoken_datetime(when, locale)),
         lines["duration"].format(duration=duration_min),
         "",
     ]
     if kind == "cancellation":
-        parts += [lines["rebook"], ""]
+        rebook = [lines["rebook"], book_url] if book_url else [lines["rebook"].rstrip(" :") + "."]
+        parts += [*rebook, ""]
     else:
         if join_url:
             parts += [lines["join"], join_url, ""]

@@ -46,6 +46,7 @@ def compose(
             duration_min=booking.duration_min,
             join_url=join_url,
             manage_url=manage_url,
+            book_url=f"{ctx.config.public_base_url}/book",
         )
     )
     if kind == "request":
