@@ -6,6 +6,9 @@ part is one file in ``web/static/partials``, included where a page says
 JavaScript (the header's and footer's links work with scripts off). A part may take
 parameters: ``<!--#include file="availability.html" level="3" -->`` fills
 ``{{level}}`` in it. Pages are assembled once, when the application is built.
+
+An address that names nothing gets a page a person can read (``not-found.html``, with a
+way home), or a JSON error under ``/api/`` where clients read codes.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 import web as web_pages
 
 PARTIALS = "partials"
+NOT_FOUND_PAGE = "not-found.html"
+API_PREFIX = "/api/"
 _INCLUDE = re.compile(
     r'^(?P<indent>[ \t]*)<!--#include file="(?P<file>[\w.-]+)"(?P<params>(?:\s+\w+="[^"]*")*)'
     r"\s*-->",
@@ -81,11 +87,42 @@ def _page_handler(page: AssembledPage) -> Callable[[web.Request], Awaitable[web.
     return serve_page
 
 
+def _assembled(page: Path) -> AssembledPage:
+    body = assemble(page).encode("utf-8")
+    return AssembledPage(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def _not_found_middleware(page: AssembledPage) -> Middleware:
+    """A 404 no handler answered itself: the not-found page, or JSON under ``/api/``
+    (an unknown path there never reaches the booking API's own error handling)."""
+
+    @web.middleware
+    async def not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            if request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/"):
+                return web.json_response(
+                    {"error": "not-found", "message": "Adresse inconnue."}, status=404
+                )
+            if request.method not in ("GET", "HEAD"):
+                raise
+            return web.Response(
+                status=404,
+                body=page.body,
+                content_type="text/html",
+                charset="utf-8",
+                headers={"Cache-Control": "no-cache"},
+            )
+
+    return not_found
+
+
 def add_web_pages(app: web.Application) -> None:
-    """Every page at its path, assembled now; the static assets under ``/static/``."""
+    """Every page at its path, assembled now; the static assets under ``/static/``; the
+    not-found page for any other address."""
     static_dir = Path(web_pages.STATIC_DIR)
     for url_path, file_name in web_pages.PAGES.items():
-        body = assemble(static_dir / file_name).encode("utf-8")
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        app.router.add_get(url_path, _page_handler(AssembledPage(body, etag)))
+        app.router.add_get(url_path, _page_handler(_assembled(static_dir / file_name)))
     app.router.add_static("/static/", static_dir, append_version=True)
+    app.middlewares.append(_not_found_middleware(_assembled(static_dir / NOT_FOUND_PAGE)))
