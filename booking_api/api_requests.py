@@ -407,11 +407,10 @@ def _closure_date(value: Any, info: ValidationInfo) -> date:
 
 
 def _closure_label(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise invalid("required", "Indiquez la raison de la fermeture (ex. pont, grève).")
-    if len(value.strip()) > validation.MAX_TEXT:
-        raise invalid("too-long", f"{validation.MAX_TEXT} caractères au plus.")
-    return value.strip()
+    # the free-text rules of every label (one line, no control or bidi character)
+    return validation.required_text(
+        value, message="Indiquez la raison de la fermeture (ex. pont, grève)."
+    )
 
 
 class ClosureDay(RequestModel):

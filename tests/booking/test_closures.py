@@ -195,6 +195,9 @@ async def test_bad_closure_input_gets_a_field_message(booking_client: Any) -> No
         ({"date": coming, "label": "   "}, "label"),
         ({"date": coming}, "label"),
         ({"date": coming, "label": "x" * 201}, "label"),
+        ({"date": coming, "label": "\u0083Pont"}, "label"),  # a C1 control
+        ({"date": coming, "label": "Pont\nATTENTION"}, "label"),
+        ({"date": coming, "label": "Pont \u202eetèrg"}, "label"),
     ):
         status, answer = await post(body)
         assert status == 422, body
