@@ -32,6 +32,7 @@ from booking_api.join_gate import JoinGate
 from booking_api.migrations import apply_migrations
 from booking_api.openapi import openapi_document
 from booking_api.outbox import OutboxSender
+from booking_api.queue_hub import PostgresQueueHub
 
 log = structlog.get_logger(__name__)
 
@@ -75,12 +76,18 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
             await apply_migrations(ctx.db)
             if config.demo:
                 await seed_demo(ctx.db)
+            if ctx.db.dialect == "postgresql":
+                # Several nodes may share this database: queue changes reach all of them.
+                hub = PostgresQueueHub(config.database_url, ctx.db)
+                hub.start()
+                ctx.queue_hub = hub
             sender = OutboxSender(config, ctx.db, ctx.outbox_wakeup)
             sender.start()
             housekeeper = Housekeeper(ctx)
             housekeeper.start()
             yield
         finally:
+            await ctx.queue_hub.close()
             if housekeeper is not None:
                 await housekeeper.close()
             if sender is not None:

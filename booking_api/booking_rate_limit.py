@@ -7,7 +7,10 @@ shared connection (a library, a mobile operator's NAT, a France Services point w
 a staff account) keep booking at a human pace, while a loop is stopped after the burst.
 
 Counted in the process's memory: a node's restart forgets the counts, which only lets a
-client start again with a full burst; across nodes each keeps its own bucket.
+client start again with a full burst; across nodes each keeps its own bucket, so a
+client whose requests a proxy spreads over N nodes gets up to N bursts. That is kept
+on purpose: the limit only has to stop a script, not count exactly, and a shared
+counter would put a database or Redis round trip on every public booking.
 IPv6 clients are keyed by their /64, the block one home or phone gets.
 """
 

@@ -1,5 +1,10 @@
 """Timed work: reminders the day before, and forgetting citizens after the retention
-period (statistics keep the booking's motif, times, outcome and call records)."""
+period (statistics keep the booking's motif, times, outcome and call records).
+
+Every node runs the housekeeper; each booking's job is claimed by the update that does
+it (``reminder_sent_at``, ``purged_at`` still empty), so whichever nodes look at the
+same time, one reminder is queued and one purge done per booking.
+"""
 
 from __future__ import annotations
 
@@ -61,14 +66,18 @@ async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> 
     rows = await db.fetch_all(
         "SELECT id FROM bookings WHERE purged_at IS NULL AND end_at < ?", cutoff
     )
+    purged = 0
     for row in rows:
         async with db.transaction() as tx:
-            await tx.execute(
+            claimed = await tx.execute(
                 "UPDATE bookings SET citizen_name = NULL, citizen_email = NULL, "
-                "citizen_phone = NULL, purged_at = ? WHERE id = ?",
+                "citizen_phone = NULL, purged_at = ? WHERE id = ? AND purged_at IS NULL",
                 int(now),
                 row["id"],
             )
+            if claimed != 1:
+                continue  # another node purged it since the look-up
+            purged += 1
             await tx.execute("DELETE FROM outbox WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM issued_join_tokens WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM booking_files WHERE booking_id = ?", row["id"])
@@ -82,9 +91,9 @@ async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> 
         "WHERE created_at < ? AND citizen_name IS NOT NULL",
         cutoff * 1000,
     )
-    if rows:
-        log.info("personal_data_purged", bookings=len(rows))
-    return len(rows)
+    if purged:
+        log.info("personal_data_purged", bookings=purged)
+    return purged
 
 
 class Housekeeper:

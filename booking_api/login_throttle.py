@@ -18,6 +18,8 @@ The client is the resolved address (:mod:`booking_api.client_address`), so behin
 trusted reverse proxy each citizen and agent is counted apart. A refused attempt is not
 counted, and its password is not checked: a 429 tells nothing about it.
 ``login_failures.at`` holds milliseconds: a one-second backoff needs finer than seconds.
+Failures are rows in the database, not counts in memory, so several nodes sharing one
+database enforce one limit: guesses spread over the nodes add up.
 """
 
 from __future__ import annotations

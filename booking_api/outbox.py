@@ -1,6 +1,14 @@
 """The outbox: mail is written in the same transaction as the booking it is about, then
 sent by :class:`OutboxSender` with retries, so an SMTP outage delays mail but never
-loses it."""
+loses it.
+
+Every node runs a sender, and a mail must go out once: a sender first claims a few due
+rows on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` (concurrent senders take disjoint
+rows without waiting on each other) by moving their next attempt ``CLAIM_LEASE_S``
+ahead, then sends them; SQLite is one process's, whose one sender just reads them.
+A sent row is marked sent, a failed one gets its retry time; a row whose node died
+mid-send is due again once the lease has passed.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,13 @@ from booking_api.db import Connection, Database
 from booking_api.tokens import new_id
 
 log = structlog.get_logger(__name__)
+
+CLAIM_BATCH = 10
+# Longer than a batch's sends can take (SMTP_TIMEOUT_S each), so no live sender's
+# claim runs out under it.
+SMTP_TIMEOUT_S = 10.0
+CLAIM_LEASE_S = int(CLAIM_BATCH * SMTP_TIMEOUT_S * 3)
+MAX_PER_PASS = 50
 
 
 async def enqueue_mail(
@@ -58,7 +73,9 @@ class SmtpTarget:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
 
-    def send(self, sender: str, recipient: str, message: str, timeout: float = 10.0) -> None:
+    def send(
+        self, sender: str, recipient: str, message: str, timeout: float = SMTP_TIMEOUT_S
+    ) -> None:
         """Blocking; run it in a thread.
 
         smtplib writes addresses into SMTP commands as they are: a line break in one
@@ -128,36 +145,61 @@ class OutboxSender:
             self._wakeup.clear()
 
     async def send_due(self) -> int:
-        """Try every due mail once; returns how many went out.
+        """Claim due mails a batch at a time and try each once; returns how many went out.
 
         One row's failure, whatever it is, never stops the others: it is recorded on the
         row (attempts, next try, last error), logged once, and the pass goes on.
         """
-        now = int(time.time())
-        rows = await self._db.fetch_all(
-            "SELECT id, kind, recipient, message, attempts FROM outbox "
-            "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
-            "ORDER BY created_at, created_ns LIMIT 50",
-            now,
-        )
-        sent = 0
-        for row in rows:
-            try:
-                await self._deliver(row["id"], row["recipient"], row["message"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._record_failure(row, exc)
-                continue
-            await self._db.execute(
-                "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
-                "WHERE id = ?",
-                int(time.time()),
-                row["id"],
-            )
-            sent += 1
-            log.info("mail_sent", kind=row["kind"])
+        sent = tried = 0
+        while tried < MAX_PER_PASS:
+            rows = await self._claim(int(time.time()))
+            if not rows:
+                break
+            tried += len(rows)
+            for row in rows:
+                sent += await self._send_claimed(row)
         return sent
+
+    async def _claim(self, now: int) -> list[dict[str, object]]:
+        """Due rows this sender alone now holds, oldest first."""
+        due = (
+            "SELECT id, kind, recipient, message, attempts, created_at, created_ns FROM outbox "
+            "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
+            "ORDER BY created_at, created_ns LIMIT ?"
+        )
+        if self._db.dialect != "postgresql":
+            # One process writes SQLite, and this one sender is its only reader of due
+            # rows: reading them is claiming them, without a write lock on every poll.
+            return await self._db.fetch_all(due, now, CLAIM_BATCH)
+        rows = await self._db.fetch_all(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id IN ("
+            "SELECT id FROM outbox "
+            "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
+            "ORDER BY created_at, created_ns LIMIT ? FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, kind, recipient, message, attempts, created_at, created_ns",
+            now + CLAIM_LEASE_S,
+            now,
+            CLAIM_BATCH,
+        )
+        return sorted(rows, key=lambda r: (r["created_at"], r["created_ns"] or 0))
+
+    async def _send_claimed(self, row: dict[str, object]) -> int:
+        try:
+            await self._deliver(str(row["id"]), str(row["recipient"]), str(row["message"]))
+        except asyncio.CancelledError:
+            # Stopped mid-send: the row is tried again when its claim runs out.
+            raise
+        except Exception as exc:
+            await self._record_failure(row, exc)
+            return 0
+        await self._db.execute(
+            "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
+            "WHERE id = ?",
+            int(time.time()),
+            row["id"],
+        )
+        log.info("mail_sent", kind=row["kind"])
+        return 1
 
     async def _record_failure(self, row: dict[str, object], exc: Exception) -> None:
         attempts = int(str(row["attempts"])) + 1
