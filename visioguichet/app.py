@@ -126,7 +126,7 @@ def build_app(settings: Settings) -> web.Application:
     signer = load_or_create_signer(settings.join_key_path)
     sfu = Sfu(sfu_config(settings))
     booking_app = booking_api.create_app(booking_config(settings), signer)
-    service_metrics = ServiceMetrics()
+    service_metrics = ServiceMetrics(node=settings.node_id)
     join_timer = JoinTimer(service_metrics.join_seconds.observe)
     loop_lag = LoopLagProbe(service_metrics.loop_lag_seconds.observe)
     bridge = CallEventBridge(

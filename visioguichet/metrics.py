@@ -13,6 +13,10 @@ counters are therefore never labelled: the parts already report their sums, and 
 each per-room counter also becomes its largest value over the open rooms
 (``…_room_max_<counter>``), which says how heavy the busiest call is without naming it.
 Both are gauges: a closing room takes its counts with it.
+
+A node among several labels every sample ``node="<node id>"``, so one Prometheus
+scraping each node's ``/metrics`` keeps them apart and sums them at will; a lone
+process has no label to add.
 """
 
 from __future__ import annotations
@@ -145,10 +149,11 @@ def _room_maxima(prefix: str, rooms: Mapping[Any, Any], labels: dict[str, str]) 
         yield _metric_name(prefix, "room_max", key), labels, maxima[key]
 
 
-def _families(parts: Parts) -> Iterator[Metric]:
+def _families(parts: Parts, node: str | None = None) -> Iterator[Metric]:
     by_name: dict[str, list[tuple[dict[str, str], float]]] = {}
+    base = {"node": node} if node else {}
     for part, stats in parts.items():
-        for name, labels, value in _samples(_metric_name("visioguichet", part), stats, {}):
+        for name, labels, value in _samples(_metric_name("visioguichet", part), stats, base):
             by_name.setdefault(name, []).append((labels, value))
     for name in sorted(by_name):
         declared = DECLARED.get(name) or _gauge(f"{name}, as its part reports it")
@@ -166,11 +171,12 @@ def _families(parts: Parts) -> Iterator[Metric]:
 class PartsCollector(Collector):
     """Reads the parts' counters at each scrape."""
 
-    def __init__(self, read_parts: Callable[[], Parts]) -> None:
+    def __init__(self, read_parts: Callable[[], Parts], node: str | None = None) -> None:
         self._read_parts = read_parts
+        self._node = node
 
     def collect(self) -> Iterable[Metric]:
-        return list(_families(self._read_parts()))
+        return list(_families(self._read_parts(), self._node))
 
 
 # Join time: a database look-up and a room lock, usually milliseconds; a slow
@@ -184,34 +190,40 @@ class ServiceMetrics:
     """One registry per application: the service's histograms, and the parts' counters
     once ``read_parts_from`` names where they come from."""
 
-    def __init__(self) -> None:
+    def __init__(self, node: str | None = None) -> None:
+        self.node = node
         self.registry = CollectorRegistry(auto_describe=False)
-        self.join_seconds = Histogram(
+        labelnames = ("node",) if node else ()
+        join_seconds = Histogram(
             "visioguichet_join_seconds",
             "Seconds from a valid join token's admission check to its participant entering "
             "the room (joined frame sent, others told); guests' joins with a lobby token "
             "are not counted (they wait for a host)",
             buckets=JOIN_BUCKETS_S,
+            labelnames=labelnames,
             registry=self.registry,
         )
-        self.loop_lag_seconds = Histogram(
+        loop_lag_seconds = Histogram(
             "visioguichet_relay_loop_lag_seconds",
             "How late a 100 ms timer on the server's event loop fires, in seconds: the time "
             "a media packet can wait in its socket before the loop reads it and relays it "
             "(fast path or Python decisions), on top of the per-packet work",
             buckets=LOOP_LAG_BUCKETS_S,
+            labelnames=labelnames,
             registry=self.registry,
         )
+        self.join_seconds = join_seconds.labels(node) if node else join_seconds
+        self.loop_lag_seconds = loop_lag_seconds.labels(node) if node else loop_lag_seconds
 
     def read_parts_from(self, read_parts: Callable[[], Parts]) -> None:
-        self.registry.register(PartsCollector(read_parts))
+        self.registry.register(PartsCollector(read_parts, self.node))
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()
 
 
-def render_prometheus(parts: Parts) -> str:
+def render_prometheus(parts: Parts, node: str | None = None) -> str:
     """Render ``{"sfu": sfu.stats(), "signaling": server.stats()}`` as Prometheus text."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PartsCollector(lambda: parts))
+    registry.register(PartsCollector(lambda: parts, node))
     return generate_latest(registry).decode()
