@@ -52,10 +52,12 @@ CONNECT_TIMEOUT_S = 2.0
 # Placement score = rooms placed + PARTICIPANT_WEIGHT * participants + the CPU term: a
 # node busier than CPU_FREE of a core counts CPU_ROOMS rooms per core above it, so a
 # node loaded by something rooms do not show (one big room, a neighbour process) gets
-# fewer, while idle nodes' CPU noise does not unbalance the room count.
+# fewer, while the CPU noise of nodes with room to spare (a join burst, the second
+# after start) does not unbalance the room count.
 PARTICIPANT_WEIGHT = 0.25
-CPU_FREE = 0.25
+CPU_FREE = 0.5
 CPU_ROOMS = 20.0
+CPU_SMOOTHING = 0.2  # per heartbeat: a spike of one second weighs a fifth, a steady load all
 
 _PLACE = """
 local cur = redis.call('GET', KEYS[1])
@@ -108,7 +110,7 @@ class NodeLoad:
     rooms: int = 0
     participants: int = 0
     packets_per_s: float = 0.0  # RTP packets the SFU forwarded, per second
-    cpu: float = 0.0  # fraction of one core this process used since the last heartbeat
+    cpu: float = 0.0  # fraction of one core this process uses, averaged over ~5 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ class Cluster:
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._packets_mark: tuple[float, int] | None = None
         self._load = NodeLoad()
+        self._cpu_average = 0.0
 
     # --- wiring ----------------------------------------------------------------------
 
@@ -199,6 +202,7 @@ class Cluster:
                 f"cannot reach Redis at {_safe_url(self.redis_url)}: {exc}"
             ) from exc
         await self.relay.start()
+        self._cpu_mark = (time.monotonic(), time.process_time())  # not the start's work
         await self._heartbeat_once()
         self._tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="cluster-heartbeat"),
@@ -376,6 +380,7 @@ class Cluster:
         last_now, last_cpu = self._cpu_mark
         self._cpu_mark = (now, cpu)
         share = (cpu - last_cpu) / (now - last_now) if now > last_now else 0.0
+        self._cpu_average += CPU_SMOOTHING * (share - self._cpu_average)
         counts = self._listener.local_counts() if self._listener else LocalCounts()
         packets = counts.packets_forwarded
         rate = 0.0
@@ -386,7 +391,7 @@ class Cluster:
             rooms=counts.rooms,
             participants=counts.participants,
             packets_per_s=round(rate, 1),
-            cpu=round(share, 3),
+            cpu=round(self._cpu_average, 3),
         )
 
     def _in_grace(self) -> bool:
