@@ -26,12 +26,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+import structlog
+
 from sfu.bandwidth import DownlinkEstimate
 from sfu.config import SfuConfig
 from sfu.consumer import Consumer
 from sfu.layer_selection import Decision, LayerSelector, SelectionPolicy, StreamLayers
 from sfu.models import QualityReport
 from sfu.probe import PADDING_TICK_S, Probe, ProbeRequest
+
+log = structlog.get_logger(__name__)
 
 REMB_FRESH_S = 3.0
 MIN_EVALUATION_GAP_S = 0.1
@@ -429,6 +433,20 @@ class LinkQuality:
         return sum(c.packets_nacked for c in videos), sum(c.packets_sent for c in videos)
 
     def _conclude(self, now: float, request: ProbeRequest, carried: bool) -> None:
+        probe = self._probe
+        remb, remb_at = self._latest_remb()
+        log.info(
+            "sfu_probe",
+            carried=carried,
+            resume=request.resume,
+            layer=request.layer,
+            goal_bps=int(request.goal_bps),
+            padding_packets=0 if probe is None else probe.packets_sent,
+            remb_before=None if probe is None else probe.remb_before,
+            remb=remb,
+            remb_age_s=round(now - remb_at, 2),
+            loss=round(self.loss, 3),
+        )
         self._end_probe()
         if not carried:
             self.probes_failed += 1
