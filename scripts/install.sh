@@ -33,6 +33,9 @@ fi
 if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then
   apt_install chromium   # Debian's Chromium, driven by Playwright in the browser tests
 fi
+if [ "${1:-}" = "test" ] && ! command -v redis-server >/dev/null; then
+  apt_install redis-server   # tests/cluster: several nodes meet in a private redis-server
+fi
 if [ "${1:-}" = "test" ] && { ! command -v nft >/dev/null || ! command -v tc >/dev/null; }; then
   # tests/web/test_real_link.py: network namespaces and tc shaping (iproute2), random loss (nftables)
   apt_install iproute2 nftables
