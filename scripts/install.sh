@@ -36,6 +36,12 @@ fi
 if [ "${1:-}" = "test" ] && ! command -v redis-server >/dev/null; then
   apt_install redis-server   # tests/cluster: several nodes meet in a private redis-server
 fi
+if [ "${1:-}" = "test" ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  # tests/nodes/test_deploy_examples.py runs deploy/nginx's example in front of a node.
+  # RUNLEVEL=1: the package's own nginx service is not started (the test runs its own).
+  [ -n "$apt_updated" ] || { as_root apt-get update -q; apt_updated=1; }
+  as_root env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx
+fi
 if [ "${1:-}" = "test" ] && { ! command -v nft >/dev/null || ! command -v tc >/dev/null; }; then
   # tests/web/test_real_link.py: network namespaces and tc shaping (iproute2), random loss (nftables)
   apt_install iproute2 nftables

@@ -32,8 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every option also reads its VISIOGUICHET_* environment variable.",
     )
     add_setting_options(serve)
-    # Set by the --nodes supervisor on each node it starts: they share the HTTP port.
-    serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     add_setting_options(migrate, STORAGE)
@@ -90,7 +88,7 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
+async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from visioguichet.app import build_app
@@ -100,8 +98,11 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     # a stop for aiohttp's default 60 s; calls end through the signalling server's close.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.reuse_port or None)
     await site.start()
+    if settings.metrics_port is not None:
+        # Nodes sharing a port cannot be told apart there: each has one of its own.
+        await web.TCPSite(runner, settings.host, settings.metrics_port).start()
     settle_heap()
     log.info(
         "listening",
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from visioguichet.nodes import run_nodes
 
             return run_nodes(settings, sys.argv[1:] if argv is None else list(argv))
-        run_event_loop(serve(settings, reuse_port=args.supervised))
+        run_event_loop(serve(settings))
         return 0
     configure_logging(fmt="console", level="warning")
     if args.command == "token":

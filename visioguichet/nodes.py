@@ -33,10 +33,10 @@ log = structlog.get_logger(__name__)
 RESTART_DELAY_FIRST_S = 0.5
 RESTART_DELAY_MAX_S = 30.0
 STABLE_S = 30.0
-# After SIGTERM each node drains (no new rooms, rooms end or move); past this the
-# supervisor kills what remains, so a stop never hangs a deployment.
-DRAIN_TIMEOUT_S = 90.0
-SUPERVISED_FLAG = "--supervised"
+# After SIGTERM each node drains for --drain-timeout (no new rooms, rooms end or
+# move) and then closes; past that and this grace the supervisor kills what remains,
+# so a stop never hangs a deployment.
+STOP_GRACE_S = 15.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -90,9 +90,11 @@ def plan_nodes(settings: Settings, serve_argv: Sequence[str]) -> list[NodePlan]:
     for index, udp in enumerate(split_udp_ports(settings.udp_ports, settings.nodes)):
         node_id = f"{base}-{index + 1}"
         argv = [sys.executable, "-m", "visioguichet", *serve_argv]
-        argv += ["--nodes", "1", "--node-id", node_id, SUPERVISED_FLAG]
+        argv += ["--nodes", "1", "--node-id", node_id, "--reuse-port"]
         if udp is not None:
             argv += ["--udp-ports", f"{udp[0]}-{udp[1]}"]
+        if settings.metrics_port is not None:
+            argv += ["--metrics-port", str(settings.metrics_port + index)]
         plans.append(NodePlan(node_id, cpus[index % len(cpus)], udp, tuple(argv)))
     return plans
 
@@ -112,7 +114,7 @@ def _child_setup(cpu: int) -> Callable[[], None]:
 class Supervisor:
     """Keeps every planned node running until told to stop, then drains them."""
 
-    def __init__(self, plans: Sequence[NodePlan], drain_timeout_s: float = DRAIN_TIMEOUT_S):
+    def __init__(self, plans: Sequence[NodePlan], drain_timeout_s: float):
         self._plans = list(plans)
         self._drain_timeout_s = drain_timeout_s
         self._stopping = asyncio.Event()
@@ -186,7 +188,7 @@ async def _prepare_shared_state(settings: Settings) -> None:
 
 async def supervise(settings: Settings, serve_argv: Sequence[str]) -> int:
     await _prepare_shared_state(settings)
-    supervisor = Supervisor(plan_nodes(settings, serve_argv))
+    supervisor = Supervisor(plan_nodes(settings, serve_argv), settings.drain_timeout + STOP_GRACE_S)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, supervisor.stop)
@@ -200,6 +202,10 @@ def run_nodes(settings: Settings, serve_argv: Sequence[str]) -> int:
     try:
         check_cluster_settings(settings)
         split_udp_ports(settings.udp_ports, settings.nodes)
+        if settings.metrics_port is not None and settings.metrics_port + settings.nodes > 65536:
+            raise NodesMisconfigured(
+                f"--metrics-port {settings.metrics_port} leaves no room for {settings.nodes} ports"
+            )
     except NodesMisconfigured as exc:
         print(f"visioguichet serve: error: {exc}", file=sys.stderr)
         return 2

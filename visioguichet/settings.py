@@ -273,17 +273,22 @@ class Settings:
             metavar="N|auto",
         ),
     )
-    node_id: str | None = field(
-        default=None,
+    reuse_port: bool = field(
+        default=False,
         metadata=option(
-            "this node's name among several (metrics label, room registry); "
-            "default: the host name, and its number under --nodes"
+            "share --port with other node processes (SO_REUSEPORT), as --nodes does; "
+            "for nodes started otherwise, e.g. one systemd unit each",
+            parse_switch,
+            switch=True,
         ),
     )
-    redis_url: str | None = field(
+    metrics_port: int | None = field(
         default=None,
-        metadata=option("redis://host:port/db holding the room registry of several nodes"),
-        repr=False,
+        metadata=option(
+            "a port of this node's own besides the shared one, for scraping /metrics "
+            "node by node; under --nodes, node k listens on PORT+k-1",
+            parse_port,
+        ),
     )
     metrics_token: str | None = field(
         default=None,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.nodes.conftest import log_events
-from tests.support.server import run_service
+from tests.support.server import free_port, run_service
 from visioguichet.nodes import split_udp_ports
 
 pytestmark = pytest.mark.timeout(120)
@@ -61,6 +63,34 @@ def test_the_udp_range_is_split_into_equal_disjoint_slices() -> None:
     assert split_udp_ports(None, 2) == [None, None]
 
 
+def _two_free_ports() -> int:
+    """The first of two consecutive free ports."""
+    for _ in range(50):
+        first = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+    raise RuntimeError("no two consecutive free ports")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _node_label(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        labels = set(re.findall(r'node="([^"]+)"', response.read().decode()))
+    assert len(labels) == 1, labels
+    return labels.pop()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -83,13 +113,20 @@ def _wait_for(condition: object, within_s: float) -> None:
 def test_a_killed_node_is_started_again_and_sigterm_stops_every_node(
     tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
+    metrics_port = _two_free_ports()
     args = ("--nodes", "2", "--database-url", postgres_url, "--redis-url", redis_url)
+    args += ("--metrics-port", str(metrics_port), "--node-id", "vm")
     with run_service(tmp_path, extra_args=args) as service:
         _wait_for(lambda: len(log_events(service.log_path, "node_started")) == 2, 20)
         first = {e["node"]: e for e in log_events(service.log_path, "node_started")}
         assert len(first) == 2 and {e["cpu"] for e in first.values()} <= set(
             os.sched_getaffinity(0)
         )
+        assert sorted(first) == ["vm-1", "vm-2"]
+        # Each node answers on a port of its own too, its metrics labelled with its id.
+        for port in (metrics_port, metrics_port + 1):
+            _wait_for(lambda port=port: _accepts(port), 30)
+        assert [_node_label(metrics_port), _node_label(metrics_port + 1)] == ["vm-1", "vm-2"]
         victim = sorted(first)[0]
         os.kill(first[victim]["pid"], signal.SIGKILL)
 
