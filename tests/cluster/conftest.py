@@ -4,8 +4,10 @@ the node processes of a test."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -33,28 +35,32 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
-async def postgres_url() -> str:
+def postgres_url() -> str:
+    """Sync, so that browser tests (Playwright's sync API) may use it too."""
     url = os.environ.get("TEST_DATABASE_URL") or None
     if url is None:
         pytest.skip(
             "several nodes share PostgreSQL: set TEST_DATABASE_URL "
             "(e.g. postgresql://postgres@127.0.0.1:5432/test)"
         )
-    try:
+
+    async def empty() -> None:
         conn = await asyncpg.connect(url, timeout=5)
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        finally:
+            await conn.close()
+
+    try:  # in a thread of its own: Playwright's sync API runs a loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, empty()).result()
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
     return url
 
 
 @pytest.fixture
-async def node_set(
-    tmp_path: Path, redis_server: RedisServer, postgres_url: str
-) -> AsyncIterator[NodeSet]:
+def node_set(tmp_path: Path, redis_server: RedisServer, postgres_url: str) -> Iterator[NodeSet]:
     redis_server.flush()
     nodes = NodeSet(tmp_path / "data", redis_server.url, postgres_url)
     try:
