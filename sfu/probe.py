@@ -17,10 +17,11 @@ before it, or already at the goal without coming down; it fails on a REMB under
 ``REMB_FALL`` of that one, on loss over ``LOSS_DECREASE_ABOVE``, on media NACKed while
 it runs (``PROBE_NACK_SHARE``: a small queue overflows before any estimator reacts),
 or when no REMB came up by ``MAX_WAIT_S``. A subscriber that never sent a REMB is
-judged on loss alone. Video back from audio only needs two rises in a row while the
-padding flows (``RESUME_PROBE_DURATION_S``): after idle time, the estimator's first
-update rises on any link, and on overuse it then holds (it never raises its estimate
-then) rather than falls. Padding leaves evenly over
+judged on loss alone. Video back from audio only needs two rises while the padding
+flows (``RESUME_PROBE_DURATION_S``): after idle time, the estimator's first update
+rises on any link, and on overuse it then holds (it never raises its estimate then)
+rather than falls. A REMB equal to the last one is no news either way: Chrome repeats
+its last value in every RTCP report. Padding leaves evenly over
 ``PROBE_DURATION_S`` (short: a failure costs half a second of queue) and stops
 at the first sign of failure.
 """
@@ -130,8 +131,8 @@ class Probe:
                 previous = before if self._last_remb is None else self._last_remb[0]
                 if remb_bps > previous:
                     self._rises += 1
-                elif self.request.resume:
-                    return False  # held after its first update: overuse
+                # an equal value is no news: a browser repeats its last REMB in every
+                # RTCP report, with or without an update behind it
                 needed = 2 if self.request.resume else 1
                 self._followed = self._rises >= needed
             self._last_remb = (remb_bps, remb_at)
