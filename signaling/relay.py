@@ -214,6 +214,10 @@ class RelayedSocket:
     async def send_bytes(self, data: bytes) -> None:
         await self._bus.publish(self.origin, "out", self.conn, data)
 
+    async def refuse(self) -> None:
+        """This node stops and takes no session: the client reconnects elsewhere."""
+        await self.close(code=1001)
+
     async def close(self, *, code: int = 1000) -> bool:
         if self._closed:
             return False

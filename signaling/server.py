@@ -189,7 +189,7 @@ class SignalingServer:
     def run_relayed(self, socket: RelayedSocket) -> None:
         """A participant whose WebSocket another node holds joins a room here."""
         if self._closing:
-            self._owned.start(socket.close(code=1001), name="signaling-relay-refused")
+            self._owned.start(socket.refuse(), name="signaling-relay-refused")
             return
         self._owned.start(self._run_session(socket), name="signaling-relayed-session")
 

@@ -8,6 +8,7 @@ import contextlib
 import time
 
 import aiohttp
+import av
 import numpy as np
 
 from signaling.client import SignalingClient, SignalingError
@@ -46,6 +47,7 @@ async def decodes(
         track = await client.wait_track(other, "camera", timeout_s=timeout_s)
         for _ in range(frames):
             frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
             mean = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
             assert np.allclose(mean, colour, atol=40), f"decoded {mean}, expected {colour}"
 

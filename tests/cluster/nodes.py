@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from visioguichet.join_token import load_or_create_signer
 
@@ -125,7 +126,9 @@ class NodeSet:
         # Created once, before any node: nodes racing to create the key would differ.
         self.signer = load_or_create_signer(self.data_dir / "join-token.key")
 
-    def mint(self, *, room: str, role: str, subject: str, name: str) -> str:
+    def mint(
+        self, *, room: str, role: Literal["host", "guest", "observer"], subject: str, name: str
+    ) -> str:
         return self.signer.mint(
             room=room, role=role, subject=subject, name=name, expires_at=time.time() + 3600
         )
@@ -164,6 +167,11 @@ class NodeSet:
     def stop_all(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def text(value: bytes | str | None) -> str | None:
+    """A Redis reply as text."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def wait_healthy(node: Node) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import redis.asyncio as aioredis
 
 from tests.cluster.calls import BLUE, RED, close_all, decodes, join_and_publish
-from tests.cluster.nodes import NodeSet
+from tests.cluster.nodes import NodeSet, text
 
 
 async def test_a_citizen_on_one_node_and_an_agent_on_another_meet_and_see_each_other(
@@ -25,12 +25,13 @@ async def test_a_citizen_on_one_node_and_an_agent_on_another_meet_and_see_each_o
         agent = await join_and_publish(
             b.ws_url, node_set.mint(room=room, role="host", subject="agent", name="Bo"), BLUE
         )
+        assert agent.joined is not None
         assert [p["id"] for p in agent.joined["participants"]] == ["cit"]  # one room, not two
         await asyncio.gather(decodes(citizen, "agent", BLUE), decodes(agent, "cit", RED))
 
         redis = aioredis.Redis.from_url(node_set.redis_url)
         try:
-            holder = (await redis.get(f"vg:room:{room}")).decode()
+            holder = text(await redis.get(f"vg:room:{room}"))
         finally:
             await redis.aclose()
         assert holder in ("node-a", "node-b")

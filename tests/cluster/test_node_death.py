@@ -10,7 +10,7 @@ import time
 import redis.asyncio as aioredis
 
 from tests.cluster.calls import BLUE, RED, close_all, decodes, join_and_publish, rejoin
-from tests.cluster.nodes import NodeSet
+from tests.cluster.nodes import NodeSet, text
 
 TARGET_S = 10.0
 
@@ -31,7 +31,7 @@ async def room_holder(redis_url: str, room: str) -> str | None:
         value = await redis.get(f"vg:room:{room}")
     finally:
         await redis.aclose()
-    return None if value is None else value.decode()
+    return text(value)
 
 
 async def test_the_rooms_node_killed_mid_call_both_are_back_in_a_call_within_10_s(

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from signaling.client import SignalingClient
 from tests.cluster.calls import close_all
-from tests.cluster.nodes import Node, NodeSet
+from tests.cluster.nodes import Node, NodeSet, text
 
 
 async def join_rooms(
@@ -32,7 +32,7 @@ async def join_rooms(
 
 async def holders(redis: aioredis.Redis, rooms: list[str]) -> Counter[str]:
     values = await redis.mget([f"vg:room:{room}" for room in rooms])
-    return Counter(value.decode() for value in values if value is not None)
+    return Counter(str(text(value)) for value in values if value is not None)
 
 
 async def wait_draining(redis: aioredis.Redis, node_id: str, timeout_s: float = 10.0) -> None:
@@ -57,7 +57,7 @@ async def test_30_rooms_spread_within_20_percent_of_even_and_a_draining_node_get
         first = [f"room-{i}" for i in range(30)]
         clients += await join_rooms(node_set, [a, b, c], first)
         spread = await holders(redis, first)
-        loads = {n: json.loads(await redis.get(f"vg:node:{n}"))["load"] for n in spread}
+        loads = {n: json.loads(str(text(await redis.get(f"vg:node:{n}"))))["load"] for n in spread}
         print(f"\n30 rooms over 3 nodes: {dict(sorted(spread.items()))}; loads {loads}")
         assert set(spread) == {"node-a", "node-b", "node-c"}
         assert all(8 <= count <= 12 for count in spread.values()), spread
