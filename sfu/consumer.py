@@ -13,17 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sfu._datapath import Egress, Track
-from sfu.aiortc_adapter import (
+from sfu.aiortc import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
     MID_URI,
     ForwardingSender,
     RtcpReceiverInfo,
-    RtpPacket,
-    RtpView,
-    wrap_rtx,
 )
 from sfu.padding import padding_packet
+from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
 from sfu.vp8_descriptor import KEY_IDX_MASK, PICTURE_ID_MASK, TL0_PIC_IDX_MASK
 
@@ -61,7 +59,7 @@ class Consumer:
         self.sender = sender
         self.mid: str | None = None
         egress = sender.fast_path.egress if sender.fast_path is not None else Egress()
-        self.track = Track(egress, counters.media, sender._ssrc, history_size)
+        self.track = Track(egress, counters.media, sender.ssrc, history_size)
         self.track.forward = self.forward  # every packet that needs a decision
         self.nacks = 0
         # packets we sent that the subscriber reported missing, each counted once: its
@@ -365,7 +363,7 @@ class Consumer:
                 sender.rtx_payload_type,
                 self._rtx_seq,
                 self.track.last_out_ts,
-                sender._rtx_ssrc,
+                sender.rtx_ssrc,
                 time.monotonic(),
                 ids.get(ABS_SEND_TIME_URI, 0),
                 ids.get(MID_URI, 0),
@@ -385,11 +383,9 @@ class Consumer:
         sender = self.sender
         for data in pending:
             if sender.rtx_payload_type is not None:
-                original = RtpPacket.parse(data, sender.extensions_map)
-                self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-                data = wrap_rtx(
-                    original, sender.rtx_payload_type, self._rtx_seq, sender._rtx_ssrc
-                ).serialize(sender.extensions_map)
+                sequence_number = (self._rtx_seq + 1) & 0xFFFF
+                data = sender.rtx_packet(data, sequence_number)
+                self._rtx_seq = sequence_number
             if sender.send_rtp(data):
                 self._counters.nacks_served += 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfu.aiortc_adapter import install
+from sfu.aiortc import install
 from sfu.config import SfuConfig
 from sfu.room import Room
 from sfu.stats import SfuCounters

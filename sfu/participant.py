@@ -7,10 +7,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from aiortc import RTCSessionDescription
 
 from sfu import malformed_datagrams
-from sfu.aiortc_adapter import (
+from sfu.aiortc import (
     ForwardingPeerConnection,
     ForwardingReceiver,
     ForwardingSender,
@@ -149,9 +148,7 @@ class Participant:
                 self._publish_pc = self._new_pc("publish")
             pc = self._publish_pc
             try:
-                await pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=pc.filter_sdp_candidates(offer_sdp), type="offer")
-                )
+                await pc.set_remote_description(offer_sdp, "offer")
                 await pc.setLocalDescription(await pc.createAnswer())
             except ValueError:
                 raise
@@ -347,9 +344,7 @@ class Participant:
             if pc is None or not self._offer_outstanding:
                 raise ValueError("no subscribe offer is outstanding")
             try:
-                await pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=pc.filter_sdp_candidates(answer_sdp), type="answer")
-                )
+                await pc.set_remote_description(answer_sdp, "answer")
             except ValueError:
                 raise
             except Exception as exc:

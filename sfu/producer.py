@@ -11,15 +11,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from sfu._datapath import Source, Track
-from sfu.aiortc_adapter import (
-    ForwardingReceiver,
-    RtcpReceiverInfo,
-    RtpView,
-    log_forward_error,
-)
+from sfu.aiortc import ForwardingReceiver, RtcpReceiverInfo, log_forward_error
 from sfu.keyframes import keyframe_detector
 from sfu.layer_demand import LayerDemand
 from sfu.layers import Layer, LayerSet
+from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:

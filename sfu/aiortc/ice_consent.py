@@ -13,7 +13,7 @@ the nominated pair, from its remote address, with nothing unusual in it (unknown
 comprehension-required attribute, role conflict, a nomination that would change state)
 goes to aioice, as do responses that are not to our own checks.
 
-aioice-specific like ``aiortc_adapter``: it reads ``Connection``'s private attributes
+Inside ``sfu.aiortc`` because it reads ``Connection``'s private attributes
 (``_nominated``, ``_closing``, ``_early_checks_done``, ``_check_list``,
 ``_remote_candidates``, ``_tie_breaker``, ``_query_consent_task``) of aioice 0.13.
 """

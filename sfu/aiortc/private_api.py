@@ -1,6 +1,6 @@
 """The private names of aiortc, aioice and pylibsrtp the SFU relies on, and their versions.
 
-None of the three offers a forwarding hook, so ``aiortc_adapter`` and ``ice_consent``
+None of the three offers a forwarding hook, so the modules of ``sfu.aiortc``
 override, read and replace names that are no part of any of their APIs. A release may
 rename one without notice; the SFU would then fail inside the media path, silently or
 with a traceback per packet. So the versions they were read from are pinned exactly in
@@ -27,7 +27,7 @@ class IncompatibleDependency(RuntimeError):
         shown = found if found is not None else "not installed"
         message = (
             f"{package} {shown} is installed, the SFU needs {package}=={expected}: it uses "
-            f"private names of {package} (sfu/private_api.py) that other releases may lack"
+            f"private names of {package} (sfu/aiortc/private_api.py) that other releases may lack"
         )
         if detail:
             message += f"; {detail}"

@@ -18,7 +18,7 @@ from pylibsrtp import Policy, Session
 
 from sfu import _datapath
 from sfu._datapath import Counters, Egress, Ingress, Source, SourceMap, Track
-from sfu.aiortc_adapter import native_srtp
+from sfu.aiortc import native_srtp
 
 KEY = os.urandom(30)
 LEVEL_ID = 1

@@ -6,7 +6,7 @@ import os
 
 from pylibsrtp import Policy, Session
 
-from sfu.aiortc_adapter import native_srtp
+from sfu.aiortc import native_srtp
 
 KEY = os.urandom(30)
 

@@ -60,7 +60,7 @@ async def test_subscriber_keyframe_requests_reach_the_publisher_throttled() -> N
         arrivals.clear()
 
         subscriber_receiver = transceiver(alice.subscribe_pc, "video").receiver
-        media_ssrc = alice.participant.consumers[("bob", "camera")].sender._ssrc
+        media_ssrc = alice.participant.consumers[("bob", "camera")].sender.ssrc
         started = time.monotonic()
         for _ in range(10):
             await subscriber_receiver._send_rtcp_pli(media_ssrc)
@@ -170,7 +170,7 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
         report_now(alice.participant)
         assert len(sent) == 1, "one datagram for every consumer's sender report"
         reports = [p for p in RtcpPacket.parse(sent[0]) if isinstance(p, RtcpSrPacket)]
-        ssrcs = {c.sender._ssrc for c in alice.participant.consumers.values()}
+        ssrcs = {c.sender.ssrc for c in alice.participant.consumers.values()}
         assert {r.ssrc for r in reports} == ssrcs and len(ssrcs) == 2
         timer = alice.participant._report_timer
         assert timer is not None and timer.when() - loop.time() == pytest.approx(1.0, abs=0.1)
@@ -213,7 +213,7 @@ async def test_a_remb_naming_only_the_rtx_stream_reaches_its_video() -> None:
         await connect_pair(alice, bob)
         assert await alice.wait_for_frames("video", 3) >= 3
         consumer = alice.participant.consumers[("bob", "camera")]
-        rtx_ssrc = consumer.sender._rtx_ssrc
+        rtx_ssrc = consumer.sender.rtx_ssrc
         receiver: Any = transceiver(alice.subscribe_pc, "video").receiver
         remb = RtcpPsfbPacket(
             fmt=RTCP_PSFB_APP,

@@ -13,7 +13,7 @@ import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from sfu.aiortc_adapter import NativeDatagramTransport
+from sfu.aiortc import NativeDatagramTransport
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from sfu.aiortc_adapter import MAX_QUEUED_DATAGRAMS
+from sfu.aiortc import MAX_QUEUED_DATAGRAMS
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

@@ -1,4 +1,4 @@
-"""ICE consent freshness answered and sent at byte level (``sfu.ice_consent``).
+"""ICE consent freshness answered and sent at byte level (``sfu.aiortc.ice_consent``).
 
 The unit tests hold ``Consent`` to aioice's own bytes: requests built by aioice's
 ``stun.Message`` are answered with exactly what aioice's ``datagram_received`` sends,
@@ -24,11 +24,11 @@ from aioice import stun
 from aioice.candidate import Candidate, candidate_priority
 from aioice.ice import CandidatePair, Connection, StunProtocol
 
-import sfu.ice_consent
+import sfu.aiortc.ice_consent
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from sfu.aiortc_adapter import FastPath
-from sfu.ice_consent import Consent
+from sfu.aiortc import FastPath
+from sfu.aiortc.ice_consent import Consent
 from tests.support.waiting import until
 
 LOOPBACK = SfuConfig(ice_addresses=("127.0.0.1",), allowed_remote_networks=("127.0.0.0/8",))
@@ -410,8 +410,8 @@ async def test_authenticated_answers_to_our_checks_confirm_consent(
 @pytest.fixture
 def quick_consent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checks every 50 ms, consent lost after 0.4 s: the checker's life in a second."""
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_INTERVAL_S", 0.05)
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_EXPIRY_S", 0.4)
+    monkeypatch.setattr(sfu.aiortc.ice_consent, "CONSENT_INTERVAL_S", 0.05)
+    monkeypatch.setattr(sfu.aiortc.ice_consent, "CONSENT_EXPIRY_S", 0.4)
 
 
 @pytest.mark.usefixtures("quick_consent")
@@ -477,7 +477,7 @@ async def test_real_peers_keep_consent_through_the_sfu(monkeypatch: pytest.Monke
     # the clients' aioice checks every 0.2 s and closes after 6 failures (~4.4 s at most);
     # the SFU's connections no longer use aioice's consent task at all
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_INTERVAL_S", 0.2)
+    monkeypatch.setattr(sfu.aiortc.ice_consent, "CONSENT_INTERVAL_S", 0.2)
     sfu_ = Sfu(LOOPBACK)
     room = sfu_.room("consent")
     alice = LoopbackClient(room.add_participant("alice"))
@@ -555,8 +555,8 @@ def sfu_publish_dtls(client: LoopbackClient) -> Any:
 async def test_a_silent_peer_loses_its_connection_and_the_sfu_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_INTERVAL_S", 0.2)
-    monkeypatch.setattr(sfu.ice_consent, "CONSENT_EXPIRY_S", 2.0)
+    monkeypatch.setattr(sfu.aiortc.ice_consent, "CONSENT_INTERVAL_S", 0.2)
+    monkeypatch.setattr(sfu.aiortc.ice_consent, "CONSENT_EXPIRY_S", 2.0)
     sfu_ = Sfu(LOOPBACK)
     room = sfu_.room("consent-expiry")
     alice = LoopbackClient(room.add_participant("alice"))

@@ -15,10 +15,10 @@ import aioice.ice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-import sfu.aiortc_adapter as adapter
 from bench.ice_pinning import restrict_host_addresses
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
+from sfu.aiortc import peer_connection, process_certificate
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(60)
@@ -83,7 +83,7 @@ async def test_the_sfus_peer_connections_share_one_certificate_and_calls_still_c
         theirs = [fingerprints(sdp) for sdp in client_sdps]
         assert all(f and not f & ours[0] for f in theirs), "clients keep their own certificate"
         assert len({frozenset(f) for f in theirs}) == len(theirs), "one per client connection"
-        assert adapter.process_certificate().getFingerprints()[0].value in {
+        assert process_certificate().getFingerprints()[0].value in {
             f.split()[1] for f in ours[0]
         }
     finally:
@@ -115,7 +115,7 @@ async def test_gathering_on_configured_addresses_scans_no_interface(
 async def test_without_configured_addresses_one_interface_scan_serves_several_joins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(adapter, "_host_addresses", {}, raising=False)  # no earlier scan
+    monkeypatch.setattr(peer_connection, "_host_addresses", {}, raising=False)  # no earlier scan
     scanned = aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
     scans = ScanCounter(monkeypatch)
     sfu = Sfu(SfuConfig())

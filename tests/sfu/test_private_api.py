@@ -1,7 +1,7 @@
 """The private names the SFU takes from aiortc, aioice and pylibsrtp exist in the
 installed releases, those releases are the pinned ones, a different one stops the SFU
-at start-up with a message saying which, and importing the SFU changes nothing in
-aiortc until an ``Sfu`` is made."""
+at start-up with a message saying which, importing the SFU changes nothing in aiortc
+until an ``Sfu`` is made, and only ``sfu.aiortc`` touches the three packages."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.ice_pinning import restrict_host_addresses
-from sfu import Sfu, SfuConfig, private_api
-from sfu.private_api import PRIVATE_NAMES, IncompatibleDependency
+from sfu import Sfu, SfuConfig
+from sfu.aiortc import private_api
+from sfu.aiortc.private_api import PRIVATE_NAMES, IncompatibleDependency
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(60)
@@ -76,7 +77,7 @@ def test_a_missing_package_is_named_too(monkeypatch: pytest.MonkeyPatch) -> None
 def test_importing_the_sfu_leaves_aiortc_alone_until_an_sfu_is_made() -> None:
     script = (
         "import aiortc.rtcdtlstransport as dtls, aiortc.rtcpeerconnection as pc\n"
-        "import sfu, sfu.aiortc_adapter as adapter\n"
+        "import sfu, sfu.aiortc as adapter\n"
         "assert pc.RTCCertificate is dtls.RTCCertificate, 'changed by import'\n"
         "assert not adapter.installed()\n"
         "sfu.Sfu()\n"
@@ -88,47 +89,76 @@ def test_importing_the_sfu_leaves_aiortc_alone_until_an_sfu_is_made() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-# attributes of our own classes that code reads off another object than ``self``
-OWN_PRIVATE_NAMES = {"_started"}  # ForwardingReceiver's
+SFU = ROOT / "sfu"
+BOUNDARY = SFU / "aiortc"  # the one package allowed to touch the pinned packages
 
 
 def test_every_private_name_the_sfu_reads_is_listed() -> None:
-    """A private attribute read off another object than ``self``, or a name-mangled
-    method overridden, in any SFU module that handles aiortc's, aioice's or pylibsrtp's
-    objects, is in ``PRIVATE_NAMES``."""
-    listed = {p.name for p in PRIVATE_NAMES} | OWN_PRIVATE_NAMES
+    """A private attribute read off another object than ``self`` (or named in a
+    ``getattr``/``setattr``/``hasattr``), or a name-mangled method overridden, in any
+    module of the ``sfu.aiortc`` package is in ``PRIVATE_NAMES``; no other SFU module
+    uses any of them (their objects' insides are that package's alone)."""
+    listed = {p.name for p in PRIVATE_NAMES}
     unlisted = set()
-    for path in (ROOT / "sfu").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        if not _imports_a_pinned_package(tree):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute):
-                name = node.attr
-                if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
-                    continue
-            elif isinstance(node, ast.FunctionDef) and "__" in node.name.strip("_"):
-                name = node.name  # an override of a name-mangled method
-            else:
-                continue
-            if name.startswith("_") and not name.endswith("__") and name not in listed:
-                unlisted.add(f"{path.name}: {name}")
+    for path in sorted(SFU.rglob("*.py")):
+        inside = path.is_relative_to(BOUNDARY)
+        for name in _private_names_used(ast.parse(path.read_text())):
+            if (name not in listed) if inside else (name in listed):
+                unlisted.add(f"{path.relative_to(ROOT)}: {name}")
     assert unlisted == set()
 
 
-def _imports_a_pinned_package(tree: ast.Module) -> bool:
-    """Whether a module handles those packages' objects (directly or from the adapter)."""
-    roots = (*private_api.EXPECTED_VERSIONS, "sfu.aiortc_adapter")
+def _private_names_used(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            modules = [node.module or ""]
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+        elif isinstance(node, ast.FunctionDef) and "__" in node.name.strip("_"):
+            name = node.name  # an override of a name-mangled method
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            name = node.args[1].value
         else:
             continue
-        if any(m == r or m.startswith(f"{r}.") for m in modules for r in roots):
-            return True
-    return False
+        if name.startswith("_") and not name.endswith("__"):
+            names.add(name)
+    return names
+
+
+def test_the_scan_finds_a_private_name_read_from_a_string() -> None:
+    found = _private_names_used(ast.parse("getattr(sender, '_rtx_ssrc', None)\nx._queue\n"))
+    assert found == {"_rtx_ssrc", "_queue"}
+
+
+def test_only_the_boundary_package_imports_aiortc_aioice_or_pylibsrtp() -> None:
+    """The rest of the SFU uses ``sfu.aiortc``'s public names: an upgrade of the three
+    packages is read again in one place."""
+    outside = set()
+    for path in sorted(SFU.rglob("*.py")):
+        if path.is_relative_to(BOUNDARY):
+            continue
+        for module in _imported_modules(ast.parse(path.read_text())):
+            if module.split(".")[0] in private_api.EXPECTED_VERSIONS:
+                outside.add(f"{path.relative_to(ROOT)}: {module}")
+    assert outside == set()
+
+
+def _imported_modules(tree: ast.Module) -> list[str]:
+    modules: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules.append(node.module or "")
+    return modules
 
 
 def test_names_on_modules_and_classes_exist() -> None:

@@ -67,7 +67,7 @@ async def test_nacks_are_served_from_history_or_forwarded_to_the_publisher() -> 
         await asyncio.sleep(1.0)
         assert len(seen) > 5
         recent = seen[-2]
-        media_ssrc = consumer.sender._ssrc
+        media_ssrc = consumer.sender.ssrc
         nacked_before = consumer.packets_nacked
         await receiver._send_rtcp_nack(media_ssrc, [recent])
         with contextlib.suppress(TimeoutError):

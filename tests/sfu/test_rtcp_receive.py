@@ -37,10 +37,10 @@ from aiortc.rtp import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sfu.aiortc_adapter as adapter
+import sfu.aiortc.fast_path
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
-from sfu.aiortc_adapter import FastPath, ForwardingReceiver, ForwardingSender
+from sfu.aiortc import FastPath, ForwardingReceiver, ForwardingSender
 
 # --- a FastPath on aiortc's router, with recording sinks ---------------------------------
 
@@ -368,7 +368,7 @@ def test_an_invalid_part_drops_the_whole_compound(case: str) -> None:
 def test_a_failing_sink_is_logged_and_nothing_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     harness = Harness()
     logged: list[BaseException] = []
-    monkeypatch.setattr(adapter, "log_forward_error", logged.append)
+    monkeypatch.setattr(sfu.aiortc.fast_path, "log_forward_error", logged.append)
 
     def fail() -> None:
         raise RuntimeError("sink failed")

@@ -6,7 +6,7 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 
 from sfu._datapath import Counters, Egress, Track
-from sfu.aiortc_adapter import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
+from sfu.aiortc import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
 from sfu.rtp_view import RtpView
 
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"

@@ -182,7 +182,7 @@ async def test_video_paused_by_a_cap_comes_back_through_padding_probes() -> None
         assert await until(lambda: video.frames > frames + 10, 10)
 
         assert tap.padding, "no padding reached the subscriber"
-        rtx_ssrc = consumer.sender._rtx_ssrc
+        rtx_ssrc = consumer.sender.rtx_ssrc
         assert {ssrc for _, ssrc, _, _, _ in tap.padding} == {rtx_ssrc}
         assert all(size == 255 and ast is not None for _, _, _, size, ast in tap.padding)
         # a probe's packets come in order, one sequence number after the other (the cap

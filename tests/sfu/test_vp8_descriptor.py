@@ -221,7 +221,7 @@ class Sender(SimpleNamespace):
 
     def __init__(self) -> None:
         super().__init__(
-            fast_path=None, _ssrc=0xBEEF, sink=None, payload_type=PAYLOAD_TYPE,
+            fast_path=None, ssrc=0xBEEF, sink=None, payload_type=PAYLOAD_TYPE,
             extension_ids={}, mid="1",
         )  # fmt: skip
 
