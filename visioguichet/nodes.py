@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -148,6 +149,8 @@ class Supervisor:
                 *plan.argv, preexec_fn=_child_setup(plan.cpu)
             )
             self._live[plan.node_id] = process
+            if self._stopping.is_set():  # started while the others were told to stop
+                process.send_signal(signal.SIGTERM)
             log.info(
                 "node_started",
                 node=plan.node_id,
@@ -174,6 +177,27 @@ class Supervisor:
             delay = min(delay * 2, RESTART_DELAY_MAX_S)
 
 
+class RedisUnreachable(Exception):
+    """``--redis-url`` names no Redis that answers."""
+
+
+async def _check_redis(url: str) -> None:
+    """Every node would fail on its own and be restarted over and over: say it once."""
+    from redis import asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    client = aioredis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+    except (RedisError, OSError, ValueError) as exc:
+        where = urlsplit(url)  # no password in the message
+        raise RedisUnreachable(
+            f"cannot reach Redis at {where.hostname}:{where.port or 6379}: {exc}"
+        ) from exc
+    finally:
+        await client.aclose()
+
+
 async def _prepare_shared_state(settings: Settings) -> None:
     """What the nodes would otherwise race to create: the join-token key (every node
     must verify every other's tokens) and the database schema."""
@@ -181,6 +205,8 @@ async def _prepare_shared_state(settings: Settings) -> None:
     from visioguichet.app import booking_config
     from visioguichet.join_token import load_or_create_signer
 
+    if settings.redis_url:
+        await _check_redis(settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_or_create_signer(settings.join_key_path)
     await booking_api.migrate(booking_config(settings))
@@ -215,4 +241,7 @@ def run_nodes(settings: Settings, serve_argv: Sequence[str]) -> int:
         return asyncio.run(supervise(settings, serve_argv))
     except DatabaseUnavailable as exc:
         print(f"visioguichet serve: error: --database-url: {exc}", file=sys.stderr)
+        return 2
+    except RedisUnreachable as exc:
+        print(f"visioguichet serve: error: --redis-url: {exc}", file=sys.stderr)
         return 2

@@ -57,6 +57,19 @@ def test_two_nodes_without_redis_are_refused_with_a_sentence_naming_the_flag(
     assert "--nodes 2 needs --redis-url" in result.stderr
 
 
+async def test_two_nodes_with_redis_unreachable_stop_at_once_naming_the_flag(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    closed = free_port()  # nothing listens there
+    result = serve(
+        "--nodes", "2", "--database-url", postgres_url,
+        "--redis-url", f"redis://127.0.0.1:{closed}/0", "--data-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"--redis-url: cannot reach Redis at 127.0.0.1:{closed}:" in result.stderr
+
+
 def test_the_udp_range_is_split_into_equal_disjoint_slices() -> None:
     assert split_udp_ports((40000, 40099), 2) == [(40000, 40049), (40050, 40099)]
     assert split_udp_ports((40000, 40010), 3) == [(40000, 40002), (40003, 40005), (40006, 40008)]
