@@ -7,6 +7,13 @@ import { gatheringComplete, Signaling } from "./signaling.js";
 const $ = (id) => document.getElementById(id);
 let call = null;
 let token = null;
+let onRefused = () => {};
+
+/** The server's refusals of the link itself (docs/protocol.md): the network is not to blame. */
+const LINK_REFUSALS = new Set([
+  "token-malformed", "token-invalid", "token-expired", "token-not-yet-valid",
+  "too-early", "booking-cancelled", "booking-ended",
+]);
 
 function alarm(text) { $("alert").textContent = text; }
 
@@ -169,6 +176,7 @@ async function mediaProbe(stream, iceServers = [], timeoutMs = 8000) {
     await gatheringComplete(pc);
     const sources = Object.fromEntries(transceivers.map(([transceiver, source]) => [transceiver.mid, source]));
     const reply = await request(socket, { type: "probe", token, sdp: pc.localDescription.sdp, sources }, 10000);
+    if (reply.type === "error" && LINK_REFUSALS.has(reply.code)) result.refused = reply;
     if (reply.type !== "answer") return result;
     result.iceServers = Array.isArray(reply.ice_servers) ? reply.ice_servers : [];
     await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
@@ -198,18 +206,29 @@ async function mediaProbe(stream, iceServers = [], timeoutMs = 8000) {
   return result;
 }
 
-/** The deployment's help line, if it has one: the way out when video cannot work. */
-async function loadHelpPhone() {
+/** The deployment's help line ("" without one): the way out when video cannot work. */
+export async function helpPhone() {
   try {
     const response = await fetch("/client-config", { cache: "no-store" });
     const config = response.ok ? await response.json() : {};
-    const phone = typeof config.help_phone === "string" ? config.help_phone.trim() : "";
-    if (!phone) return;
-    $("phone-link").textContent = phone;
-    $("phone-link").href = `tel:${phone.replace(/[^\d+]/g, "")}`;
-    $("phone-line").hidden = false;
-    $("phone-hint").hidden = true;
-  } catch { /* no help line configured */ }
+    return typeof config.help_phone === "string" ? config.help_phone.trim() : "";
+  } catch {
+    return "";
+  }
+}
+
+/** Fill a help-line link: the number shown, dialled without its spaces. */
+export function showPhone(link, phone) {
+  link.textContent = phone;
+  link.href = `tel:${phone.replace(/[^\d+]/g, "")}`;
+}
+
+async function loadHelpPhone() {
+  const phone = await helpPhone();
+  if (!phone) return;
+  showPhone($("phone-link"), phone);
+  $("phone-line").hidden = false;
+  $("phone-hint").hidden = true;
 }
 
 async function checkNetwork() {
@@ -233,6 +252,10 @@ async function checkMedia() {
     return "none";
   }
   let result = await mediaProbe(call.local);
+  if (result.refused) {
+    call.refused = result.refused;
+    return "refused";
+  }
   // No direct path: try once more through the STUN/TURN servers the service offers.
   if (!result.connected && result.iceServers.length) result = await mediaProbe(call.local, result.iceServers);
   call.mediaTest = result;
@@ -265,6 +288,10 @@ async function runChecks() {
   const devices = checkDevices();
   const [network, media] = await Promise.all([call.network || checkNetwork(), checkMedia()]);
   if (run !== call.checkRun) return;
+  if (media === "refused") {
+    onRefused(call.refused);
+    return;
+  }
   call.network = network;
   call.media = media;
   const reasons = [];
@@ -283,9 +310,11 @@ async function runChecks() {
   $("precheck").dataset.done = "true";
 }
 
-export async function precheck(state, joinToken) {
+/** Run the pre-call check; a link the server refuses goes to onLinkRefused (its error frame). */
+export async function precheck(state, joinToken, onLinkRefused = () => {}) {
   call = state;
   token = joinToken;
+  onRefused = onLinkRefused;
   $("enter").disabled = true;
   $("audio-only").disabled = true;
   $("h-precheck").focus();

@@ -1,7 +1,7 @@
 // Chat and documents: messages through signalling; files through the booking's file
 // store (the call token proves who sends), then offered to the room as a link.
 import { t } from "./i18n.js";
-import { $, call, status, token } from "./call.state.js";
+import { $, call, clearNote, note, token } from "./call.state.js";
 
 const FILE_TYPES = ["application/pdf", "image/png", "image/jpeg"];
 const FILE_MAX_BYTES = 10 * 1024 * 1024;
@@ -18,7 +18,7 @@ export function addMessage(name, text) {
   li.scrollIntoView({ block: "nearest" });
   if ($("chat").hidden) {
     $("chat-toggle").textContent = `${t("call.chat")} •`;
-    status(t("call.chat.new", { name }));
+    note(t("call.chat.new", { name }));
   }
 }
 
@@ -78,7 +78,7 @@ export function addFile(frame) {
   button.addEventListener("click", () => download(frame));
   li.append(from, button);
   $("messages").append(li);
-  status(t("call.file.sent", { name: frame.name }));
+  note(t("call.file.sent", { name: frame.name }));
   if ($("chat").hidden) $("chat-toggle").textContent = `${t("call.chat")} •`;
 }
 
@@ -89,7 +89,7 @@ export function setupChat() {
     $("chat").hidden = !open;
     $("chat-toggle").setAttribute("aria-expanded", String(open));
     $("chat-toggle").textContent = t("call.chat");
-    if (open) $("chat-text").focus();
+    if (open) { clearNote(); $("chat-text").focus(); }
   });
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();

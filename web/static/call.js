@@ -4,15 +4,24 @@
 // pre-call check is call-precheck.js.
 import { api, setCsrfToken } from "./api.js";
 import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
-import { precheck, renderChecks, stopLevelMeter } from "./call-precheck.js";
+import { helpPhone, precheck, renderChecks, showPhone, stopLevelMeter } from "./call-precheck.js";
 import { Signaling } from "./signaling.js";
 import { addFile, addMessage, setupChat } from "./call.chat.js";
 import { addWaiting, enterWaitingRoom, removeWaiting } from "./call.lobby.js";
-import { onSubscribeOffer, publish, restartIce, sendLayers, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
+import { onSubscribeOffer, publish, restartIce, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
+import { addParticipant, renderRemote, sourceChanged } from "./call.remote.js";
 import { renderQuality, sampleLink, setLowData, showQuality } from "./call.quality.js";
 import { $, alarm, call, showOnly, status, token } from "./call.state.js";
 
 const MAX_RECONNECTS = 5;
+/** What the server's refusal of the link means to its holder (docs/protocol.md, Errors). */
+const LINK_REFUSALS = {
+  "token-malformed": "call.link.bad",
+  "token-invalid": "call.link.bad",
+  "token-expired": "call.link.expired",
+  "booking-cancelled": "call.cancelled",
+  "booking-ended": "call.ended",
+};
 
 /** Enter the call; audio only sends no camera and, on a link judged too weak, receives no video. */
 function enter(withVideo) {
@@ -64,8 +73,9 @@ async function onFrame(frame) {
       if (frame.pc === "subscribe") call.subscribeChain = call.subscribeChain.then(() => onSubscribeOffer(frame)).catch((err) => console.error(err));
       return;
     case "participant-joined":
-      call.participants.set(frame.participant.id, frame.participant);
+      addParticipant(frame.participant);
       status(t("call.joined", { name: frame.participant.name }));
+      renderRemote();
       return;
     case "participant-left": {
       const who = call.participants.get(frame.participant_id);
@@ -75,9 +85,13 @@ async function onFrame(frame) {
       return;
     }
     case "end": return finish(t(frame.reason === "booking-cancelled" ? "call.cancelled" : "call.ended"));
+    case "published":
+      sourceChanged(frame);
+      return renderRemote();
     case "unpublished":
       if (frame.source === "screen" && frame.participant_id !== call.me) $("screen").hidden = true;
-      return undefined;
+      sourceChanged(frame);
+      return renderRemote();
     case "chat": return addMessage(frame.name, frame.text);
     case "file": return addFile(frame);
     case "quality": return showQuality(frame);
@@ -93,9 +107,8 @@ function onError(frame) {
     const time = new Date(frame.not_before * 1000).toLocaleString(document.documentElement.lang, { dateStyle: "full", timeStyle: "short" });
     return finish(t("call.early", { time }));
   }
-  if (frame.code === "booking-cancelled") return finish(t("call.cancelled"));
-  if (frame.code === "booking-ended") return finish(t("call.ended"));
-  if (frame.code?.startsWith("token-")) return finish(t("call.tokenbad"));
+  const refusal = LINK_REFUSALS[frame.code] || (frame.code?.startsWith("token-") ? "call.link.bad" : null);
+  if (refusal) return refuseLink(refusal);
   if (frame.code === "denied") return finish(t("call.denied"));
   if (frame.code === "replaced") return finish(t("call.replaced"));
   if (frame.code === "room-ended") return finish(t("call.ended"));
@@ -116,8 +129,9 @@ async function onJoined(frame) {
   call.room = frame.room;
   call.me = frame.participant_id;
   call.iceServers = frame.ice_servers || [];
-  for (const p of frame.participants || []) call.participants.set(p.id, p);
+  for (const p of frame.participants || []) addParticipant(p);
   showOnly("room");
+  renderRemote();
   $("end").hidden = call.role !== "host";
   status(call.participants.size ? t("call.incall") : t("call.waitother"));
   if (call.lowData) call.signaling.send({ type: "set-quality", mode: "audio-only" });
@@ -131,6 +145,7 @@ function toggle(button, kind, onKey, offKey) {
   for (const track of tracks) track.enabled = !off;
   button.setAttribute("aria-pressed", String(off));
   button.textContent = t(off ? onKey : offKey);
+  if (tracks.length) setSourceOn(kind === "audio" ? "mic" : "camera", !off).catch((err) => console.warn("toggle", err));
 }
 
 /** The agent records the outcome with their signed-in session (booking id = room). */
@@ -142,6 +157,20 @@ async function recordOutcome(outcome) {
     $("outcome-status").textContent = t("agent.saved");
   } catch {
     $("outcome-status").textContent = t("common.error");
+  }
+}
+
+/** The link itself is refused (not the network): say so, and where to turn instead. */
+async function refuseLink(key) {
+  finish("");  // the panel's heading says it
+  $("link-help").dataset.key = key;
+  $("h-link-help").textContent = t(key);
+  $("link-help").hidden = false;
+  $("h-link-help").focus();
+  const phone = await helpPhone();
+  if (phone) {
+    showPhone($("link-phone-number"), phone);
+    $("link-phone").hidden = false;
   }
 }
 
@@ -174,6 +203,8 @@ function init() {
     if (call.screen) $("share").textContent = t("call.share.stop");
     renderQuality();
     renderChecks();
+    renderRemote();
+    if ($("link-help").dataset.key) $("h-link-help").textContent = t($("link-help").dataset.key);
   });
   if (!token) {
     alarm(t("call.notoken"));
@@ -199,7 +230,7 @@ function init() {
   navigator.connection?.addEventListener?.("change", () => restartIce());
   applyI18n();
   showOnly("precheck");
-  precheck(call, token);
+  precheck(call, token, onError);
 }
 
 init();

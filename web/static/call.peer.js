@@ -2,7 +2,8 @@
 // and subscribe (what the others send), the layers the server asks for, ICE restarts.
 import { t } from "./i18n.js";
 import { gatheringComplete } from "./signaling.js";
-import { $, call, status } from "./call.state.js";
+import { renderRemote } from "./call.remote.js";
+import { $, call, callStatus, status } from "./call.state.js";
 
 export async function publish() {
   if (call.publishPc) return;
@@ -24,9 +25,15 @@ export async function publish() {
   call.sources = sources;
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed" && pc === call.publishPc) restartIce();
-    if (pc.connectionState === "connected" && !call.finished) status(t(call.participants.size ? "call.incall" : "call.waitother"));
+    if (pc.connectionState === "connected" && !call.finished) callStatus();
   });
   call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
+  keepOff();
+}
+
+/** A publish offer names every sending track: a source turned off is unpublished again. */
+function keepOff() {
+  for (const [source, off] of Object.entries(call.off)) if (off) call.signaling.send({ type: "unpublish", source });
 }
 
 // Camera simulcast, lowest layer first (the SFU numbers layers in a=simulcast order,
@@ -128,6 +135,7 @@ export async function toggleScreenShare() {
     await gatheringComplete(pc);
     call.sources[transceiver.mid] = "screen";
     call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+    keepOff();
   }
   call.screen = { track, transceiver };
   track.addEventListener("ended", () => { if (call.screen?.track === track) toggleScreenShare(); });
@@ -180,6 +188,7 @@ export async function onSubscribeOffer(frame) {
       const video = $("remote");
       if (video.srcObject !== call.remoteStream) video.srcObject = call.remoteStream;
       event.track.addEventListener("unmute", updatePlaceholder);
+      event.track.addEventListener("mute", updatePlaceholder);
       event.track.addEventListener("ended", updatePlaceholder);
       updatePlaceholder();
     });
@@ -194,7 +203,25 @@ export async function onSubscribeOffer(frame) {
 }
 
 export function updatePlaceholder() {
-  const hasVideo = call.remoteStream.getVideoTracks().some((tr) => tr.readyState === "live");
-  $("placeholder").hidden = hasVideo && call.participants.size > 0;
-  if (call.participants.size > 0 && !call.finished) status(t("call.incall"));
+  renderRemote();
+  if (call.participants.size > 0 && !call.finished && call.note === null) status(t("call.incall"));
+}
+
+/**
+ * The camera or microphone turned off stops being published (the others are told by an
+ * `unpublished` frame and can say so), and is published again, on the same connection,
+ * when turned back on.
+ */
+export async function setSourceOn(source, on) {
+  const pc = call.publishPc;
+  call.off[source] = !on;
+  if (!pc || !call.signaling || call.finished) return;
+  if (!on) {
+    call.signaling.send({ type: "unpublish", source });
+    return;
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  await gatheringComplete(pc);
+  call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+  keepOff();
 }
