@@ -49,7 +49,7 @@ sent (the publisher dropped it) and is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sfu.bandwidth import HEAVY_LOSS, LOSS_DECREASE_ABOVE
@@ -191,8 +191,7 @@ class LayerSelector:
         if self.audio_only:
             if self.reason == "user" or not self._resume_due(now):
                 return None
-            lowest = {s.key: (s.usable() or [None])[0] for s in streams}
-            goal = self._total(streams, lowest)
+            goal = self._total(streams, self._lowest(streams))
             return ProbeRequest(goal_bps=goal, resume=True) if goal > 0 else None
         if (
             loss > UP_MAX_LOSS
@@ -380,9 +379,8 @@ class LayerSelector:
         )
         if short or too_little:
             fitted = self._fit(budget, streams)
-            lowest = self._total(streams, {s.key: (s.usable() or [None])[0] for s in streams})
             heavy_loss = loss > HEAVY_LOSS  # most of what we send is lost: no blip
-            if too_little or (fitted is None and lowest > 0):
+            if too_little or fitted is None:  # the lowest layers do not fit either
                 if self._starved_since is None:
                     self._starved_since = now
                 lossy = limited_by_loss or loss > LOSS_DECREASE_ABOVE
@@ -462,7 +460,11 @@ class LayerSelector:
         return fitting[-1] if fitting else usable[0]
 
     @staticmethod
-    def _total(streams: Sequence[StreamLayers], layers: dict[Hashable, int | None]) -> float:
+    def _lowest(streams: Sequence[StreamLayers]) -> dict[Hashable, int | None]:
+        return {s.key: next(iter(s.usable()), None) for s in streams}
+
+    @staticmethod
+    def _total(streams: Sequence[StreamLayers], layers: Mapping[Hashable, int | None]) -> float:
         total = 0.0
         for stream in streams:
             layer = layers.get(stream.key)

@@ -208,6 +208,7 @@ class LayerSet:
 
     def learn(self, packet: RtpView) -> Layer | None:
         """The layer of a packet whose SSRC is not known yet (None: cannot tell yet)."""
+        layer: Layer | None
         if not self.simulcast:
             layer = self.layers[0]
             if layer.ssrc is not None:

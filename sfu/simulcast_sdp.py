@@ -95,8 +95,8 @@ def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
             raise ValueError(f"m-line {mids[0]}: at most {MAX_RIDS} simulcast layers")
         if len(set(rids)) != len(rids):
             raise ValueError(f"m-line {mids[0]}: duplicate rid in a=simulcast")
-        areas = [_area(send[rid]) for rid in rids]
-        if all(area is not None for area in areas):
+        areas = [area for rid in rids if (area := _area(send[rid])) is not None]
+        if len(areas) == len(rids):
             rids = [rid for _, rid in sorted(zip(areas, rids, strict=True), key=lambda p: p[0])]
         ids = extension_ids(section)
         rid_id = ids.get(RID_URI, 0)

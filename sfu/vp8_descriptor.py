@@ -96,8 +96,8 @@ class Vp8Numbering:
     def _map(self, field: str, value: int, bits: int, mask: int) -> int:
         """``value`` renumbered: its distance from the newest value seen, modulo its own
         width (a 7-bit PictureID wraps at 128), added to what that one became."""
-        last_in = getattr(self, field + "_in")
-        last_out = getattr(self, field + "_out")
+        last_in: int = getattr(self, field + "_in")
+        last_out: int = getattr(self, field + "_out")
         if last_in < 0:
             out = (last_out + 1) & mask
             setattr(self, field + "_in", value)
