@@ -68,4 +68,5 @@ def encode_text(frame: dict[str, Any]) -> str:
 
 
 def encode_binary(frame: dict[str, Any]) -> bytes:
-    return msgpack.packb(frame, use_bin_type=True)
+    packed: bytes = msgpack.packb(frame, use_bin_type=True)
+    return packed
