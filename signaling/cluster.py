@@ -21,7 +21,8 @@ a node: its placement score), ``relay:<id>`` (the node's relay channel, ``relay.
 Redis being away never ends a call: media does not touch it; placement fails with
 ``ClusterUnavailable`` (a join is refused, the client retries) and no node is judged
 dead on missing evidence, nor for ``OUTAGE_GRACE_S`` after Redis comes back (its keys
-come back with the next heartbeats).
+come back with the next heartbeats); a peer is lost when two checks in a row
+(``WATCH_S`` apart) find it dead.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ HEARTBEAT_S = 1.0
 NODE_TTL_S = 3.0
 ROOM_TTL_S = 10.0
 WATCH_S = 0.5  # how often the peers of relayed connections are checked
-OUTAGE_GRACE_S = 3.0
+OUTAGE_GRACE_S = 5.0
 CONNECT_TIMEOUT_S = 2.0
 # Placement score = rooms placed + PARTICIPANT_WEIGHT * participants + the CPU term: a
 # node busier than CPU_FREE of a core counts CPU_ROOMS rooms per core above it, so a
@@ -361,6 +362,7 @@ class Cluster:
 
     async def _watch_loop(self) -> None:
         """End relayed connections whose other node died, so their clients rejoin."""
+        suspects: set[str] = set()
         while True:
             await asyncio.sleep(WATCH_S)
             peers = self.relay.peer_nodes()
@@ -368,10 +370,13 @@ class Cluster:
                 continue
             alive = await self.alive_nodes()
             if alive is None or self._in_grace() or not self.relay.subscribed:
+                suspects = set()
                 continue
-            for node_id in peers - alive - {self.node_id}:
+            missing = peers - alive - {self.node_id}
+            for node_id in missing & suspects:  # seen dead twice in a row: not a blip
                 log.warning("cluster_node_lost", node=node_id)
                 self.relay.peer_lost(node_id)
+            suspects = missing - suspects
 
     # --- helpers ---------------------------------------------------------------------
 
