@@ -59,8 +59,9 @@ _STRIPPED = (
     "no control, line-separator or bidirectional-override character"
 )
 
-Day = Annotated[
-    date,
+# a query's day that may be left out: None is its default, never a value a client sends
+OptionalDay = Annotated[
+    date | None,
     PlainValidator(date_window.day),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2027-05-07"]}),
 ]

@@ -29,11 +29,11 @@ from booking_api.api_fields import (
     Address,
     ContactEmail,
     ContactPhone,
-    Day,
     Email,
     Flag,
     Instant,
     Label,
+    OptionalDay,
     OptionalText,
     Password,
     PersonName,
@@ -261,17 +261,17 @@ class Login(RequestModel):
 
 
 class SlotsQuery(RequestModel):
-    from_: Day = Field(None, alias="from", description="First day, default today.")
-    to: Day = Field(None, description="Last day, default from + 13 days.")
+    from_: OptionalDay = Field(None, alias="from", description="First day, default today.")
+    to: OptionalDay = Field(None, description="Last day, default from + 13 days.")
 
 
 class DayQuery(RequestModel):
-    date: Day = Field(None, description="Default today (Paris).")
+    date: OptionalDay = Field(None, description="Default today (Paris).")
 
 
 class StatsQuery(RequestModel):
-    from_: Day = Field(None, alias="from", description="First day, default 30 days ago.")
-    to: Day = Field(None, description="Last day, default today.")
+    from_: OptionalDay = Field(None, alias="from", description="First day, default 30 days ago.")
+    to: OptionalDay = Field(None, description="Last day, default today.")
     group_by: Annotated[
         str,
         PlainValidator(one_of(list(GROUPS), "Regroupement possible : " + ", ".join(GROUPS) + ".")),
