@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -11,7 +11,7 @@ log = structlog.get_logger(__name__)
 
 
 class CallEventRecorder(Protocol):
-    async def record(self, room: str, kind: str, at: float, data: dict[str, Any]) -> None: ...
+    def record(self, room: str, kind: str, at: float, data: dict[str, Any]) -> Awaitable[None]: ...
 
 
 class CallEventBridge:

@@ -6,11 +6,12 @@ import logging
 import sys
 
 import structlog
+from structlog.types import EventDict, WrappedLogger
 
 _SECRET_KEYS = frozenset({"token", "password", "sdp", "email", "phone", "authorization"})
 
 
-def _redact_secrets(_logger: object, _method: str, event: dict[str, object]) -> dict[str, object]:
+def _redact_secrets(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """Last line of defence: a key that names a secret or personal data never reaches a log."""
     for key in _SECRET_KEYS.intersection(event):
         event[key] = "[redacted]"
