@@ -5,10 +5,9 @@ Imports nothing else of the project; see docs/sfu-api.md for the contract.
 
 from sfu.config import IceServer, SfuConfig
 from sfu.core import Sfu
-from sfu.listener import RoomListener, RoomListenerBase
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.participant import Participant
-from sfu.room import Room
+from sfu.room import Room, RoomListener, RoomListenerBase
 
 __all__ = [
     "IceServer",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sfu._datapath import Egress, Track
 from sfu.aiortc import (
@@ -20,13 +20,11 @@ from sfu.aiortc import (
     ForwardingSender,
     RtcpReceiverInfo,
 )
+from sfu.layers import Layer
 from sfu.padding import padding_packet
 from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
 from sfu.vp8_descriptor import KEY_IDX_MASK, PICTURE_ID_MASK, TL0_PIC_IDX_MASK
-
-if TYPE_CHECKING:
-    from sfu.producer import Producer
 
 NTP_UNITS_PER_S = 1 << 32
 MAX_PENDING_RETRANSMISSIONS = 128
@@ -35,6 +33,35 @@ RETRANSMIT_MIN_INTERVAL_S = 0.1
 # a receiver report "describes the current layer" once this share of the packets it
 # covers were sent after the last switch (the rest went out while it travelled to us)
 POST_SWITCH_SHARE = 0.8
+
+
+class ConsumedProducer(Protocol):
+    """What a consumer reads of, and asks of, the producer it forwards (a ``Producer``).
+
+    The producer keeps its consumers and hands them its packets; a consumer reaches it
+    only through this: the producer module knows the consumer, never the reverse.
+    """
+
+    @property
+    def participant_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def layers(self) -> list[Layer]: ...
+    @property
+    def is_keyframe(self) -> object: ...  # a payload → bool function, None when unknown
+
+    def layer_bitrates(self) -> list[float]: ...
+    def request_keyframe(self, layer_index: int = 0) -> bool: ...
+    def forward_nack(self, layer_index: int, sequence_numbers: list[int]) -> None: ...
+    def demand_changed(self) -> None: ...
+    def remove_consumer(self, consumer: Consumer) -> None: ...
 
 
 class Consumer:
@@ -47,7 +74,7 @@ class Consumer:
 
     def __init__(
         self,
-        producer: Producer,
+        producer: ConsumedProducer,
         subscriber_id: str,
         sender: ForwardingSender,
         counters: RoomCounters,

@@ -1,4 +1,8 @@
-"""The SFU entry point: a registry of rooms sharing one configuration."""
+"""The SFU entry point: a registry of rooms sharing one configuration.
+
+The SFU creates each room and is told when it closes (the callback it gives the room),
+so a closed room leaves the registry without the room knowing who made it.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +28,14 @@ class Sfu:
             raise ValueError("the SFU is closed")
         room = self.rooms.get(room_id)
         if room is None:
-            room = Room(self, room_id)
+            room = Room(room_id, self.config, self.counters, self._room_closed)
             self.rooms[room_id] = room
         return room
 
     def get_room(self, room_id: str) -> Room | None:
         return self.rooms.get(room_id)
 
-    def _forget(self, room: Room) -> None:
+    def _room_closed(self, room: Room) -> None:
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
 

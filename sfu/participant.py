@@ -1,10 +1,17 @@
-"""A participant: its publish peer connection (producers) and subscribe one (consumers)."""
+"""A participant: its publish peer connection (producers) and subscribe one (consumers).
+
+The room that creates a participant hands it a ``ParticipantOwner`` to tell what
+happens (a producer came or went, a new subscribe offer is due, a link's quality, a
+connection that failed) and to ask for the room's producers; the participant never
+imports the room.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import structlog
 
@@ -20,6 +27,7 @@ from sfu.aiortc import (
     remote_sends,
     rewrite_candidate_addresses,
 )
+from sfu.config import SfuConfig
 from sfu.connection_watch import ConnectionWatch
 from sfu.consumer import Consumer
 from sfu.impairment import Impairment
@@ -27,10 +35,8 @@ from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
 from sfu.quality import LinkQuality
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
+from sfu.stats import RoomCounters, SfuCounters
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
-
-if TYPE_CHECKING:
-    from sfu.room import Room
 
 log = structlog.get_logger(__name__)
 
@@ -44,12 +50,43 @@ PC_NAMES = ("publish", "subscribe")
 ANSWER_REFUSED = "answer-refused"
 
 
+class ParticipantOwner(Protocol):
+    """What a participant tells, and asks of, the room that created it."""
+
+    def producers(self) -> Iterable[Producer]: ...
+    def producer_added(self, producer: Producer) -> None: ...
+    def producer_removed(self, producer: Producer) -> None: ...
+    def subscription_changed(self, participant: Participant) -> None: ...
+    def quality_changed(self, participant: Participant, report: QualityReport) -> None: ...
+    def connection_failed(
+        self, participant: Participant, pc_name: str, code: str, reason: str
+    ) -> None: ...
+    def on_audio_level(self, producer: Producer, level: int) -> None: ...
+    def on_send_layers(self, producer: Producer, layers: dict[str, bool]) -> None: ...
+
+
 class Participant:
     """One endpoint in a room. Media always flows publish PC → SFU → subscribe PC."""
 
-    def __init__(self, room: Room, participant_id: str, app_data: dict[str, Any]) -> None:
-        self.room = room
+    def __init__(
+        self,
+        participant_id: str,
+        app_data: dict[str, Any],
+        *,
+        owner: ParticipantOwner,
+        room_id: str,
+        config: SfuConfig,
+        room_counters: RoomCounters,
+        sfu_counters: SfuCounters,
+        speech_level: int,
+    ) -> None:
         self.id = participant_id
+        self.room_id = room_id
+        self.config = config
+        self._owner = owner
+        self._room_counters = room_counters
+        self._sfu_counters = sfu_counters
+        self._speech_level = speech_level
         self.app_data = dict(app_data)
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[tuple[str, str], Consumer] = {}
@@ -67,22 +104,22 @@ class Participant:
         # sender reports leave every second: event-loop timers this participant owns
         self._feedback_timer: asyncio.Handle | None = None
         self._report_timer: asyncio.TimerHandle | None = None
-        self.quality = LinkQuality(room.config, self._emit_quality)
+        self.quality = LinkQuality(config, self._emit_quality)
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
         self._watches: dict[str, ConnectionWatch] = {}  # by PC name: why it did not work
 
     # --- peer connections ---------------------------------------------------------
     def _new_pc(self, pc_name: str) -> ForwardingPeerConnection:
-        config = self.room.config
+        config = self.config
         port_range = None
         if config.udp_port_min is not None and config.udp_port_max is not None:
             port_range = (config.udp_port_min, config.udp_port_max)
 
         def malformed(addr: Any, error: Exception) -> None:
-            self.room.sfu.counters.malformed_datagrams += 1
+            self._sfu_counters.malformed_datagrams += 1
             malformed_datagrams.report(
-                addr, error, room=self.room.id, participant=self.id, pc=pc_name
+                addr, error, room=self.room_id, participant=self.id, pc=pc_name
             )
 
         pc = ForwardingPeerConnection(
@@ -101,10 +138,10 @@ class Participant:
     # --- failures -----------------------------------------------------------------
     def _failure(self, pc_name: str, code: str, reason: str) -> None:
         """One log line and the process counter for a connection that does not work."""
-        self.room.sfu.counters.failed(code)
+        self._sfu_counters.failed(code)
         log.warning(
             "sfu_connection_failed",
-            room=self.room.id,
+            room=self.room_id,
             participant=self.id,
             pc=pc_name,
             code=code,
@@ -116,9 +153,7 @@ class Participant:
         (signalling sends the client an ``error`` it can act on: restart, TURN)."""
         self._failure(pc_name, code, reason)
         if not self.closed:
-            self.room.listeners.emit(
-                "on_connection_failed", self.room, self.id, pc_name, code, reason
-            )
+            self._owner.connection_failed(self, pc_name, code, reason)
 
     def _watch(self, pc_name: str) -> ConnectionWatch | None:
         return self._watches.get(pc_name)
@@ -130,9 +165,7 @@ class Participant:
 
     def _local_sdp(self, pc: ForwardingPeerConnection) -> str:
         assert pc.localDescription is not None
-        return rewrite_candidate_addresses(
-            pc.localDescription.sdp, self.room.config.announced_address
-        )
+        return rewrite_candidate_addresses(pc.localDescription.sdp, self.config.announced_address)
 
     # --- publishing ---------------------------------------------------------------
     async def publish(self, offer_sdp: str, sources: dict[str, str] | None = None) -> str:
@@ -192,20 +225,20 @@ class Participant:
                 mime_type=codecs[0].mimeType,
                 clock_rate=codecs[0].clockRate,
                 receiver=receiver,
-                counters=self.room.counters,
-                keyframe_interval_s=self.room.config.keyframe_request_min_interval_s,
-                on_audio_level=self.room.on_audio_level,
-                speech_level=self.room.speech_level_dbov,
+                counters=self._room_counters,
+                keyframe_interval_s=self.config.keyframe_request_min_interval_s,
+                on_audio_level=self._owner.on_audio_level,
+                speech_level=self._speech_level,
                 rids=simulcast.rids if simulcast else (),
                 rid_extension_id=simulcast.rid_extension_id if simulcast else 0,
                 repaired_rid_extension_id=simulcast.repaired_rid_extension_id if simulcast else 0,
-                max_incoming_bitrate_bps=self.room.config.max_incoming_bitrate_bps,
-                suspend_unused_layers_after_s=self.room.config.suspend_unused_layers_after_s,
-                on_send_layers=self.room.on_send_layers,
+                max_incoming_bitrate_bps=self.config.max_incoming_bitrate_bps,
+                suspend_unused_layers_after_s=self.config.suspend_unused_layers_after_s,
+                on_send_layers=self._owner.on_send_layers,
             )
             producer.start()
             self.producers[source] = producer
-            self.room.producer_added(producer)
+            self._owner.producer_added(producer)
 
     def _default_source(self, kind: str, taken: dict[str, Any]) -> str:
         base = DEFAULT_SOURCES.get(kind, kind)
@@ -224,7 +257,7 @@ class Participant:
         if producer is None:
             return
         await producer.close()
-        self.room.producer_removed(producer)
+        self._owner.producer_removed(producer)
 
     # --- subscribing --------------------------------------------------------------
     def want_new_subscription(self) -> None:
@@ -233,7 +266,7 @@ class Participant:
             return
         self._subscription_dirty = True
         if not self._offer_outstanding:
-            self.room.listeners.emit("on_subscription_changed", self.room, self)
+            self._owner.subscription_changed(self)
 
     async def subscription_offer(self) -> SubscriptionOffer | None:
         """A new subscribe offer, or None when nothing changed or one is outstanding."""
@@ -266,7 +299,7 @@ class Participant:
     async def _sync_consumers(self) -> bool:
         wanted = {
             (producer.participant_id, producer.source): producer
-            for producer in self.room.producers()
+            for producer in self._owner.producers()
             if producer.participant_id != self.id
         }
         changed = False
@@ -294,8 +327,8 @@ class Participant:
                 producer,
                 self.id,
                 sender,
-                self.room.counters,
-                self.room.config.packet_history_size,
+                self._room_counters,
+                self.config.packet_history_size,
                 self._on_feedback,
             )
             if self.quality.audio_only and producer.kind == "video":
@@ -334,7 +367,7 @@ class Participant:
         for consumer in self.consumers.values():
             consumer.producer.request_keyframe(consumer.target_layer)
         if self._subscription_dirty:
-            self.room.listeners.emit("on_subscription_changed", self.room, self)
+            self._owner.subscription_changed(self)
 
     async def _apply_subscription_answer(self, answer_sdp: str) -> None:
         if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):
@@ -417,11 +450,11 @@ class Participant:
         self.quality.prefer(self.consumers.values(), mode == "audio-only", max_layer)
 
     def _emit_quality(self, report: QualityReport) -> None:
-        self.room.listeners.emit("on_quality", self.room, self, report)
+        self._owner.quality_changed(self, report)
 
     def set_test_impairment(self, loss: float = 0.0, rate_bps: int | None = None) -> None:
         """Test only: drop or rate-cap what the SFU sends to this participant."""
-        if not self.room.config.allow_test_impairment:
+        if not self.config.allow_test_impairment:
             raise RuntimeError("impairment needs SfuConfig(allow_test_impairment=True)")
         if self._impairment is None:
             if self._subscribe_pc is None:
