@@ -51,6 +51,10 @@ def test_partner_books_for_a_citizen_then_starts_an_immediate_call_an_agent_take
     assert "/call#token=" in (day_link.get_attribute("href") or "")
     assert blocking_violations(partner) == []
 
+    # The form starts empty for each citizen: the same citizen asks for a call now.
+    expect(partner.get_by_label("Nom et prénom")).to_have_value("")
+    partner.get_by_label("Nom et prénom").fill("Lucie Bernard")
+    partner.get_by_label("L'usager accepte").check()
     partner.get_by_role("button", name="Appel immédiat").click()
     expect(partner.locator("#status")).to_contain_text("En attente d'un agent", timeout=15_000)
 

@@ -32,7 +32,8 @@ function fmt(value) {
   return typeof value === "number" ? String(Math.round(value * 10) / 10) : String(value);
 }
 
-/** A horizontal bar chart as SVG, with a text alternative listing every value. */
+/** A horizontal bar chart as SVG, with a text alternative listing every value. Each
+ * group's full name is on its own line above its bar (names are long: motifs, agents). */
 function barChart(title, values, unit) {
   const figure = document.createElement("figure");
   figure.className = "chart";
@@ -40,34 +41,50 @@ function barChart(title, values, unit) {
   caption.textContent = title;
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  const rowH = 28;
+  const width = 320;
+  const barMax = 250;
+  const rowH = 40;
   const height = Math.max(1, values.length) * rowH + 4;
-  svg.setAttribute("viewBox", `0 0 320 ${height}`);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("role", "img");
   const described = values.map(([g, v]) => `${g} ${fmt(v)}${v == null ? "" : unit}`).join(", ");
   svg.setAttribute("aria-label", `${title} : ${described || "—"}`);
   const max = Math.max(1e-9, ...values.map(([, v]) => v || 0));
+  const labels = [];
   values.forEach(([group, value], i) => {
     const y = i * rowH + 2;
     const label = document.createElementNS(ns, "text");
     label.setAttribute("x", "0");
-    label.setAttribute("y", String(y + 18));
+    label.setAttribute("y", String(y + 13));
     label.setAttribute("font-size", "12");
-    label.textContent = String(group).slice(0, 16);
+    label.textContent = String(group);
+    labels.push(label);
+    const barWidth = barMax * ((value || 0) / max);
     const bar = document.createElementNS(ns, "rect");
-    bar.setAttribute("x", "110");
-    bar.setAttribute("y", String(y + 4));
-    bar.setAttribute("height", "18");
-    bar.setAttribute("width", String(Math.max(0, 160 * ((value || 0) / max))));
+    bar.setAttribute("x", "0");
+    bar.setAttribute("y", String(y + 18));
+    bar.setAttribute("height", "16");
+    bar.setAttribute("width", String(Math.max(0, barWidth)));
     bar.setAttribute("fill", "#0b4fa3");
     const text = document.createElementNS(ns, "text");
-    text.setAttribute("x", String(115 + 160 * ((value || 0) / max)));
-    text.setAttribute("y", String(y + 18));
+    text.setAttribute("x", String(barWidth + 5));
+    text.setAttribute("y", String(y + 31));
     text.setAttribute("font-size", "12");
     text.textContent = `${fmt(value)}${value == null ? "" : unit}`;
     svg.append(label, bar, text);
   });
   figure.append(caption, svg);
+  // Once laid out, a name wider than the chart is narrowed to fit rather than cut.
+  requestAnimationFrame(() => {
+    for (const label of labels) {
+      let length = 0;
+      try { length = label.getComputedTextLength(); } catch { /* not rendered */ }
+      if (length > width) {
+        label.setAttribute("textLength", String(width));
+        label.setAttribute("lengthAdjust", "spacingAndGlyphs");
+      }
+    }
+  });
   return figure;
 }
 
@@ -122,6 +139,12 @@ async function init() {
   try {
     const me = await api("/auth/me");
     if (me.csrf_token) setCsrfToken(me.csrf_token);
+    // An agent or a partner point's staff has a console of their own, not this one.
+    const role = me.user?.role;
+    if (role && role !== "admin") {
+      location.replace(role === "partner" ? "/partner" : "/agent");
+      return undefined;
+    }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
   }

@@ -48,7 +48,7 @@ function render() {
       actions.append(accept);
       if (new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
       actions.append(cancel);
-    } else {
+    } else if (booking.status !== "cancelled") {  // a cancelled appointment has nothing left to do
       actions.append(open, done, noShow);
       if (booking.status === "booked" && new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
       if (booking.status === "booked") actions.append(cancel);

@@ -1,8 +1,22 @@
 // Agent / partner / admin sign-in; goes back to the page that sent here (?next=).
 import { api, ApiError, setCsrfToken } from "./api.js";
-import { setupLanguageSwitch, t } from "./i18n.js";
+import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
 
-setupLanguageSwitch();
+/** Which console the sign-in leads to, said in the heading and the tab's title. */
+const CONSOLE_TITLES = { "/agent": "login.title", "/partner": "login.title.partner", "/admin": "login.title.admin" };
+
+function nameTheConsole() {
+  const next = sameOriginPath(new URLSearchParams(location.search).get("next"));
+  const path = next ? new URL(next, location.origin).pathname : "";
+  const key = CONSOLE_TITLES[path] || "login.title.any";
+  const heading = document.querySelector("h1");
+  heading.dataset.i18n = key;
+  applyI18n();
+  document.title = `${t(key)} — ${t("site.name")}`;
+}
+
+setupLanguageSwitch(nameTheConsole);
+nameTheConsole();
 const form = document.getElementById("login-form");
 const alert = document.getElementById("alert");
 // Enabled only now, so a sign-in can never fall back to a plain GET form submission.

@@ -44,18 +44,37 @@ function showServerErrors(err) {
   return undefined;
 }
 
+/** The outcome for this citizen, at the top of the page and scrolled to (its link is
+ * what the point opens next); the form is emptied for the next citizen. */
 function showResult(title, text, linkText, href) {
+  $("status").textContent = "";
+  clearForm();
   $("h-result").textContent = title;
   $("result-text").textContent = text;
   $("result-link").textContent = linkText;
   $("result-link").href = href;
   $("result").hidden = false;
-  $("h-result").focus();
+  $("result").scrollIntoView({ block: "start" });
+  $("h-result").focus({ preventScroll: true });
+}
+
+/** A new citizen: no name, contact or consent of the previous one is kept. */
+function clearForm() {
+  for (const id of ["name", "email", "phone"]) $(id).value = "";
+  $("consent").checked = false;
+  for (const f of ["motif_id", "name", "email", "phone", "consent"]) setError(f, "");
+}
+
+/** What was shown for the previous citizen goes when the next request starts. */
+function startRequest() {
+  $("result").hidden = true;
+  $("status").textContent = "";
 }
 
 async function callNow() {
   const body = readForm();
   if (!body) return;
+  startRequest();
   let status;
   try {
     status = await api("/queue", { method: "POST", body });
@@ -77,6 +96,7 @@ async function callNow() {
 
 async function showSlots() {
   if (!readForm()) return;
+  startRequest();
   const from = new Date();
   const to = new Date();
   to.setDate(to.getDate() + 13);
@@ -162,6 +182,12 @@ async function init() {
   try {
     const me = await api("/auth/me");
     if (me.csrf_token) setCsrfToken(me.csrf_token);
+    // An agent or an administrator has a console of their own, not this one.
+    const role = me.user?.role;
+    if (role && role !== "partner") {
+      location.replace(role === "admin" ? "/admin" : "/agent");
+      return undefined;
+    }
     $("who").textContent = me.user?.name || "";
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return toLogin();
