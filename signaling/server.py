@@ -21,7 +21,7 @@ import asyncio
 from typing import Any
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 import sfu
 from signaling import codec
@@ -32,6 +32,7 @@ from signaling.cluster import Cluster, ClusterUnavailable, LocalCounts
 from signaling.config import SignalingConfig
 from signaling.counters import SignalingCounters
 from signaling.errors import FrameRefused, TokenRejected
+from signaling.frames import frame_ref
 from signaling.handlers import FrameHandlers
 from signaling.owned_tasks import OwnedTasks
 from signaling.relay import ClientRelay, RelayedSocket
@@ -131,15 +132,10 @@ class SignalingServer:
 
     async def _route(self, ws: web.WebSocketResponse, cluster: Cluster) -> None:
         """Serve here, or relay to the node the first frame's room is placed on."""
-        try:
-            first = await ws.receive(timeout=self.config.join_timeout_s)
-        except TimeoutError:
-            timeout = self.config.join_timeout_s
-            await _refuse(ws, FrameRefused("join-timeout", f"no valid join within {timeout:g} s"))
+        first = await self._first_frame(ws)
+        if first is None:
             return
-        if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            return
-        room = self._joined_room(first.data)
+        room = self._joined_room(_decoded(first.data))
         node = cluster.node_id
         if room is not None:
             try:
@@ -170,16 +166,40 @@ class SignalingServer:
             if task is not None:
                 self._handler_tasks.discard(task)
 
-    def _joined_room(self, data: str | bytes) -> str | None:
+    async def _first_frame(self, ws: web.WebSocketResponse) -> WSMessage | None:
+        """The connection's first frame other than ``ping``; None if the socket closed
+        or no frame came within the join timeout (then ``join-timeout`` was sent).
+
+        Pings before ``join`` are answered here (the pre-call check times them), so
+        that the ``join`` after them still finds its room's node; past ``rate_burst``
+        of them, the session answers, and limits them as usual."""
+        loop = asyncio.get_running_loop()
+        timeout = self.config.join_timeout_s
+        deadline = loop.time() + timeout
+        for _ in range(self.config.rate_burst):
+            try:
+                message = await ws.receive(timeout=max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                await _refuse(
+                    ws, FrameRefused("join-timeout", f"no valid join within {timeout:g} s")
+                )
+                return None
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                return None
+            frame = _decoded(message.data)
+            if frame is None or frame.get("type") != "ping":
+                return message
+            try:
+                ref = frame_ref(frame)
+            except FrameRefused:
+                return message  # the session refuses the bad id
+            await _send(ws, {"type": "pong"} if ref is None else {"type": "pong", "ref": ref})
+        return message
+
+    def _joined_room(self, frame: dict[str, Any] | None) -> str | None:
         """The room a ``join`` frame's genuine token names; None for anything else (it is
         served here, where the session refuses it as usual)."""
-        try:
-            frame = (
-                codec.decode_binary(data) if isinstance(data, bytes) else codec.decode_text(data)
-            )
-        except FrameRefused:
-            return None
-        if frame.get("type") != "join":
+        if frame is None or frame.get("type") != "join":
             return None
         try:
             return self.verifier.verify(frame.get("token")).room
@@ -257,11 +277,15 @@ class SignalingServer:
         await self.events.close()
 
 
-async def _refuse(
-    ws: web.WebSocketResponse, error: FrameRefused, *, close_code: int = CLOSE_REFUSED
-) -> None:
-    """Send one ``error`` frame before any session exists, then close."""
-    frame = error.to_frame()
+def _decoded(data: str | bytes) -> dict[str, Any] | None:
+    try:
+        return codec.decode_binary(data) if isinstance(data, bytes) else codec.decode_text(data)
+    except FrameRefused:
+        return None
+
+
+async def _send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+    """Send one frame before any session exists, in the connection's encoding."""
     try:
         if ws.ws_protocol == codec.MSGPACK_SUBPROTOCOL:
             await ws.send_bytes(codec.encode_binary(frame))
@@ -269,4 +293,11 @@ async def _refuse(
             await ws.send_str(codec.encode_text(frame))
     except (ConnectionError, RuntimeError):
         pass
+
+
+async def _refuse(
+    ws: web.WebSocketResponse, error: FrameRefused, *, close_code: int = CLOSE_REFUSED
+) -> None:
+    """Send one ``error`` frame before any session exists, then close."""
+    await _send(ws, error.to_frame())
     await ws.close(code=close_code)
