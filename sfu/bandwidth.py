@@ -153,5 +153,7 @@ class DownlinkEstimate:
         self.limited_by_loss = False
         self._remb_fell_at = None
         self.remb_congested = False
+        self._lossy_since = None
         if now is not None:
             self.start_ramp(now)
+            self._calm_until = now + CALM_AFTER_STEP_S  # its keyframe, as after a step

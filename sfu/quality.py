@@ -195,6 +195,8 @@ class LinkQuality:
         self._probe_consumer: Consumer | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
         self._probe_marks = (0, 0)
+        self._probe_reports = 0
+        self._consumers: list[Consumer] = []
         self.probes = 0
         self.probes_failed = 0
 
@@ -219,6 +221,7 @@ class LinkQuality:
         self._last_evaluation = now
         window = self._window
         window.add(previous or now, now, consumers)
+        self._consumers = consumers
         if not consumers:
             return
         self._end_settling(now, consumers)
@@ -336,6 +339,8 @@ class LinkQuality:
                 # what was measured before the pause says little about the link now,
                 # and the subscriber's estimator ramps again from what arrives
                 self._estimate.reset(now)
+                self._report_loss.forget_before(now)  # about the paused time
+                self._window.forget_before(now)
                 self.budget_bps = None
                 self._video_flowing = True
         for publisher_id in sorted({c.producer.participant_id for c in videos}):
@@ -387,6 +392,7 @@ class LinkQuality:
         self._probe = Probe.start(now, request, max(0.0, video_bps), remb, rtt)
         self._probe_consumer = consumer
         self._probe_marks = self._media_counts()
+        self._probe_reports = self._reports_heard()
         self.probes += 1
         self._schedule_padding(0.0)
 
@@ -414,11 +420,14 @@ class LinkQuality:
                 return
         remb, remb_at = self._latest_remb()
         nacked, sent = self._media_counts()
+        # loss reported before the probe (a paused video's audio reports cover 5 s) is
+        # not about it
+        fresh = self._reports_heard() != self._probe_reports
         outcome = probe.outcome(
             now,
             remb,
             remb_at,
-            self.loss,
+            self.loss if fresh else 0.0,
             nacked - self._probe_marks[0],
             sent - self._probe_marks[1],
         )
@@ -426,6 +435,9 @@ class LinkQuality:
             self._conclude(now, probe.request, outcome)
             return
         self._schedule_padding(PADDING_TICK_S if now < probe.ends else 0.1)
+
+    def _reports_heard(self) -> int:
+        return sum(c.receiver_reports for c in self._consumers)
 
     def _media_counts(self) -> tuple[int, int]:
         """(packets NACKed, packets sent) over the video consumers."""
