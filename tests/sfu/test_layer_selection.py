@@ -549,3 +549,13 @@ def test_just_after_a_step_one_heavily_lossy_report_is_the_keyframe_not_the_link
     estimate.update(2.0, 400_000, 0.0, 225_000, AUDIO_BPS)
     estimate.update(4.0, 400_000, 0.6, 225_000, AUDIO_BPS)  # the calm is over
     assert estimate.limited_by_loss
+
+
+def test_video_resumed_after_audio_only_is_not_stopped_by_one_lossy_report() -> None:
+    """The first reports after a resume cover the paused time and the new keyframe:
+    heavy loss must last before it counts, as after a step."""
+    estimate = DownlinkEstimate()
+    estimate.reset(10.0)
+    assert estimate.update(10.5, 16_000, 0.4, 150_000, AUDIO_BPS) is None  # ramp, calm
+    assert not estimate.limited_by_loss
+    assert estimate.update(11.0, 18_000, 0.0, 150_000, AUDIO_BPS) is None
