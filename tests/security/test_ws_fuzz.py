@@ -25,6 +25,7 @@ from signaling.errors import ERROR_CODES
 from tests.security.ws_fuzz_frames import BadFrame, bad_frames
 from tests.security.ws_raw import ANSWER_TIMEOUT_S, RawConnection
 from tests.support.server import RunningService, run_service
+from visioguichet.join_token import Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -74,11 +75,11 @@ async def _judge(conn: RawConnection, case: BadFrame, report: FuzzReport) -> boo
         if code not in ACCEPTED_CODES:
             report.problem(case, f"error {code!r}: {error.get('message')!r}")
     if not alive:
-        code = conn.ws.close_code
-        report.closes_seen[code or 0] = report.closes_seen.get(code or 0, 0) + 1
+        close_code = conn.ws.close_code
+        report.closes_seen[close_code or 0] = report.closes_seen.get(close_code or 0, 0) + 1
         # an oversized frame may be cut off mid-send: the client then sees a reset (1006)
-        if code not in CLEAN_CLOSE_CODES and not case.may_close:
-            report.problem(case, f"connection lost without a clean close (code {code})")
+        if close_code not in CLEAN_CLOSE_CODES and not case.may_close:
+            report.problem(case, f"connection lost without a clean close (code {close_code})")
         return False
     if case.expect_error and not errors:
         kinds = [f.get("type") for f in seen]
@@ -96,7 +97,7 @@ async def _fuzz_connection(
         conn = await RawConnection.open(service.ws_url, binary=(index + attempt) % 2 == 1)
         try:
             if (index + attempt) % 3 != 2:  # one connection in three stays before join
-                role = "host" if attempt % 2 == 0 else "guest"
+                role: Role = "host" if attempt % 2 == 0 else "guest"
                 subject = f"fuzz-{index}-{attempt}"
                 # a room of its own: what a frame breaks shows on the frame that broke it
                 room = f"fuzz-{index}-{attempt}"

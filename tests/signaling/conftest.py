@@ -5,14 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from visioguichet.join_token import InvalidJoinToken, JoinGrant, JoinTokenSigner, JoinTokenVerifier
+from visioguichet.join_token import (
+    InvalidJoinToken,
+    JoinGrant,
+    JoinTokenSigner,
+    JoinTokenVerifier,
+    Role,
+)
 
 try:
     import signaling
@@ -49,6 +55,17 @@ class RecordingListener:
         return [e.kind for e in self.events]
 
 
+class Grant(TypedDict, total=False):
+    """What a test's join token grants: ``SignalingHarness.mint``'s keywords."""
+
+    room: str
+    role: Role
+    subject: str
+    name: str
+    ttl_s: float
+    lobby: bool
+
+
 @dataclass
 class SignalingHarness:
     server: signaling.SignalingServer
@@ -62,7 +79,7 @@ class SignalingHarness:
         self,
         *,
         room: str = "room-1",
-        role: str = "host",
+        role: Role = "host",
         subject: str = "agent-1",
         name: str = "Claire Martin",
         ttl_s: float = 600.0,
@@ -70,7 +87,7 @@ class SignalingHarness:
     ) -> str:
         return self.signer.mint(
             room=room,
-            role=role,  # type: ignore[arg-type]
+            role=role,
             subject=subject,
             name=name,
             expires_at=time.time() + ttl_s,
@@ -83,7 +100,7 @@ class SignalingHarness:
         self.clients.append(client)
         return client
 
-    async def joined(self, **token: Any) -> SignalingClient:
+    async def joined(self, **token: Unpack[Grant]) -> SignalingClient:
         client = await self.client()
         reply = await client.join(self.mint(**token))
         assert reply["type"] == "joined", reply

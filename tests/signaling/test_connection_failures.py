@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ import sfu.connection_watch
 import signaling
 from sfu import Sfu, SfuConfig
 from signaling.client import SignalingClient, SignalingError
-from tests.signaling.conftest import JoinTokenAdapter, RecordingListener, SignalingHarness
+from tests.signaling.conftest import Grant, JoinTokenAdapter, RecordingListener, SignalingHarness
 from tests.signaling.media_sources import ColourVideoTrack
 from tests.support.waiting import until
 from visioguichet.join_token import JoinTokenSigner
@@ -30,7 +30,7 @@ from visioguichet.metrics import render_prometheus
 
 pytestmark = pytest.mark.timeout(60)
 
-GUEST = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
+GUEST: Grant = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
 Factory = Callable[[tuple[str, ...]], Awaitable[SignalingHarness]]
 
 
@@ -70,7 +70,7 @@ def failures(harness: SignalingHarness) -> dict[str, int]:
     return dict(harness.sfu.stats()["connection_failures"])
 
 
-def failure_lines(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def failure_lines(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == "sfu_connection_failed"]
 
 
@@ -216,7 +216,7 @@ async def test_a_peer_that_never_starts_dtls_gives_dtls_failed_in_time(
         await asyncio.Event().wait()  # this peer answers ICE checks, then stays silent
 
     dtls = pc.getTransceivers()[0].receiver.transport
-    dtls.start = never  # type: ignore[method-assign]
+    dtls.start = never  # type: ignore[method-assign, assignment]
     with structlog.testing.capture_logs() as logs:
         reply = await client.request(
             {"type": "publish", "sdp": pc.localDescription.sdp, "sources": {"0": "mic"}}

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import signaling
 from signaling.client import SignalingError
 from tests.signaling.conftest import HarnessFactory, SignalingHarness
-from visioguichet.join_token import JoinTokenSigner
+from visioguichet.join_token import JoinTokenSigner, Role
 
 
 def tampered(token: str) -> str:
@@ -155,7 +155,7 @@ async def test_token_not_valid_yet_is_refused_saying_from_when(harness: Signalin
 
 @pytest.mark.parametrize("role", ["host", "guest"])
 async def test_genuine_token_of_a_closed_room_is_refused_and_opens_nothing(
-    harness: SignalingHarness, role: str
+    harness: SignalingHarness, role: Role
 ) -> None:
     admission = ClosedRooms()
     admission.closed["bk-5"] = signaling.AdmissionRefused(

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from signaling.client import SignalingError
-from tests.signaling.conftest import SignalingHarness
+from tests.signaling.conftest import Grant, SignalingHarness
 
-GUEST = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont", "lobby": True}
+GUEST: Grant = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont", "lobby": True}
 
 
 async def test_admitted_guest_joins_and_everybody_is_told(harness: SignalingHarness) -> None:

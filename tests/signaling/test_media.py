@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from aiortc import MediaStreamTrack
+from av import AudioFrame, VideoFrame
 
 from signaling.client import SignalingClient
 from tests.signaling.conftest import SignalingHarness
@@ -31,7 +32,7 @@ async def decoded_video_colours(track: MediaStreamTrack, frames: int) -> list[np
     colours = []
     for _ in range(frames):
         frame = await track.recv()
-        assert frame.width > 0 and frame.height > 0
+        assert isinstance(frame, VideoFrame) and frame.width > 0 and frame.height > 0
         colours.append(frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0))
     return colours
 
@@ -40,6 +41,7 @@ async def loud_audio_frames(track: MediaStreamTrack, frames: int) -> int:
     loud = 0
     for _ in range(frames):
         frame = await track.recv()
+        assert isinstance(frame, AudioFrame)
         if np.abs(frame.to_ndarray().astype(np.int32)).max() > 1000:
             loud += 1
     return loud

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from signaling.client import SignalingError
-from tests.signaling.conftest import SignalingHarness
+from tests.signaling.conftest import Grant, SignalingHarness
+from visioguichet.join_token import Role
 
-GUEST = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
+GUEST: Grant = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
 
 
 async def test_chat_is_echoed_to_its_sender_and_sent_to_the_room(
@@ -90,7 +91,7 @@ async def test_document_offer_is_relayed_only_for_same_origin_api_paths(
     ],
 )
 async def test_role_may_not_send_frames_of_other_roles(
-    harness: SignalingHarness, role: str, frame: dict[str, object]
+    harness: SignalingHarness, role: Role, frame: dict[str, object]
 ) -> None:
     client = await harness.joined(role=role, subject=f"{role}-1")
     with pytest.raises(SignalingError) as refused:
@@ -125,7 +126,7 @@ async def test_call_events_follow_the_call_from_start_to_empty_room(
     harness: SignalingHarness,
 ) -> None:
     host = await harness.joined(room="bk-9")
-    guest = await harness.joined(room="bk-9", **GUEST)
+    guest = await harness.joined(**(GUEST | {"room": "bk-9"}))
     await guest.leave()
     await host.next_frame("participant-left", timeout_s=5)
     await host.leave()

@@ -7,9 +7,9 @@ import asyncio
 
 import sfu
 from signaling.sfu_events import CallRoomSfuListener
-from tests.signaling.conftest import SignalingHarness
+from tests.signaling.conftest import Grant, SignalingHarness
 
-GUEST = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
+GUEST: Grant = {"role": "guest", "subject": "citizen-41", "name": "Jean Dupont"}
 
 
 def report(*, audio_only: bool, layer: int | None, reason: str) -> sfu.QualityReport:

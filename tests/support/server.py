@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visioguichet.join_token import JoinTokenSigner, load_or_create_signer
+from visioguichet.join_token import JoinTokenSigner, Role, load_or_create_signer
 
 START_TIMEOUT_S = 40.0
 STOP_TIMEOUT_S = 10.0
@@ -49,7 +49,7 @@ class RunningService:
         self,
         *,
         room: str,
-        role: str,
+        role: Role,
         subject: str,
         name: str,
         ttl_s: float = 3600.0,
@@ -59,7 +59,7 @@ class RunningService:
             room=room,
             role=role,
             subject=subject,
-            name=name,  # type: ignore[arg-type]
+            name=name,
             expires_at=time.time() + ttl_s,
             lobby=lobby,
         )

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.server import RunningService, run_service
 from tests.web.accessibility import blocking_violations
+from visioguichet.join_token import Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -50,7 +51,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         yield running
 
 
-def open_precheck(page: Page, service: RunningService, *, role: str, lobby: bool) -> None:
+def open_precheck(page: Page, service: RunningService, *, role: Role, lobby: bool) -> None:
     room = f"bk-precheck-{uuid.uuid4().hex[:8]}"
     token = service.mint(room=room, role=role, subject=f"{role}-1", name="Awa Diallo", lobby=lobby)
     page.goto(f"{service.base_url}/call#token={token}")
