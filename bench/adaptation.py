@@ -87,18 +87,24 @@ async def one_run(run: int) -> dict[str, Any]:
         def watch_healthy() -> None:
             healthy_layers.add(healthy.participant.quality.current("agent").layer)
 
+        def watching(condition: Callable[[], bool]) -> Callable[[], bool]:
+            """``condition``, noting the healthy subscriber's layer at every poll."""
+
+            def poll() -> bool:
+                watch_healthy()
+                return condition()
+
+            return poll
+
         impaired.participant.set_test_impairment(rate_bps=BETWEEN_MIDDLE_AND_TOP_BPS)
         layer_drop_s = await until(
-            lambda: (watch_healthy(), below_top(quality.current("agent").layer))[1],
-            STEP_TIMEOUT_S,
+            watching(lambda: below_top(quality.current("agent").layer)), STEP_TIMEOUT_S
         )
         impaired.participant.set_test_impairment(rate_bps=BELOW_LOWEST_BPS)
-        audio_only_s = await until(lambda: (watch_healthy(), quality.audio_only)[1], STEP_TIMEOUT_S)
+        audio_only_s = await until(watching(lambda: quality.audio_only), STEP_TIMEOUT_S)
         audio_before = await impaired.packets_received("audio")
         impaired.participant.set_test_impairment(rate_bps=None)
-        video_back_s = await until(
-            lambda: (watch_healthy(), not quality.audio_only)[1], STEP_TIMEOUT_S
-        )
+        video_back_s = await until(watching(lambda: not quality.audio_only), STEP_TIMEOUT_S)
         audio_flowed = await impaired.packets_received("audio") > audio_before
         impaired.participant.set_test_impairment(loss=RANDOM_LOSS)
         audio_only_under_loss = False
@@ -119,8 +125,8 @@ async def one_run(run: int) -> dict[str, Any]:
             "audio_only_under_random_loss": audio_only_under_loss,
         }
     finally:
-        for client in (publisher, impaired, healthy):
-            await client.close()
+        for each in (publisher, impaired, healthy):
+            await each.close()
         await sfu.close()
 
 

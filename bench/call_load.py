@@ -38,7 +38,9 @@ class CallTarget(Protocol):
     name: str
     server_pid: int
     participants: int  # per call
-    probe_url: str | None  # a cheap request the server answers from its event loop
+
+    @property
+    def probe_url(self) -> str | None: ...  # a request the server answers from its loop
 
     async def open_call(self, index: int) -> list[Bot]: ...
 
@@ -154,7 +156,7 @@ class JanusTarget:
         except BaseException:
             await asyncio.gather(*(b.close() for b in bots), return_exceptions=True)
             raise
-        return bots
+        return [*bots]
 
     async def close(self) -> None:
         if self._admin is not None:
@@ -342,7 +344,7 @@ class CallLoad:
             },
             subscribe_offer_p95_s=_round(_percentile(offers, 95)),
             **self.responsiveness.take(),
-            **self._ramp,  # type: ignore[arg-type]
+            **self._ramp,
             server_core_busy_pct=None if core_pct is None else round(core_pct, 1),
             keyframe_requests=new_keyframe_requests,
         )

@@ -10,6 +10,8 @@ measures is the same code.
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -45,7 +47,7 @@ def build_app(data_dir: Path, ice_address: str, allowed_network: str) -> web.App
     sfu = Sfu(SfuConfig(ice_addresses=(ice_address,), allowed_remote_networks=(allowed_network,)))
     server = signaling.SignalingServer(sfu, _GrantVerifier(signer.verifier))
 
-    async def lifetime(_app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         yield
         await server.close()
         await sfu.close()
@@ -69,10 +71,8 @@ def main() -> int:
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:
-        import asyncio
-
         loop = asyncio.new_event_loop()
     web.run_app(app, host=args.host, port=args.port, print=None, loop=loop)
     return 0

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def run_ours(
             with run_service(work / f"service-{calls_only}", core=core,
                              calls_only=calls_only) as service:  # fmt: skip
                 target = OurTarget(service.ws_url, service.signer(), service.pid, profile, clips)
-                results = _run_async(lambda t=target: run_steps(t, steps, seconds, deadline, core))
+                results = _run_async(partial(run_steps, target, steps, seconds, deadline, core))
                 if calls_only:
                     notes.append(
                         "measured bench.call_server (the same signalling + SFU wiring, "

@@ -105,6 +105,10 @@ class Bot:
         """Timestamp the end of one join phase (to see where a slow join waits)."""
         self.marks.append((phase, time.monotonic()))
 
+    async def close(self) -> None:
+        """Leave and close the connections (each kind of participant has its own)."""
+        raise NotImplementedError
+
     @property
     def phases_s(self) -> dict[str, float]:
         """Duration of each join phase, from ``started_at`` through the marks."""

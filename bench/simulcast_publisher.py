@@ -77,6 +77,14 @@ class Layer:
     _index: int = 0
     _restart: bool = False
 
+    @property
+    def _ssrc(self) -> int:  # the name aiortc's RTP router knows a sender's SSRC by
+        return self.ssrc
+
+    @_ssrc.setter
+    def _ssrc(self, value: int) -> None:
+        self.ssrc = value
+
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         """aiortc's RTCP router hands us what names our SSRC (we registered as a sender)."""
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
@@ -147,15 +155,8 @@ class SimulcastPublisher:
         answer = await self.participant.publish(offer, sources={"0": "mic", video_mid: "camera"})
         assert "a=simulcast:recv q;h;f" in answer, "the SFU did not accept simulcast"
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        mid_id = next(
-            e.id
-            for e in video._headerExtensions
-            if e.uri == MID_URI  # type: ignore[attr-defined]
-        )
-        abs_id = next(
-            (e.id for e in video._headerExtensions if e.uri == ABS_SEND_TIME_URI),  # type: ignore[attr-defined]
-            0,
-        )
+        mid_id = next(e.id for e in video._headerExtensions if e.uri == MID_URI)
+        abs_id = next((e.id for e in video._headerExtensions if e.uri == ABS_SEND_TIME_URI), 0)
         extensions = [
             RTCRtpHeaderExtensionParameters(id=mid_id, uri=MID_URI),
             RTCRtpHeaderExtensionParameters(id=RID_EXTENSION_ID, uri=RID_URI),
@@ -164,14 +165,16 @@ class SimulcastPublisher:
         if abs_id:
             extensions.append(RTCRtpHeaderExtensionParameters(id=abs_id, uri=ABS_SEND_TIME_URI))
         self._extensions.configure(RTCRtpParameters(headerExtensions=extensions))
-        codec = video._codecs[0]  # type: ignore[attr-defined]
-        assert codec.mimeType.lower() == "video/vp8"
+        codec = video._codecs[0]
+        assert codec.mimeType.lower() == "video/vp8" and codec.payloadType is not None
         self._payload_type = codec.payloadType
-        self._rtx_payload_type = next(
-            c.payloadType
-            for c in video._codecs  # type: ignore[attr-defined]
+        rtx = next(
+            c
+            for c in video._codecs
             if c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") == codec.payloadType
         )
+        assert rtx.payloadType is not None
+        self._rtx_payload_type = rtx.payloadType
         self._transport = video.sender.transport
         transport = video.sender.transport
         for layer in self.layers:

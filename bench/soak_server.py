@@ -42,5 +42,5 @@ def _with_task_route(build: Any) -> Any:
 
 if __name__ == "__main__":
     # ``serve`` imports build_app from visioguichet.app when it runs: this is what it gets
-    visioguichet.app.build_app = _with_task_route(visioguichet.app.build_app)  # type: ignore[method-assign]
+    visioguichet.app.build_app = _with_task_route(visioguichet.app.build_app)
     sys.exit(main(sys.argv[1:]))

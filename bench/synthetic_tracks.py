@@ -55,7 +55,7 @@ class PacketTrack(MediaStreamTrack):
             self._index = 0
             self.keyframe_restarts += 1
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
