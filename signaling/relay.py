@@ -3,8 +3,10 @@
 Each node subscribes to one Redis pub/sub channel, ``relay:<node>``. The client's node
 sends ``open`` (room, subprotocol), then the client's frames as ``in``; the room's
 node runs the ordinary ``Session`` over a ``RelayedSocket`` and sends its frames back
-as ``out``; either side ends with ``close``. Frames travel as they came off the wire:
-the client's node decodes nothing but the first ``join``.
+as ``out``; either side ends with ``close``. Frames for a connection the room's node
+does not hold (it restarted under the same id) get ``lost``: the client rejoins.
+Frames travel as they came off the wire: the client's node decodes nothing but the
+first ``join``.
 
 Why pub/sub, not streams: the relay is a connection, like the WebSocket it extends.
 Redis delivers one publisher's messages on one channel in order (each node publishes
@@ -64,6 +66,7 @@ class RelayBus:
         self.relayed: dict[str, ClientRelay] = {}  # conn id -> client's WebSocket (its node)
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._replies: set[asyncio.Task[bool]] = set()
 
     def attach(self, listener: RelayListener) -> None:
         self._listener = listener
@@ -96,7 +99,8 @@ class RelayBus:
         lost: only a relayed connection's frames are, never a call's media)."""
         try:
             await self._publisher.publish(
-                self.channel_of(node_id), msgpack.packb([kind, conn, payload], use_bin_type=True)
+                self.channel_of(node_id),
+                msgpack.packb([kind, conn, payload, self.node_id], use_bin_type=True),
             )
         except (RedisError, OSError) as exc:
             log.warning("relay_publish_failed", node=node_id, kind=kind, error=str(exc))
@@ -144,7 +148,7 @@ class RelayBus:
 
     def _dispatch(self, data: bytes) -> None:
         try:
-            kind, conn, payload = msgpack.unpackb(data, raw=False)
+            kind, conn, payload, sender = msgpack.unpackb(data, raw=False)
         except Exception:
             log.warning("relay_bad_message")
             return
@@ -154,6 +158,11 @@ class RelayBus:
             socket = self.hosted.get(conn)
             if socket is not None:
                 socket.receive(payload)
+            else:  # not a session of this node (it restarted under the same id): rejoin
+                self._reply(sender, "lost", conn)
+        elif kind == "lost":
+            if (relay := self.relayed.get(conn)) is not None:
+                relay.node_lost()
         elif kind == "out":
             relay = self.relayed.get(conn)
             if relay is not None:
@@ -163,6 +172,11 @@ class RelayBus:
                 socket.end()
             if (relay := self.relayed.get(conn)) is not None:
                 relay.closed_by_room(int(payload))
+
+    def _reply(self, node_id: str, kind: str, conn: str) -> None:
+        task = asyncio.create_task(self.publish(node_id, kind, conn, 0), name="relay-reply")
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
 
     def _open(self, conn: str, payload: dict[str, Any]) -> None:
         origin = str(payload.get("from", ""))
