@@ -105,8 +105,8 @@ class DownlinkEstimate:
             or self.remb_bps >= STALE_BELOW * video_bps
             or loss >= LOSS_INCREASE_BELOW
         )
-        if loss <= LOSS_DECREASE_ABOVE:
-            self._lossy_since = None
+        if loss <= LOSS_DECREASE_ABOVE or now < self._calm_until:
+            self._lossy_since = None  # in the calm, loss is the new keyframe's
         elif self._lossy_since is None:
             self._lossy_since = now
         heavy = loss > HEAVY_LOSS and now >= self._calm_until
@@ -137,8 +137,8 @@ class DownlinkEstimate:
     def forget_before_step(self, now: float) -> None:
         """The layers changed and feedback about the new ones has come: a REMB fall or a
         loss bound measured before says nothing of them; and for ``CALM_AFTER_STEP_S``
-        heavy loss must last like any other (the new layer's first keyframe, a burst into
-        a small policer queue, can lose most of one report)."""
+        loss does not count (the new layer's first keyframe, a burst into a small
+        policer queue, can lose most of one report); then it must last like any."""
         self._remb_fell_at = None
         self.loss_bound_bps = None
         self.limited_by_loss = False

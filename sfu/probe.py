@@ -22,7 +22,7 @@ flows (``RESUME_PROBE_DURATION_S``): after idle time, the estimator's first upda
 rises on any link, and on overuse it then holds (it never raises its estimate then)
 rather than falls. A REMB equal to the last one is no news either way: Chrome repeats
 its last value in every RTCP report. Padding leaves evenly over
-``PROBE_DURATION_S`` (short: a failure costs half a second of queue) and stops
+``PROBE_DURATION_S`` and stops
 at the first sign of failure.
 """
 
@@ -35,8 +35,9 @@ from sfu.bandwidth import LOSS_DECREASE_ABOVE, REMB_FALL
 from sfu.padding import PADDING_BYTES
 
 # long enough to get past a policer's bucket (tc tbf's 4 kB burst and 50 ms queue at
-# 400 kb/s hide 0.3 s of +15 %): the queue must grow for the estimator to see it
-PROBE_DURATION_S = 0.5
+# 400 kb/s hid 0.5 s of +13 %): the queue must grow for the estimator to see it; a
+# link far short overflows sooner, and media NACKed then ends the probe at once
+PROBE_DURATION_S = 1.0
 # with video paused nothing else reaches the estimator: its first REMB after the idle
 # time rises whatever the link (its first update), so a second one, some 250-600 ms
 # later (600 ms at 20 kb/s), is needed, and the padding must still flow then

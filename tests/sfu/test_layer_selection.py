@@ -549,6 +549,14 @@ def test_just_after_a_step_one_heavily_lossy_report_is_the_keyframe_not_the_link
     estimate.update(2.0, 400_000, 0.0, 225_000, AUDIO_BPS)
     estimate.update(4.0, 400_000, 0.6, 225_000, AUDIO_BPS)  # the calm is over
     assert estimate.limited_by_loss
+    calm = DownlinkEstimate()
+    calm.forget_before_step(1.0)
+    calm.update(1.5, 400_000, 0.15, 225_000, AUDIO_BPS)
+    calm.update(2.9, 400_000, 0.15, 225_000, AUDIO_BPS)
+    assert not calm.limited_by_loss  # loss in the calm starts no clock
+    calm.update(3.2, 400_000, 0.15, 225_000, AUDIO_BPS)
+    calm.update(4.3, 400_000, 0.15, 225_000, AUDIO_BPS)
+    assert calm.limited_by_loss
 
 
 def test_video_resumed_after_audio_only_is_not_stopped_by_one_lossy_report() -> None:

@@ -20,7 +20,7 @@ def probe(remb_before: int | None = 400_000) -> Probe:
 def test_padding_brings_the_video_up_to_the_goal_evenly_and_only_for_the_probe() -> None:
     p = probe()
     assert p.padding_bps == 360_000
-    counts = [p.padding_packets(10.0 + 0.02 * i) for i in range(1, 40)]
+    counts = [p.padding_packets(10.0 + 0.02 * i) for i in range(1, 80)]
     total_bits = sum(counts) * PADDING_PACKET_BYTES * 8
     assert abs(total_bits - 360_000 * PROBE_DURATION_S) <= PADDING_PACKET_BYTES * 8
     assert max(counts) <= 4  # a few packets every tick, never a burst
@@ -88,4 +88,4 @@ def test_video_back_needs_the_estimate_to_rise_twice_while_padding_flows() -> No
     assert free.outcome(10.05, 32_400, 10.04, 0.0) is None
     assert free.outcome(10.4, 33_300, 10.35, 0.0) is None  # not settled yet
     assert free.outcome(free.decided_at, 33_300, 10.35, 0.0) is True
-    assert free.ends - free.started > PROBE_DURATION_S
+    assert free.ends - free.started >= PROBE_DURATION_S
