@@ -8,9 +8,9 @@
  *
  *   Reader()                recvmmsg on a host candidate's socket, each datagram to
  *                           its protocol (the connection's Ingress once DTLS is up)
- *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the Source
- *                           in the connection's SourceMap
- *   Source.deliver          receive statistics, audio level, then each Track
+ *   Ingress(data, addr)     SRTP-unprotect, read the fixed header, find the LayerInlet
+ *                           in the connection's LayerInletMap
+ *   LayerInlet.deliver      receive statistics, audio level, then each Track
  *   Track.emit              rewrite SSRC/sequence/timestamp (and VP8 PictureID,
  *                           TL0PICIDX, KEYIDX), write mid, abs-send-time
  *                           and audio level with the subscriber's ids, keep the packet
@@ -1045,7 +1045,7 @@ static PyTypeObject TrackType = {
     .tp_getset = Track_getset,
 };
 
-/* ---------------------------------------------------------------------- Source --- */
+/* ------------------------------------------------------------------ LayerInlet --- */
 
 typedef struct {
     PyObject_HEAD
@@ -1057,9 +1057,9 @@ typedef struct {
     unsigned long long packets, bytes, received;
     int max_seq;
     long long cycles;
-} Source;
+} LayerInlet;
 
-static int Source_traverse(Source *self, visitproc visit, void *arg) {
+static int LayerInlet_traverse(LayerInlet *self, visitproc visit, void *arg) {
     Py_VISIT(self->counters);
     Py_VISIT(self->tracks);
     Py_VISIT(self->on_level);
@@ -1067,7 +1067,7 @@ static int Source_traverse(Source *self, visitproc visit, void *arg) {
     return 0;
 }
 
-static int Source_clear(Source *self) {
+static int LayerInlet_clear(LayerInlet *self) {
     Py_CLEAR(self->counters);
     Py_CLEAR(self->tracks);
     Py_CLEAR(self->on_level);
@@ -1075,13 +1075,13 @@ static int Source_clear(Source *self) {
     return 0;
 }
 
-static void Source_dealloc(Source *self) {
+static void LayerInlet_dealloc(LayerInlet *self) {
     PyObject_GC_UnTrack(self);
-    Source_clear(self);
+    LayerInlet_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int Source_init(Source *self, PyObject *args, PyObject *kwargs) {
+static int LayerInlet_init(LayerInlet *self, PyObject *args, PyObject *kwargs) {
     PyObject *counters, *tracks;
     int layer;
     if (!PyArg_ParseTuple(args, "O!O!i", &CountersType, &counters, &PyList_Type, &tracks, &layer))
@@ -1116,7 +1116,7 @@ static void report_error(PyObject *on_error) {
 
 /* One packet of this layer: statistics, audio level, then every consumer. The bytes
  * are in data; plain is the same bytes as an object, or NULL until a decision needs it. */
-static void source_deliver(Source *self, PyObject *plain, const unsigned char *data,
+static void inlet_deliver(LayerInlet *self, PyObject *plain, const unsigned char *data,
                            Py_ssize_t size, const RtpHeader *h, long long arrival_ms) {
     Counters *counters = self->counters;
     counters->packets_in++;
@@ -1214,7 +1214,7 @@ done:
     Py_DECREF(self);
 }
 
-static PyObject *Source_deliver(Source *self, PyObject *args) {
+static PyObject *LayerInlet_deliver(LayerInlet *self, PyObject *args) {
     PyObject *plain;
     long long arrival_ms;
     if (!PyArg_ParseTuple(args, "O!L", &PyBytes_Type, &plain, &arrival_ms))
@@ -1225,11 +1225,11 @@ static PyObject *Source_deliver(Source *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "not a well-formed RTP packet");
         return NULL;
     }
-    source_deliver(self, plain, data, PyBytes_GET_SIZE(plain), &h, arrival_ms);
+    inlet_deliver(self, plain, data, PyBytes_GET_SIZE(plain), &h, arrival_ms);
     Py_RETURN_NONE;
 }
 
-static PyObject *Source_restart(Source *self, PyObject *arg) {
+static PyObject *LayerInlet_restart(LayerInlet *self, PyObject *arg) {
     long seq = PyLong_AsLong(arg);
     if (seq == -1 && PyErr_Occurred())
         return NULL;
@@ -1239,71 +1239,72 @@ static PyObject *Source_restart(Source *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-static PyMethodDef Source_methods[] = {
-    {"deliver", (PyCFunction)Source_deliver, METH_VARARGS,
+static PyMethodDef LayerInlet_methods[] = {
+    {"deliver", (PyCFunction)LayerInlet_deliver, METH_VARARGS,
      "deliver(plain_rtp: bytes, arrival_ms): count it and hand it to every track."},
-    {"restart", (PyCFunction)Source_restart, METH_O,
+    {"restart", (PyCFunction)LayerInlet_restart, METH_O,
      "restart(first_seq): a new SSRC carries the layer; receive statistics start over."},
     {NULL}};
 
-static PyMemberDef Source_members[] = {
-    {"tracks", T_OBJECT, offsetof(Source, tracks), READONLY, NULL},
-    {"on_level", T_OBJECT, offsetof(Source, on_level), 0, NULL},
-    {"on_error", T_OBJECT, offsetof(Source, on_error), 0, NULL},
-    {"layer", T_INT, offsetof(Source, layer), READONLY, NULL},
-    {"audio_level_id", T_INT, offsetof(Source, audio_level_id), 0, NULL},
-    {"level_threshold", T_INT, offsetof(Source, level_threshold), 0, NULL},
-    {"packets", T_ULONGLONG, offsetof(Source, packets), READONLY, NULL},
-    {"bytes", T_ULONGLONG, offsetof(Source, bytes), READONLY, NULL},
-    {"received", T_ULONGLONG, offsetof(Source, received), READONLY, NULL},
-    {"max_seq", T_INT, offsetof(Source, max_seq), READONLY, NULL},
-    {"cycles", T_LONGLONG, offsetof(Source, cycles), READONLY, NULL},
+static PyMemberDef LayerInlet_members[] = {
+    {"tracks", T_OBJECT, offsetof(LayerInlet, tracks), READONLY, NULL},
+    {"on_level", T_OBJECT, offsetof(LayerInlet, on_level), 0, NULL},
+    {"on_error", T_OBJECT, offsetof(LayerInlet, on_error), 0, NULL},
+    {"layer", T_INT, offsetof(LayerInlet, layer), READONLY, NULL},
+    {"audio_level_id", T_INT, offsetof(LayerInlet, audio_level_id), 0, NULL},
+    {"level_threshold", T_INT, offsetof(LayerInlet, level_threshold), 0, NULL},
+    {"packets", T_ULONGLONG, offsetof(LayerInlet, packets), READONLY, NULL},
+    {"bytes", T_ULONGLONG, offsetof(LayerInlet, bytes), READONLY, NULL},
+    {"received", T_ULONGLONG, offsetof(LayerInlet, received), READONLY, NULL},
+    {"max_seq", T_INT, offsetof(LayerInlet, max_seq), READONLY, NULL},
+    {"cycles", T_LONGLONG, offsetof(LayerInlet, cycles), READONLY, NULL},
     {NULL}};
 
-static PyTypeObject SourceType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Source",
-    .tp_doc = "One layer of a producer on the fast path: Source(counters, tracks, layer).",
-    .tp_basicsize = sizeof(Source),
+static PyTypeObject LayerInletType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.LayerInlet",
+    .tp_doc = "Where one producer layer's packets enter the fast path: "
+              "LayerInlet(counters, tracks, layer).",
+    .tp_basicsize = sizeof(LayerInlet),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Source_init,
-    .tp_dealloc = (destructor)Source_dealloc,
-    .tp_traverse = (traverseproc)Source_traverse,
-    .tp_clear = (inquiry)Source_clear,
-    .tp_methods = Source_methods,
-    .tp_members = Source_members,
+    .tp_init = (initproc)LayerInlet_init,
+    .tp_dealloc = (destructor)LayerInlet_dealloc,
+    .tp_traverse = (traverseproc)LayerInlet_traverse,
+    .tp_clear = (inquiry)LayerInlet_clear,
+    .tp_methods = LayerInlet_methods,
+    .tp_members = LayerInlet_members,
 };
 
-/* ------------------------------------------------------------------- SourceMap --- */
+/* --------------------------------------------------------------- LayerInletMap --- */
 /*
- * SSRC → Source for one connection, shared by the Ingress of each of its sockets. A
+ * SSRC → LayerInlet for one connection, shared by the Ingress of each of its sockets. A
  * connection has a handful of SSRCs (audio, up to three simulcast layers a video, a
- * screen share): a compact array of (ssrc, Source) pairs, scanned in order, finds one
+ * screen share): a compact array of (ssrc, LayerInlet) pairs, scanned in order, finds one
  * without making an int object, hashing it or calling Python. Entries keep the order
  * they were added in (a replaced value keeps its place), as a dict would.
  */
 
 typedef struct {
     uint32_t ssrc;
-    Source *source; /* a strong reference */
-} SourceEntry;
+    LayerInlet *inlet; /* a strong reference */
+} LayerInletEntry;
 
 typedef struct {
     PyObject_HEAD
-    SourceEntry *entries;
+    LayerInletEntry *entries;
     Py_ssize_t count, capacity;
-} SourceMap;
+} LayerInletMap;
 
-static Py_ssize_t source_map_index(const SourceMap *self, uint32_t ssrc) {
+static Py_ssize_t inlet_map_index(const LayerInletMap *self, uint32_t ssrc) {
     for (Py_ssize_t i = 0; i < self->count; i++)
         if (self->entries[i].ssrc == ssrc)
             return i;
     return -1;
 }
 
-static Source *source_map_find(const SourceMap *self, uint32_t ssrc) {
-    Py_ssize_t index = source_map_index(self, ssrc);
-    return index >= 0 ? self->entries[index].source : NULL;
+static LayerInlet *inlet_map_find(const LayerInletMap *self, uint32_t ssrc) {
+    Py_ssize_t index = inlet_map_index(self, ssrc);
+    return index >= 0 ? self->entries[index].inlet : NULL;
 }
 
 /* The SSRC a key names: 1 with *ssrc set, 0 for an int no SSRC can be (outside
@@ -1323,26 +1324,27 @@ static int ssrc_from_key(PyObject *key, uint32_t *ssrc) {
     return 1;
 }
 
-/* Take the entry at index out, the map consistent again; the caller owns the Source. */
-static Source *source_map_take(SourceMap *self, Py_ssize_t index) {
-    Source *source = self->entries[index].source;
+/* Take the entry at index out, the map consistent again; the caller owns the LayerInlet. */
+static LayerInlet *inlet_map_take(LayerInletMap *self, Py_ssize_t index) {
+    LayerInlet *inlet = self->entries[index].inlet;
     self->count--;
     memmove(&self->entries[index], &self->entries[index + 1],
-            (size_t)(self->count - index) * sizeof(SourceEntry));
-    return source;
+            (size_t)(self->count - index) * sizeof(LayerInletEntry));
+    return inlet;
 }
 
-static int source_map_set(SourceMap *self, uint32_t ssrc, PyObject *value) {
-    Py_ssize_t index = source_map_index(self, ssrc);
+static int inlet_map_set(LayerInletMap *self, uint32_t ssrc, PyObject *value) {
+    Py_ssize_t index = inlet_map_index(self, ssrc);
     if (index >= 0) {
-        Source *old = self->entries[index].source;
-        self->entries[index].source = (Source *)Py_NewRef(value);
+        LayerInlet *old = self->entries[index].inlet;
+        self->entries[index].inlet = (LayerInlet *)Py_NewRef(value);
         Py_DECREF(old); /* last: its deallocation may run Python code */
         return 0;
     }
     if (self->count == self->capacity) {
         Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 4;
-        SourceEntry *entries = PyMem_Realloc(self->entries, (size_t)capacity * sizeof(SourceEntry));
+        LayerInletEntry *entries =
+            PyMem_Realloc(self->entries, (size_t)capacity * sizeof(LayerInletEntry));
         if (entries == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -1351,89 +1353,89 @@ static int source_map_set(SourceMap *self, uint32_t ssrc, PyObject *value) {
         self->capacity = capacity;
     }
     self->entries[self->count].ssrc = ssrc;
-    self->entries[self->count].source = (Source *)Py_NewRef(value);
+    self->entries[self->count].inlet = (LayerInlet *)Py_NewRef(value);
     self->count++;
     return 0;
 }
 
-static int SourceMap_traverse(SourceMap *self, visitproc visit, void *arg) {
+static int LayerInletMap_traverse(LayerInletMap *self, visitproc visit, void *arg) {
     for (Py_ssize_t i = 0; i < self->count; i++)
-        Py_VISIT(self->entries[i].source);
+        Py_VISIT(self->entries[i].inlet);
     return 0;
 }
 
-static int SourceMap_clear(SourceMap *self) {
-    /* empty first: a Source's deallocation may run Python code that uses this map */
-    SourceEntry *entries = self->entries;
+static int LayerInletMap_clear(LayerInletMap *self) {
+    /* empty first: a LayerInlet's deallocation may run Python code that uses this map */
+    LayerInletEntry *entries = self->entries;
     Py_ssize_t count = self->count;
     self->entries = NULL;
     self->count = self->capacity = 0;
     for (Py_ssize_t i = 0; i < count; i++)
-        Py_DECREF(entries[i].source);
+        Py_DECREF(entries[i].inlet);
     PyMem_Free(entries);
     return 0;
 }
 
-static void SourceMap_dealloc(SourceMap *self) {
+static void LayerInletMap_dealloc(LayerInletMap *self) {
     PyObject_GC_UnTrack(self);
-    SourceMap_clear(self);
+    LayerInletMap_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int SourceMap_init(SourceMap *self, PyObject *args, PyObject *kwargs) {
+static int LayerInletMap_init(LayerInletMap *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {NULL};
-    return PyArg_ParseTupleAndKeywords(args, kwargs, ":SourceMap", keywords) ? 0 : -1;
+    return PyArg_ParseTupleAndKeywords(args, kwargs, ":LayerInletMap", keywords) ? 0 : -1;
 }
 
-static Py_ssize_t SourceMap_length(SourceMap *self) {
+static Py_ssize_t LayerInletMap_length(LayerInletMap *self) {
     return self->count;
 }
 
-static PyObject *SourceMap_subscript(SourceMap *self, PyObject *key) {
+static PyObject *LayerInletMap_subscript(LayerInletMap *self, PyObject *key) {
     uint32_t ssrc;
     int valid = ssrc_from_key(key, &ssrc);
     if (valid < 0)
         return NULL;
-    Source *source = valid ? source_map_find(self, ssrc) : NULL;
-    if (source == NULL) {
+    LayerInlet *inlet = valid ? inlet_map_find(self, ssrc) : NULL;
+    if (inlet == NULL) {
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
     }
-    return Py_NewRef(source);
+    return Py_NewRef(inlet);
 }
 
-static int SourceMap_ass_subscript(SourceMap *self, PyObject *key, PyObject *value) {
+static int LayerInletMap_ass_subscript(LayerInletMap *self, PyObject *key, PyObject *value) {
     uint32_t ssrc;
     int valid = ssrc_from_key(key, &ssrc);
     if (valid < 0)
         return -1;
     if (value == NULL) { /* del m[ssrc] */
-        Py_ssize_t index = valid ? source_map_index(self, ssrc) : -1;
+        Py_ssize_t index = valid ? inlet_map_index(self, ssrc) : -1;
         if (index < 0) {
             PyErr_SetObject(PyExc_KeyError, key);
             return -1;
         }
-        Py_DECREF(source_map_take(self, index));
+        Py_DECREF(inlet_map_take(self, index));
         return 0;
     }
     if (!valid) {
         PyErr_Format(PyExc_OverflowError, "an SSRC is within 0..2**32-1, not %R", key);
         return -1;
     }
-    if (!PyObject_TypeCheck(value, &SourceType)) {
-        PyErr_Format(PyExc_TypeError, "a SourceMap maps to Source, not %.200s",
+    if (!PyObject_TypeCheck(value, &LayerInletType)) {
+        PyErr_Format(PyExc_TypeError, "a LayerInletMap maps to LayerInlet, not %.200s",
                      Py_TYPE(value)->tp_name);
         return -1;
     }
-    return source_map_set(self, ssrc, value);
+    return inlet_map_set(self, ssrc, value);
 }
 
-static int SourceMap_contains(SourceMap *self, PyObject *key) {
+static int LayerInletMap_contains(LayerInletMap *self, PyObject *key) {
     uint32_t ssrc;
     int valid = ssrc_from_key(key, &ssrc);
     if (valid <= 0)
         return valid;
-    return source_map_find(self, ssrc) != NULL;
+    return inlet_map_find(self, ssrc) != NULL;
 }
 
 /* get and pop take (ssrc[, default]) positionally, as a dict's do */
@@ -1444,7 +1446,7 @@ static int key_and_default(const char *name, Py_ssize_t nargs) {
     return -1;
 }
 
-static PyObject *SourceMap_get(SourceMap *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *LayerInletMap_get(LayerInletMap *self, PyObject *const *args, Py_ssize_t nargs) {
     if (key_and_default("get", nargs) < 0)
         return NULL;
     PyObject *key = args[0], *fallback = nargs == 2 ? args[1] : Py_None;
@@ -1452,11 +1454,11 @@ static PyObject *SourceMap_get(SourceMap *self, PyObject *const *args, Py_ssize_
     int valid = ssrc_from_key(key, &ssrc);
     if (valid < 0)
         return NULL;
-    Source *source = valid ? source_map_find(self, ssrc) : NULL;
-    return Py_NewRef(source ? (PyObject *)source : fallback);
+    LayerInlet *inlet = valid ? inlet_map_find(self, ssrc) : NULL;
+    return Py_NewRef(inlet ? (PyObject *)inlet : fallback);
 }
 
-static PyObject *SourceMap_pop(SourceMap *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *LayerInletMap_pop(LayerInletMap *self, PyObject *const *args, Py_ssize_t nargs) {
     if (key_and_default("pop", nargs) < 0)
         return NULL;
     PyObject *key = args[0], *fallback = nargs == 2 ? args[1] : NULL;
@@ -1464,9 +1466,9 @@ static PyObject *SourceMap_pop(SourceMap *self, PyObject *const *args, Py_ssize_
     int valid = ssrc_from_key(key, &ssrc);
     if (valid < 0)
         return NULL;
-    Py_ssize_t index = valid ? source_map_index(self, ssrc) : -1;
+    Py_ssize_t index = valid ? inlet_map_index(self, ssrc) : -1;
     if (index >= 0)
-        return (PyObject *)source_map_take(self, index); /* the map's reference, handed on */
+        return (PyObject *)inlet_map_take(self, index); /* the map's reference, handed on */
     if (fallback == NULL) {
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
@@ -1474,13 +1476,13 @@ static PyObject *SourceMap_pop(SourceMap *self, PyObject *const *args, Py_ssize_
     return Py_NewRef(fallback);
 }
 
-static PyObject *SourceMap_clear_method(SourceMap *self, PyObject *unused) {
-    SourceMap_clear(self);
+static PyObject *LayerInletMap_clear_method(LayerInletMap *self, PyObject *unused) {
+    LayerInletMap_clear(self);
     Py_RETURN_NONE;
 }
 
 /* A list of the keys (0), the values (1) or (key, value) pairs (2), in order. */
-static PyObject *source_map_list(SourceMap *self, int what) {
+static PyObject *inlet_map_list(LayerInletMap *self, int what) {
     PyObject *list = PyList_New(self->count);
     if (list == NULL)
         return NULL;
@@ -1493,9 +1495,9 @@ static PyObject *source_map_list(SourceMap *self, int what) {
         if (what == 0)
             item = ssrc;
         else if (what == 1)
-            item = Py_NewRef(self->entries[i].source);
+            item = Py_NewRef(self->entries[i].inlet);
         else
-            item = PyTuple_Pack(2, ssrc, (PyObject *)self->entries[i].source);
+            item = PyTuple_Pack(2, ssrc, (PyObject *)self->entries[i].inlet);
         if (what == 2)
             Py_DECREF(ssrc);
         if (item == NULL) {
@@ -1507,18 +1509,18 @@ static PyObject *source_map_list(SourceMap *self, int what) {
     return list;
 }
 
-static PyObject *SourceMap_keys(SourceMap *self, PyObject *unused) {
-    return source_map_list(self, 0);
+static PyObject *LayerInletMap_keys(LayerInletMap *self, PyObject *unused) {
+    return inlet_map_list(self, 0);
 }
-static PyObject *SourceMap_values(SourceMap *self, PyObject *unused) {
-    return source_map_list(self, 1);
+static PyObject *LayerInletMap_values(LayerInletMap *self, PyObject *unused) {
+    return inlet_map_list(self, 1);
 }
-static PyObject *SourceMap_items(SourceMap *self, PyObject *unused) {
-    return source_map_list(self, 2);
+static PyObject *LayerInletMap_items(LayerInletMap *self, PyObject *unused) {
+    return inlet_map_list(self, 2);
 }
 
-static PyObject *SourceMap_iter(SourceMap *self) {
-    PyObject *keys = source_map_list(self, 0); /* a snapshot: the map may change meanwhile */
+static PyObject *LayerInletMap_iter(LayerInletMap *self) {
+    PyObject *keys = inlet_map_list(self, 0); /* a snapshot: the map may change meanwhile */
     if (keys == NULL)
         return NULL;
     PyObject *iterator = PyObject_GetIter(keys);
@@ -1526,16 +1528,16 @@ static PyObject *SourceMap_iter(SourceMap *self) {
     return iterator;
 }
 
-static PyObject *SourceMap_repr(SourceMap *self) {
+static PyObject *LayerInletMap_repr(LayerInletMap *self) {
     PyObject *parts = PyList_New(0), *result = NULL;
     if (parts == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < self->count; i++) {
-        Source *source = self->entries[i].source;
+        LayerInlet *inlet = self->entries[i].inlet;
         char ssrc[16];
         snprintf(ssrc, sizeof(ssrc), "0x%08lx", (unsigned long)self->entries[i].ssrc);
-        PyObject *part = PyUnicode_FromFormat("%s: <Source layer %d, %llu packets at %p>", ssrc,
-                                              source->layer, source->packets, (void *)source);
+        PyObject *part = PyUnicode_FromFormat("%s: <LayerInlet layer %d, %llu packets at %p>",
+                                              ssrc, inlet->layer, inlet->packets, (void *)inlet);
         if (part == NULL || PyList_Append(parts, part) < 0) {
             Py_XDECREF(part);
             goto done;
@@ -1546,50 +1548,51 @@ static PyObject *SourceMap_repr(SourceMap *self) {
     PyObject *joined = separator ? PyUnicode_Join(separator, parts) : NULL;
     Py_XDECREF(separator);
     if (joined != NULL)
-        result = PyUnicode_FromFormat("SourceMap({%U})", joined);
+        result = PyUnicode_FromFormat("LayerInletMap({%U})", joined);
     Py_XDECREF(joined);
 done:
     Py_DECREF(parts);
     return result;
 }
 
-static PyMappingMethods SourceMap_mapping = {
-    .mp_length = (lenfunc)SourceMap_length,
-    .mp_subscript = (binaryfunc)SourceMap_subscript,
-    .mp_ass_subscript = (objobjargproc)SourceMap_ass_subscript,
+static PyMappingMethods LayerInletMap_mapping = {
+    .mp_length = (lenfunc)LayerInletMap_length,
+    .mp_subscript = (binaryfunc)LayerInletMap_subscript,
+    .mp_ass_subscript = (objobjargproc)LayerInletMap_ass_subscript,
 };
 
-static PySequenceMethods SourceMap_sequence = {
-    .sq_contains = (objobjproc)SourceMap_contains,
+static PySequenceMethods LayerInletMap_sequence = {
+    .sq_contains = (objobjproc)LayerInletMap_contains,
 };
 
-static PyMethodDef SourceMap_methods[] = {
-    {"get", (PyCFunction)(void (*)(void))SourceMap_get, METH_FASTCALL,
-     "get(ssrc, default=None): its Source, or default."},
-    {"pop", (PyCFunction)(void (*)(void))SourceMap_pop, METH_FASTCALL,
-     "pop(ssrc[, default]): remove and return its Source (KeyError, or default, if none)."},
-    {"clear", (PyCFunction)SourceMap_clear_method, METH_NOARGS, "Remove every entry."},
-    {"keys", (PyCFunction)SourceMap_keys, METH_NOARGS, "The SSRCs, as a list."},
-    {"values", (PyCFunction)SourceMap_values, METH_NOARGS, "The Sources, as a list."},
-    {"items", (PyCFunction)SourceMap_items, METH_NOARGS, "(ssrc, Source) pairs, as a list."},
+static PyMethodDef LayerInletMap_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))LayerInletMap_get, METH_FASTCALL,
+     "get(ssrc, default=None): its LayerInlet, or default."},
+    {"pop", (PyCFunction)(void (*)(void))LayerInletMap_pop, METH_FASTCALL,
+     "pop(ssrc[, default]): remove and return its LayerInlet (KeyError, or default, if none)."},
+    {"clear", (PyCFunction)LayerInletMap_clear_method, METH_NOARGS, "Remove every entry."},
+    {"keys", (PyCFunction)LayerInletMap_keys, METH_NOARGS, "The SSRCs, as a list."},
+    {"values", (PyCFunction)LayerInletMap_values, METH_NOARGS, "The LayerInlets, as a list."},
+    {"items", (PyCFunction)LayerInletMap_items, METH_NOARGS,
+     "(ssrc, LayerInlet) pairs, as a list."},
     {NULL}};
 
-static PyTypeObject SourceMapType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.SourceMap",
-    .tp_doc = "SSRC → Source of one connection, read by its Ingress without calling Python: "
-              "SourceMap(), then m[ssrc] = source.",
-    .tp_basicsize = sizeof(SourceMap),
+static PyTypeObject LayerInletMapType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.LayerInletMap",
+    .tp_doc = "SSRC → LayerInlet of one connection, read by its Ingress without calling Python: "
+              "LayerInletMap(), then m[ssrc] = inlet.",
+    .tp_basicsize = sizeof(LayerInletMap),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)SourceMap_init,
-    .tp_dealloc = (destructor)SourceMap_dealloc,
-    .tp_traverse = (traverseproc)SourceMap_traverse,
-    .tp_clear = (inquiry)SourceMap_clear,
-    .tp_repr = (reprfunc)SourceMap_repr,
-    .tp_as_mapping = &SourceMap_mapping,
-    .tp_as_sequence = &SourceMap_sequence,
-    .tp_iter = (getiterfunc)SourceMap_iter,
-    .tp_methods = SourceMap_methods,
+    .tp_init = (initproc)LayerInletMap_init,
+    .tp_dealloc = (destructor)LayerInletMap_dealloc,
+    .tp_traverse = (traverseproc)LayerInletMap_traverse,
+    .tp_clear = (inquiry)LayerInletMap_clear,
+    .tp_repr = (reprfunc)LayerInletMap_repr,
+    .tp_as_mapping = &LayerInletMap_mapping,
+    .tp_as_sequence = &LayerInletMap_sequence,
+    .tp_iter = (getiterfunc)LayerInletMap_iter,
+    .tp_methods = LayerInletMap_methods,
 };
 
 /* --------------------------------------------------------------------- Ingress --- */
@@ -1605,8 +1608,8 @@ static long long monotonic_us(void) {
 typedef struct {
     PyObject_HEAD
     Srtp *rx;
-    SourceMap *sources; /* SSRC → Source, shared by the sockets of one connection */
-    PyObject *slow;     /* slow(plain: bytes): RTP whose SSRC has no Source */
+    LayerInletMap *inlets; /* SSRC → LayerInlet, shared by the sockets of one connection */
+    PyObject *slow;     /* slow(plain: bytes): RTP whose SSRC has no LayerInlet */
     PyObject *rtcp;     /* rtcp(plain: bytes): unprotected RTCP */
     PyObject *other;    /* other(data, addr): STUN, DTLS, anything else */
     PyObject *on_error;
@@ -1623,7 +1626,7 @@ typedef struct {
 
 static int Ingress_traverse(Ingress *self, visitproc visit, void *arg) {
     Py_VISIT(self->rx);
-    Py_VISIT(self->sources);
+    Py_VISIT(self->inlets);
     Py_VISIT(self->slow);
     Py_VISIT(self->rtcp);
     Py_VISIT(self->other);
@@ -1633,7 +1636,7 @@ static int Ingress_traverse(Ingress *self, visitproc visit, void *arg) {
 
 static int Ingress_clear(Ingress *self) {
     Py_CLEAR(self->rx);
-    Py_CLEAR(self->sources);
+    Py_CLEAR(self->inlets);
     Py_CLEAR(self->slow);
     Py_CLEAR(self->rtcp);
     Py_CLEAR(self->other);
@@ -1648,15 +1651,15 @@ static void Ingress_dealloc(Ingress *self) {
 }
 
 static int Ingress_init(Ingress *self, PyObject *args, PyObject *kwargs) {
-    PyObject *sources = NULL; /* shared by the sockets of one connection */
-    if (!PyArg_ParseTuple(args, "|O!", &SourceMapType, &sources))
+    PyObject *inlets = NULL; /* shared by the sockets of one connection */
+    if (!PyArg_ParseTuple(args, "|O!", &LayerInletMapType, &inlets))
         return -1;
-    if (sources)
-        Py_INCREF(sources);
+    if (inlets)
+        Py_INCREF(inlets);
     else
-        sources = PyObject_CallNoArgs((PyObject *)&SourceMapType);
-    Py_XSETREF(self->sources, (SourceMap *)sources);
-    return self->sources ? 0 : -1;
+        inlets = PyObject_CallNoArgs((PyObject *)&LayerInletMapType);
+    Py_XSETREF(self->inlets, (LayerInletMap *)inlets);
+    return self->inlets ? 0 : -1;
 }
 
 static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t size) {
@@ -1686,10 +1689,10 @@ static void ingress_rtp(Ingress *self, const unsigned char *datagram, Py_ssize_t
             }
         }
     }
-    Source *source = self->sources ? source_map_find(self->sources, h.ssrc) : NULL;
-    if (source != NULL) {
+    LayerInlet *inlet = self->inlets ? inlet_map_find(self->inlets, h.ssrc) : NULL;
+    if (inlet != NULL) {
         self->fast_packets++;
-        source_deliver(source, NULL, rx_buffer, length, &h, ARRIVAL_NOW);
+        inlet_deliver(inlet, NULL, rx_buffer, length, &h, ARRIVAL_NOW);
         return;
     }
     if (self->slow == NULL || self->slow == Py_None)
@@ -1810,8 +1813,8 @@ static PyObject *Ingress_close(Ingress *self, PyObject *unused) {
     Py_CLEAR(self->slow);
     Py_CLEAR(self->rtcp);
     Py_CLEAR(self->other);
-    if (self->sources)
-        SourceMap_clear(self->sources);
+    if (self->inlets)
+        LayerInletMap_clear(self->inlets);
     Py_RETURN_NONE;
 }
 
@@ -1841,7 +1844,7 @@ static PyMethodDef Ingress_methods[] = {
     {NULL}};
 
 static PyMemberDef Ingress_members[] = {
-    {"sources", T_OBJECT, offsetof(Ingress, sources), READONLY, "SourceMap: SSRC → Source"},
+    {"inlets", T_OBJECT, offsetof(Ingress, inlets), READONLY, "LayerInletMap: SSRC → LayerInlet"},
     {"on_error", T_OBJECT, offsetof(Ingress, on_error), 0, NULL},
     {"rx", T_OBJECT, offsetof(Ingress, rx), READONLY, "Srtp, once attached"},
     {"srtp_errors", T_ULONGLONG, offsetof(Ingress, srtp_errors), READONLY, NULL},
@@ -1854,8 +1857,8 @@ static PyMemberDef Ingress_members[] = {
 
 static PyTypeObject IngressType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sfu._datapath.Ingress",
-    .tp_doc = "One socket's datagram_received: RTP to its Source, the rest on. "
-              "Ingress(sources: SourceMap = SourceMap()).",
+    .tp_doc = "One socket's datagram_received: RTP to its LayerInlet, the rest on. "
+              "Ingress(inlets: LayerInletMap = LayerInletMap()).",
     .tp_basicsize = sizeof(Ingress),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -2153,9 +2156,9 @@ static struct PyModuleDef datapath_module = {
 
 PyMODINIT_FUNC PyInit__datapath(void) {
     PyTypeObject *types[] = {&SrtpType,      &CountersType, &EgressType, &TrackType,
-                             &SourceType,    &SourceMapType, &IngressType, &ReaderType};
+                             &LayerInletType,    &LayerInletMapType, &IngressType, &ReaderType};
     const char *names[] = {"Srtp",   "Counters",  "Egress",  "Track",
-                           "Source", "SourceMap", "Ingress", "Reader"};
+                           "LayerInlet", "LayerInletMap", "Ingress", "Reader"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (PyType_Ready(types[i]) < 0)
             return NULL;

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sfu._datapath import Counters, Source
+from sfu._datapath import Counters, LayerInlet
 from sfu.rtp_view import RtpView
 
 BITRATE_SMOOTHING = 0.5  # weight of the newest one-second sample
@@ -24,7 +24,7 @@ RESUME_GRACE_S = 3.0
 
 
 class Layer:
-    """One encoding. Its per-packet counts are kept by its native ``Source`` (the C
+    """One encoding. Its per-packet counts are kept by its native ``LayerInlet`` (the C
     path bumps them on every packet); everything computed from them is here."""
 
     __slots__ = (
@@ -39,10 +39,10 @@ class Layer:
         "_sampled_at",
         "bitrate_bps",
         "index",
+        "inlet",
         "last_flowing_bps",
         "rid",
         "sender_report",
-        "source",
         "ssrc",
         "suspended",
     )
@@ -50,7 +50,7 @@ class Layer:
     def __init__(self, index: int, rid: str | None, counters: Counters, tracks: list[Any]) -> None:
         self.index = index
         self.rid = rid
-        self.source = Source(counters, tracks, index)
+        self.inlet = LayerInlet(counters, tracks, index)
         self.ssrc: int | None = None
         self.bitrate_bps = 0.0
         self.sender_report: tuple[int, int, float] | None = None  # ntp, rtp ts, arrival
@@ -69,23 +69,23 @@ class Layer:
 
     @property
     def packets(self) -> int:
-        return int(self.source.packets)
+        return int(self.inlet.packets)
 
     @property
     def bytes(self) -> int:
-        return int(self.source.bytes)
+        return int(self.inlet.bytes)
 
     @property
     def received(self) -> int:
-        return int(self.source.received)
+        return int(self.inlet.received)
 
     @property
     def max_seq(self) -> int:
-        return int(self.source.max_seq)
+        return int(self.inlet.max_seq)
 
     @property
     def cycles(self) -> int:
-        return int(self.source.cycles)
+        return int(self.inlet.cycles)
 
     def adopt(self, ssrc: int, sequence_number: int) -> None:
         """A (new) SSRC carries this layer: receive statistics start over."""
@@ -93,7 +93,7 @@ class Layer:
         self._first_at = time.monotonic()
         self.sender_report = None
         self._base_seq = sequence_number
-        self.source.restart(sequence_number)
+        self.inlet.restart(sequence_number)
         self._expected_prior = 0
         self._received_prior = 0
 

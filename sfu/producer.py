@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from sfu._datapath import Source, Track
+from sfu._datapath import LayerInlet, Track
 from sfu.aiortc import ForwardingReceiver, RtcpReceiverInfo, log_forward_error
 from sfu.keyframes import keyframe_detector
 from sfu.layer_demand import LayerDemand
@@ -62,7 +62,7 @@ class Producer:
         self.clock_rate = clock_rate
         self.receiver = receiver
         self.consumers: list[Consumer] = []
-        # the consumers' native tracks, read by every layer's Source on each packet
+        # the consumers' native tracks, read by every layer's LayerInlet on each packet
         self._tracks: list[Track] = []
         self.layer_set = LayerSet(rids, rid_extension_id, counters.media, self._tracks)
         self._repaired_rid_extension_id = repaired_rid_extension_id
@@ -87,10 +87,10 @@ class Producer:
     def start(self) -> None:
         self.receiver.sink = self
         for layer in self.layers:
-            layer.source.on_error = log_forward_error
+            layer.inlet.on_error = log_forward_error
             if self._on_audio_level is not None:
-                layer.source.on_level = partial(self._on_audio_level, self)
-                layer.source.level_threshold = self._speech_level
+                layer.inlet.on_level = partial(self._on_audio_level, self)
+                layer.inlet.level_threshold = self._speech_level
         self._report_timer = asyncio.get_running_loop().call_later(
             self._report_interval_s, self._report
         )
@@ -167,7 +167,7 @@ class Producer:
 
     # --- ingress ---------------------------------------------------------------
     # The hot path is native: once a layer's SSRC is known, the connection's C ingress
-    # hands its packets to the layer's Source (statistics, audio level, every consumer's
+    # hands its packets to the layer's LayerInlet (statistics, audio level, every consumer's
     # track) without coming here. This sees a stream's first packets, RTX-repaired ones
     # and whatever arrived before the fast path was up.
     def on_rtp(self, packet: RtpView) -> None:
@@ -176,27 +176,27 @@ class Producer:
             layer = self.layer_set.learn(packet)
             if layer is None:
                 return  # a simulcast SSRC not yet known by its rid
-        source = layer.source
-        source.audio_level_id = self.receiver.audio_level_id  # known once negotiated
+        inlet = layer.inlet
+        inlet.audio_level_id = self.receiver.audio_level_id  # known once negotiated
         if packet.ssrc not in self._fast_ssrcs and self.receiver.sink is self:
-            self._join_fast_path(packet.ssrc, source)
-        source.deliver(packet.data, packet.arrival_ms)
+            self._join_fast_path(packet.ssrc, inlet)
+        inlet.deliver(packet.data, packet.arrival_ms)
 
-    def _join_fast_path(self, ssrc: int, source: Source) -> None:
+    def _join_fast_path(self, ssrc: int, inlet: LayerInlet) -> None:
         fast_path = self.receiver.fast_path
         if fast_path is None:
             return
-        for old in [s for s in self._fast_ssrcs if fast_path.sources.get(s) is source]:
-            fast_path.sources.pop(old, None)  # the layer moved to a new SSRC
+        for old in [s for s in self._fast_ssrcs if fast_path.inlets.get(s) is inlet]:
+            fast_path.inlets.pop(old, None)  # the layer moved to a new SSRC
             self._fast_ssrcs.discard(old)
-        fast_path.sources[ssrc] = source
+        fast_path.inlets[ssrc] = inlet
         self._fast_ssrcs.add(ssrc)
 
     def _leave_fast_path(self) -> None:
         fast_path = self.receiver.fast_path
         if fast_path is not None:
             for ssrc in self._fast_ssrcs:
-                fast_path.sources.pop(ssrc, None)
+                fast_path.inlets.pop(ssrc, None)
         self._fast_ssrcs.clear()
 
     @property

@@ -25,7 +25,7 @@ from aiortc.rtp import RtcpReceiverInfo, RtpPacket
 from sfu._datapath import (
     Egress,
     Ingress,
-    SourceMap,
+    LayerInletMap,
     flush,
     set_flush_scheduler,
     set_view_factory,
@@ -85,7 +85,7 @@ class FastPath:
     aioice puts every datagram in an ``asyncio.Queue`` after trying to parse it as STUN;
     aiortc's DTLS transport awaits that queue, unprotects, builds a full ``RtpPacket``
     and awaits the receiver. Here, once DTLS is up, the socket's callback is the native
-    ``Ingress``: it unprotects SRTP and hands RTP of a known SSRC to its ``Source``
+    ``Ingress``: it unprotects SRTP and hands RTP of a known SSRC to its ``LayerInlet``
     (``sfu/_datapath.c``); RTP of an SSRC not known yet comes to ``_receive_slow`` so the
     SSRC can be learnt through aiortc's router. RTCP, unprotected by ``Ingress`` (or by
     aiortc's task, if it was queued before), comes to ``_receive_rtcp``. Egress protects
@@ -97,7 +97,7 @@ class FastPath:
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self.dtls = dtls
         self.receivers: dict[int, ForwardingReceiver] = {}
-        self.sources: SourceMap = SourceMap()  # SSRC → its producer layer (Source), read by C
+        self.inlets = LayerInletMap()  # SSRC → its producer layer's LayerInlet, read by C
         self.egress = Egress()
         self.unroutable = 0
         self.dropped = 0  # empty datagrams, and RTCP/DTLS over MAX_QUEUED_DATAGRAMS
@@ -116,7 +116,7 @@ class FastPath:
 
     @property
     def impairment(self) -> Admission | None:
-        return self.egress.impairment  # type: ignore[no-any-return]
+        return self.egress.impairment
 
     @impairment.setter
     def impairment(self, value: Admission | None) -> None:
@@ -128,7 +128,7 @@ class FastPath:
 
     @property
     def fast_packets(self) -> int:
-        """RTP packets handed to a native ``Source`` without coming to Python."""
+        """RTP packets handed to a native ``LayerInlet`` without coming to Python."""
         return sum(int(ingress.fast_packets) for _, _, ingress in self._hooked)
 
     def _on_state(self) -> None:
@@ -149,7 +149,7 @@ class FastPath:
             if id(protocol) in hooked:
                 continue
             original = protocol.datagram_received
-            ingress = Ingress(self.sources)
+            ingress = Ingress(self.inlets)
             ingress.on_error = log_forward_error
             ingress.attach(
                 rx, self._receive_slow, self._receive_rtcp, self._other(protocol, original)
@@ -201,7 +201,7 @@ class FastPath:
             ingress.close()
         self._hooked.clear()
         self.receivers.clear()
-        self.sources.clear()
+        self.inlets.clear()
         self.egress.close()
 
     @staticmethod
@@ -290,7 +290,7 @@ class FastPath:
         self._receive_rtcp(data)
 
     def _receive_slow(self, plain: bytes) -> None:
-        """RTP of an SSRC with no native ``Source`` yet: learnt here, or RTX, or dropped."""
+        """RTP of an SSRC with no native ``LayerInlet`` yet: learnt here, or RTX, or dropped."""
         view = RtpView.parse(plain, time.monotonic_ns() // 1_000_000)
         if view is None:
             return
@@ -322,7 +322,7 @@ class FastPath:
     def forget(self, receiver: ForwardingReceiver) -> None:
         for ssrc in [s for s, r in self.receivers.items() if r is receiver]:
             del self.receivers[ssrc]
-            self.sources.pop(ssrc, None)
+            self.inlets.pop(ssrc, None)
 
     def send_rtp(self, data: bytes) -> bool:
         """Protect and send one RTP packet; False when the connection is not up."""

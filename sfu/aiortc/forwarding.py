@@ -44,7 +44,7 @@ from aiortc.rtp import (
     wrap_rtx,
 )
 
-from sfu._datapath import Egress, SourceMap
+from sfu._datapath import Egress, LayerInletMap
 from sfu.rtp_view import RtpView
 
 log = structlog.get_logger(__name__)
@@ -71,7 +71,7 @@ class PacketPath(Protocol):
     """What a receiver and a sender use of their connection's ``FastPath``."""
 
     egress: Egress
-    sources: SourceMap
+    inlets: LayerInletMap
 
     def forget(self, receiver: ForwardingReceiver) -> None: ...
     def send_rtp(self, data: bytes) -> bool: ...
@@ -135,7 +135,8 @@ class ForwardingReceiver(RTCRtpReceiver):
         self.audio_level_id = self.extension_ids.get(AUDIO_LEVEL_URI, 0)
         for codec in parameters.codecs:
             if is_rtx(codec):
-                self._rtx_payload_types[codec.payloadType] = int(codec.parameters["apt"])
+                assert codec.payloadType is not None  # negotiated codecs have one
+                self._rtx_payload_types[codec.payloadType] = int(str(codec.parameters["apt"]))
         for encoding in parameters.encodings:
             if encoding.rtx is not None:
                 self._rtx_to_primary[encoding.rtx.ssrc] = encoding.ssrc

@@ -74,15 +74,14 @@ class ForwardingPeerConnection(RTCPeerConnection):
             bundled = False
             self._pin_gathering(dtls)
             self.fast_path = FastPath(dtls)
+        sender = ForwardingSender(kind, dtls)
+        receiver = ForwardingReceiver(kind, dtls)
+        sender.fast_path = self.fast_path
+        receiver.fast_path = self.fast_path
+        receiver._set_rtcp_ssrc(sender._ssrc)
         transceiver = RTCRtpTransceiver(
-            direction=direction,
-            kind=kind,
-            sender=ForwardingSender(kind, dtls),
-            receiver=ForwardingReceiver(kind, dtls),
+            direction=direction, kind=kind, sender=sender, receiver=receiver
         )
-        transceiver.sender.fast_path = self.fast_path
-        transceiver.receiver.fast_path = self.fast_path
-        transceiver.receiver._set_rtcp_ssrc(transceiver.sender._ssrc)
         transceiver.sender._stream_id = self._RTCPeerConnection__stream_id  # type: ignore[attr-defined]
         transceiver._bundled = bundled
         transceivers.append(transceiver)

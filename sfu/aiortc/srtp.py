@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import ffi as srtp_ffi  # type: ignore[import-not-found]
 from pylibsrtp._binding import lib as srtp_lib
 
 from sfu._datapath import Srtp, aead_srtp
@@ -39,11 +39,13 @@ def srtp_sessions(dtls: RTCDtlsTransport) -> tuple[Srtp, Srtp]:
     packet); any other profile on the libsrtp sessions aiortc made. Whichever is chosen
     protects everything the connection sends from then on, so SRTCP indices never repeat.
     """
-    selected = dtls._ssl.get_selected_srtp_profile()
+    ssl = dtls._ssl
+    assert ssl is not None  # called once DTLS is connected
+    selected = ssl.get_selected_srtp_profile()
     profile = next((p for p in dtls._srtp_profiles if p.openssl_profile == selected), None)
     if profile is None or profile.salt_length != AEAD_SALT_LENGTH:
         return native_srtp(dtls._rx_srtp), native_srtp(dtls._tx_srtp)
-    material = dtls._ssl.export_keying_material(
+    material = ssl.export_keying_material(
         b"EXTRACTOR-dtls_srtp", 2 * (profile.key_length + profile.salt_length)
     )
     ours = 1 if dtls._role == "server" else 0  # RFC 5764 4.2: client's key first

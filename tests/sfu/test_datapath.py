@@ -17,7 +17,7 @@ import pytest
 from pylibsrtp import Policy, Session
 
 from sfu import _datapath
-from sfu._datapath import Counters, Egress, Ingress, Source, SourceMap, Track
+from sfu._datapath import Counters, Egress, Ingress, LayerInlet, LayerInletMap, Track
 from sfu.aiortc import native_srtp
 
 KEY = os.urandom(30)
@@ -51,11 +51,11 @@ def test_a_steady_track_rewrites_counts_and_keeps_every_packet_for_nacks() -> No
     counters = Counters()
     track = fast_track(counters)
     track.seq_offset = 1000
-    source = Source(counters, [track], 0)
-    source.restart(65534)  # the layer adopts its SSRC at its first packet
+    inlet = LayerInlet(counters, [track], 0)
+    inlet.restart(65534)  # the layer adopts its SSRC at its first packet
     for seq in (65534, 65535, 0, 1):  # across the wrap
-        source.deliver(rtp(seq), 0)
-    assert (source.packets, source.received, source.max_seq, source.cycles) == (4, 4, 1, 0x10000)
+        inlet.deliver(rtp(seq), 0)
+    assert (inlet.packets, inlet.received, inlet.max_seq, inlet.cycles) == (4, 4, 1, 0x10000)
     assert counters.packets_in == 4
     kept = track.history((1 + 1000) & 0xFFFF)
     assert kept is not None and struct.unpack_from("!HII", kept, 2) == (1001, 960, 0xBEEF)
@@ -79,9 +79,9 @@ def test_packets_needing_a_decision_go_to_the_consumer_and_the_rest_are_ignored(
     other = fast_track(counters, layer=2)  # forwards layer 2, wants nothing else
     other.target_layer = 2
     other.forward = lambda *args: calls.append((-2, -2, None))
-    source = Source(counters, [switching, paused, other], 1)
-    source.audio_level_id = LEVEL_ID
-    source.deliver(rtp(7, level=0x85), 0)
+    inlet = LayerInlet(counters, [switching, paused, other], 1)
+    inlet.audio_level_id = LEVEL_ID
+    inlet.deliver(rtp(7, level=0x85), 0)
     assert calls == [(7, 1, b"\x85")]
     assert other.packets_sent == 0 and other.history(other.last_out_seq) is None
 
@@ -93,9 +93,9 @@ def test_a_decision_that_raises_is_reported_and_the_other_tracks_still_get_the_p
     broken.target_layer = 0
     broken.forward = lambda *args: 1 / 0
     steady = fast_track(counters)
-    source = Source(counters, [broken, steady], 0)
-    source.on_error = errors.append
-    source.deliver(rtp(3), 0)
+    inlet = LayerInlet(counters, [broken, steady], 0)
+    inlet.on_error = errors.append
+    inlet.deliver(rtp(3), 0)
     assert len(errors) == 1 and isinstance(errors[0], ZeroDivisionError)
     assert steady.history(steady.last_out_seq) is not None
 
@@ -103,12 +103,12 @@ def test_a_decision_that_raises_is_reported_and_the_other_tracks_still_get_the_p
 def test_only_speech_levels_reach_the_speaker_logic() -> None:
     counters = Counters()
     levels: list[int] = []
-    source = Source(counters, [], 0)
-    source.audio_level_id = LEVEL_ID
-    source.on_level = levels.append
-    source.level_threshold = 50
+    inlet = LayerInlet(counters, [], 0)
+    inlet.audio_level_id = LEVEL_ID
+    inlet.on_level = levels.append
+    inlet.level_threshold = 50
     for level in (127, 90, 40, 0x80 | 20):  # the top bit is the voice flag
-        source.deliver(rtp(level, level=level), 0)
+        inlet.deliver(rtp(level, level=level), 0)
     assert levels == [40, 20]
 
 
@@ -123,8 +123,8 @@ def test_ingress_sorts_datagrams_and_unprotects_rtp_and_rtcp() -> None:
         seen["rtcp"].append,
         lambda data, addr: seen["other"].append((data, addr)),
     )
-    known = Source(counters, [], 0)
-    ingress.sources[0x1234] = known
+    known = LayerInlet(counters, [], 0)
+    ingress.inlets[0x1234] = known
     ingress(sender.protect(rtp(1)), ("127.0.0.1", 1))
     ingress(sender.protect(rtp(2, ssrc=0x999)), ("127.0.0.1", 1))
     receiver_report = struct.pack("!BBHI", 0x80, 201, 1, 0x42)
@@ -141,154 +141,154 @@ def test_ingress_sorts_datagrams_and_unprotects_rtp_and_rtcp() -> None:
     assert ingress.srtp_errors == 1
 
 
-def test_a_source_map_maps_ssrcs_to_sources_like_a_dict() -> None:
+def test_an_inlet_map_maps_ssrcs_to_inlets_like_a_dict() -> None:
     counters = Counters()
-    audio, video, screen = (Source(counters, [], layer) for layer in (0, 1, 2))
-    sources = SourceMap()
-    assert len(sources) == 0 and not sources and list(sources) == [] and sources.items() == []
-    sources[0x1234] = audio
-    sources[0xFFFFFFFF] = video
-    sources[0] = screen
-    assert len(sources) == 3 and sources
-    assert sources[0x1234] is audio and sources[0xFFFFFFFF] is video and sources[0] is screen
-    assert 0x1234 in sources and 0x1235 not in sources
-    assert -1 not in sources and 2**32 not in sources  # no SSRC is either
-    assert list(sources) == sources.keys() == [0x1234, 0xFFFFFFFF, 0]  # in the order added
-    assert sources.values() == [audio, video, screen]
-    assert sources.items() == [(0x1234, audio), (0xFFFFFFFF, video), (0, screen)]
-    assert sources.get(0x1234) is audio and sources.get(7) is None and sources.get(7, 5) == 5
-    assert sources.get(-1, "none") == "none"
-    sources[0x1234] = screen  # replaced in place
-    assert sources[0x1234] is screen and list(sources) == [0x1234, 0xFFFFFFFF, 0]
+    audio, video, screen = (LayerInlet(counters, [], layer) for layer in (0, 1, 2))
+    inlets = LayerInletMap()
+    assert len(inlets) == 0 and not inlets and list(inlets) == [] and inlets.items() == []
+    inlets[0x1234] = audio
+    inlets[0xFFFFFFFF] = video
+    inlets[0] = screen
+    assert len(inlets) == 3 and inlets
+    assert inlets[0x1234] is audio and inlets[0xFFFFFFFF] is video and inlets[0] is screen
+    assert 0x1234 in inlets and 0x1235 not in inlets
+    assert -1 not in inlets and 2**32 not in inlets  # no SSRC is either
+    assert list(inlets) == inlets.keys() == [0x1234, 0xFFFFFFFF, 0]  # in the order added
+    assert inlets.values() == [audio, video, screen]
+    assert inlets.items() == [(0x1234, audio), (0xFFFFFFFF, video), (0, screen)]
+    assert inlets.get(0x1234) is audio and inlets.get(7) is None and inlets.get(7, 5) == 5
+    assert inlets.get(-1, "none") == "none"
+    inlets[0x1234] = screen  # replaced in place
+    assert inlets[0x1234] is screen and list(inlets) == [0x1234, 0xFFFFFFFF, 0]
     with pytest.raises(KeyError):
-        sources[7]
-    del sources[0xFFFFFFFF]
-    assert list(sources) == [0x1234, 0] and 0xFFFFFFFF not in sources
+        inlets[7]
+    del inlets[0xFFFFFFFF]
+    assert list(inlets) == [0x1234, 0] and 0xFFFFFFFF not in inlets
     with pytest.raises(KeyError):
-        del sources[0xFFFFFFFF]
-    assert sources.pop(0) is screen and list(sources) == [0x1234]
+        del inlets[0xFFFFFFFF]
+    assert inlets.pop(0) is screen and list(inlets) == [0x1234]
     with pytest.raises(KeyError):
-        sources.pop(0)
-    assert sources.pop(0, None) is None and sources.pop(-1, "none") == "none"
-    assert "0x00001234: <Source layer 2, 0 packets" in repr(sources)
-    sources.clear()
-    assert len(sources) == 0 and list(sources) == [] and repr(sources) == "SourceMap({})"
-    sources[5] = audio  # usable again after clear
-    assert sources.items() == [(5, audio)]
+        inlets.pop(0)
+    assert inlets.pop(0, None) is None and inlets.pop(-1, "none") == "none"
+    assert "0x00001234: <LayerInlet layer 2, 0 packets" in repr(inlets)
+    inlets.clear()
+    assert len(inlets) == 0 and list(inlets) == [] and repr(inlets) == "LayerInletMap({})"
+    inlets[5] = audio  # usable again after clear
+    assert inlets.items() == [(5, audio)]
 
 
-def test_a_source_map_grows_past_any_fixed_size() -> None:
+def test_an_inlet_map_grows_past_any_fixed_size() -> None:
     counters = Counters()
-    sources = SourceMap()
-    added = {0x10000000 + 7919 * i: Source(counters, [], i) for i in range(200)}
-    for ssrc, source in added.items():
-        sources[ssrc] = source
-    assert len(sources) == 200 and list(sources) == list(added)
-    assert all(sources[ssrc] is source for ssrc, source in added.items())
+    inlets = LayerInletMap()
+    added = {0x10000000 + 7919 * i: LayerInlet(counters, [], i) for i in range(200)}
+    for ssrc, inlet in added.items():
+        inlets[ssrc] = inlet
+    assert len(inlets) == 200 and list(inlets) == list(added)
+    assert all(inlets[ssrc] is inlet for ssrc, inlet in added.items())
     for ssrc in list(added)[::2]:
-        del sources[ssrc]
-    assert list(sources) == list(added)[1::2]
-    assert all(sources.get(ssrc) is added[ssrc] for ssrc in list(added)[1::2])
-    assert all(ssrc not in sources for ssrc in list(added)[::2])
+        del inlets[ssrc]
+    assert list(inlets) == list(added)[1::2]
+    assert all(inlets.get(ssrc) is added[ssrc] for ssrc in list(added)[1::2])
+    assert all(ssrc not in inlets for ssrc in list(added)[::2])
 
 
-def test_a_source_map_refuses_bad_keys_and_values_and_stays_as_it_was() -> None:
-    source = Source(Counters(), [], 0)
-    sources = SourceMap()
-    sources[1] = source
+def test_an_inlet_map_refuses_bad_keys_and_values_and_stays_as_it_was() -> None:
+    inlet = LayerInlet(Counters(), [], 0)
+    inlets = LayerInletMap()
+    inlets[1] = inlet
     bad: list[tuple[Any, Any, type[Exception]]] = [
-        (-1, source, OverflowError),
-        (2**32, source, OverflowError),
-        (2**80, source, OverflowError),
-        ("1", source, TypeError),
-        (1.0, source, TypeError),
-        (None, source, TypeError),
-        (2, "source", TypeError),
+        (-1, inlet, OverflowError),
+        (2**32, inlet, OverflowError),
+        (2**80, inlet, OverflowError),
+        ("1", inlet, TypeError),
+        (1.0, inlet, TypeError),
+        (None, inlet, TypeError),
+        (2, "inlet", TypeError),
         (2, None, TypeError),
         (1, {"a": 1}, TypeError),  # not even replacing an entry
         (2, Counters(), TypeError),
     ]
     for key, value, error in bad:
         with pytest.raises(error):
-            sources[key] = value
+            inlets[key] = value
     for key in ("1", 1.0, None, b"\x01"):
         with pytest.raises(TypeError):
-            sources[key]
+            inlets[key]
         with pytest.raises(TypeError):
-            key in sources  # noqa: B015
+            key in inlets  # noqa: B015
         with pytest.raises(TypeError):
-            sources.get(key)
+            inlets.get(key)
         with pytest.raises(TypeError):
-            sources.pop(key, None)
+            inlets.pop(key, None)
         with pytest.raises(TypeError):
-            del sources[key]
+            del inlets[key]
     for key in (-1, 2**32):
         with pytest.raises(KeyError):
-            sources[key]
+            inlets[key]
         with pytest.raises(KeyError):
-            del sources[key]
+            del inlets[key]
     with pytest.raises(TypeError):
-        SourceMap({1: source})  # type: ignore[call-arg]
+        LayerInletMap({1: inlet})  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        sources.get()  # type: ignore[call-arg]
+        inlets.get()  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        sources.pop(1, None, None)  # type: ignore[call-arg]
-    assert sources.items() == [(1, source)]
+        inlets.pop(1, None, None)  # type: ignore[call-arg]
+    assert inlets.items() == [(1, inlet)]
 
 
-def test_a_source_map_releases_the_sources_it_no_longer_holds() -> None:
-    source = Source(Counters(), [], 0)
-    alone = sys.getrefcount(source)
-    sources = SourceMap()
+def test_an_inlet_map_releases_the_inlets_it_no_longer_holds() -> None:
+    inlet = LayerInlet(Counters(), [], 0)
+    alone = sys.getrefcount(inlet)
+    inlets = LayerInletMap()
     for ssrc in range(10):
-        sources[ssrc] = source
-    assert sys.getrefcount(source) == alone + 10
-    del sources[0]
-    assert sources.pop(1) is source
-    sources[2] = Source(Counters(), [], 1)  # replaced
-    assert sys.getrefcount(source) == alone + 7
-    sources.clear()
-    assert sys.getrefcount(source) == alone
+        inlets[ssrc] = inlet
+    assert sys.getrefcount(inlet) == alone + 10
+    del inlets[0]
+    assert inlets.pop(1) is inlet
+    inlets[2] = LayerInlet(Counters(), [], 1)  # replaced
+    assert sys.getrefcount(inlet) == alone + 7
+    inlets.clear()
+    assert sys.getrefcount(inlet) == alone
     for ssrc in range(3):
-        sources[ssrc] = source
-    del sources
-    assert sys.getrefcount(source) == alone
+        inlets[ssrc] = inlet
+    del inlets
+    assert sys.getrefcount(inlet) == alone
 
 
-def test_a_source_map_takes_part_in_garbage_collection() -> None:
+def test_an_inlet_map_takes_part_in_garbage_collection() -> None:
     class Marker:
-        def __init__(self, sources: SourceMap) -> None:
-            self.sources = sources
+        def __init__(self, inlets: LayerInletMap) -> None:
+            self.inlets = inlets
 
-    marker = Marker(SourceMap())
-    source = Source(Counters(), [], 0)
-    source.on_level = marker  # marker → sources → source → marker
-    marker.sources[0x1234] = source
-    assert gc.is_tracked(marker.sources) and source in gc.get_referents(marker.sources)
+    marker = Marker(LayerInletMap())
+    inlet = LayerInlet(Counters(), [], 0)
+    inlet.on_level = marker  # marker → inlets → inlet → marker
+    marker.inlets[0x1234] = inlet
+    assert gc.is_tracked(marker.inlets) and inlet in gc.get_referents(marker.inlets)
     collected = weakref.ref(marker)
-    del marker, source
+    del marker, inlet
     gc.collect()
     assert collected() is None
 
 
-def test_ingress_takes_a_source_map_and_its_sockets_share_it() -> None:
-    sources = SourceMap()
-    first, second = Ingress(sources), Ingress(sources)
-    assert first.sources is sources and second.sources is sources
-    assert isinstance(Ingress().sources, SourceMap) and len(Ingress().sources) == 0
+def test_ingress_takes_an_inlet_map_and_its_sockets_share_it() -> None:
+    inlets = LayerInletMap()
+    first, second = Ingress(inlets), Ingress(inlets)
+    assert first.inlets is inlets and second.inlets is inlets
+    assert isinstance(Ingress().inlets, LayerInletMap) and len(Ingress().inlets) == 0
     with pytest.raises(TypeError):
         Ingress({})  # type: ignore[arg-type]
-    sources[1] = Source(Counters(), [], 0)
+    inlets[1] = LayerInlet(Counters(), [], 0)
     first.close()  # the connection is gone: its map is emptied
-    assert len(sources) == 0 and second.sources is sources
+    assert len(inlets) == 0 and second.inlets is inlets
 
 
-def test_ingress_dispatch_follows_the_source_map() -> None:
+def test_ingress_dispatch_follows_the_inlet_map() -> None:
     sender = session(Policy.SSRC_ANY_OUTBOUND)
     slow: list[bytes] = []
     ingress = Ingress()
     ingress.attach(native_srtp(session(Policy.SSRC_ANY_INBOUND)), slow.append, None, None)
-    known = Source(Counters(), [], 0)
+    known = LayerInlet(Counters(), [], 0)
     seq = iter(range(1, 100))
 
     def receive(expected_fast: int, expected_slow: int) -> None:
@@ -296,19 +296,19 @@ def test_ingress_dispatch_follows_the_source_map() -> None:
         assert (ingress.fast_packets, len(slow)) == (expected_fast, expected_slow)
 
     receive(0, 1)  # not known yet: the slow path
-    ingress.sources[0x1234] = known
+    ingress.inlets[0x1234] = known
     receive(1, 1)  # native
-    del ingress.sources[0x1234]
+    del ingress.inlets[0x1234]
     receive(1, 2)
-    ingress.sources[0x1234] = known
+    ingress.inlets[0x1234] = known
     receive(2, 2)
-    assert ingress.sources.pop(0x1234) is known
+    assert ingress.inlets.pop(0x1234) is known
     receive(2, 3)
-    ingress.sources[0x999] = known  # another SSRC's entry does not take this one's packets
+    ingress.inlets[0x999] = known  # another SSRC's entry does not take this one's packets
     receive(2, 4)
-    ingress.sources[0x1234] = known
+    ingress.inlets[0x1234] = known
     receive(3, 4)
-    ingress.sources.clear()
+    ingress.inlets.clear()
     receive(3, 5)
     assert known.packets == 3
     assert all(struct.unpack_from("!I", p, 8)[0] == 0x1234 for p in slow)
@@ -337,10 +337,10 @@ async def test_egress_batches_a_wake_ups_packets_into_one_send_and_they_all_arri
         track = Track(egress, counters, 0xBEEF, 64)
         track.configure(111, b"0", 1, 0, 0)
         track.current_layer = 0
-        source = Source(counters, [track], 0)
+        inlet = LayerInlet(counters, [track], 0)
         before = _datapath.send_stats()
         for seq in range(20):  # one wake-up's worth of packets
-            source.deliver(rtp(seq), 0)
+            inlet.deliver(rtp(seq), 0)
         assert _datapath.send_stats()["pending"] == 20  # nothing left yet
         inbound = session(Policy.SSRC_ANY_INBOUND)
         got = [inbound.unprotect(await asyncio.wait_for(endpoint.received.get(), 5))]
@@ -388,9 +388,9 @@ def test_bad_arguments_are_refused_with_an_error() -> None:
     with pytest.raises(ValueError):
         Track(Egress(), Counters(), 1, 0)
     with pytest.raises(TypeError):
-        Source(Counters(), (), 0)  # type: ignore[arg-type]
+        LayerInlet(Counters(), (), 0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        Source(Counters(), [], 0).deliver(b"\x00" * 20, 0)
+        LayerInlet(Counters(), [], 0).deliver(b"\x00" * 20, 0)
     track = fast_track(Counters())
     with pytest.raises(ValueError):
         track.emit(b"short", None, 0.0)

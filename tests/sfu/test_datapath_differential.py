@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfu import _datapath
-from sfu._datapath import Counters, Egress, Ingress, Source, Track, aead_srtp
+from sfu._datapath import Counters, Egress, Ingress, LayerInlet, Track, aead_srtp
 from sfu.rtp_view import RtpView
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,7 +134,7 @@ def test_an_extension_element_at_the_packets_last_byte_is_not_read_past_it() -> 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(rtp_packets(), min_size=1, max_size=12), st.binary(max_size=40))
-def test_mutated_datagrams_through_ingress_source_and_track_never_break_them(
+def test_mutated_datagrams_through_ingress_inlet_and_track_never_break_them(
     packets: list[bytes], noise: bytes
 ) -> None:
     """A bounded fuzz of the whole native path: SRTP, parse, audio level, rewrite (VP8
@@ -151,19 +151,19 @@ def test_mutated_datagrams_through_ingress_source_and_track_never_break_them(
     switching.configure(111, b"", 0, 0, 0)
     switching.current_layer, switching.target_layer = 1, 0
     switching.forward = lambda view, layer, level: decided.append(view.sequence_number)
-    source = Source(counters, [steady, switching], 0)
-    source.audio_level_id = 1
+    inlet = LayerInlet(counters, [steady, switching], 0)
+    inlet.audio_level_id = 1
     ingress = Ingress()
     ingress.attach(aead_srtp(master), lambda plain: None, lambda plain: None, None)
-    ingress.sources[KNOWN_SSRC] = source
+    ingress.inlets[KNOWN_SSRC] = inlet
     well_formed = 0
     for data in packets:
         known = RtpView.parse(data)
         if known is not None and known.ssrc == KNOWN_SSRC:
             well_formed += 1
-            source.deliver(data, 0)
+            inlet.deliver(data, 0)
         protected = sender.protect(data)
         ingress(protected if protected is not None else data, ("127.0.0.1", 1))
         ingress(noise + data, ("127.0.0.1", 1))
-    assert source.packets >= well_formed
-    assert len(decided) == source.packets
+    assert inlet.packets >= well_formed
+    assert len(decided) == inlet.packets

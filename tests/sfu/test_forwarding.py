@@ -97,7 +97,7 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
             assert publish_pc is not None and publish_pc.fast_path is not None
             fast_path = publish_pc.fast_path
             assert len(fast_path.receivers) >= 2
-            assert len(fast_path.sources) >= 2
+            assert len(fast_path.inlets) >= 2
             connection = fast_path.dtls.transport._connection
             assert connection._queue.qsize() == 0
             transports = [p.transport for p in connection._protocols]

@@ -63,7 +63,7 @@ def _flowing_layer(now: float) -> Layer:
     layer.adopt(0x1234, 0)
     layer.sample_bitrate(now)
     for seq in range(100):
-        layer.source.deliver(_packet(seq), 0)
+        layer.inlet.deliver(_packet(seq), 0)
     layer.sample_bitrate(now + 1.0)
     return layer
 
@@ -102,7 +102,7 @@ def test_a_restarted_layer_that_flows_again_keeps_its_measure() -> None:
     layer.sample_bitrate(2.0)
     layer.resume(10.0)
     for seq in range(100, 150):
-        layer.source.deliver(_packet(seq), 0)
+        layer.inlet.deliver(_packet(seq), 0)
     layer.check_resumed(10.0 + RESUME_GRACE_S)
     assert layer.last_flowing_bps > 0.0
     layer.sample_bitrate(11.0)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu._datapath import Counters, Egress, Source, Track, aead_srtp
+from sfu._datapath import Counters, Egress, LayerInlet, Track, aead_srtp
 from sfu.consumer import Consumer
 from sfu.keyframes import is_vp8_keyframe
 from sfu.rtp_view import RtpView
@@ -255,18 +255,18 @@ def run_switches(bits: int, plan: list[tuple[int, int]]) -> tuple[list[tuple[Any
         for _ in range(3)
     ]  # fmt: skip
     counters = Counters()
-    sources = [Source(counters, [consumer.track], layer) for layer in range(3)]
-    layers.layers = sources  # what the consumer reads of a layer: its newest sequence number
+    inlets = [LayerInlet(counters, [consumer.track], layer) for layer in range(3)]
+    layers.layers = inlets  # what the consumer reads of a layer: its newest sequence number
     first_seq = (consumer.track.last_out_seq + 1) & 0xFFFF
     for frames, target in plan:
         consumer.set_target_layer(target)
         for number in range(frames):
-            for layer, (publisher, source) in enumerate(zip(publishers, sources, strict=True)):
+            for layer, (publisher, inlet) in enumerate(zip(publishers, inlets, strict=True)):
                 if layer in layers.keyframe_requests and number >= 3:  # answered a bit later
                     publisher.keyframe_due = True
                     layers.keyframe_requests = [x for x in layers.keyframe_requests if x != layer]
                 for packet in publisher.next_frame():
-                    source.deliver(packet, 0)
+                    inlet.deliver(packet, 0)
     sent = []
     seq = first_seq
     while (data := consumer.track.history(seq)) is not None:
@@ -310,22 +310,22 @@ def test_an_old_keyframe_sent_again_does_not_switch_the_layer() -> None:
     would be missing to the receiver)."""
     layers = Layers()
     consumer = Consumer(layers, "citizen", Sender(), RoomCounters(), 256, lambda: None)  # type: ignore[arg-type]
-    sources = [Source(Counters(), [consumer.track], layer) for layer in range(2)]
-    layers.layers = sources
+    inlets = [LayerInlet(Counters(), [consumer.track], layer) for layer in range(2)]
+    layers.layers = inlets
     q, f = (Publisher(15, 100 * n, 10 * n, 1000 * n, 5000 * n) for n in (1, 2))
     old_keyframe = f.next_frame()[0]
     for packet in q.next_frame():
-        sources[0].deliver(packet, 0)
+        inlets[0].deliver(packet, 0)
     consumer.set_target_layer(1)
     for _ in range(3):
-        for publisher, source in ((q, sources[0]), (f, sources[1])):
+        for publisher, inlet in ((q, inlets[0]), (f, inlets[1])):
             for packet in publisher.next_frame():
-                source.deliver(packet, 0)
-    sources[1].deliver(old_keyframe, 0)  # resent: older than what f brought since
+                inlet.deliver(packet, 0)
+    inlets[1].deliver(old_keyframe, 0)  # resent: older than what f brought since
     assert consumer.current_layer == 0
     f.keyframe_due = True
     for packet in f.next_frame():
-        sources[1].deliver(packet, 0)
+        inlets[1].deliver(packet, 0)
     assert consumer.current_layer == 1
 
 
