@@ -120,7 +120,7 @@ def rises_into(frames: list[dict[str, Any]], start_ms: float, state: int) -> int
     return count
 
 
-def longest_frame_gap(frames: list[list[float]], start_ms: float, end_ms: float) -> float:
+def longest_frame_gap(frames: Sequence[Sequence[float]], start_ms: float, end_ms: float) -> float:
     """Longest time without a newly presented frame between the two times (seconds)."""
     times = [t for t, _ in frames if start_ms <= t <= end_ms]
     before = [t for t, _ in frames if t < start_ms]
@@ -129,7 +129,7 @@ def longest_frame_gap(frames: list[list[float]], start_ms: float, end_ms: float)
 
 
 def steady_from(
-    frames: list[list[float]],
+    frames: Sequence[Sequence[float]],
     start_ms: float,
     width: int | None = None,
     hold_ms: float = 2000.0,

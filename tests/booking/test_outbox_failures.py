@@ -68,7 +68,7 @@ async def test_a_permanent_refusal_marks_the_mail_failed_at_once(
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    smtp_server.mailbox.handle_RCPT = refuse  # type: ignore[attr-defined]
+    smtp_server.mailbox.handle_RCPT = refuse
     smtp_server.stop()
     smtp_server.start()
     client = await booking_client(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 
@@ -22,7 +23,9 @@ THIRTY = MotifTiming(duration=timedelta(minutes=30), horizon=timedelta(days=400)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)  # before every day these tests look at
 
 
-def _agent(*rules: WeeklyRule, absences=(), busy=()) -> AgentCalendar:  # type: ignore[no-untyped-def]
+def _agent(
+    *rules: WeeklyRule, absences: Sequence[Interval] = (), busy: Sequence[Interval] = ()
+) -> AgentCalendar:
     return AgentCalendar("a1", rules, absences, busy)
 
 

@@ -127,8 +127,8 @@ def test_a_killed_node_is_started_again_and_sigterm_stops_every_node(
     tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
     metrics_port = _two_free_ports()
-    args = ("--nodes", "2", "--database-url", postgres_url, "--redis-url", redis_url)
-    args += ("--metrics-port", str(metrics_port), "--node-id", "vm")
+    args: tuple[str, ...] = ("--nodes", "2", "--database-url", postgres_url)
+    args += ("--redis-url", redis_url, "--metrics-port", str(metrics_port), "--node-id", "vm")
     with run_service(tmp_path, extra_args=args) as service:
         _wait_for(lambda: len(log_events(service.log_path, "node_started")) == 2, 20)
         first = {e["node"]: e for e in log_events(service.log_path, "node_started")}

@@ -12,14 +12,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 
 from tests.support.server import RunningService
 from tests.web.journeys import assert_media_keeps_flowing, book_first_video_slot, sign_in_agent
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PHONE = {"width": 360, "height": 640}
+PHONE: ViewportSize = {"width": 360, "height": 640}
 MAIL_TIMEOUT_S = 20.0
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 CALL_URL = re.compile(r".*/call#token=.+")
@@ -79,9 +79,11 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
     assert join_href and "/call#token=" in join_href
 
     mail = wait_for_mail_to(service, "jean.dupont@example.org")
-    bodies = [part for part in mail.walk() if part.get_content_maintype() == "text"]
+    parts = [part for part in mail.walk() if part.get_content_maintype() == "text"]
+    bodies = [part.get_payload(decode=True) for part in parts]
     assert any(
-        "/call#token=" in str(part.get_payload(decode=True), "utf-8", "replace") for part in bodies
+        isinstance(body, bytes) and "/call#token=" in body.decode("utf-8", "replace")
+        for body in bodies
     )
 
     # The day comes: the call opens a margin ahead of the slot, not at booking time.
@@ -119,13 +121,13 @@ def test_citizen_books_on_a_phone_and_agent_meets_them_in_the_call(
     citizen.get_by_role("button", name="Messages").click()
     # The server reads the content, not the name: a fake PDF is refused with its reason.
     citizen.get_by_label("Envoyer un document").set_input_files(
-        files=[{"name": "faux.pdf", "mimeType": "application/pdf", "buffer": b"MZ pas un pdf"}]
+        files=[FilePayload(name="faux.pdf", mimeType="application/pdf", buffer=b"MZ pas un pdf")]
     )
     expect(citizen.locator("#file-error")).to_have_text(
         "Seuls les documents PDF, PNG et JPEG sont acceptés.", timeout=15_000
     )
     citizen.get_by_label("Envoyer un document").set_input_files(
-        files=[{"name": "justificatif.png", "mimeType": "image/png", "buffer": PNG_BYTES}]
+        files=[FilePayload(name="justificatif.png", mimeType="image/png", buffer=PNG_BYTES)]
     )
     agent.get_by_role("button", name="Messages").click()
     download_button = agent.get_by_role("button", name="Télécharger justificatif.png")

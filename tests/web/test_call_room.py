@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from tests.support.server import RunningService
 from tests.web.accessibility import blocking_violations
@@ -97,7 +97,7 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     # Documents: only PDF, PNG and JPEG of 10 MB at most, checked before anything is sent.
     upload = citizen.get_by_label("Envoyer un document")
     upload.set_input_files(
-        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bonjour"}]
+        files=[FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"bonjour")]
     )
     expect(citizen.locator("#file-error")).to_have_text(
         "Seuls les documents PDF, PNG et JPEG sont acceptés."

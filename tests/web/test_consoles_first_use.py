@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -24,7 +25,7 @@ ADMIN = ("admin@demo.visioguichet.fr", "demo-admin-2026")
 AGENT = ("agent@demo.visioguichet.fr", "demo-agent-2026")
 
 
-def new_page(browser: Browser, **options: object) -> Page:
+def new_page(browser: Browser, **options: Any) -> Page:
     return browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options).new_page()
 
 
