@@ -37,6 +37,12 @@ from tests.cluster.test_node_death import place_on
 PING_INTERVAL_S = 1 / 15
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -67,9 +73,17 @@ async def relay_latency(workdir: Path, redis: RedisServer, database_url: str, pi
         for client, subject in ((local, "local"), (relayed, "relayed")):
             await client.connect()
             await client.join(nodes.mint(room=room, role="host", subject=subject, name=subject))
+        assert redis.process is not None
+        idle_from, idle_at = cpu_seconds(redis.process.pid), time.monotonic()
+        await asyncio.sleep(5.0)
+        idle_s = cpu_seconds(redis.process.pid) - idle_from
+        idle_per_s = idle_s / (time.monotonic() - idle_at)
+        busy_from, busy_at = cpu_seconds(redis.process.pid), time.monotonic()
         local_ms, relayed_ms = await asyncio.gather(
             ping_times(local, pings), ping_times(relayed, pings)
         )
+        busy_s = cpu_seconds(redis.process.pid) - busy_from
+        relay_cpu_s = busy_s - idle_per_s * (time.monotonic() - busy_at)
     finally:
         await close_all(*clients)
         nodes.stop_all()
@@ -83,6 +97,10 @@ async def relay_latency(workdir: Path, redis: RedisServer, database_url: str, pi
     extra = [r - loc for r, loc in zip(sorted(relayed_ms), sorted(local_ms), strict=True)]
     return {
         "pings": pings,
+        "redis_cpu": {
+            "two_idle_nodes_ms_per_s": round(idle_per_s * 1000, 3),
+            "per_relayed_frame_us": round(max(0.0, relay_cpu_s) / (2 * pings) * 1e6, 1),
+        },
         "local": summary(local_ms),
         "relayed": summary(relayed_ms),
         "extra": {
