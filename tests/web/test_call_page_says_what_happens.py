@@ -79,6 +79,18 @@ def test_a_bad_or_cancelled_join_link_is_said_to_be_the_links_fault_with_the_way
     assert_link_refused(cancelled, "Ce rendez-vous a été annulé.")
 
 
+def test_a_link_opened_before_its_time_is_not_blamed_on_the_network(
+    browser: Browser, service: RunningService
+) -> None:
+    booking = book_through_api(service, "Rose Girard")
+    join = urllib.parse.urlsplit(booking["join_url"])
+    page = open_page(browser, f"{service.base_url}{join.path}#{join.fragment}")
+    expect(page.locator("#precheck")).to_have_attribute("data-done", "true", timeout=30_000)
+    expect(page.locator("#check-media")).to_contain_text("testés à l'ouverture du rendez-vous")
+    expect(page.get_by_text(NETWORK_BLAME, exact=False)).to_be_hidden()
+    expect(page.locator("#fallback")).to_be_hidden()
+
+
 def test_the_waiting_room_says_it_once(browser: Browser, service: RunningService) -> None:
     room = f"room-{uuid.uuid4().hex[:8]}"
     token = service.mint(room=room, role="guest", subject="c-2", name="Jean", lobby=True)

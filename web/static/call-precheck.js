@@ -252,6 +252,12 @@ async function checkMedia() {
     return "none";
   }
   let result = await mediaProbe(call.local);
+  if (result.refused && typeof result.refused.not_before === "number") {
+    // Too early: the check cannot reach the call yet; the rest of it still helps.
+    const time = new Date(result.refused.not_before * 1000).toLocaleString(document.documentElement.lang, { dateStyle: "full", timeStyle: "short" });
+    setCheck("check-media", "warn", "call.media.early", { time });
+    return "early";
+  }
   if (result.refused) {
     call.refused = result.refused;
     return "refused";
@@ -297,7 +303,7 @@ async function runChecks() {
   const reasons = [];
   if (media === "blocked" && network !== "bad") reasons.push("call.fallback.blocked");
   else if (!devices.video) reasons.push("call.fallback.nocam");
-  else if (media !== "ok") reasons.push("call.fallback.media");
+  else if (media !== "ok" && media !== "early") reasons.push("call.fallback.media");
   if (network !== "good") reasons.push(network === "bad" ? "call.fallback.offline" : "call.fallback.slow");
   if (!devices.audio) reasons.push("call.fallback.nomic");
   call.fallbackKeys = reasons;

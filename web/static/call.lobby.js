@@ -6,7 +6,7 @@ import { $, call, showOnly, status } from "./call.state.js";
 export function enterWaitingRoom() {
   if (!$("waiting-room").hidden) return;
   showOnly("waiting-room");
-  status("");  // the waiting room says it; the status line would say it twice
+  status(t("call.waiting"));  // said once, on the status line (the panel does not repeat it)
   $("h-waiting-room").focus();
   const since = Date.now();
   const tick = () => {

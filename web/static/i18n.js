@@ -336,6 +336,7 @@ const DICT = {
     "manage.move.yes": "Oui, déplacer",
     "manage.move.no": "Choisir une autre heure",
     "manage.move.keep": "Garder l'horaire actuel",
+    "call.media.early": "Image et son jusqu'au serveur : testés à l'ouverture du rendez-vous, le {time}.",
   },
   en: {
     "site.name": "Visioguichet",
@@ -718,6 +719,7 @@ const DICT = {
     "manage.move.yes": "Yes, move it",
     "manage.move.no": "Choose another time",
     "manage.move.keep": "Keep the current time",
+    "call.media.early": "Picture and sound to the server: tested when the appointment opens, on {time}.",
   },
 };
 
