@@ -205,8 +205,22 @@ class LayerSelector:
         if step is None:
             return None
         key, layer = step
-        goal = PROBE_HEADROOM * self._total(streams, {**self.layers, key: layer})
+        stepped = [
+            s if s.key != key else StreamLayers(s.key, self._sized(s, layer), s.max_layer)
+            for s in streams
+        ]
+        goal = PROBE_HEADROOM * self._total(stepped, {**self.layers, key: layer})
         return ProbeRequest(goal_bps=goal, key=key, layer=layer)
+
+    def _sized(self, stream: StreamLayers, layer: int) -> list[float]:
+        """``stream``'s bitrates with ``layer`` at a plausible size: a layer the publisher
+        was just asked to send again counts 1 b/s until measured (selectable, size not
+        known), and a probe for it must not be one of 1 b/s: twice the layer below."""
+        rates = list(stream.bitrates)
+        below = max((rates[i] for i in range(layer) if rates[i] > 0), default=0.0)
+        if rates[layer] <= below:
+            rates[layer] = 2 * below
+        return rates
 
     def probe_result(
         self, now: float, request: ProbeRequest, carried: bool, streams: Sequence[StreamLayers]

@@ -567,3 +567,16 @@ def test_video_resumed_after_audio_only_is_not_stopped_by_one_lossy_report() -> 
     assert estimate.update(10.5, 16_000, 0.4, 150_000, AUDIO_BPS) is None  # ramp, calm
     assert not estimate.limited_by_loss
     assert estimate.update(11.0, 18_000, 0.0, 150_000, AUDIO_BPS) is None
+
+
+def test_a_layer_of_unknown_size_is_probed_at_twice_the_one_below() -> None:
+    """A layer the publisher was just asked to send again counts 1 b/s until measured:
+    a probe of 1 b/s passed at once and 640 came back on a 300 kb/s link."""
+    selector = LayerSelector(POLICY)
+    restarting = StreamLayers("camera", (100_000, 250_000, 1.0))
+    selector.update(0.0, 300_000, 0.0, (CAMERA,), can_probe=True)
+    assert selector.layers == {"camera": 1}
+    now = settle(selector, 0.0, 5, budget=300_000)
+    request = selector.probe_wanted(now, 0.0, (restarting,))
+    assert request is not None and request.layer == 2
+    assert request.goal_bps == 1.3 * 500_000
