@@ -44,7 +44,7 @@ def wire_counts(sfu: Sfu, room_id: str) -> list[dict[str, Any]]:
             ("subscribe", participant._subscribe_pc),
         ):
             fast_path = pc.fast_path if pc is not None else None
-            if fast_path is None or fast_path.consent is None:
+            if pc is None or fast_path is None or fast_path.consent is None:
                 continue
             counts.append(
                 {

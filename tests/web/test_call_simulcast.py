@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -91,6 +92,10 @@ def camera_layers(server: CallServer, room: str, participant_id: str) -> list[di
     return producer_layers(server, room, participant_id, "camera")
 
 
+def sends_the_three_widths(page: Page) -> bool:
+    return bool(page.evaluate(SENT_WIDTHS_JS) == WIDTHS)
+
+
 def all_layers_flowing(server: CallServer, room: str, participant_id: str) -> bool:
     layers = camera_layers(server, room, participant_id)
     return [x["rid"] for x in layers] == ["q", "h", "f"] and all(
@@ -121,13 +126,11 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
     # Both pages send their camera as three encodings and the SFU receives all of them.
     for page, who in ((agent, "agent-1"), (citizen, "citizen-1")):
         wait_for(
-            lambda w=who: all_layers_flowing(call_server, room, w),
+            partial(all_layers_flowing, call_server, room, who),
             f"three layers of {who}",
             LAYER_TIMEOUT_S,
         )
-        assert wait_for(
-            lambda p=page: p.evaluate(SENT_WIDTHS_JS) == WIDTHS, "layer sizes", LAYER_TIMEOUT_S
-        )
+        assert wait_for(partial(sends_the_three_widths, page), "layer sizes", LAYER_TIMEOUT_S)
 
     # The viewer gets the top layer, the lowest when it caps itself, the top again after.
     wait_for_width(citizen, WIDTHS["f"], "the agent's top layer")

@@ -132,6 +132,7 @@ def open_page(browser: Browser) -> Page:
 
 def subscribe(sfu: SfuThread, participant: Participant, page: Page) -> None:
     offer = wait_for(lambda: sfu.run(participant.subscription_offer()), "a subscribe offer", 15)
+    assert offer is not None
     answer = page.evaluate("(sdp) => window.answer(sdp)", offer.sdp)
     sfu.run(participant.subscription_answer(answer))
 
@@ -155,7 +156,7 @@ def test_viewer_sees_the_resolution_change_when_the_sfu_switches_simulcast_layer
         "Chromium to send two simulcast layers",
         30,
     )
-    assert sent["q"] == CAPTURE["width"] // 4 and sent["h"] == CAPTURE["width"] // 2
+    assert sent and sent["q"] == CAPTURE["width"] // 4 and sent["h"] == CAPTURE["width"] // 2
 
     viewer = open_page(browser)
     subscribe(sfu_thread, citizen, viewer)
