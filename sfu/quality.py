@@ -420,9 +420,9 @@ class LinkQuality:
                 return
         remb, remb_at = self._latest_remb()
         nacked, sent = self._media_counts()
-        # loss reported before the probe (a paused video's audio reports cover 5 s) is
-        # not about it
-        fresh = self._reports_heard() != self._probe_reports
+        # loss reported before the probe is not about it; nor, to bring video back, are
+        # audio reports (each covers 5 s, most of them from before the probe)
+        fresh = self._reports_heard() != self._probe_reports and not probe.request.resume
         outcome = probe.outcome(
             now,
             remb,
