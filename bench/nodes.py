@@ -225,7 +225,8 @@ def table(results: list[dict]) -> list[dict[str, Any]]:
                 "failed": s["failed_calls"],
             }
         )
-        for key in sorted(k for k in r if k.startswith("storm_")):
+        storms = [k for k in r if k.startswith("storm_")]
+        for key in sorted(storms, key=lambda k: int(k.removeprefix("storm_"))):
             st = r[key]
             rows.append(
                 {
