@@ -25,6 +25,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import structlog
 
@@ -64,6 +65,24 @@ def policy_of(config: SfuConfig) -> SelectionPolicy:
     )
 
 
+class _MediaKind(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+class SentCounts(Protocol):
+    """What ``SendWindow`` reads of a consumer: its send counters and its media kind."""
+
+    @property
+    def bytes_sent(self) -> int: ...
+    @property
+    def packets_sent(self) -> int: ...
+    @property
+    def packets_renacked(self) -> int: ...
+    @property
+    def producer(self) -> _MediaKind: ...
+
+
 class SendWindow:
     """What we sent one subscriber, and what it said went missing, over about the last
     ``RATE_WINDOW_S``: the span one receiver report covers, however often we evaluate.
@@ -76,11 +95,11 @@ class SendWindow:
         # cumulative (time, all bytes, audio bytes, video packets, packets NACKed again)
         self._history: deque[tuple[float, int, int, int, int]] = deque()
 
-    def past_start_up(self, consumer: Consumer, now: float) -> bool:
+    def past_start_up(self, consumer: SentCounts, now: float) -> bool:
         since = self._sending_since.get(id(consumer))
         return since is not None and now - since >= LOSS_GRACE_S
 
-    def add(self, previous: float, now: float, consumers: Iterable[Consumer]) -> None:
+    def add(self, previous: float, now: float, consumers: Iterable[SentCounts]) -> None:
         history = self._history
         if not history:
             history.append((previous, 0, 0, 0, 0))

@@ -17,7 +17,7 @@ class Kind:
 
 @dataclass
 class Counters:
-    """A consumer's send counters, as ``SendWindow`` reads them."""
+    """A consumer's send counters, as ``SendWindow`` reads them (``SentCounts``)."""
 
     kind: str
     bytes_sent: int = 0
