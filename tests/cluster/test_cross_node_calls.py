@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
 from signaling.client import SignalingClient
 from tests.cluster.calls import BLUE, RED, close_all, decodes, join_and_publish
 from tests.cluster.nodes import NodeSet, text
 from tests.cluster.test_node_death import place_on
+
+pytestmark = pytest.mark.postgres
 
 
 async def test_a_citizen_on_one_node_and_an_agent_on_another_meet_and_see_each_other(

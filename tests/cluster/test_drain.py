@@ -7,11 +7,15 @@ import asyncio
 import signal
 import time
 
+import pytest
+
 from tests.cluster.calls import BLUE, RED, close_all, decodes, join_and_publish, rejoin
 from tests.cluster.nodes import NodeSet
 from tests.cluster.test_node_death import place_on, room_holder
 
 DRAIN_S = 2.0
+
+pytestmark = pytest.mark.postgres
 
 
 async def test_a_drained_nodes_calls_move_to_live_nodes_after_the_drain_timeout(

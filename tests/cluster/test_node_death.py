@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.cluster.calls import BLUE, RED, close_all, decodes, join_and_publish, rejoin
 from tests.cluster.nodes import NodeSet, text
 
 TARGET_S = 10.0
+
+pytestmark = pytest.mark.postgres
 
 
 async def place_on(redis_url: str, room: str, node_id: str) -> None:

@@ -17,7 +17,7 @@ from tests.cluster.test_node_death import TARGET_S, place_on, room_holder
 from tests.support.browser import launch_chromium
 from tests.web.journeys import assert_media_keeps_flowing, assert_media_resumes, inbound
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.postgres]
 T = TypeVar("T")
 
 

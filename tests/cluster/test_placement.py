@@ -9,11 +9,14 @@ import signal
 import time
 from collections import Counter
 
+import pytest
 import redis.asyncio as aioredis
 
 from signaling.client import SignalingClient
 from tests.cluster.calls import close_all
 from tests.cluster.nodes import Node, NodeSet, text
+
+pytestmark = pytest.mark.postgres
 
 
 async def join_rooms(

@@ -44,6 +44,7 @@ def test_redis_unreachable_at_start_stops_the_node_with_a_clear_message(tmp_path
     assert "Traceback" not in text
 
 
+@pytest.mark.postgres
 async def test_redis_lost_during_calls_keeps_media_and_signalling_recovers(
     tmp_path: Path, own_redis: RedisServer, postgres_url: str
 ) -> None:
