@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/install.sh test
 .venv/bin/ruff check .
 # the annotations checked (pyproject's [tool.mypy]); enabled package by package as each passes
-.venv/bin/mypy booking_api
+.venv/bin/mypy sfu signaling booking_api visioguichet bench
 exec .venv/bin/python -m pytest "$@"
