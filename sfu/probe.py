@@ -40,8 +40,9 @@ from sfu.padding import PADDING_BYTES
 PROBE_DURATION_S = 1.0
 # with video paused nothing else reaches the estimator: its first REMB after the idle
 # time rises whatever the link (its first update), so a second one, some 250-600 ms
-# later (600 ms at 20 kb/s), is needed, and the padding must still flow then
-RESUME_PROBE_DURATION_S = 1.0
+# later (600 ms at 20 kb/s, 1 s at its floor), is needed while the padding flows
+# (an estimate at Chrome's 5 kb/s floor updates once a second: +1 kb/s each time)
+RESUME_PROBE_DURATION_S = 2.2
 SETTLE_MIN_S = 0.3
 SETTLE_MAX_S = 1.0
 MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms
@@ -143,4 +144,5 @@ class Probe:
             return None
         if self._followed or (before is None and remb_bps is None):
             return True
-        return False if now >= self.started + MAX_WAIT_S else None
+        wait = max(MAX_WAIT_S, self.ends - self.started + 0.5)
+        return False if now >= self.started + wait else None

@@ -83,7 +83,7 @@ def test_video_back_needs_the_estimate_to_rise_twice_while_padding_flows() -> No
     assert capped.outcome(10.05, 32_400, 10.04, 0.0) is None
     assert capped.outcome(10.4, 32_400, 10.35, 0.0) is None  # held, or a repeat
     assert capped.outcome(capped.decided_at, 32_400, 10.9, 0.0) is None
-    assert capped.outcome(10.0 + MAX_WAIT_S, 32_400, 11.2, 0.0) is False
+    assert capped.outcome(capped.ends + 0.5, 32_400, 11.2, 0.0) is False
     free = resume_probe()
     assert free.outcome(10.05, 32_400, 10.04, 0.0) is None
     assert free.outcome(10.4, 33_300, 10.35, 0.0) is None  # not settled yet
