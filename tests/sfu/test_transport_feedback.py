@@ -146,9 +146,14 @@ def test_feedback_waits_until_a_stream_is_known_and_then_reports_everything() ->
     sent: list[bytes] = []
     pending = [[(5, 100_000), (6, 101_000)], [(7, 102_000)]]
     ssrc = [0]
+
+    def send(packet: bytes) -> bool:
+        sent.append(packet)
+        return True
+
     feedback = TransportFeedback(
         lambda: pending.pop(0) if pending else [],
-        lambda p: sent.append(p) is None,
+        send,
         9,
         lambda: ssrc[0],
     )
