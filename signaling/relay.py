@@ -32,6 +32,8 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from signaling import codec
+from signaling.errors import FrameRefused
+from signaling.rate_limit import TokenBucket
 
 log = structlog.get_logger(__name__)
 
@@ -253,6 +255,8 @@ class ClientRelay:
         target: str,
         room: str,
         queue_frames: int,
+        limit: TokenBucket,
+        max_frame_bytes: int,
     ) -> None:
         self._bus = bus
         self._ws = ws
@@ -261,6 +265,8 @@ class ClientRelay:
         self.conn = uuid.uuid4().hex
         self._outbox: asyncio.Queue[str | bytes | int] = asyncio.Queue(queue_frames)
         self._ended = False
+        self._limit = limit
+        self._max_frame_bytes = max_frame_bytes
 
     async def run(self, first: str | bytes) -> None:
         """Relay until either side closes; ``first`` is the ``join`` already read."""
@@ -278,7 +284,11 @@ class ClientRelay:
                 await self._bus.publish(self.target, "in", self.conn, first)
             async for message in self._ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await self._bus.publish(self.target, "in", self.conn, message.data)
+                    refusal = self._refusal(message.data)
+                    if refusal is None:
+                        await self._bus.publish(self.target, "in", self.conn, message.data)
+                    else:
+                        self.deliver(self._encoded(refusal.to_frame()))
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
@@ -290,6 +300,22 @@ class ClientRelay:
                 await asyncio.wait_for(asyncio.shield(writer), timeout=2.0)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+
+    def _refusal(self, data: str | bytes) -> FrameRefused | None:
+        """A flood stops here, as the room's node would stop it, before it reaches
+        Redis: a pub/sub subscriber that cannot keep up is cut off by Redis, and then
+        every connection relayed to that node would be lost."""
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "replace"))
+        if size > self._max_frame_bytes:
+            return FrameRefused("too-large", f"frame exceeds {self._max_frame_bytes} bytes")
+        if not self._limit.take():
+            return FrameRefused("rate-limited", "too many frames; slow down")
+        return None
+
+    def _encoded(self, frame: dict[str, Any]) -> str | bytes:
+        if self._ws.ws_protocol == codec.MSGPACK_SUBPROTOCOL:
+            return codec.encode_binary(frame)
+        return codec.encode_text(frame)
 
     def deliver(self, data: str | bytes) -> None:
         try:
@@ -308,11 +334,8 @@ class ClientRelay:
             return
         self._ended = True
         frame = {"type": "error", "code": "node-lost", "message": NODE_LOST_MESSAGE}
-        binary = self._ws.ws_protocol == codec.MSGPACK_SUBPROTOCOL
         with contextlib.suppress(asyncio.QueueFull):
-            self._outbox.put_nowait(
-                codec.encode_binary(frame) if binary else codec.encode_text(frame)
-            )
+            self._outbox.put_nowait(self._encoded(frame))
         self._stop(CLOSE_SERVICE_RESTART)
 
     def shutdown(self) -> None:

@@ -35,6 +35,7 @@ from signaling.errors import FrameRefused, TokenRejected
 from signaling.frames import frame_ref
 from signaling.handlers import FrameHandlers
 from signaling.owned_tasks import OwnedTasks
+from signaling.rate_limit import TokenBucket
 from signaling.relay import ClientRelay, RelayedSocket
 from signaling.routing import LocalRoomRouting, RoomRouting
 from signaling.session import CLOSE_REFUSED, CLOSE_TRY_AGAIN_LATER, Session, SessionState
@@ -154,6 +155,8 @@ class SignalingServer:
             target=node,
             room=room or "",
             queue_frames=self.config.send_queue_frames,
+            limit=TokenBucket(self.config.rate_per_s, self.config.rate_burst),
+            max_frame_bytes=self.config.max_frame_bytes,
         )
         task = asyncio.current_task()
         self._relays.add(relay)

@@ -4,7 +4,10 @@ node, the other relays through Redis, media goes straight to the room's node."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
 
+import msgpack
 import pytest
 import redis.asyncio as aioredis
 
@@ -118,3 +121,38 @@ async def test_two_first_joins_of_a_room_racing_on_two_nodes_meet_in_one_room(
             assert seen in (["g"], ["h"]), f"{room}: one room, not two ({seen})"
     finally:
         await close_all(*clients)
+
+
+async def test_a_relayed_flood_is_refused_on_the_clients_node_before_it_reaches_redis(
+    node_set: NodeSet,
+) -> None:
+    a = await asyncio.to_thread(node_set.start, "node-a")
+    b = await asyncio.to_thread(node_set.start, "node-b")
+    room = "booking-flood"
+    await place_on(node_set.redis_url, room, b.node_id)
+    redis = aioredis.Redis.from_url(node_set.redis_url)
+    watch = redis.pubsub()
+    await watch.subscribe("vg:relay:node-b")
+    flooder = SignalingClient(a.ws_url, use_msgpack=True)  # binary frames cross too
+    try:
+        await flooder.connect()
+        await flooder.join(node_set.mint(room=room, role="host", subject="f", name="F"))
+        for i in range(300):
+            await flooder.send({"type": "chat", "text": f"flood {i}"})
+        await flooder.send_raw(msgpack.packb({"type": "chat", "text": "x" * 70_000}))
+        codes = Counter()
+        with contextlib.suppress(TimeoutError):
+            while sum(codes.values()) < 300:
+                codes[(await flooder.next_frame("error", timeout_s=3))["code"]] += 1
+        assert codes["rate-limited"] >= 200 and codes["too-large"] == 1, codes
+
+        relayed = 0
+        while (message := await watch.get_message(timeout=0.5)) is not None:
+            if message["type"] == "message" and msgpack.unpackb(message["data"])[0] == "in":
+                relayed += 1
+        assert relayed <= 80, f"{relayed} frames of a flood crossed Redis"
+        assert not flooder.closed.is_set()
+    finally:
+        await close_all(flooder)
+        await watch.aclose()
+        await redis.aclose()
