@@ -47,6 +47,7 @@ RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid valu
 HEAVY_LOSS = 0.2  # 5 % random loss over 40+ packets: under 1 chance in 1 000
 STALE_BELOW = 0.5
 CALM_AFTER_STEP_S = 2.0
+COLLAPSED_REMB_BPS = 60_000  # under the lowest layer anyone sends
 LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a few
 
 
@@ -61,6 +62,7 @@ class DownlinkEstimate:
         self._ramp_until: float | None = None
         self._lossy_since: float | None = None
         self._calm_until = 0.0
+        self._collapsed_at: float | None = None
 
     def start_ramp(self, now: float) -> None:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
@@ -91,8 +93,29 @@ class DownlinkEstimate:
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
         ramping = self.ramping(now)
+        # the calm after a step or a resume (its keyframe burst) holds unless the link
+        # plainly collapsed: heavy loss and a REMB that came down under what the lowest
+        # layer needs (after a pause it sits that low too, but only climbs)
+        if (
+            remb_bps is not None
+            and self.remb_bps is not None
+            and remb_bps < REMB_FALL * self.remb_bps
+            and remb_bps < COLLAPSED_REMB_BPS
+        ):
+            self._collapsed_at = now
+        collapsed = (
+            self._collapsed_at is not None
+            and now - self._collapsed_at < REMB_FALL_MEMORY_S
+            and loss > HEAVY_LOSS
+        )
+        calm = now < self._calm_until and not collapsed
         if remb_bps is not None:
-            if self.remb_bps is not None and remb_bps < REMB_FALL * self.remb_bps and not ramping:
+            if (
+                self.remb_bps is not None
+                and remb_bps < REMB_FALL * self.remb_bps
+                and not ramping
+                and not calm
+            ):
                 self._remb_fell_at = now
             self.remb_bps = remb_bps
         fell = self._remb_fell_at is not None and now - self._remb_fell_at < REMB_FALL_MEMORY_S
@@ -105,11 +128,11 @@ class DownlinkEstimate:
             or self.remb_bps >= STALE_BELOW * video_bps
             or loss >= LOSS_INCREASE_BELOW
         )
-        if loss <= LOSS_DECREASE_ABOVE or now < self._calm_until:
+        if loss <= LOSS_DECREASE_ABOVE or calm:
             self._lossy_since = None  # in the calm, loss is the new keyframe's
         elif self._lossy_since is None:
             self._lossy_since = now
-        heavy = loss > HEAVY_LOSS and now >= self._calm_until
+        heavy = loss > HEAVY_LOSS and not calm
         lossy = heavy or (
             self._lossy_since is not None and now - self._lossy_since >= LOSS_PERSIST_S
         )
@@ -137,8 +160,9 @@ class DownlinkEstimate:
     def forget_before_step(self, now: float) -> None:
         """The layers changed and feedback about the new ones has come: a REMB fall or a
         loss bound measured before says nothing of them; and for ``CALM_AFTER_STEP_S``
-        loss does not count (the new layer's first keyframe, a burst into a small
-        policer queue, can lose most of one report); then it must last like any."""
+        neither loss nor a REMB fall counts (the new layer's first keyframe, a burst into
+        a small policer queue, can lose most of one report and read as overuse), unless
+        the link plainly collapsed (heavy loss, a REMB come down under 60 kb/s)."""
         self._remb_fell_at = None
         self.loss_bound_bps = None
         self.limited_by_loss = False

@@ -580,3 +580,17 @@ def test_a_layer_of_unknown_size_is_probed_at_twice_the_one_below() -> None:
     request = selector.probe_wanted(now, 0.0, (restarting,))
     assert request is not None and request.layer == 2
     assert request.goal_bps == 1.3 * 500_000
+
+
+def test_in_the_calm_after_a_step_only_a_plain_collapse_counts() -> None:
+    """After 640 → 320 on a 300 kb/s link, the keyframe's overuse brings the REMB down a
+    little: not a verdict. A 60 kb/s link brings it under 60 kb/s with heavy loss: that
+    is one, calm or not."""
+    estimate = DownlinkEstimate()
+    estimate.update(1.0, 250_000, 0.0, 225_000, AUDIO_BPS)
+    estimate.forget_before_step(1.0)
+    estimate.update(1.5, 178_000, 0.0, 225_000, AUDIO_BPS)
+    assert not estimate.remb_congested
+    estimate.update(2.0, 30_000, 0.8, 225_000, AUDIO_BPS)
+    assert estimate.remb_congested and estimate.limited_by_loss is False
+    assert estimate.video_budget(AUDIO_BPS) == 30_000
