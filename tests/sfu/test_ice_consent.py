@@ -139,7 +139,7 @@ def with_attribute(message: stun.Message, kind: int, value: bytes) -> bytes:
 
 @pytest.fixture(params=[IPV4, IPV6], ids=["ipv4", "ipv6"])
 def addresses(request: pytest.FixtureRequest) -> tuple[tuple[str, int], tuple[str, int]]:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 # --- answering ----------------------------------------------------------------------

@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from bench.sfu_loopback_client import LoopbackClient
+from bench.sfu_loopback_client import LoopbackClient, ReceivedTrack
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 from sfu import Room, RoomListenerBase, Sfu, SfuConfig
+from sfu.producer import Producer
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -69,13 +70,14 @@ async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them()
         await sfu.close()
 
 
-async def _producer(room, participant_id: str, source: str):  # type: ignore[no-untyped-def]
+async def _producer(room: Room, participant_id: str, source: str) -> Producer:
     participant = room.get_participant(participant_id)
+    assert participant is not None
     assert await until(lambda: source in participant.producers, 10)
     return participant.producers[source]
 
 
-async def _video_track(client: LoopbackClient):  # type: ignore[no-untyped-def]
+async def _video_track(client: LoopbackClient) -> ReceivedTrack:
     assert await until(
         lambda: any(r.kind == "video" and r.frames > 0 for r in client.received.values()), 20
     )

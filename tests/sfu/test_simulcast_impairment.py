@@ -106,8 +106,8 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         assert await until(lambda: impaired_video.frames > resumed_from + 10, 10)
         assert layer_drop_s < 15 and audio_only_s < 20 and video_back_s < 4 * HOLD_S + 10
     finally:
-        for client in (publisher, impaired, healthy):
-            await client.close()
+        for each in (publisher, impaired, healthy):
+            await each.close()
         await sfu.close()
 
 

@@ -9,11 +9,12 @@ Across f → q → h → f, each new picture must be the previous one + 1.
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import Any
 
 import pytest
 
-from bench.sfu_loopback_client import LoopbackClient
+from bench.sfu_loopback_client import LoopbackClient, ReceivedTrack
 from bench.simulcast_publisher import LAYER_WIDTHS, SimulcastPublisher
 from sfu import Sfu, SfuConfig
 from sfu.vp8_descriptor import parse
@@ -77,6 +78,14 @@ class PictureLog:
         return all(0 < (b - a) & 0xFFFFFFFF < 1 << 31 for a, b in itertools.pairwise(stamps))
 
 
+def shows_width(track: ReceivedTrack, width: int) -> bool:
+    return track.width == width
+
+
+def shows_frames(track: ReceivedTrack, more_than: int) -> bool:
+    return track.frames > more_than
+
+
 async def test_a_subscriber_switching_layers_receives_continuous_picture_ids() -> None:
     sfu = Sfu(CONFIG)
     room = sfu.room("bk-picture-ids")
@@ -96,9 +105,8 @@ async def test_a_subscriber_switching_layers_receives_continuous_picture_ids() -
 
         for max_layer, rid in ((0, "q"), (1, "h"), (None, "f")):
             viewer.participant.set_quality_preference(mode="auto", max_layer=max_layer)
-            assert await until(lambda r=rid: track.width == LAYER_WIDTHS[r], 30), track.widths
-            frames = track.frames
-            assert await until(lambda f=frames: track.frames > f + 10, 10)
+            assert await until(partial(shows_width, track, LAYER_WIDTHS[rid]), 30), track.widths
+            assert await until(partial(shows_frames, track, track.frames + 10), 10)
 
         assert sfu.stats()["totals"]["layer_switches"] >= 3
         assert len({picture for _, _, picture, _ in log.packets}) > 60
