@@ -145,6 +145,10 @@ class ClusterListener(RelayListener, Protocol):
     def local_rooms(self) -> Collection[str]:
         """Rooms open on this node: their keys are refreshed while they live."""
 
+    def room_moved(self, room: str) -> None:
+        """``room`` open here is placed on another node now (this node was taken for
+        dead a while): its participants here should rejoin, to meet the others there."""
+
 
 class Cluster:
     """This node's membership of the cluster: heartbeat, placement, relay, drain.
@@ -345,10 +349,13 @@ class Cluster:
         pipe.smembers(noderooms)
         results = await pipe.execute()
         for room in rooms:
-            await self._hold(
+            held = await self._hold(
                 keys=[self._key("room", room), noderooms],
                 args=[self.node_id, int(ROOM_TTL_S * 1000), room],
             )
+            if not held and self._listener is not None:
+                log.warning("cluster_room_moved", room=room)
+                self._listener.room_moved(room)
         placed = {_text(r) for r in results[-1]} - set(rooms)
         if placed:  # placed here but not open (yet, or any more): keep while the key says so
             owners = await self._redis.mget([self._key("room", r) for r in placed])

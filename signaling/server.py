@@ -225,6 +225,11 @@ class SignalingServer:
             packets_forwarded=int(totals.get("packets_out", 0)),
         )
 
+    def room_moved(self, room: str) -> None:
+        for session in list(self._sessions):
+            if session.room is not None and session.room.id == room:
+                session.node_lost("the call moved to another server; rejoin to continue it")
+
     def local_rooms(self) -> list[str]:
         return self.rooms.ids()
 

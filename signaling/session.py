@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 DROPPABLE_TYPES = frozenset({"quality", "active-speaker"})
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_REFUSED = 4000
 
@@ -171,6 +172,12 @@ class Session:
     def finish_quietly(self) -> None:
         """Close normally with no last frame (after ``leave``)."""
         self._close_now(CLOSE_NORMAL, clear=False)
+
+    def node_lost(self, message: str) -> None:
+        """This connection's room lives on another node now: say so (``node-lost``,
+        not fatal), then close, so the client rejoins and meets the others there."""
+        frame = {"type": "error", "code": "node-lost", "message": message}
+        self._close_with(frame, CLOSE_SERVICE_RESTART)
 
     def shutdown(self) -> None:
         """The server stops: close at once with 1001 so clients reconnect elsewhere."""

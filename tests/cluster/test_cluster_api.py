@@ -27,6 +27,9 @@ class NodeRooms:
     def local_rooms(self) -> Collection[str]:
         return self.rooms
 
+    def room_moved(self, room: str) -> None:
+        self.rooms.discard(room)
+
     def run_relayed(self, socket: RelayedSocket) -> None:
         raise AssertionError("no relayed session in these tests")
 

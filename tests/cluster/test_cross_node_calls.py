@@ -140,7 +140,7 @@ async def test_a_relayed_flood_is_refused_on_the_clients_node_before_it_reaches_
         for i in range(300):
             await flooder.send({"type": "chat", "text": f"flood {i}"})
         await flooder.send_raw(msgpack.packb({"type": "chat", "text": "x" * 70_000}))
-        codes = Counter()
+        codes: Counter[str] = Counter()
         with contextlib.suppress(TimeoutError):
             while sum(codes.values()) < 300:
                 codes[(await flooder.next_frame("error", timeout_s=3))["code"]] += 1

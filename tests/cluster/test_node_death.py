@@ -85,3 +85,37 @@ async def test_the_rooms_node_killed_mid_call_both_are_back_in_a_call_within_10_
         assert await room_holder(node_set.redis_url, room) in ("node-a", "node-c")
     finally:
         await close_all(*clients)
+
+
+async def test_participants_of_a_room_placed_elsewhere_meanwhile_rejoin_it_there(
+    node_set: NodeSet,
+) -> None:
+    """A node taken for dead for a while (frozen, cut from Redis) finds its room placed
+    on another node: its participants are told ``node-lost`` and rejoin there, so the
+    call is not split between two nodes."""
+    a = await asyncio.to_thread(node_set.start, "node-a")
+    b = await asyncio.to_thread(node_set.start, "node-b")
+    room = "booking-moved"
+    citizen_token = node_set.mint(room=room, role="guest", subject="cit", name="Ana")
+    agent_token = node_set.mint(room=room, role="host", subject="agent", name="Bo")
+    await place_on(node_set.redis_url, room, b.node_id)
+    clients = []
+    try:
+        citizen = await join_and_publish(a.ws_url, citizen_token, RED)
+        agent = await join_and_publish(b.ws_url, agent_token, BLUE)
+        clients += [citizen, agent]
+        await place_on(node_set.redis_url, room, a.node_id)  # as another node would have
+        lost = await asyncio.gather(
+            citizen.next_frame("error", timeout_s=5), agent.next_frame("error", timeout_s=5)
+        )
+        assert [frame["code"] for frame in lost] == ["node-lost", "node-lost"]
+        deadline = time.monotonic() + TARGET_S
+        citizen, agent = await asyncio.gather(
+            rejoin(a.ws_url, citizen_token, RED, deadline=deadline),
+            rejoin(b.ws_url, agent_token, BLUE, deadline=deadline),
+        )
+        clients += [citizen, agent]
+        await asyncio.gather(decodes(citizen, "agent", BLUE), decodes(agent, "cit", RED))
+        assert await room_holder(node_set.redis_url, room) == "node-a"
+    finally:
+        await close_all(*clients)
