@@ -209,19 +209,30 @@ export function updatePlaceholder() {
 
 /**
  * The camera or microphone turned off stops being published (the others are told by an
- * `unpublished` frame and can say so), and is published again, on the same connection,
- * when turned back on.
+ * `unpublished` frame and can say so). Turned back on, it is published afresh on a new
+ * transceiver of the same connection (the old one made inactive): the server then makes a new
+ * stream of it, as on the first publish, rather than reviving the one it closed.
  */
 export async function setSourceOn(source, on) {
-  const pc = call.publishPc;
   call.off[source] = !on;
+  const pc = call.publishPc;
   if (!pc || !call.signaling || call.finished) return;
   if (!on) {
     call.signaling.send({ type: "unpublish", source });
     return;
   }
+  const track = source === "camera" ? call.local.getVideoTracks()[0] : call.local.getAudioTracks()[0];
+  if (!track) return;
+  const old = pc.getTransceivers().find((tr) => call.sources[tr.mid] === source);
+  if (old) {
+    delete call.sources[old.mid];
+    old.direction = "inactive";
+    await old.sender.replaceTrack(null);
+  }
+  const transceiver = source === "camera" ? addCamera(pc, track) : pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] });
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
+  call.sources[transceiver.mid] = source;
   call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
   keepOff();
 }
