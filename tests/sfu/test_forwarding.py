@@ -13,6 +13,7 @@ import pytest
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
+from sfu._datapath import Ingress
 from sfu.aiortc import NativeDatagramTransport
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -100,19 +101,23 @@ async def test_two_clients_decode_each_other_while_the_sfu_only_forwards_packets
             assert len(fast_path.inlets) >= 2
             connection = fast_path.dtls.transport._connection
             assert connection._queue.qsize() == 0
-            transports = [p.transport for p in connection._protocols]
-            assert transports and all(isinstance(t, NativeDatagramTransport) for t in transports)
-            received = sum(t.reader.datagrams for t in transports)
+            protocols = connection._protocols
+            natives = [
+                p.transport for p in protocols if isinstance(p.transport, NativeDatagramTransport)
+            ]
+            assert natives and len(natives) == len(protocols)
+            received = sum(t.reader.datagrams for t in natives)
             native = fast_path.fast_packets
             producers = participant.producers.values()
             assert native >= 0.9 * sum(p.packets for p in producers) > 0
             assert received >= native
             # aiortc peers prefer AES-256-GCM: SRTP is the SFU's own srtp_aead both ways
-            assert fast_path.egress.tx.aead
-            assert all(p.datagram_received.rx.aead for p in connection._protocols)
+            tx = fast_path.egress.tx
+            assert tx is not None and tx.aead
+            ingresses = [p.datagram_received for p in protocols]
+            assert all(isinstance(i, Ingress) and i.rx is not None and i.rx.aead for i in ingresses)
             # each socket's reader holds that ingress: no attribute lookup per datagram
-            assert all(p.transport.reader.ingress is p.datagram_received
-                       for p in connection._protocols)  # fmt: skip
+            assert all(t.reader.ingress is i for t, i in zip(natives, ingresses, strict=True))
     finally:
         await alice.close()
         await bob.close()
