@@ -9,7 +9,14 @@ from booking_api.db import Database
 from booking_api.tokens import new_id
 
 KNOWN_KINDS = frozenset(
-    {"participant-joined", "participant-left", "call-started", "call-ended", "quality"}
+    {
+        "participant-joined",
+        "participant-left",
+        "call-started",
+        "call-ended",
+        "call-interrupted",
+        "quality",
+    }
 )
 
 
@@ -21,6 +28,8 @@ class CallEventStore:
 
     async def record(self, room: str, kind: str, at: float, data: dict[str, Any]) -> None:
         db: Database = self._db_getter()
+        if kind == "call-started":
+            await self._note_interruption(db, str(room), float(at))
         await db.execute(
             "INSERT INTO call_events (id, booking_id, kind, at, data) VALUES (?, ?, ?, ?, ?)",
             new_id(),
@@ -28,6 +37,33 @@ class CallEventStore:
             str(kind),
             float(at),
             json.dumps(_without_identities(data), default=str),
+        )
+
+
+    async def _note_interruption(self, db: Database, room: str, at: float) -> None:
+        """A call that starts again without having ended was cut: its node died, or
+        every participant lost the link, and the room was opened again (perhaps on
+        another node). The record says so, with the last thing heard before."""
+        last = await db.fetch_one(
+            "SELECT kind, at FROM call_events WHERE booking_id = ? AND kind IN "
+            "('call-started', 'call-ended', 'participant-joined', 'participant-left', "
+            "'quality') ORDER BY at DESC LIMIT 1",
+            room,
+        )
+        opened = await db.fetch_one(
+            "SELECT kind FROM call_events WHERE booking_id = ? AND kind IN "
+            "('call-started', 'call-ended') ORDER BY at DESC LIMIT 1",
+            room,
+        )
+        if last is None or opened is None or opened["kind"] != "call-started":
+            return
+        await db.execute(
+            "INSERT INTO call_events (id, booking_id, kind, at, data) VALUES (?, ?, ?, ?, ?)",
+            new_id(),
+            room,
+            "call-interrupted",
+            at,
+            json.dumps({"last_heard_at": float(last["at"]), "gap_s": at - float(last["at"])}),
         )
 
 

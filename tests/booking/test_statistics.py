@@ -72,3 +72,27 @@ async def booking_app_events(booking_app: Any) -> list[str]:
 
     rows = await booking_app[CONTEXT].database.fetch_all("SELECT data FROM call_events")
     return [r["data"] for r in rows]
+
+
+async def test_a_call_that_starts_again_without_ending_is_recorded_as_interrupted(
+    booking_client: Any,
+) -> None:
+    """A room's node dies and the room opens again elsewhere: the record says so."""
+    from booking_api.context import CONTEXT
+
+    client = await booking_client()
+    booking_app = client.app._subapps[0]
+    sink = booking_app[CALL_EVENTS]
+    await sink.record("room-a", "call-started", 1000.0, {})
+    await sink.record("room-a", "participant-joined", 1001.0, {})
+    await sink.record("room-a", "call-started", 1004.5, {})  # opened again, never ended
+    await sink.record("room-a", "call-ended", 1300.0, {})
+    await sink.record("room-a", "call-started", 2000.0, {})  # a new call after an end
+    rows = await booking_app[CONTEXT].database.fetch_all(
+        "SELECT kind, at, data FROM call_events WHERE booking_id = ? ORDER BY at, kind",
+        "room-a",
+    )
+    interrupted = [r for r in rows if r["kind"] == "call-interrupted"]
+    assert len(interrupted) == 1
+    assert interrupted[0]["at"] == 1004.5
+    assert '"gap_s": 3.5' in interrupted[0]["data"]
