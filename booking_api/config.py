@@ -45,6 +45,10 @@ class BookingConfig:
     # says why); a burst of 0 switches the limit off (load tests).
     public_booking_burst: int = 10
     public_booking_per_hour: float = 30.0
+    # An instant-call request whose waiting page has not asked for its status for this
+    # long is out of the agents' queue (the page polls every 2 s); it is back if the
+    # page asks again.
+    queue_stale_after_s: float = 10.0
     # How often background work (outbox, reminders, purge) looks for due items.
     worker_poll_s: float = 1.0
     # Sign-in guessing limits (booking_api.login_throttle says why these numbers):

@@ -202,6 +202,11 @@ MIGRATIONS: dict[int, list[str]] = {
         # is marked here and no longer retried, so an operator can list and act on it.
         "ALTER TABLE outbox ADD COLUMN failed_at BIGINT",
     ],
+    6: [
+        # When the waiting page last asked for its status (ms): a request whose page
+        # stopped asking (tab closed, phone asleep) leaves the agents' queue.
+        "ALTER TABLE queue_requests ADD COLUMN last_seen_at BIGINT",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -51,25 +51,43 @@ async def enqueue(
 ) -> tuple[str, str]:
     """Returns (request id, wait token)."""
     request_id, wait_token = new_id(), new_secret()
+    now = _now_ms()
     await db.execute(
         "INSERT INTO queue_requests (id, motif_id, status, citizen_name, partner_point_id, "
-        "wait_token_hash, created_at) VALUES (?, ?, 'waiting', ?, ?, ?, ?)",
+        "wait_token_hash, created_at, last_seen_at) VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?)",
         request_id,
         motif.id,
         citizen_name,
         partner_point_id,
         hash_secret(wait_token),
-        _now_ms(),
+        now,
+        now,
     )
     return request_id, wait_token
 
 
-async def waiting_for_service(db: Database, service_id: str) -> list[Waiting]:
+async def seen(db: Database, request_id: str) -> None:
+    """The waiting page asked for its status: the person is still there."""
+    await db.execute(
+        "UPDATE queue_requests SET last_seen_at = ? WHERE id = ? AND status = 'waiting'",
+        _now_ms(),
+        request_id,
+    )
+
+
+async def waiting_for_service(
+    db: Database, service_id: str, stale_after_s: float | None = None
+) -> list[Waiting]:
+    """Who waits, longest first; with ``stale_after_s``, only those whose page asked for
+    its status within that time (a closed tab no longer waits)."""
+    since = _now_ms() - int(stale_after_s * 1000) if stale_after_s is not None else 0
     rows = await db.fetch_all(
         "SELECT q.id, q.motif_id, m.label, q.citizen_name, q.partner_point_id, q.created_at "
         "FROM queue_requests q JOIN motifs m ON m.id = q.motif_id "
-        "WHERE q.status = 'waiting' AND m.service_id = ? ORDER BY q.created_at, q.id",
+        "WHERE q.status = 'waiting' AND m.service_id = ? "
+        "AND COALESCE(q.last_seen_at, q.created_at) >= ? ORDER BY q.created_at, q.id",
         service_id,
+        since,
     )
     return [
         Waiting(r["id"], r["motif_id"], r["label"], r["citizen_name"], r["partner_point_id"],
@@ -91,7 +109,9 @@ async def status_for_waiting_side(ctx: BookingContext, row: dict[str, Any]) -> d
     body: dict[str, Any] = {"id": row["id"], "status": row["status"], "position": None,
                             "join_url": None}  # fmt: skip
     if row["status"] == "waiting":
-        ahead = [w.id for w in await waiting_for_service(db, row["service_id"])]
+        await seen(db, row["id"])
+        stale_s = ctx.config.queue_stale_after_s
+        ahead = [w.id for w in await waiting_for_service(db, row["service_id"], stale_s)]
         body["position"] = ahead.index(row["id"]) + 1 if row["id"] in ahead else None
         # Nobody available now: the page can offer an appointment instead of a long wait.
         available = await available_agents(db, row["service_id"], datetime.now(UTC))
@@ -107,7 +127,7 @@ async def take_first(ctx: BookingContext, agent_id: str, service_id: str) -> tup
     """Give the longest-waiting request of the service to the agent; returns
     (queue request id, booking id) or None if nobody waits."""
     db = ctx.database
-    for candidate in await waiting_for_service(db, service_id):
+    for candidate in await waiting_for_service(db, service_id, ctx.config.queue_stale_after_s):
         booking_id = new_id()
         async with db.transaction() as tx:
             taken = await tx.execute(

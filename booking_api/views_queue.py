@@ -4,6 +4,7 @@ agents a live (Server-Sent Events) view of the queue and "take the first"."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -82,10 +83,11 @@ async def leave_queue(request: web.Request) -> web.Response:
 async def _snapshot(request: web.Request, service_id: str, agent_id: str) -> dict[str, object]:
     """The service's waiting list, offered only to an agent available now (weekly rules,
     absences): others see an empty list and ``available: false``."""
-    db = context_of(request).database
+    ctx = context_of(request)
+    db = ctx.database
     if not await is_available(db, service_id, agent_id, datetime.now(UTC)):
         return {"available": False, "waiting": []}
-    waiting = await queue.waiting_for_service(db, service_id)
+    waiting = await queue.waiting_for_service(db, service_id, ctx.config.queue_stale_after_s)
     return {"available": True, "waiting": [w.public(i + 1) for i, w in enumerate(waiting)]}
 
 
@@ -114,15 +116,21 @@ async def agent_queue_events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     seen = hub.version
     last_sent = None
+    last_write = 0.0
+    # A request also leaves the list when its page stops asking, which no write
+    # announces: the list is looked at again a few times within the stale time.
+    recheck_s = min(KEEPALIVE_S, max(0.5, context_of(request).config.queue_stale_after_s / 3))
     try:
         while True:
             snapshot = json.dumps(await _snapshot(request, service_id, user.id))
+            now = time.monotonic()
             if snapshot != last_sent:
                 await response.write(f"event: queue\ndata: {snapshot}\n\n".encode())
-                last_sent = snapshot
-            else:
+                last_sent, last_write = snapshot, now
+            elif now - last_write >= KEEPALIVE_S:
                 await response.write(b": keep-alive\n\n")
-            seen = await hub.wait_change(seen, KEEPALIVE_S)
+                last_write = now
+            seen = await hub.wait_change(seen, recheck_s)
     except (ConnectionResetError, ConnectionError):
         pass
     return response

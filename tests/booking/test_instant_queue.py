@@ -132,3 +132,37 @@ async def test_queue_is_offered_only_to_agents_of_the_service_available_now(
     taken = await client.post("/api/agent/queue/take", headers=csrf)
     assert taken.status == 200
     assert (await taken.json())["booking"]["agent"]["id"] == ids["absent"]
+
+
+async def test_a_request_whose_page_stopped_asking_leaves_the_queue_within_seconds(
+    booking_client: Any,
+) -> None:
+    """A requester closed the tab: the agent is not given that dead request while the
+    one still waiting sits behind it."""
+    client = await booking_client(queue_stale_after_s=1.0)
+    ask = {"motif_id": DEMO_MOTIF, "citizen": {"name": "Partie"}}
+    gone = await (await client.post("/api/queue", json=ask)).json()
+    there = await (
+        await client.post("/api/queue", json={**ask, "citizen": {"name": "Présente"}})
+    ).json()
+    assert there["position"] == 2
+    login = await client.post(
+        "/api/auth/login",
+        json={"email": "agent@demo.visioguichet.fr", "password": "demo-agent-2026"},
+    )
+    csrf = {"X-CSRF-Token": (await login.json())["csrf_token"]}
+    stream = await client.get("/api/agent/queue/events")
+    assert [w["citizen_name"] for w in await _next_queue_event(stream)] == [
+        "Partie",
+        "Présente",
+    ]
+    for _ in range(5):  # only the second page keeps asking, as partner.js every 2 s
+        await asyncio.sleep(0.3)
+        status = await (await client.get(f"/api/queue/{there['wait_token']}")).json()
+    assert status["position"] == 1
+    assert [w["citizen_name"] for w in await _next_queue_event(stream)] == ["Présente"]
+    stream.close()
+    taken = await (await client.post("/api/agent/queue/take", headers=csrf)).json()
+    assert taken["booking"]["citizen"]["name"] == "Présente"
+    back = await (await client.get(f"/api/queue/{gone['wait_token']}")).json()
+    assert back["status"] == "waiting" and back["position"] == 1  # its page came back

@@ -80,3 +80,23 @@ def test_partner_books_for_a_citizen_then_starts_an_immediate_call_an_agent_take
         admit.click()
     for page in (agent, partner):
         assert_media_keeps_flowing(page)
+
+
+def test_a_partner_cancels_an_immediate_call_request_and_it_leaves_the_agents_queue(
+    browser: Browser, service: RunningService
+) -> None:
+    partner = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
+    sign_in_partner(partner, service.base_url)
+    partner.get_by_label("Nom et prénom").fill("Paul Renard")
+    partner.get_by_label("L'usager accepte").check()
+    partner.get_by_role("button", name="Appel immédiat").click()
+    expect(partner.locator("#status")).to_contain_text("En attente d'un agent", timeout=15_000)
+
+    agent = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
+    sign_in_agent(agent, service.base_url)
+    expect(agent.locator("#queue")).to_contain_text("Paul Renard", timeout=15_000)
+
+    partner.get_by_role("button", name="Annuler la demande").click()
+    expect(partner.locator("#status")).to_contain_text("Demande d'appel annulée", timeout=10_000)
+    expect(partner.get_by_role("button", name="Annuler la demande")).to_be_hidden()
+    expect(agent.locator("#queue")).not_to_contain_text("Paul Renard", timeout=10_000)

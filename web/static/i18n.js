@@ -337,6 +337,8 @@ const DICT = {
     "manage.move.no": "Choisir une autre heure",
     "manage.move.keep": "Garder l'horaire actuel",
     "call.media.early": "Image et son jusqu'au serveur : testés à l'ouverture du rendez-vous, le {time}.",
+    "partner.cancelwait": "Annuler la demande",
+    "partner.cancelled": "Demande d'appel annulée.",
   },
   en: {
     "site.name": "Visioguichet",
@@ -720,6 +722,8 @@ const DICT = {
     "manage.move.no": "Choose another time",
     "manage.move.keep": "Keep the current time",
     "call.media.early": "Picture and sound to the server: tested when the appointment opens, on {time}.",
+    "partner.cancelwait": "Cancel the request",
+    "partner.cancelled": "Call request cancelled.",
   },
 };
 

@@ -71,6 +71,8 @@ function startRequest() {
   $("status").textContent = "";
 }
 
+let waitingToken = null; // the instant-call request this page is waiting on
+
 async function callNow() {
   const body = readForm();
   if (!body) return;
@@ -80,18 +82,37 @@ async function callNow() {
     status = await api("/queue", { method: "POST", body });
   } catch (err) { return showServerErrors(err); }
   const token = status.wait_token;
-  for (let i = 0; i < MAX_POLLS; i += 1) {
-    if (status.join_url) {
-      showResult(t("partner.ready"), "", t("partner.join"), status.join_url);
-      return undefined;
+  waitingToken = token;
+  $("waiting-actions").hidden = false;
+  try {
+    for (let i = 0; i < MAX_POLLS; i += 1) {
+      if (status.join_url) {
+        showResult(t("partner.ready"), "", t("partner.join"), status.join_url);
+        return undefined;
+      }
+      if (status.status === "left" || waitingToken !== token) {
+        $("status").textContent = t("partner.cancelled");
+        return undefined;
+      }
+      $("status").textContent = t("partner.waiting", { n: status.position ?? "?" });
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (waitingToken !== token) continue;
+      try { status = await api(`/queue/${encodeURIComponent(token)}`); } catch { /* keep polling */ }
     }
-    if (status.status === "left") break;
-    $("status").textContent = t("partner.waiting", { n: status.position ?? "?" });
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    try { status = await api(`/queue/${encodeURIComponent(token)}`); } catch { /* keep polling */ }
+    $("status").textContent = t("common.error");
+    return undefined;
+  } finally {
+    if (waitingToken === token) waitingToken = null;
+    $("waiting-actions").hidden = true;
   }
-  $("status").textContent = t("common.error");
-  return undefined;
+}
+
+/** The citizen left, or the partner asks another way: the request leaves the queue. */
+async function cancelWait() {
+  const token = waitingToken;
+  if (!token) return;
+  waitingToken = null;
+  try { await api(`/queue/${encodeURIComponent(token)}/leave`, { method: "POST", body: {} }); } catch { /* already taken or gone */ }
 }
 
 async function showSlots() {
@@ -206,6 +227,7 @@ async function init() {
   $("day-date").addEventListener("change", showDay);
   showDay();
   $("now").addEventListener("click", callNow);
+  $("cancel-wait").addEventListener("click", cancelWait);
   $("later").addEventListener("click", showSlots);
   $("now").disabled = false;
   $("later").disabled = false;
