@@ -330,17 +330,28 @@ static PyTypeObject CountersType = {
  * scheduled through the running loop (set_flush_scheduler); with no loop, or when the
  * queue is full, or when a scheduled flush has not run within FLUSH_OVERDUE_S, it
  * happens at once.
+ *
+ * Each packet carries its sender's priority: audio (1) before video and retransmissions
+ * (0) before padding probes (-1). A flush sends each socket's packets in that order,
+ * stable within a level, so the packets of one SSRC (always one level) keep their
+ * order: a keyframe's burst queued in the same wake-up no longer goes ahead of audio
+ * into a subscriber's bottleneck queue, where a shaper drops what exceeds its rate.
+ * The order is an index counting-sorted over the three levels; nothing is copied.
  */
 #define PENDING_MAX 256
 #define PENDING_SLOT 2048
 #define SENDMMSG_MAX 64
 #define FLUSH_OVERDUE_S 0.05
+#define PRIORITY_LOWEST (-1) /* padding */
+#define PRIORITY_HIGHEST 1   /* audio */
+#define PRIORITY_LEVELS (PRIORITY_HIGHEST - PRIORITY_LOWEST + 1)
 
 static unsigned char pending_data[PENDING_MAX][PENDING_SLOT];
 static int pending_length[PENDING_MAX];
 static int pending_fd[PENDING_MAX];
 static struct sockaddr_storage pending_address[PENDING_MAX];
 static socklen_t pending_address_length[PENDING_MAX];
+static signed char pending_priority[PENDING_MAX];
 static int pending_count = 0;
 static int flush_scheduled = 0;
 static int reading = 0; /* inside Reader_call: it sends what was queued when it returns */
@@ -348,14 +359,41 @@ static double flush_scheduled_at = 0.0;
 static PyObject *flush_scheduler = NULL;
 static unsigned long long batches = 0, batched_packets = 0, batch_errors = 0;
 
+/* Fill order[] with the pending slots, highest priority first, queue order within a
+ * level (a counting sort: one pass to count, one to place). */
+static void pending_order(int order[PENDING_MAX]) {
+    int start[PRIORITY_LEVELS] = {0};
+    int ordered = 1;
+    for (int k = 0; k < pending_count; k++) {
+        start[PRIORITY_HIGHEST - pending_priority[k]]++;
+        if (k > 0 && pending_priority[k] > pending_priority[k - 1])
+            ordered = 0;
+    }
+    if (ordered) { /* one level, or already in order: most batches */
+        for (int k = 0; k < pending_count; k++)
+            order[k] = k;
+        return;
+    }
+    for (int level = 0, next = 0; level < PRIORITY_LEVELS; level++) {
+        int count = start[level];
+        start[level] = next;
+        next += count;
+    }
+    for (int k = 0; k < pending_count; k++)
+        order[start[PRIORITY_HIGHEST - pending_priority[k]]++] = k;
+}
+
 static void flush_pending(void) {
     struct mmsghdr messages[SENDMMSG_MAX];
     struct iovec vectors[SENDMMSG_MAX];
+    int order[PENDING_MAX];
+    pending_order(order);
     int i = 0;
     while (i < pending_count) {
-        int fd = pending_fd[i], count = 0;
-        while (i + count < pending_count && count < SENDMMSG_MAX && pending_fd[i + count] == fd) {
-            int k = i + count;
+        int fd = pending_fd[order[i]], count = 0;
+        while (i + count < pending_count && count < SENDMMSG_MAX &&
+               pending_fd[order[i + count]] == fd) {
+            int k = order[i + count];
             vectors[count].iov_base = pending_data[k];
             vectors[count].iov_len = (size_t)pending_length[k];
             memset(&messages[count], 0, sizeof(messages[count]));
@@ -530,9 +568,10 @@ static int egress_send_now(Egress *self, srtp_fn function, const unsigned char *
     return 1;
 }
 
-/* Protect and queue one plain RTP packet for the batch: 1 queued (or lost on the
- * simulated network), 0 not sent. */
-static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size) {
+/* Protect and queue one plain RTP packet for the batch at a priority within
+ * PRIORITY_LOWEST..PRIORITY_HIGHEST: 1 queued (or lost on the simulated network), 0 not
+ * sent. */
+static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size, int priority) {
     int admitted = egress_admit(self, size);
     if (admitted <= 0)
         return admitted == 0;
@@ -552,6 +591,7 @@ static int egress_send(Egress *self, const unsigned char *data, Py_ssize_t size)
     pending_fd[slot] = self->fd;
     memcpy(&pending_address[slot], &self->address, sizeof(self->address));
     pending_address_length[slot] = self->address_length;
+    pending_priority[slot] = (signed char)priority;
     pending_count++;
     self->sent++;
     schedule_flush();
@@ -583,11 +623,29 @@ static PyObject *Egress_close(Egress *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static PyObject *Egress_send(Egress *self, PyObject *data) {
+/* Whether value is a priority a packet may be queued at; ValueError if not. */
+static int check_priority(long value) {
+    if (PyErr_Occurred())
+        return 0; /* not an int, or too large for one */
+    if (value >= PRIORITY_LOWEST && value <= PRIORITY_HIGHEST)
+        return 1;
+    PyErr_Format(PyExc_ValueError, "priority must be within %d..%d", PRIORITY_LOWEST,
+                 PRIORITY_HIGHEST);
+    return 0;
+}
+
+static PyObject *Egress_send(Egress *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"", "priority", NULL};
+    PyObject *data;
+    int priority = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:send", keywords, &data, &priority))
+        return NULL;
+    if (!check_priority(priority))
+        return NULL;
     Py_buffer view;
     if (read_buffer(data, &view) < 0)
         return NULL;
-    int sent = egress_send(self, view.buf, view.len);
+    int sent = egress_send(self, view.buf, view.len, priority);
     PyBuffer_Release(&view);
     return PyBool_FromLong(sent);
 }
@@ -607,7 +665,9 @@ static PyMethodDef Egress_methods[] = {
     {"attach", (PyCFunction)Egress_attach, METH_VARARGS,
      "attach(tx: Srtp, nominated: dict): DTLS is up, send from now on."},
     {"close", (PyCFunction)Egress_close, METH_NOARGS, "The connection is gone: send nothing."},
-    {"send", (PyCFunction)Egress_send, METH_O, "Protect and send one RTP packet; False if not."},
+    {"send", (PyCFunction)(void (*)(void))Egress_send, METH_VARARGS | METH_KEYWORDS,
+     "send(packet, priority=0): protect and queue one RTP packet for the batch, sent before "
+     "the batch's packets of lower priority (1 audio, 0 video, -1 padding); False if not."},
     {NULL}};
 
 static PyMemberDef Egress_members[] = {
@@ -765,6 +825,7 @@ typedef struct {
     int current_layer, target_layer; /* -1: none */
     int paused, needs_rebase, holding, configured;
     int vp8; /* renumber the VP8 payload descriptor */
+    int priority; /* in its egress's batch: 1 audio, 0 video */
     Vp8Numbering numbering;
     unsigned char mid_element[17];
     int mid_element_length;
@@ -895,7 +956,7 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
     int slot = seq % self->history_size;
     Py_XSETREF(self->history[slot], packet);
     self->history_seq[slot] = seq;
-    if (!egress_send(self->egress, out, header + payload))
+    if (!egress_send(self->egress, out, header + payload, self->priority))
         return 0;
     Py_ssize_t length = header + payload;
     self->packets_sent++;
@@ -986,9 +1047,27 @@ static int Track_set_last_send_time(Track *self, PyObject *value, void *closure)
     return 0;
 }
 
+static PyObject *Track_get_priority(Track *self, void *closure) {
+    return PyLong_FromLong(self->priority);
+}
+
+static int Track_set_priority(Track *self, PyObject *value, void *closure) {
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "priority cannot be deleted");
+        return -1;
+    }
+    long priority = PyLong_AsLong(value);
+    if (!check_priority(priority))
+        return -1;
+    self->priority = (int)priority;
+    return 0;
+}
+
 static PyGetSetDef Track_getset[] = {
     {"last_send_time", (getter)Track_get_last_send_time, (setter)Track_set_last_send_time,
      "monotonic time of the last packet sent (None: none yet)", NULL},
+    {"priority", (getter)Track_get_priority, (setter)Track_set_priority,
+     "its packets' place in the egress batch: 1 audio (first), 0 video", NULL},
     {NULL}};
 
 static PyMethodDef Track_methods[] = {
@@ -1002,6 +1081,8 @@ static PyMethodDef Track_methods[] = {
 
 static PyMemberDef Track_members[] = {
     {"forward", T_OBJECT, offsetof(Track, forward), 0, "slow path: forward(view, layer, level)"},
+    {"egress", T_OBJECT, offsetof(Track, egress), READONLY,
+     "where its packets leave: the slow path sends retransmissions and padding there"},
     {"ssrc", T_UINT, offsetof(Track, ssrc), READONLY, NULL},
     {"payload_type", T_INT, offsetof(Track, payload_type), READONLY, NULL},
     {"seq_offset", T_UINT, offsetof(Track, seq_offset), 0, NULL},

@@ -364,6 +364,60 @@ async def test_egress_batches_a_wake_ups_packets_into_one_send_and_they_all_arri
         theirs.close()
 
 
+async def test_audio_leaves_before_video_and_padding_queued_earlier_in_the_same_batch() -> None:
+    """A bottleneck queue drops what exceeds its rate: audio behind a keyframe's burst
+    would be what it drops. Each stream keeps its own order (SRTP and receivers expect it)."""
+    loop = asyncio.get_running_loop()
+    ours, _ = await loop.create_datagram_endpoint(Endpoint, local_addr=("127.0.0.1", 0))
+    theirs, endpoint = await loop.create_datagram_endpoint(Endpoint, local_addr=("127.0.0.1", 0))
+    try:
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=ours),
+            remote_addr=theirs.get_extra_info("sockname")[:2],
+        )
+        egress = Egress()
+        egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
+        counters = Counters()
+        video, audio = Track(egress, counters, 0xB1DE0, 64), Track(egress, counters, 0xA0D10, 64)
+        audio.priority = 1
+        for track in (video, audio):
+            track.configure(111, b"0", 1, 0, 0)
+            track.current_layer = 0
+        video_inlet = LayerInlet(counters, [video], 0)
+        audio_inlet = LayerInlet(counters, [audio], 0)
+        video_inlet.deliver(rtp(1, marker=0), 0)  # a keyframe's first packets
+        video_inlet.deliver(rtp(2, marker=0), 0)
+        assert egress.send(rtp(7, ssrc=0x9AD), priority=-1)  # a padding probe
+        audio_inlet.deliver(rtp(1), 0)
+        video_inlet.deliver(rtp(3, marker=1), 0)
+        audio_inlet.deliver(rtp(2), 0)
+        assert _datapath.send_stats()["pending"] == 6  # one wake-up's batch, not sent yet
+        inbound = session(Policy.SSRC_ANY_INBOUND)
+        got: list[tuple[int, int]] = []
+        while len(got) < 6:
+            packet = inbound.unprotect(await asyncio.wait_for(endpoint.received.get(), 5))
+            got.append(struct.unpack_from("!HxxxxI", packet, 2))
+        assert got == [
+            (1, 0xA0D10), (2, 0xA0D10), (1, 0xB1DE0), (2, 0xB1DE0), (3, 0xB1DE0), (7, 0x9AD)
+        ]  # fmt: skip
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_priority_outside_audio_video_and_padding_is_refused() -> None:
+    track = fast_track(Counters())
+    assert track.priority == 0 and isinstance(track.egress, Egress)
+    for bad in (2, -2):
+        with pytest.raises(ValueError):
+            track.priority = bad
+        with pytest.raises(ValueError):
+            track.egress.send(rtp(1), priority=bad)
+    with pytest.raises(TypeError):
+        track.priority = "audio"  # type: ignore[assignment]
+    assert track.priority == 0
+
+
 def test_without_a_running_loop_a_packet_leaves_at_once() -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
