@@ -21,7 +21,7 @@ from sfu.aiortc import (
     RtcpReceiverInfo,
 )
 from sfu.layers import Layer
-from sfu.padding import padding_packet
+from sfu.padding import PADDING_PRIORITY, padding_packet
 from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
 from sfu.vp8_descriptor import KEY_IDX_MASK, PICTURE_ID_MASK, TL0_PIC_IDX_MASK
@@ -33,6 +33,10 @@ RETRANSMIT_MIN_INTERVAL_S = 0.1
 # a receiver report "describes the current layer" once this share of the packets it
 # covers were sent after the last switch (the rest went out while it travelled to us)
 POST_SWITCH_SHARE = 0.8
+# a packet's place in its egress batch (highest first): audio leaves before the video
+# queued in the same wake-up, so a keyframe burst never pushes it out of a full queue
+AUDIO_PRIORITY = 1
+VIDEO_PRIORITY = 0
 
 
 class ConsumedProducer(Protocol):
@@ -87,6 +91,7 @@ class Consumer:
         self.mid: str | None = None
         egress = sender.fast_path.egress if sender.fast_path is not None else Egress()
         self.track = Track(egress, counters.media, sender.ssrc, history_size)
+        self.track.priority = AUDIO_PRIORITY if producer.kind == "audio" else VIDEO_PRIORITY
         self.track.forward = self.forward  # every packet that needs a decision
         self.nacks = 0
         # packets we sent that the subscriber reported missing, each counted once: its
@@ -396,7 +401,7 @@ class Consumer:
                 ids.get(MID_URI, 0),
                 mid,
             )
-            if not sender.send_rtp(packet):
+            if not self.track.egress.send(packet, PADDING_PRIORITY):
                 break
             sent += 1
         return sent
@@ -413,7 +418,7 @@ class Consumer:
                 sequence_number = (self._rtx_seq + 1) & 0xFFFF
                 data = sender.rtx_packet(data, sequence_number)
                 self._rtx_seq = sequence_number
-            if sender.send_rtp(data):
+            if self.track.egress.send(data, self.track.priority):  # its stream's order
                 self._counters.nacks_served += 1
 
     def sender_report(self) -> bytes | None:

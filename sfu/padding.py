@@ -14,6 +14,9 @@ import struct
 
 PADDING_BYTES = 255  # the most one packet can say (one count octet), as libwebrtc and LiveKit
 ABS_SEND_TIME_UNITS_PER_S = 1 << 18  # 6.18 fixed point, 24 bits
+# last in its egress batch, after audio and video: a probe measures spare room, it never
+# delays media (Egress.send's priority; retransmissions on the same RTX SSRC may pass it)
+PADDING_PRIORITY = -1
 
 _HEADER = struct.Struct("!BBHII")
 _PAYLOAD = bytes(PADDING_BYTES - 1) + bytes([PADDING_BYTES])

@@ -231,3 +231,29 @@ async def test_a_remb_naming_only_the_rtx_stream_reaches_its_video() -> None:
         for client in (alice, bob):
             await client.close()
         await sfu.close()
+
+
+async def test_a_subscribers_audio_is_queued_before_its_video_and_padding_after_it() -> None:
+    """Each consumer's packets carry its place in the subscriber's batch: audio first,
+    then video and its retransmissions, padding probes last, all through the one
+    egress of the subscriber's connection."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-audio-first")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 3) >= 3
+        audio = alice.participant.consumers[("bob", "mic")]
+        video = alice.participant.consumers[("bob", "camera")]
+        assert (audio.track.priority, video.track.priority) == (1, 0)
+        egress = video.track.egress
+        assert audio.track.egress is egress
+        before = egress.sent
+        assert video.send_padding(3) == 3
+        assert egress.sent - before >= 3
+        assert audio.send_padding(3) == 0  # never padding on audio
+    finally:
+        for client in (alice, bob):
+            await client.close()
+        await sfu.close()
