@@ -106,7 +106,8 @@ ContactPhone = Annotated[
         {
             "type": ["string", "null"],
             "maxLength": validation.MAX_PHONE,
-            "description": "Digits, spaces, dots, hyphens, brackets, an optional leading +.",
+            "description": "Digits, spaces, dots, hyphens, brackets, an optional leading +; "
+            "read as French without +, stored in E.164 (+33612345678).",
         }
     ),
 ]

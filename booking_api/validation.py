@@ -14,6 +14,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any, Final
 
+import phonenumbers
 from pydantic_core import PydanticCustomError
 
 from booking_api.slots import PARIS
@@ -154,10 +155,26 @@ def contact_email(value: Any) -> str | None:
 
 
 def contact_phone(value: Any) -> str | None:
+    """A citizen's phone number as people write it (``06 12 34 56 78``, ``+33 6…``,
+    ``0033…``), kept in E.164 (``+33612345678``) so that an SMS gateway takes it as is.
+    A number without ``+`` is read as French; one that no numbering plan knows is refused
+    (a typo caught at booking, not when the reminder fails)."""
     phone = text(value, MAX_PHONE)
-    if phone is not None and not _PHONE.match(phone):
+    if phone is None:
+        return None
+    if not _PHONE.match(phone):
         raise invalid("invalid-phone", "Numéro de téléphone invalide.")
-    return phone
+    try:
+        number = phonenumbers.parse(phone, "FR")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise invalid(
+            "unknown-phone-number",
+            "Ce numéro n’existe pas : un numéro français (06 12 34 56 78) ou "
+            "international avec l’indicatif (+32 …).",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def email(value: Any) -> str:

@@ -154,7 +154,7 @@ async def test_closure_day_takes_every_agent_off_that_day_and_lists_its_bookings
     [conflict] = created["conflicts"]
     assert conflict["id"] == booking_id and conflict["start"] == slot["start"]
     assert conflict["citizen"] == {
-        "name": "Paul Girard", "email": "paul@example.org", "phone": "0601020304"
+        "name": "Paul Girard", "email": "paul@example.org", "phone": "+33601020304"
     }  # fmt: skip
     assert await slot_starts(client, day.isoformat()) == []
     refused = await client.post("/api/bookings", json=booking_body(later))

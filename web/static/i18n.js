@@ -663,6 +663,7 @@ const DICT = {
     "field.not-a-name": "Give only a name (no address, link or markup).",
     "field.invalid-email": "Invalid email address.",
     "field.invalid-phone": "Invalid phone number.",
+    "field.unknown-phone-number": "This number does not exist: a French number (06 12 34 56 78) or an international one with its code (+32 …).",
     "field.contact-required": "Give an email address or a phone number.",
     "field.not-a-date": "Date expected as YYYY-MM-DD.",
     "field.not-a-date-time": "Date and time expected (ISO 8601, e.g. 2026-11-24T09:30:00+01:00).",
