@@ -81,11 +81,11 @@ async def one_run(run: int) -> dict[str, Any]:
             return videos[0].width if videos else None
 
         await until(lambda: width(impaired) == top and width(healthy) == top, STEP_TIMEOUT_S)
-        quality = impaired.participant.quality
+        link = impaired.participant.link
         healthy_layers: set[int | None] = set()
 
         def watch_healthy() -> None:
-            healthy_layers.add(healthy.participant.quality.current("agent").layer)
+            healthy_layers.add(healthy.participant.link.current("agent").layer)
 
         def watching(condition: Callable[[], bool]) -> Callable[[], bool]:
             """``condition``, noting the healthy subscriber's layer at every poll."""
@@ -98,19 +98,19 @@ async def one_run(run: int) -> dict[str, Any]:
 
         impaired.participant.set_test_impairment(rate_bps=BETWEEN_MIDDLE_AND_TOP_BPS)
         layer_drop_s = await until(
-            watching(lambda: below_top(quality.current("agent").layer)), STEP_TIMEOUT_S
+            watching(lambda: below_top(link.current("agent").layer)), STEP_TIMEOUT_S
         )
         impaired.participant.set_test_impairment(rate_bps=BELOW_LOWEST_BPS)
-        audio_only_s = await until(watching(lambda: quality.audio_only), STEP_TIMEOUT_S)
+        audio_only_s = await until(watching(lambda: link.audio_only), STEP_TIMEOUT_S)
         audio_before = await impaired.packets_received("audio")
         impaired.participant.set_test_impairment(rate_bps=None)
-        video_back_s = await until(watching(lambda: not quality.audio_only), STEP_TIMEOUT_S)
+        video_back_s = await until(watching(lambda: not link.audio_only), STEP_TIMEOUT_S)
         audio_flowed = await impaired.packets_received("audio") > audio_before
         impaired.participant.set_test_impairment(loss=RANDOM_LOSS)
         audio_only_under_loss = False
         deadline = time.monotonic() + LOSS_PHASE_S
         while time.monotonic() < deadline:
-            audio_only_under_loss = audio_only_under_loss or quality.audio_only
+            audio_only_under_loss = audio_only_under_loss or link.audio_only
             watch_healthy()
             await asyncio.sleep(0.05)
         return {
@@ -120,8 +120,8 @@ async def one_run(run: int) -> dict[str, Any]:
             "healthy_stayed_on_top": healthy_layers == {2},
             "healthy_layers": sorted(healthy_layers, key=str),
             "audio_flowed_while_audio_only": audio_flowed,
-            "probes": quality.probes,
-            "probes_failed": quality.probes_failed,
+            "probes": link.probes,
+            "probes_failed": link.probes_failed,
             "audio_only_under_random_loss": audio_only_under_loss,
         }
     finally:

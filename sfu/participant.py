@@ -1,7 +1,7 @@
 """A participant: its publish peer connection (producers) and subscribe one (consumers).
 
 The room that creates a participant hands it a ``ParticipantOwner`` to tell what
-happens (a producer came or went, a new subscribe offer is due, a link's quality, a
+happens (a producer came or went, a new subscribe offer is due, a quality report, a
 connection that failed) and to ask for the room's producers; the participant never
 imports the room.
 """
@@ -33,7 +33,7 @@ from sfu.consumer import Consumer
 from sfu.impairment import Impairment
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
-from sfu.quality import LinkQuality
+from sfu.quality import LinkAdaptation
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
 from sfu.stats import RoomCounters, SfuCounters
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
@@ -90,7 +90,7 @@ class Participant:
         self.app_data = dict(app_data)
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[tuple[str, str], Consumer] = {}
-        self.quality_mode = "auto"
+        self.video_cap_mode = "auto"
         self.max_layer: int | None = None
         self.closed = False
         self._publish_pc: ForwardingPeerConnection | None = None
@@ -100,11 +100,11 @@ class Participant:
         self._subscription_dirty = False
         self._publish_lock = asyncio.Lock()
         self._subscribe_lock = asyncio.Lock()
-        # the subscriber's feedback is looked at soon after it arrives (quality) and its
+        # the subscriber's feedback is looked at soon after it arrives (link adaptation) and its
         # sender reports leave every second: event-loop timers this participant owns
         self._feedback_timer: asyncio.Handle | None = None
         self._report_timer: asyncio.TimerHandle | None = None
-        self.quality = LinkQuality(config, self._emit_quality)
+        self.link = LinkAdaptation(config, self._emit_quality)
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
         self._watches: dict[str, ConnectionWatch] = {}  # by PC name: why it did not work
@@ -331,14 +331,14 @@ class Participant:
                 self.config.packet_history_size,
                 self._on_feedback,
             )
-            if self.quality.audio_only and producer.kind == "video":
+            if self.link.audio_only and producer.kind == "video":
                 consumer.pause()
             producer.add_consumer(consumer)
             self.consumers[key] = consumer
             self._transceiver_of[key] = transceiver
             changed = True
         if changed:
-            self.quality.place(self.consumers.values())
+            self.link.place(self.consumers.values())
         return changed
 
     def _retire_consumer(self, key: tuple[str, str]) -> None:
@@ -439,15 +439,17 @@ class Participant:
             await self._close_subscribe()
         return await self.subscription_offer()
 
-    # --- quality ------------------------------------------------------------------
-    def set_quality_preference(self, mode: str = "auto", max_layer: int | None = None) -> None:
+    # --- the user's video cap and the link's quality reports --------------------
+    def set_video_cap(self, mode: str = "auto", max_layer: int | None = None) -> None:
+        """The user's cap on the video it receives (the ``set-quality`` frame): audio
+        only, or no layer above ``max_layer``; the link's adaptation stays under it."""
         if mode not in ("auto", "audio-only"):
             raise ValueError("mode must be 'auto' or 'audio-only'")
         if max_layer is not None and max_layer not in (0, 1, 2):
             raise ValueError("max_layer must be 0, 1, 2 or None")
-        self.quality_mode = mode
+        self.video_cap_mode = mode
         self.max_layer = max_layer
-        self.quality.prefer(self.consumers.values(), mode == "audio-only", max_layer)
+        self.link.prefer(self.consumers.values(), mode == "audio-only", max_layer)
 
     def _emit_quality(self, report: QualityReport) -> None:
         self._owner.quality_changed(self, report)
@@ -480,11 +482,11 @@ class Participant:
         self._feedback_timer = None
         consumers = list(self.consumers.values())
         now = time.monotonic()
-        if self.quality.due(now, consumers):
-            self.quality.evaluate(consumers)
+        if self.link.due(now, consumers):
+            self.link.evaluate(consumers)
         elif any(c.fresh_feedback for c in consumers):
             self._feedback_timer = asyncio.get_running_loop().call_later(
-                self.quality.next_due(now), self._look_at_feedback
+                self.link.next_due(now), self._look_at_feedback
             )
 
     def _report(self) -> None:
@@ -495,8 +497,8 @@ class Participant:
         self._report_timer = asyncio.get_running_loop().call_later(
             SENDER_REPORT_INTERVAL_S if video else AUDIO_SENDER_REPORT_INTERVAL_S, self._report
         )
-        if self.quality.due(time.monotonic(), consumers):
-            self.quality.evaluate(consumers)
+        if self.link.due(time.monotonic(), consumers):
+            self.link.evaluate(consumers)
         reports = [r for r in (c.sender_report() for c in consumers) if r is not None]
         if reports:  # every consumer sends on the one (bundled) subscribe connection
             consumers[0].sender.send_rtcp_now(b"".join(reports))
@@ -541,11 +543,11 @@ class Participant:
         return {
             "id": self.id,
             "app_data": self.app_data,
-            "quality_mode": self.quality_mode,
+            "video_cap_mode": self.video_cap_mode,
             "max_layer": self.max_layer,
             "producers": [p.dump() for p in self.producers.values()],
             "consumers": [c.dump() for c in self.consumers.values()],
             "offer_outstanding": self._offer_outstanding,
-            "audio_only": self.quality.audio_only,
-            "quality_reason": self.quality.reason,
+            "audio_only": self.link.audio_only,
+            "link_reason": self.link.reason,
         }

@@ -1,4 +1,4 @@
-"""Per-subscriber link quality: which layer of each video it gets, or audio only.
+"""Per-subscriber link adaptation: which layer of each video it gets, or audio only.
 
 When a receiver report about one of its videos comes (at most every
 ``MIN_EVALUATION_GAP_S``; once a second when none comes), the subscriber's feedback on
@@ -193,7 +193,7 @@ class ReportLoss:
         return worst
 
 
-class LinkQuality:
+class LinkAdaptation:
     def __init__(self, config: SfuConfig, report: Callable[[QualityReport], None]) -> None:
         self._report = report
         self._selector = LayerSelector(policy_of(config))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from signaling.errors import FrameRefused, bad_field
 
 PROTOCOL_VERSION = 1
 SOURCES = frozenset({"camera", "mic", "screen"})
-PEER_CONNECTIONS = frozenset({"publish", "subscribe"})
+PeerConnectionName = Literal["publish", "subscribe"]
+PEER_CONNECTIONS: frozenset[PeerConnectionName] = frozenset({"publish", "subscribe"})
+VideoCapMode = Literal["auto", "audio-only"]
+VIDEO_CAP_MODES: frozenset[VideoCapMode] = frozenset({"auto", "audio-only"})
 MAX_ID_CHARS = 64
 MAX_SDP_CHARS = 60_000
 MAX_PARTICIPANT_ID_CHARS = 128
@@ -26,6 +29,9 @@ _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+\-]{0,63}/[a-z0-9][a-z0-9!#$&^_.
 _URL_PATH_RE = re.compile(
     r"^/api/[A-Za-z0-9._~!$&'()*+,;=:@%/\-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?\-]*)?$"
 )
+
+
+_Choice = TypeVar("_Choice", bound=str)
 
 
 class FieldReader:
@@ -45,11 +51,13 @@ class FieldReader:
             raise bad_field(name, f"'{name}' must have {min_chars}–{max_chars} characters")
         return value
 
-    def choice(self, name: str, choices: frozenset[str]) -> str:
+    def choice(self, name: str, choices: frozenset[_Choice]) -> _Choice:
+        """The field's value, typed as the choices are (a set of literals gives a literal)."""
         value = self._frame.get(name)
-        if not isinstance(value, str) or value not in choices:
-            raise bad_field(name, f"'{name}' must be one of {', '.join(sorted(choices))}")
-        return value
+        for choice in choices:
+            if value == choice:
+                return choice
+        raise bad_field(name, f"'{name}' must be one of {', '.join(sorted(choices))}")
 
     def integer(self, name: str, *, minimum: int, maximum: int) -> int:
         value = self._frame.get(name)
@@ -90,7 +98,7 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    pc: Literal["publish", "subscribe"]
+    pc: PeerConnectionName
     candidate: dict[str, Any] | None
 
 
@@ -113,14 +121,14 @@ class FileOffer:
 
 
 @dataclass(frozen=True, slots=True)
-class SetQuality:
-    mode: Literal["auto", "audio-only"]
+class SetVideoCap:
+    mode: VideoCapMode
     max_layer: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class RestartIce:
-    pc: Literal["publish", "subscribe"]
+    pc: PeerConnectionName
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +191,7 @@ def parse_answer(r: FieldReader) -> Answer:
 def parse_candidate(r: FieldReader) -> Candidate:
     pc = r.choice("pc", PEER_CONNECTIONS)
     if not r.present("candidate"):
-        return Candidate(pc, None)  # type: ignore[arg-type]
+        return Candidate(pc, None)
     raw = r.mapping("candidate")
     text = raw.get("candidate")
     if not isinstance(text, str) or len(text) > 512:
@@ -195,7 +203,7 @@ def parse_candidate(r: FieldReader) -> Candidate:
     if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
         raise bad_field("candidate.sdpMLineIndex", "'sdpMLineIndex' must be an integer")
     clean = {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index}
-    return Candidate(pc, clean)  # type: ignore[arg-type]
+    return Candidate(pc, clean)
 
 
 def parse_lobby_decision(r: FieldReader) -> LobbyDecision:
@@ -226,14 +234,14 @@ def parse_file(r: FieldReader) -> FileOffer:
     return FileOffer(url, name, size, mime)
 
 
-def parse_set_quality(r: FieldReader) -> SetQuality:
-    mode = r.choice("mode", frozenset({"auto", "audio-only"}))
+def parse_set_video_cap(r: FieldReader) -> SetVideoCap:
+    mode = r.choice("mode", VIDEO_CAP_MODES)
     max_layer = r.integer("max_layer", minimum=0, maximum=2) if r.present("max_layer") else None
-    return SetQuality(mode, max_layer)  # type: ignore[arg-type]
+    return SetVideoCap(mode, max_layer)
 
 
 def parse_restart_ice(r: FieldReader) -> RestartIce:
-    return RestartIce(r.choice("pc", PEER_CONNECTIONS))  # type: ignore[arg-type]
+    return RestartIce(r.choice("pc", PEER_CONNECTIONS))
 
 
 def parse_nothing(_r: FieldReader) -> NoFields:

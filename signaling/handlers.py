@@ -91,7 +91,7 @@ class FrameHandlers:
             "deny": FrameSpec(f.parse_lobby_decision, self.deny, JOINED, HOSTS),
             "chat": FrameSpec(f.chat_parser(config.chat_max_chars), self.chat, JOINED),
             "file": FrameSpec(f.parse_file, self.file, JOINED, PUBLISHERS),
-            "set-quality": FrameSpec(f.parse_set_quality, self.set_quality, JOINED),
+            "set-quality": FrameSpec(f.parse_set_video_cap, self.set_video_cap, JOINED),
             "restart-ice": FrameSpec(f.parse_restart_ice, self.restart_ice, JOINED),
             "end": FrameSpec(f.parse_nothing, self.end, JOINED, HOSTS),
         }
@@ -243,8 +243,8 @@ class FrameHandlers:
         if offer is not None:
             session.deliver(offer_frame(offer, ref, restart=True))
 
-    async def set_quality(self, session: Session, frame: f.SetQuality, ref: str | None) -> None:
-        _participant(session).set_quality_preference(mode=frame.mode, max_layer=frame.max_layer)
+    async def set_video_cap(self, session: Session, frame: f.SetVideoCap, ref: str | None) -> None:
+        _participant(session).set_video_cap(mode=frame.mode, max_layer=frame.max_layer)
 
     # --- room messages ---------------------------------------------------------------
 

@@ -50,7 +50,7 @@ async def test_impaired_subscriber_goes_audio_only_and_recovers_while_the_other_
 
         impaired.participant.set_test_impairment(loss=0.3)
         started = time.monotonic()
-        assert await until(lambda: impaired.participant.quality.audio_only, 10)
+        assert await until(lambda: impaired.participant.link.audio_only, 10)
         went_audio_only_s = time.monotonic() - started
         report = quality.of("citizen")[-1]
         assert report.audio_only and report.publisher_id == "agent" and report.reason == "loss"
@@ -65,12 +65,12 @@ async def test_impaired_subscriber_goes_audio_only_and_recovers_while_the_other_
         assert audio_after > audio_before + 40, "audio must keep flowing"
         assert impaired.frames("video") <= video_before + 3, "video must be paused"
         assert healthy.frames("video") > healthy_video_before + 15
-        assert not healthy.participant.quality.audio_only
+        assert not healthy.participant.link.audio_only
         assert not any(r.audio_only for r in quality.of("observer"))
 
         impaired.participant.set_test_impairment(loss=0.0)
         recovered_at = time.monotonic()
-        assert await until(lambda: not impaired.participant.quality.audio_only, HOLD_S + 10)
+        assert await until(lambda: not impaired.participant.link.audio_only, HOLD_S + 10)
         video_back_s = time.monotonic() - recovered_at
         resumed_from = impaired.frames("video")
         assert await until(lambda: impaired.frames("video") > resumed_from + 10, 10)
@@ -94,7 +94,7 @@ async def test_user_can_force_audio_only_and_back() -> None:
         assert await until(lambda: len(list(room.producers())) == 2, 5)
         assert await viewer.sync_subscription()
         assert await viewer.wait_for_frames("video", 10) >= 10
-        viewer.participant.set_quality_preference(mode="audio-only")
+        viewer.participant.set_video_cap(mode="audio-only")
         assert quality.of("citizen")[-1].reason == "user"
         await asyncio.sleep(0.5)
         paused_at = viewer.frames("video")
@@ -102,7 +102,7 @@ async def test_user_can_force_audio_only_and_back() -> None:
         await asyncio.sleep(1.5)
         assert viewer.frames("video") <= paused_at + 2
         assert viewer.frames("audio") > audio_at + 30
-        viewer.participant.set_quality_preference(mode="auto")
+        viewer.participant.set_video_cap(mode="auto")
         assert await until(lambda: viewer.frames("video") > paused_at + 10, 10)
     finally:
         await publisher.close()

@@ -76,7 +76,7 @@ async def test_bad_sdp_and_unknown_source_get_clear_errors() -> None:
     with pytest.raises(KeyError):
         await alice.unpublish("screen")
     with pytest.raises(ValueError):
-        alice.set_quality_preference(mode="loud")
+        alice.set_video_cap(mode="loud")
     assert await alice.subscription_offer() is None
     assert "bk-4" in sfu.stats()["rooms"]
     await sfu.close()

@@ -46,13 +46,13 @@ async def test_layers_are_routed_by_rid_and_a_subscriber_switches_between_them()
         # a 1:1 call on a clean link starts on the top layer
         assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
 
-        viewer.participant.set_quality_preference(mode="auto", max_layer=0)
+        viewer.participant.set_video_cap(mode="auto", max_layer=0)
         assert await until(lambda: video.width == LAYER_WIDTHS["q"], 20), video.widths
-        assert viewer.participant.quality.current("agent").layer == 0
+        assert viewer.participant.link.current("agent").layer == 0
         frames_on_q = video.frames
         assert await until(lambda: video.frames > frames_on_q + 15, 10)
 
-        viewer.participant.set_quality_preference(mode="auto", max_layer=1)
+        viewer.participant.set_video_cap(mode="auto", max_layer=1)
         assert await until(lambda: video.width == LAYER_WIDTHS["h"], 30), video.widths
         frames_on_h = video.frames
         assert await until(lambda: video.frames > frames_on_h + 15, 10)
@@ -116,7 +116,7 @@ async def test_layers_nobody_receives_stop_at_the_publisher_and_start_again_when
 
         # capped to the lowest layer: the two above stop at the publisher, once the
         # delay has passed, and the viewer's picture goes on
-        viewer.participant.set_quality_preference(mode="auto", max_layer=0)
+        viewer.participant.set_video_cap(mode="auto", max_layer=0)
         assert await until(lambda: video.width == LAYER_WIDTHS["q"], 20), video.widths
         only_lowest = {"q": True, "h": False, "f": False}
         assert await until(lambda: requests.requests[-1:] == [only_lowest], 10)
@@ -131,7 +131,7 @@ async def test_layers_nobody_receives_stop_at_the_publisher_and_start_again_when
 
         # the cap lifted: the viewer steps up, each layer is asked for as it is wanted,
         # restarts on a keyframe and the picture comes back to the top
-        viewer.participant.set_quality_preference(mode="auto")
+        viewer.participant.set_video_cap(mode="auto")
         assert await until(lambda: video.width == LAYER_WIDTHS["f"], 30), video.widths
         assert requests.requests[-1] == {"q": True, "h": True, "f": True}
         assert not any(layer.suspended for layer in camera.layers)

@@ -69,10 +69,10 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         impaired.participant.set_test_impairment(rate_bps=BETWEEN_H_AND_F_BPS)
         capped_at = time.monotonic()
         assert await until(
-            lambda: (impaired.participant.quality.current("agent").layer or 9) < 2, 15
+            lambda: (impaired.participant.link.current("agent").layer or 9) < 2, 15
         )
         layer_drop_s = time.monotonic() - capped_at
-        assert not impaired.participant.quality.audio_only
+        assert not impaired.participant.link.audio_only
         assert await until(lambda: impaired_video.width < top, 15), impaired_video.widths
         frames = impaired_video.frames
         assert await until(lambda: impaired_video.frames > frames + 10, 10)
@@ -80,7 +80,7 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         # 2. a cap below the lowest layer: audio only, and the audio goes on
         impaired.participant.set_test_impairment(rate_bps=BELOW_Q_BPS)
         starved_at = time.monotonic()
-        assert await until(lambda: impaired.participant.quality.audio_only, 20)
+        assert await until(lambda: impaired.participant.link.audio_only, 20)
         audio_only_s = time.monotonic() - starved_at
         report = next(r for r in reversed(log.of("citizen")) if r.audio_only)
         assert report.layer is None and report.reason in ("loss", "bandwidth")
@@ -93,14 +93,14 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         assert healthy_video.frames > healthy_before + 20
         assert healthy_video.width == top, log.of("observer")
         assert healthy_video.widths[healthy_sizes_from:] == [top], log.of("observer")
-        assert not healthy.participant.quality.audio_only
+        assert not healthy.participant.link.audio_only
         assert all(r.layer == 2 for r in log.of("observer")[healthy_reports_from:])
-        assert healthy.participant.quality.current("agent").layer == 2
+        assert healthy.participant.link.current("agent").layer == 2
 
         # 3. the cap is lifted: video comes back
         impaired.participant.set_test_impairment(rate_bps=None)
         lifted_at = time.monotonic()
-        assert await until(lambda: not impaired.participant.quality.audio_only, 4 * HOLD_S + 10)
+        assert await until(lambda: not impaired.participant.link.audio_only, 4 * HOLD_S + 10)
         video_back_s = time.monotonic() - lifted_at
         resumed_from = impaired_video.frames
         assert await until(lambda: impaired_video.frames > resumed_from + 10, 10)
@@ -156,26 +156,26 @@ async def test_video_paused_by_a_cap_comes_back_through_padding_probes() -> None
         video = await video_of(impaired)
         assert await until(lambda: video.width == LAYER_WIDTHS["f"], 20), video.widths
         tap = PaddingTap(impaired)
-        quality = impaired.participant.quality
+        link = impaired.participant.link
         consumer = impaired.participant.consumers[("agent", "camera")]
 
         impaired.participant.set_test_impairment(rate_bps=BELOW_Q_BPS)
         capped_at = time.monotonic()
-        assert await until(lambda: quality.audio_only, 10)
+        assert await until(lambda: link.audio_only, 10)
         audio_only_s = time.monotonic() - capped_at
         audio_before = await impaired.packets_received("audio")
         # still capped: probes are tried (this shim only drops, it builds no queue, so
         # the subscriber's estimate does not come down: a probe may pass and video stop
         # again), and audio flows throughout
-        assert await until(lambda: quality.probes >= 1, 4 * HOLD_S + 10)
+        assert await until(lambda: link.probes >= 1, 4 * HOLD_S + 10)
         assert await impaired.packets_received("audio") > audio_before + 50, "audio flows"
-        assert await until(lambda: quality.audio_only, 10)
+        assert await until(lambda: link.audio_only, 10)
 
         impaired.participant.set_test_impairment(rate_bps=None)
         lifted_at = time.monotonic()
-        assert await until(lambda: not quality.audio_only, 15), (
-            quality.probes,
-            quality.probes_failed,
+        assert await until(lambda: not link.audio_only, 15), (
+            link.probes,
+            link.probes_failed,
         )
         video_back_s = time.monotonic() - lifted_at
         frames = video.frames
@@ -217,7 +217,7 @@ async def test_random_loss_repaired_by_retransmission_keeps_video() -> None:
         frames, audio = video.frames, await lossy.packets_received("audio")
         deadline = time.monotonic() + 15.0
         while time.monotonic() < deadline:
-            assert not lossy.participant.quality.audio_only, log.of("citizen")
+            assert not lossy.participant.link.audio_only, log.of("citizen")
             await asyncio.sleep(0.1)
         assert not any(r.audio_only for r in log.of("citizen")), log.of("citizen")
         assert video.frames > frames + 60

@@ -104,7 +104,7 @@ async def test_a_subscriber_switching_layers_receives_continuous_picture_ids() -
         assert await until(lambda: track.width == LAYER_WIDTHS["f"], 20), track.widths
 
         for max_layer, rid in ((0, "q"), (1, "h"), (None, "f")):
-            viewer.participant.set_quality_preference(mode="auto", max_layer=max_layer)
+            viewer.participant.set_video_cap(mode="auto", max_layer=max_layer)
             assert await until(partial(shows_width, track, LAYER_WIDTHS[rid]), 30), track.widths
             assert await until(partial(shows_frames, track, track.frames + 10), 10)
 

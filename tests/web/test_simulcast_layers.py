@@ -164,17 +164,17 @@ def test_viewer_sees_the_resolution_change_when_the_sfu_switches_simulcast_layer
     camera = sfu_thread.call(lambda: agent.producers["camera"])
     assert sfu_thread.call(lambda: len(camera.layers)) == 3
 
-    sfu_thread.call(lambda: citizen.set_quality_preference(mode="auto", max_layer=0))
+    sfu_thread.call(lambda: citizen.set_video_cap(mode="auto", max_layer=0))
     wait_for(
         lambda: viewer.evaluate("window.remoteWidth()") == CAPTURE["width"] // 4,
         "the lowest layer (a quarter of the width)",
         30,
     )
-    sfu_thread.call(lambda: citizen.set_quality_preference(mode="auto", max_layer=1))
+    sfu_thread.call(lambda: citizen.set_video_cap(mode="auto", max_layer=1))
     wait_for(
         lambda: viewer.evaluate("window.remoteWidth()") == CAPTURE["width"] // 2,
         "the middle layer (half the width)",
         30,
     )
-    reports = sfu_thread.call(lambda: citizen.quality.current("agent"))
+    reports = sfu_thread.call(lambda: citizen.link.current("agent"))
     assert reports.layer == 1 and not reports.audio_only
