@@ -18,6 +18,7 @@ from booking_api import (
     views_public,
     views_queue,
     views_reschedule,
+    views_short_links,
     views_staff,
 )
 from booking_api.call_events import CallEventStore
@@ -65,6 +66,7 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
         views_admin,
         views_closures,
         views_reschedule,
+        views_short_links,
     ):
         app.router.add_routes(module.routes)
 

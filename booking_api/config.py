@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from booking_api.client_address import parse_networks
+from booking_api.sms_gateway import DEFAULT_BODY_TEMPLATE, parse_body_template
 
 DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 # A call's paperwork (identity, proofs of address and income, a form or two) fits in
@@ -59,6 +60,15 @@ class BookingConfig:
     login_account_max_failures: int = 20
     login_account_backoff_max_s: float = 30.0
     login_window_s: float = 300.0
+    # SMS to citizens who gave a mobile number and no email (booking_api.sms_gateway):
+    # the operator's HTTP API, its bearer token, the sender name shown on phones and the
+    # JSON body; without a URL each SMS is written as an ``.sms`` file to the outbox folder.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    sms_sender: str = "Visioguichet"
+    sms_body_template: str = DEFAULT_BODY_TEMPLATE
+    # Besides the day-before reminder, an SMS this many minutes before the start (0: none).
+    sms_reminder_before_min: int = 60
     # Peers (addresses or CIDRs) whose X-Forwarded-For names the client: the reverse
     # proxies in front of the service. Nobody else's header is believed.
     trusted_proxies: tuple[str, ...] = ()
@@ -70,6 +80,7 @@ class BookingConfig:
         self.public_base_url = self.public_base_url.rstrip("/")
         self.trusted_proxies = tuple(self.trusted_proxies)
         parse_networks(self.trusted_proxies)  # a typo fails at start, not at first login
+        parse_body_template(self.sms_body_template)  # likewise, not at the first SMS
 
     @property
     def outbox_dir(self) -> Path:

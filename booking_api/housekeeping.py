@@ -1,5 +1,6 @@
-"""Timed work: reminders the day before, and forgetting citizens after the retention
-period (statistics keep the booking's motif, times, outcome and call records).
+"""Timed work: reminders the day before (and by SMS shortly before), and forgetting
+citizens after the retention period (statistics keep the booking's motif, times,
+outcome and call records).
 
 Every node runs the housekeeper; each booking's job is claimed by the update that does
 it (``reminder_sent_at``, ``purged_at`` still empty), so whichever nodes look at the
@@ -56,6 +57,43 @@ async def send_due_reminders(ctx: BookingContext, now: float | None = None) -> i
     return sent
 
 
+async def send_due_soon_reminders(ctx: BookingContext, now: float | None = None) -> int:
+    """Queue the SMS sent ``sms_reminder_before_min`` before the start to citizens who
+    get SMS (a mail that close to the call is rarely read in time); each booking gets at
+    most one, and none if it was booked within that time."""
+    lead_s = ctx.config.sms_reminder_before_min * 60
+    if lead_s <= 0:
+        return 0
+    now = time.time() if now is None else now
+    db = ctx.database
+    rows = await db.fetch_all(
+        "SELECT id FROM bookings WHERE status = ? AND soon_reminder_sent_at IS NULL "
+        "AND citizen_email IS NULL AND citizen_phone IS NOT NULL "
+        "AND start_at > ? AND start_at <= ? AND created_at < start_at - ?",
+        ACTIVE,
+        int(now),
+        int(now + lead_s),
+        lead_s,
+    )
+    sent = 0
+    for row in rows:
+        async with db.transaction() as tx:
+            claimed = await tx.execute(
+                "UPDATE bookings SET soon_reminder_sent_at = ? "
+                "WHERE id = ? AND soon_reminder_sent_at IS NULL",
+                int(now),
+                row["id"],
+            )
+            if claimed != 1:
+                continue
+            booking = await load_booking(tx, row["id"])
+            assert booking is not None
+            join = await links.guest_join_url(ctx, tx, booking)
+            if await notifications.notify(ctx, tx, "reminder-soon", booking, join_url=join):
+                sent += 1
+    return sent
+
+
 async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> int:
     """Erase citizens' names, contacts, mails, tokens, documents and survey comments of
     appointments that ended more than ``purge_after_days`` ago, and names left in the
@@ -80,6 +118,7 @@ async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> 
             purged += 1
             await tx.execute("DELETE FROM outbox WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM issued_join_tokens WHERE booking_id = ?", row["id"])
+            await tx.execute("DELETE FROM short_links WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM booking_files WHERE booking_id = ?", row["id"])
             await tx.execute(
                 "UPDATE survey_answers SET comment = NULL WHERE booking_id = ?", row["id"]
@@ -118,6 +157,7 @@ class Housekeeper:
         while True:
             try:
                 await send_due_reminders(self._ctx)
+                await send_due_soon_reminders(self._ctx)
                 await purge_personal_data(self._ctx)
             except Exception:
                 log.exception("housekeeping_pass_failed")

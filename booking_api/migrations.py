@@ -207,6 +207,22 @@ MIGRATIONS: dict[int, list[str]] = {
         # stopped asking (tab closed, phone asleep) leaves the agents' queue.
         "ALTER TABLE queue_requests ADD COLUMN last_seen_at BIGINT",
     ],
+    7: [
+        # An outbox row is a mail or an SMS (recipient in E.164, message the text).
+        "ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'",
+        # The SMS reminder shortly before the appointment (the day-before one is
+        # reminder_sent_at); claimed by the update that queues it, as that one.
+        "ALTER TABLE bookings ADD COLUMN soon_reminder_sent_at BIGINT",
+        # Short links in SMS (booking_api.short_links): found by the code's hash, the
+        # link sealed with a key derived from the code; purged with the booking.
+        """CREATE TABLE short_links (
+            code_hash TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            sealed_target TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX short_links_booking ON short_links(booking_id)",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -1,4 +1,8 @@
-"""Builds the mails about a booking and puts them in the outbox."""
+"""Builds the mails and SMS about a booking and puts them in the outbox.
+
+A citizen who gave an email gets mails; one who gave only a mobile number gets the same
+notices by SMS, with short links (``booking_api.short_links``) so that each fits one SMS.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from booking_api import mail_text
+import phonenumbers
+
+from booking_api import mail_text, short_links, sms_text
 from booking_api.booking_records import BookingRecord
 from booking_api.context import BookingContext
 from booking_api.db import Connection
 from booking_api.ics import appointment_ics
-from booking_api.outbox import enqueue_mail
+from booking_api.outbox import enqueue_mail, enqueue_sms
 
 KINDS = ("confirmation", "request", "reminder", "cancellation", "reschedule")
 
@@ -85,8 +91,21 @@ async def notify(
     join_url: str | None = None,
     manage_url: str | None = None,
 ) -> bool:
-    """Queue a mail about the booking if the citizen gave an email; True if queued."""
+    """Queue a mail about the booking if the citizen gave an email, else an SMS if they
+    gave a mobile number; True if queued."""
     if not booking.citizen_email:
+        if kind not in sms_text.KINDS or not can_take_sms(booking.citizen_phone):
+            return False
+        await enqueue_sms(
+            tx,
+            kind=kind,
+            booking_id=booking.id,
+            to=str(booking.citizen_phone),
+            text=await compose_sms(ctx, tx, kind, booking, join_url, manage_url),
+        )
+        ctx.outbox_wakeup.set()
+        return True
+    if kind not in KINDS:
         return False
     message = compose(ctx, kind, booking, join_url=join_url, manage_url=manage_url)
     await enqueue_mail(
@@ -98,3 +117,40 @@ async def notify(
     )
     ctx.outbox_wakeup.set()
     return True
+
+
+def can_take_sms(phone: str | None) -> bool:
+    """A mobile number (a French 06/07, or one of a plan that does not tell mobiles
+    apart); a landline gets no SMS."""
+    if not phone:
+        return False
+    try:
+        number = phonenumbers.parse(phone, "FR")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+async def compose_sms(
+    ctx: BookingContext,
+    tx: Connection,
+    kind: str,
+    booking: BookingRecord,
+    join_url: str | None,
+    manage_url: str | None,
+) -> str:
+    base = ctx.config.public_base_url
+    join = await short_links.shorten(tx, booking.id, join_url, base) if join_url else None
+    manage = await short_links.shorten(tx, booking.id, manage_url, base) if manage_url else None
+    return sms_text.text(
+        kind,
+        booking.locale,
+        organisation=booking.organisation_name,
+        when=booking.start,
+        join_url=join,
+        manage_url=manage,
+        book_url=f"{base}/book",
+    )

@@ -68,6 +68,19 @@ def _paths(ops: Operations) -> dict[str, Any]:
                 errors=public | ops.errors(409),
             )
         },
+        "/j/{code}": {
+            "get": ops.op(
+                "Open a short link from an SMS: 303 to the join or manage link it stands for",
+                None,
+                status=303,
+                path=("code",),
+                answer={
+                    "description": "Redirect",
+                    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                },
+                errors=ops.errors(404),
+            )
+        },
         "/auth/login": {
             "post": ops.op(
                 "Sign in; sets the session cookie",

@@ -1,6 +1,7 @@
-"""The outbox: mail is written in the same transaction as the booking it is about, then
-sent by :class:`OutboxSender` with retries, so an SMTP outage delays mail but never
-loses it.
+"""The outbox: mail and SMS are written in the same transaction as the booking they are
+about, then sent by :class:`OutboxSender` with retries, so an SMTP or SMS gateway outage
+delays them but never loses them. A row's ``channel`` says which: ``email`` goes by
+SMTP (or an ``.eml`` file), ``sms`` by the SMS sender (``booking_api.sms_gateway``).
 
 Every node runs a sender, and a mail must go out once: a sender first claims a few due
 rows on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` (concurrent senders take disjoint
@@ -23,10 +24,12 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import aiohttp
 import structlog
 
 from booking_api.config import BookingConfig
 from booking_api.db import Connection, Database
+from booking_api.sms_gateway import HttpSmsGateway, SmsFileSink, SmsRefused, SmsSender
 from booking_api.tokens import new_id
 
 log = structlog.get_logger(__name__)
@@ -39,15 +42,26 @@ CLAIM_LEASE_S = int(CLAIM_BATCH * SMTP_TIMEOUT_S * 3)
 MAX_PER_PASS = 50
 
 
+CHANNELS = ("email", "sms")
+
+
 async def enqueue_mail(
-    tx: Connection, *, kind: str, booking_id: str | None, recipient: str, message: str
+    tx: Connection,
+    *,
+    kind: str,
+    booking_id: str | None,
+    recipient: str,
+    message: str,
+    channel: str = "email",
 ) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown outbox channel {channel!r}")
     mail_id = new_id()
     now_ns = time.time_ns()
     now = now_ns // 1_000_000_000
     await tx.execute(
         "INSERT INTO outbox (id, kind, booking_id, recipient, message, created_at, created_ns, "
-        "attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        "attempts, next_attempt_at, channel) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         mail_id,
         kind,
         booking_id,
@@ -56,8 +70,16 @@ async def enqueue_mail(
         now,
         now_ns,
         now,
+        channel,
     )
     return mail_id
+
+
+async def enqueue_sms(tx: Connection, *, kind: str, booking_id: str, to: str, text: str) -> str:
+    """Queue an SMS: ``to`` in E.164, ``text`` as the phone shows it."""
+    return await enqueue_mail(
+        tx, kind=kind, booking_id=booking_id, recipient=to, message=text, channel="sms"
+    )
 
 
 class SmtpTarget:
@@ -111,6 +133,8 @@ def is_permanent(exc: BaseException) -> bool:
         return all(code >= 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code >= 500
+    if isinstance(exc, SmsRefused):
+        return exc.permanent
     return False
 
 
@@ -122,6 +146,16 @@ class OutboxSender:
         self._db = db
         self._wakeup = wakeup
         self._smtp = SmtpTarget(config.smtp_url) if config.smtp_url else None
+        self._sms: SmsSender = (
+            HttpSmsGateway(
+                config.sms_gateway_url,
+                config.sms_gateway_token,
+                config.sms_sender,
+                config.sms_body_template,
+            )
+            if config.sms_gateway_url
+            else SmsFileSink(config.outbox_dir)
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -163,7 +197,8 @@ class OutboxSender:
     async def _claim(self, now: int) -> list[dict[str, object]]:
         """Due rows this sender alone now holds, oldest first."""
         due = (
-            "SELECT id, kind, recipient, message, attempts, created_at, created_ns FROM outbox "
+            "SELECT id, kind, channel, recipient, message, attempts, created_at, created_ns "
+            "FROM outbox "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
             "ORDER BY created_at, created_ns LIMIT ?"
         )
@@ -176,7 +211,7 @@ class OutboxSender:
             "SELECT id FROM outbox "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
             "ORDER BY created_at, created_ns LIMIT ? FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, kind, recipient, message, attempts, created_at, created_ns",
+            "RETURNING id, kind, channel, recipient, message, attempts, created_at, created_ns",
             now + CLAIM_LEASE_S,
             now,
             CLAIM_BATCH,
@@ -185,7 +220,10 @@ class OutboxSender:
 
     async def _send_claimed(self, row: dict[str, object]) -> int:
         try:
-            await self._deliver(str(row["id"]), str(row["recipient"]), str(row["message"]))
+            if row["channel"] == "sms":
+                await self._sms.send_sms(str(row["id"]), str(row["recipient"]), str(row["message"]))
+            else:
+                await self._deliver(str(row["id"]), str(row["recipient"]), str(row["message"]))
         except asyncio.CancelledError:
             # Stopped mid-send: the row is tried again when its claim runs out.
             raise
@@ -198,7 +236,7 @@ class OutboxSender:
             int(time.time()),
             row["id"],
         )
-        log.info("mail_sent", kind=row["kind"])
+        log.info("mail_sent", kind=row["kind"], channel=row["channel"])
         return 1
 
     async def _record_failure(self, row: dict[str, object], exc: Exception) -> None:
@@ -219,12 +257,15 @@ class OutboxSender:
             int(now) if final else None,
             row["id"],
         )
-        expected = isinstance(exc, OSError | smtplib.SMTPException)
+        expected = isinstance(
+            exc, OSError | smtplib.SMTPException | SmsRefused | aiohttp.ClientError
+        )
         log.log(
             logging.ERROR if final or not expected else logging.WARNING,
             "mail_failed" if final else "mail_send_failed",
             mail_id=row["id"],
             kind=row["kind"],
+            channel=row["channel"],
             attempts=attempts,
             error=error,
             exc_info=not expected,

@@ -101,6 +101,11 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
         public_booking_per_hour=settings.public_booking_per_hour,
         demo=settings.demo,
         trusted_proxies=settings.trusted_proxies,
+        sms_gateway_url=settings.sms_gateway_url,
+        sms_gateway_token=settings.sms_gateway_token,
+        sms_sender=settings.sms_sender,
+        sms_body_template=settings.sms_body_template,
+        sms_reminder_before_min=settings.sms_reminder_before_min,
     )
 
 
@@ -115,6 +120,11 @@ async def metrics(request: web.Request) -> web.Response:
 async def client_config(request: web.Request) -> web.Response:
     """What the pages need to know about this deployment (no secrets)."""
     return web.json_response({"help_phone": request.app[SETTINGS_KEY].help_phone})
+
+
+async def short_link(request: web.Request) -> web.Response:
+    """SMS carry ``/j/{code}``, short; the booking service resolves it under ``/api``."""
+    raise web.HTTPTemporaryRedirect(f"/api/j/{request.match_info['code']}")
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -181,6 +191,7 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/client-config", client_config)
+    app.router.add_get("/j/{code:[A-Za-z0-9]{1,32}}", short_link)
     add_web_pages(app)
     app.add_subapp("/api", booking_app)
     return app

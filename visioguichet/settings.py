@@ -20,6 +20,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from booking_api.sms_gateway import DEFAULT_BODY_TEMPLATE, parse_body_template
+
 ENV_PREFIX = "VISIOGUICHET_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -64,6 +66,27 @@ def parse_mail_from(text: str) -> str:
             f"--mail-from must be an address like 'Name <no-reply@example.org>', got {text!r}"
         )
     return text.strip()
+
+
+def parse_http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def parse_sms_sender(text: str) -> str:
+    """An alphanumeric sender: operators refuse longer ones or other characters."""
+    if not 1 <= len(text) <= 11 or not text.isascii() or not text.isalnum():
+        raise argparse.ArgumentTypeError(f"expected 1 to 11 letters or digits, got {text!r}")
+    return text
+
+
+def parse_sms_body_template(text: str) -> str:
+    try:
+        parse_body_template(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
 
 
 def parse_network(text: str) -> str:
@@ -179,6 +202,38 @@ class Settings:
         default=DEFAULT_MAIL_FROM,
         metadata=option(
             'sender of every mail, e.g. "CAF <ne-pas-repondre@caf.example>"', parse_mail_from
+        ),
+    )
+    sms_gateway_url: str | None = field(
+        default=None,
+        metadata=option(
+            "https://… of the operator's SMS API (POST JSON); unset: SMS go to DATA_DIR/outbox",
+            parse_http_url,
+        ),
+    )
+    sms_gateway_token: str | None = field(
+        default=None, metadata=option("bearer token for the SMS API"), repr=False
+    )
+    sms_sender: str = field(
+        default="Visioguichet",
+        metadata=option(
+            "sender name shown on phones (11 letters or digits at most)", parse_sms_sender
+        ),
+    )
+    sms_body_template: str = field(
+        default=DEFAULT_BODY_TEMPLATE,
+        metadata=option(
+            "JSON body of each SMS request; string values may use {to} {text} {sender}",
+            parse_sms_body_template,
+            metavar="JSON",
+        ),
+    )
+    sms_reminder_before_min: int = field(
+        default=60,
+        metadata=option(
+            "minutes before the start an SMS reminder goes out, besides the day before (0: none)",
+            parse_count,
+            metavar="MINUTES",
         ),
     )
     demo: bool = field(
