@@ -16,7 +16,11 @@ import pytest
 from aiohttp import web
 
 from booking_api.context import CONTEXT
-from booking_api.housekeeping import send_due_reminders, send_due_soon_reminders
+from booking_api.housekeeping import (
+    purge_personal_data,
+    send_due_reminders,
+    send_due_soon_reminders,
+)
 from booking_api.short_links import CODE_LENGTH
 from booking_api.sms_segments import sms_cost
 from tests.booking.conftest import booking_body, first_free_slot, free_port
@@ -259,3 +263,18 @@ async def test_without_a_gateway_sms_land_as_files_in_the_outbox_folder(
     [sms] = found
     content = sms.read_text(encoding="utf-8")
     assert content.startswith("To: +33612345678\n\n") and "/j/" in content
+
+
+async def test_short_links_are_forgotten_with_the_citizen(
+    booking_client: Any, sms_gateway: SmsGateway
+) -> None:
+    client = await booking_client(**_gateway_settings(sms_gateway), purge_after_days=30)
+    booking = await _book_by_phone(client)
+    [sms] = await sms_gateway.wait_for(1)
+    code = _short_code(sms["message"]["body"])
+    assert (await client.get(f"/api/j/{code}", allow_redirects=False)).status == 303
+    ctx = _context(client)
+    row = await ctx.database.fetch_one("SELECT end_at FROM bookings WHERE id = ?", booking["id"])
+    assert await purge_personal_data(ctx, now=row["end_at"] + 31 * 86400) == 1
+    assert (await client.get(f"/api/j/{code}", allow_redirects=False)).status == 404
+    assert await ctx.database.fetch_all("SELECT * FROM short_links") == []
