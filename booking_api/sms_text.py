@@ -20,8 +20,8 @@ from booking_api.sms_segments import sms_cost, to_gsm7
 
 _TEXTS = {
     "confirmation": {
-        "fr": "RDV visio confirmé {when}. Appel : {join} Gérer : {manage}",
-        "en": "Appointment confirmed {when}. Call: {join} Manage: {manage}",
+        "fr": "RDV visio confirmé {when}. Appel : {join}",
+        "en": "Appointment confirmed {when}. Call: {join}",
     },
     "request": {
         "fr": "Demande de RDV {when} enregistrée, un agent la vérifie. Suivi : {manage}",
@@ -40,10 +40,13 @@ _TEXTS = {
         "en": "Your appointment {when} is cancelled. Book again: {book}",
     },
     "reschedule": {
-        "fr": "RDV visio déplacé {when}. Appel : {join} Gérer : {manage}",
-        "en": "Appointment moved, now {when}. Call: {join} Manage: {manage}",
+        "fr": "RDV visio déplacé {when}. Appel : {join}",
+        "en": "Appointment moved, now {when}. Call: {join}",
     },
 }
+# Added to a text without its own manage link when there is one (an agent's confirmation
+# of a request, or a move made by staff, hands none).
+_MANAGE = {"fr": " Gérer : {manage}", "en": " Manage: {manage}"}
 _NO_JOIN = {"fr": "lien envoyé plus tard", "en": "link sent later"}
 
 KINDS = tuple(_TEXTS)
@@ -68,7 +71,10 @@ def text(
     book_url: str,
 ) -> str:
     locale = locale if locale in ("fr", "en") else "fr"
-    body = _TEXTS[kind][locale].format(
+    template = _TEXTS[kind][locale]
+    if manage_url and kind in ("confirmation", "reschedule"):
+        template += _MANAGE[locale]
+    body = template.format(
         when=short_when(when, locale),
         time=f"{when.astimezone(PARIS):%H:%M}",
         join=join_url or _NO_JOIN[locale],

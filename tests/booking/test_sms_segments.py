@@ -4,6 +4,7 @@ fit one SMS."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,19 @@ def test_every_notice_fits_one_sms(kind: str, locale: str) -> None:
     cost = sms_cost(text)
     assert (cost.encoding, cost.segments) == ("gsm7", 1), (cost, text)
     assert "24/11" in text or "09:30" in text
+
+
+def test_a_notice_without_a_manage_link_does_not_offer_one() -> None:
+    """An agent's confirmation of a request hands no manage link."""
+    when = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+    common: dict[str, Any] = {
+        "organisation": "Mairie",
+        "when": when,
+        "book_url": "https://x.fr/book",
+    }
+    join = "https://x.fr/j/AbCdEfGh1234"
+    without = sms_text.text("confirmation", "fr", join_url=join, manage_url=None, **common)
+    assert "Gérer" not in without and without.endswith(join)
+    manage = "https://x.fr/j/ZyXwVuTs9876"
+    with_it = sms_text.text("confirmation", "fr", join_url=join, manage_url=manage, **common)
+    assert with_it.endswith(f"Gérer : {manage}")
