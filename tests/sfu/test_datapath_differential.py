@@ -62,19 +62,19 @@ def rtp_packets(draw: st.DrawFn) -> bytes:
     data += os.urandom(4 * csrcs) + (extension or b"") + payload
     if padding:
         data += bytes(padding - 1) + bytes([draw(st.integers(0, 255))])
-    data = bytearray(data)
+    mutated = bytearray(data)
     for _ in range(draw(st.integers(0, 3))):  # mutations
         kind = draw(st.sampled_from(["truncate", "flip", "set"]))
-        if not data:
+        if not mutated:
             break
-        index = draw(st.integers(0, len(data) - 1))
+        index = draw(st.integers(0, len(mutated) - 1))
         if kind == "truncate":
-            del data[index:]
+            del mutated[index:]
         elif kind == "flip":
-            data[index] ^= 1 << draw(st.integers(0, 7))
+            mutated[index] ^= 1 << draw(st.integers(0, 7))
         else:
-            data[index] = draw(st.integers(0, 255))
-    return bytes(data)
+            mutated[index] = draw(st.integers(0, 255))
+    return bytes(mutated)
 
 
 def assert_same_reading(data: bytes) -> None:
