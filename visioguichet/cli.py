@@ -9,7 +9,8 @@ import getpass
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 import structlog
 
@@ -119,14 +120,14 @@ async def serve(settings: Settings) -> None:
     await runner.cleanup()
 
 
-def run_event_loop(coro: object) -> None:
+def run_event_loop(coro: Coroutine[Any, Any, None]) -> None:
     """uvloop on the media path where available; plain asyncio elsewhere."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - non-Linux platforms
-        asyncio.run(coro)  # type: ignore[arg-type]
+        asyncio.run(coro)
     else:
-        uvloop.run(coro)  # type: ignore[arg-type]
+        uvloop.run(coro)
 
 
 def _read_password(from_stdin: bool) -> str:
