@@ -59,7 +59,7 @@ class ConsumedProducer(Protocol):
     @property
     def layers(self) -> list[Layer]: ...
     @property
-    def is_keyframe(self) -> object: ...  # a payload → bool function, None when unknown
+    def is_keyframe(self) -> Callable[[bytes], bool] | None: ...  # None: a codec we cannot read
 
     def layer_bitrates(self) -> list[float]: ...
     def request_keyframe(self, layer_index: int = 0) -> bool: ...
@@ -269,7 +269,7 @@ class Consumer:
                 self._switch(layer)
             return
         detector = self.producer.is_keyframe
-        if detector is not None and not detector(packet.payload):  # type: ignore[operator]
+        if detector is not None and not detector(packet.payload):
             self.producer.request_keyframe(layer)
             return
         if packet.sequence_number != self.producer.layers[layer].max_seq:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sfu.vp8_descriptor import parse as parse_vp8
+
+KeyframeDetector = Callable[[bytes], bool]  # a payload → whether it starts a keyframe
 
 
 def is_vp8_keyframe(payload: bytes) -> bool:
@@ -34,7 +38,7 @@ def is_h264_keyframe(payload: bytes) -> bool:
     return False
 
 
-def keyframe_detector(mime_type: str) -> object:
+def keyframe_detector(mime_type: str) -> KeyframeDetector | None:
     mime = mime_type.lower()
     if mime == "video/vp8":
         return is_vp8_keyframe
