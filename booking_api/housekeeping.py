@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import shutil
 import time
+from typing import Literal
 
 import structlog
 
@@ -38,23 +39,9 @@ async def send_due_reminders(ctx: BookingContext, now: float | None = None) -> i
         int(now + DAY_S),
         DAY_S,
     )
-    sent = 0
-    for row in rows:
-        async with db.transaction() as tx:
-            claimed = await tx.execute(
-                "UPDATE bookings SET reminder_sent_at = ? "
-                "WHERE id = ? AND reminder_sent_at IS NULL",
-                int(now),
-                row["id"],
-            )
-            if claimed != 1:
-                continue
-            booking = await load_booking(tx, row["id"])
-            assert booking is not None
-            join = await links.guest_join_url(ctx, tx, booking)
-            if await notifications.notify(ctx, tx, "reminder", booking, join_url=join):
-                sent += 1
-    return sent
+    return await _remind_once(
+        ctx, [str(r["id"]) for r in rows], "reminder_sent_at", "reminder", now
+    )
 
 
 async def send_due_soon_reminders(ctx: BookingContext, now: float | None = None) -> int:
@@ -75,21 +62,33 @@ async def send_due_soon_reminders(ctx: BookingContext, now: float | None = None)
         int(now + lead_s),
         lead_s,
     )
+    ids = [str(r["id"]) for r in rows]
+    return await _remind_once(ctx, ids, "soon_reminder_sent_at", "reminder-soon", now)
+
+
+async def _remind_once(
+    ctx: BookingContext,
+    booking_ids: list[str],
+    sent_column: Literal["reminder_sent_at", "soon_reminder_sent_at"],
+    kind: str,
+    now: float,
+) -> int:
+    """Queue reminder ``kind`` for each booking whose ``sent_column`` this node claims
+    first (a conditional update: with several nodes, each reminder goes once)."""
     sent = 0
-    for row in rows:
-        async with db.transaction() as tx:
+    for booking_id in booking_ids:
+        async with ctx.database.transaction() as tx:
             claimed = await tx.execute(
-                "UPDATE bookings SET soon_reminder_sent_at = ? "
-                "WHERE id = ? AND soon_reminder_sent_at IS NULL",
+                f"UPDATE bookings SET {sent_column} = ? WHERE id = ? AND {sent_column} IS NULL",
                 int(now),
-                row["id"],
+                booking_id,
             )
             if claimed != 1:
                 continue
-            booking = await load_booking(tx, row["id"])
+            booking = await load_booking(tx, booking_id)
             assert booking is not None
             join = await links.guest_join_url(ctx, tx, booking)
-            if await notifications.notify(ctx, tx, "reminder-soon", booking, join_url=join):
+            if await notifications.notify(ctx, tx, kind, booking, join_url=join):
                 sent += 1
     return sent
 
