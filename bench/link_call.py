@@ -32,7 +32,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 
-from bench.real_link import CHROMIUM_PATH, RealLink
+from bench.chromium import CHROMIUM_FLAGS, CHROMIUM_PATH
+from bench.real_link import RealLink
 from visioguichet.join_token import JoinTokenSigner, load_or_create_signer
 
 START_TIMEOUT_S = 40.0
@@ -42,22 +43,6 @@ MEDIA_TIMEOUT_S = 45.0
 AGENT_ID = "agent-1"
 CITIZEN_ID = "citizen-1"
 
-# tests/support/browser.py's flags (no outside connections, real local candidates, fake
-# media), plus the service's http://10.77.<n>.1 origin treated as secure: getUserMedia
-# exists only in secure contexts, which plain http is only on localhost.
-CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-)
 
 PROBE_JS = """
 (() => {
@@ -254,6 +239,7 @@ def launch_browsers(
     playwright: Playwright, link: RealLink, service: LinkService, scratch: Path
 ) -> Iterator[Browsers]:
     """Two headless Chromiums: the agent's on the host, the citizen's behind the link."""
+    # getUserMedia exists only in secure contexts, which plain http is only on localhost
     args = [*CHROMIUM_FLAGS, f"--unsafely-treat-insecure-origin-as-secure={service.base_url}"]
     agent = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=args)
     try:

@@ -36,6 +36,8 @@ from typing import Literal
 
 import structlog
 
+from bench.chromium import CHROMIUM_PATH
+
 log = structlog.get_logger(__name__)
 
 Direction = Literal["down", "up"]
@@ -45,7 +47,6 @@ DEFAULT_BURST_BYTES = 4096
 DEFAULT_LATENCY_MS = 50
 LOSS_TABLE = "vglink"
 COMMAND_TIMEOUT_S = 10.0
-CHROMIUM_PATH = "/usr/bin/chromium"
 
 
 def unavailable_reason() -> str | None:

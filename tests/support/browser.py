@@ -12,21 +12,7 @@ from collections.abc import Iterator
 
 from playwright.sync_api import Browser, sync_playwright
 
-CHROMIUM_PATH = "/usr/bin/chromium"
-
-CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-)
+from bench.chromium import CHROMIUM_FLAGS, CHROMIUM_PATH
 
 
 @contextlib.contextmanager
