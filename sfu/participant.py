@@ -451,6 +451,13 @@ class Participant:
         self.max_layer = max_layer
         self.link.prefer(self.consumers.values(), mode == "audio-only", max_layer)
 
+    def set_wanted_layer(self, publisher_id: str, max_layer: int | None) -> None:
+        """The layer this subscriber's tile of ``publisher_id`` needs (its size on the
+        page): a thumbnail gets a low layer, a pinned or large picture the top one."""
+        if max_layer is not None and max_layer not in (0, 1, 2):
+            raise ValueError("max_layer must be 0, 1, 2 or None")
+        self.link.want(self.consumers.values(), publisher_id, max_layer)
+
     def _emit_quality(self, report: QualityReport) -> None:
         self._owner.quality_changed(self, report)
 
@@ -545,6 +552,7 @@ class Participant:
             "app_data": self.app_data,
             "video_cap_mode": self.video_cap_mode,
             "max_layer": self.max_layer,
+            "wanted_layers": dict(self.link.wanted),
             "producers": [p.dump() for p in self.producers.values()],
             "consumers": [c.dump() for c in self.consumers.values()],
             "offer_outstanding": self._offer_outstanding,

@@ -200,6 +200,9 @@ class LinkAdaptation:
         self._estimate = DownlinkEstimate()
         self.forced = False
         self.max_layer: int | None = None
+        # per publisher: the layer its tile on the subscriber's page needs (a small
+        # thumbnail needs no 720p); under the user's cap and the link's estimate
+        self.wanted: dict[str, int] = {}
         self.loss = 0.0
         self.rtt_ms: float | None = None
         self.budget_bps: int | None = None
@@ -314,6 +317,17 @@ class LinkAdaptation:
         raised = self.max_layer is not None and (max_layer is None or max_layer > self.max_layer)
         self.forced = audio_only
         self.max_layer = max_layer
+        self._decide(time.monotonic(), list(consumers), cap_raised=raised)
+
+    def want(self, consumers: Iterable[Consumer], publisher_id: str, layer: int | None) -> None:
+        """The subscriber's tile for ``publisher_id`` needs no layer above ``layer``
+        (None: any); a raised want is tried at once, like a raised cap."""
+        before = self.wanted.get(publisher_id)
+        if layer is None:
+            self.wanted.pop(publisher_id, None)
+        else:
+            self.wanted[publisher_id] = layer
+        raised = before is not None and (layer is None or layer > before)
         self._decide(time.monotonic(), list(consumers), cap_raised=raised)
 
     def place(self, consumers: Iterable[Consumer]) -> None:
@@ -500,7 +514,9 @@ class LinkAdaptation:
 
     def _cap(self, consumer: Consumer) -> int | None:
         top = len(consumer.producer.layer_bitrates()) - 1
-        return None if self.max_layer is None else min(self.max_layer, top)
+        caps = [self.max_layer, self.wanted.get(consumer.producer.participant_id)]
+        limits = [cap for cap in caps if cap is not None]
+        return min(min(limits), top) if limits else None
 
     def _layer_of(self, publisher_id: str, videos: list[Consumer]) -> int | None:
         if self.audio_only:

@@ -17,6 +17,8 @@ class SignalingConfig:
     - ``send_queue_frames``: frames waiting for a slow client before it is dropped.
     - ``chat_max_chars``: longest chat message.
     - ``max_candidates_per_pc``: trickled candidates past this are ignored.
+    - ``max_participants_per_room``: in the call and its lobby together (an agent, the
+      citizen and two guests); one more gets ``room-full``.
     - ``quality_frame_interval_s``: an unchanged ``quality`` state is re-sent to a
       client at most this often (a change is sent at once).
     - ``quality_event_interval_s``: the same for ``quality`` call events.
@@ -33,6 +35,7 @@ class SignalingConfig:
     send_queue_frames: int = 256
     chat_max_chars: int = 2000
     max_candidates_per_pc: int = 64
+    max_participants_per_room: int = 4
     quality_frame_interval_s: float = 2.0
     quality_event_interval_s: float = 5.0
     ended_rooms_remembered: int = 10_000

@@ -25,6 +25,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         "denied",
         "room-ended",
         "replaced",
+        "room-full",
         "rate-limited",
         "too-large",
         "internal",

@@ -124,6 +124,9 @@ class FileOffer:
 class SetVideoCap:
     mode: VideoCapMode
     max_layer: int | None
+    # set: ``max_layer`` is the layer this client's tile of that participant needs
+    # (its size on the page), and ``mode`` is left as it was
+    participant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +238,11 @@ def parse_file(r: FieldReader) -> FileOffer:
 
 
 def parse_set_video_cap(r: FieldReader) -> SetVideoCap:
-    mode = r.choice("mode", VIDEO_CAP_MODES)
     max_layer = r.integer("max_layer", minimum=0, maximum=2) if r.present("max_layer") else None
+    if r.present("participant_id"):
+        publisher = r.string("participant_id", max_chars=MAX_PARTICIPANT_ID_CHARS)
+        return SetVideoCap("auto", max_layer, publisher)
+    mode = r.choice("mode", VIDEO_CAP_MODES)
     return SetVideoCap(mode, max_layer)
 
 

@@ -135,6 +135,7 @@ class FrameHandlers:
                 except FrameRefused:
                     await room.close_if_empty(reason="empty")
                     raise
+                self._check_room_space(room, grant.subject)
                 session.grant = grant
                 session.room = room
                 if grant.role == "guest" and grant.lobby and grant.subject not in room.admitted:
@@ -142,6 +143,17 @@ class FrameHandlers:
                 else:
                     await room.enter(session, ref)
                 return
+
+    def _check_room_space(self, room: CallRoom, subject: str) -> None:
+        """A call holds the agent, the citizen and two guests (interpreter, relative):
+        past that, pictures get too small to read signs and the uplinks too many. A
+        participant coming back (same subject) replaces itself and takes no new place."""
+        present = (set(room.members) | set(room.waiting)) - {subject}
+        limit = self._config.max_participants_per_room
+        if len(present) >= limit:
+            raise FrameRefused(
+                "room-full", f"this call already has {limit} participants", fatal=True
+            )
 
     def _verified(self, token: object) -> Grant:
         try:
@@ -244,6 +256,9 @@ class FrameHandlers:
             session.deliver(offer_frame(offer, ref, restart=True))
 
     async def set_video_cap(self, session: Session, frame: f.SetVideoCap, ref: str | None) -> None:
+        if frame.participant_id is not None:
+            _participant(session).set_wanted_layer(frame.participant_id, frame.max_layer)
+            return
         _participant(session).set_video_cap(mode=frame.mode, max_layer=frame.max_layer)
 
     # --- room messages ---------------------------------------------------------------
