@@ -223,6 +223,28 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX short_links_booking ON short_links(booking_id)",
     ],
+    8: [
+        # The operator's identity shown on every citizen page and in the mails (one row,
+        # id 'site'); a NULL keeps the value of the flags. The logo is the re-encoded
+        # PNG, base64 (a column both engines read alike, shared by every node).
+        # accessibility_status is the RGAA level the footer and statement declare.
+        """CREATE TABLE site_identity (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            colour TEXT,
+            logo_png TEXT,
+            logo_alt TEXT,
+            accessibility_status TEXT,
+            updated_at BIGINT NOT NULL
+        )""",
+        # The legal pages' texts as the administrator wrote them (plain text with a few
+        # marks, rendered escaped); a page without a row shows its default.
+        """CREATE TABLE legal_pages (
+            page TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)
