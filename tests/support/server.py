@@ -99,8 +99,11 @@ def run_service(
     demo: bool = True,
     smtp_url: str | None = None,
     extra_args: Sequence[str] = (),
+    allow_remote_network: str = "127.0.0.0/8",
 ) -> Iterator[RunningService]:
-    """Start the service on 127.0.0.1 with loopback-only ICE; stop it on exit."""
+    """Start the service on 127.0.0.1 with loopback-only ICE; stop it on exit. Media is
+    taken from ``allow_remote_network`` only: another network makes every browser's
+    candidate unusable (media that cannot get through, on purpose)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [
@@ -117,7 +120,7 @@ def run_service(
         "--ice-address",
         "127.0.0.1",
         "--allow-remote-network",
-        "127.0.0.0/8",
+        allow_remote_network,
         "--log-format",
         "json",
         *extra_args,
