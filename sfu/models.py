@@ -21,6 +21,8 @@ class SubscriptionOffer:
 
     sdp: str
     tracks: list[TrackInfo] = field(default_factory=list)
+    # on a fresh connection: the client closes its old one first (``offer.restart``)
+    restart: bool = False
 
 
 @dataclass(frozen=True)

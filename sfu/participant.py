@@ -25,7 +25,16 @@ from sfu.aiortc import (
     ice_servers_for,
     install_impairment,
     remote_sends,
+    restrict_codecs,
     rewrite_candidate_addresses,
+)
+from sfu.codec_policy import (
+    BASELINE,
+    UNSUPPORTED_REASON,
+    decodable,
+    is_video,
+    normalise,
+    offered_video_codecs,
 )
 from sfu.config import SfuConfig
 from sfu.connection_watch import ConnectionWatch
@@ -34,6 +43,7 @@ from sfu.impairment import Impairment
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
 from sfu.quality import LinkAdaptation
+from sfu.sdp_sections import bundling_problem, rejected_mids
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
 from sfu.stats import RoomCounters, SfuCounters
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
@@ -54,6 +64,7 @@ class ParticipantOwner(Protocol):
     """What a participant tells, and asks of, the room that created it."""
 
     def producers(self) -> Iterable[Producer]: ...
+    def video_codecs(self, publisher: Participant) -> list[str]: ...
     def producer_added(self, producer: Producer) -> None: ...
     def producer_removed(self, producer: Producer) -> None: ...
     def subscription_changed(self, participant: Participant) -> None: ...
@@ -108,6 +119,15 @@ class Participant:
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
         self._watches: dict[str, ConnectionWatch] = {}  # by PC name: why it did not work
+        # video codecs: declared decodable (None: not said), listed by our publish offers
+        self._declared_codecs: frozenset[str] | None = None
+        self._offered_codecs: frozenset[str] = frozenset()
+        # producers not consumed because we cannot decode their codec (key → codec)
+        self.undecodable: dict[tuple[str, str], str] = {}
+        # inactive subscribe m-lines, reused before a new one is added: transceiver →
+        # (whose stream it carried, that consumer) so a stream coming back continues
+        self._spares: dict[Any, tuple[tuple[str, str], Consumer]] = {}
+        self._restart_next_offer = False  # the next offer is on a fresh connection
 
     # --- peer connections ---------------------------------------------------------
     def _new_pc(self, pc_name: str) -> ForwardingPeerConnection:
@@ -174,6 +194,9 @@ class Participant:
         if not isinstance(offer_sdp, str) or not offer_sdp.strip().startswith("v=0"):
             raise ValueError("not an SDP offer")
         sources = dict(sources or {})
+        problem = bundling_problem(offer_sdp)
+        if problem is not None:
+            raise ValueError(problem)
         simulcast = parse_simulcast_offer(offer_sdp)  # ValueError when unusable
         transport_cc = transport_cc_offer(offer_sdp)
         async with self._publish_lock:
@@ -182,6 +205,11 @@ class Participant:
             pc = self._publish_pc
             try:
                 await pc.set_remote_description(offer_sdp, "offer")
+                decoders = self.video_decoders()
+                self._offered_codecs = offered_video_codecs(offer_sdp) or self._offered_codecs
+                if self.video_decoders() != decoders:
+                    self.want_new_subscription()  # streams it could not decode may now go
+                self._ask_for_room_codecs(pc)
                 await pc.setLocalDescription(await pc.createAnswer())
             except ValueError:
                 raise
@@ -197,6 +225,27 @@ class Participant:
                 chosen = {mid: i for mid, i in transport_cc.items() if i == extension_id}
                 answer = answer_with_transport_cc(answer, chosen)
             return answer
+
+    def _ask_for_room_codecs(self, pc: ForwardingPeerConnection) -> None:
+        """Each video m-line's answer lists the room's codecs only (``sfu.codec_policy``),
+        a producer's own codec first so that renegotiating never switches it."""
+        room_codecs = self._owner.video_codecs(self)
+        current = {id(p.receiver): p.mime_type for p in self.producers.values()}
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind != "video" or not remote_sends(transceiver):
+                continue
+            mime = current.get(id(transceiver.receiver))
+            restrict_codecs(transceiver, [mime, *room_codecs] if mime else room_codecs)
+
+    def set_receive_codecs(self, mime_types: Iterable[str] | None) -> None:
+        """The video codecs this participant can decode (``video/VP8``…), as it declared
+        them; None: unknown (what its publish offers list is used, else VP8 alone)."""
+        self._declared_codecs = None if mime_types is None else normalise(mime_types)
+        self.want_new_subscription()
+
+    def video_decoders(self) -> frozenset[str]:
+        """The video codecs we may send this participant (always VP8)."""
+        return decodable(self._declared_codecs, self._offered_codecs)
 
     async def _sync_producers(self, pc: ForwardingPeerConnection, sources: dict[str, str]) -> None:
         wanted: dict[str, Any] = {}
@@ -276,7 +325,9 @@ class Participant:
                 return None
             self._subscription_dirty = False
             changed = await self._sync_consumers()
-            if not changed:
+            if not changed or not self.consumers:
+                # nothing to receive: the m-lines retired stay so, and the next offer
+                # (when a stream comes) says it; an offer of nothing is never sent
                 return None
             pc = self._subscribe_pc
             assert pc is not None
@@ -294,14 +345,23 @@ class Participant:
                         kind=consumer.producer.kind,
                     )
                 )
-            return SubscriptionOffer(sdp=self._local_sdp(pc), tracks=tracks)
+            restart, self._restart_next_offer = self._restart_next_offer, False
+            return SubscriptionOffer(sdp=self._local_sdp(pc), tracks=tracks, restart=restart)
 
     async def _sync_consumers(self) -> bool:
-        wanted = {
-            (producer.participant_id, producer.source): producer
-            for producer in self._owner.producers()
-            if producer.participant_id != self.id
-        }
+        decoders = self.video_decoders()
+        wanted: dict[tuple[str, str], Producer] = {}
+        undecodable: dict[tuple[str, str], str] = {}
+        for producer in self._owner.producers():
+            if producer.participant_id == self.id:
+                continue
+            key = (producer.participant_id, producer.source)
+            if is_video(producer.mime_type) and producer.mime_type.lower() not in decoders:
+                undecodable[key] = producer.mime_type
+            else:
+                wanted[key] = producer
+        newly_undecodable = [k for k in undecodable if k not in self.undecodable]
+        self.undecodable = undecodable
         changed = False
         for key in [
             k
@@ -316,11 +376,7 @@ class Participant:
             if self._subscribe_pc is None:
                 self._subscribe_pc = self._new_pc("subscribe")
                 self._start_reports()
-            pc = self._subscribe_pc
-            transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
-            preferences = codec_capabilities_for(producer.kind, producer.mime_type)
-            if preferences:
-                transceiver.setCodecPreferences(preferences)
+            transceiver, previous = self._m_line_for(key, producer)
             sender = transceiver.sender
             assert isinstance(sender, ForwardingSender)
             consumer = Consumer(
@@ -331,6 +387,8 @@ class Participant:
                 self.config.packet_history_size,
                 self._on_feedback,
             )
+            if previous is not None:
+                _continue_numbering(consumer, previous)
             if self.link.audio_only and producer.kind == "video":
                 consumer.pause()
             producer.add_consumer(consumer)
@@ -339,7 +397,57 @@ class Participant:
             changed = True
         if changed:
             self.link.place(self.consumers.values())
+        for key in newly_undecodable:
+            self._emit_quality(
+                QualityReport(
+                    publisher_id=key[0],
+                    layer=None,
+                    audio_only=True,
+                    reason=UNSUPPORTED_REASON,
+                    estimate_bps=0,
+                    loss=0.0,
+                    rtt_ms=None,
+                )
+            )
+            log.info(
+                "sfu_stream_not_decodable",
+                room=self.room_id,
+                participant=self.id,
+                publisher=key[0],
+                source=key[1],
+                codec=undecodable[key],
+            )
         return changed
+
+    def _m_line_for(self, key: tuple[str, str], producer: Producer) -> tuple[Any, Consumer | None]:
+        """An m-line for a new consumer: an inactive one of the same kind and codec if
+        any (the one that carried this stream before, else one whose inactivity the
+        subscriber has answered, so its page sees a new track), else a new one. Reusing
+        keeps the subscribe SDP bounded however often streams come and go (as browsers
+        and mediasoup reuse m-sections)."""
+        pc = self._subscribe_pc
+        assert pc is not None
+        same_codec = [
+            (transceiver, previous)
+            for transceiver, previous in self._spares.items()
+            if previous[1].producer.kind == producer.kind
+            and previous[1].producer.mime_type.lower() == producer.mime_type.lower()
+        ]
+        chosen = next((spare for spare in same_codec if spare[1][0] == key), None)
+        if chosen is None:
+            chosen = next(
+                (spare for spare in same_codec if spare[0].currentDirection == "inactive"), None
+            )
+        if chosen is not None:
+            transceiver, (former_key, former) = chosen
+            del self._spares[transceiver]
+            transceiver.direction = "sendonly"
+            return transceiver, former if former_key == key else None
+        transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
+        preferences = codec_capabilities_for(producer.kind, producer.mime_type)
+        if preferences:
+            transceiver.setCodecPreferences(preferences)
+        return transceiver, None
 
     def _retire_consumer(self, key: tuple[str, str]) -> None:
         consumer = self.consumers.pop(key, None)
@@ -348,6 +456,8 @@ class Participant:
             consumer.detach()
         if transceiver is not None:
             transceiver.direction = "inactive"
+            if consumer is not None:
+                self._spares[transceiver] = (key, consumer)
 
     def producer_gone(self, producer: Producer) -> None:
         key = (producer.participant_id, producer.source)
@@ -363,15 +473,40 @@ class Participant:
             await self._apply_subscription_answer(answer_sdp)
         except ValueError as exc:
             self._failure("subscribe", ANSWER_REFUSED, str(exc) or "unusable answer")
+            if await self._learn_from_rejection(answer_sdp):
+                self.want_new_subscription()  # a fresh connection, marked restart
             raise
         for consumer in self.consumers.values():
             consumer.producer.request_keyframe(consumer.target_layer)
         if self._subscription_dirty:
             self._owner.subscription_changed(self)
 
+    async def _learn_from_rejection(self, answer_sdp: object) -> bool:
+        """An answer rejecting a video m-section (port 0) says its codec is not decoded
+        here: that codec is no longer offered to this participant and the subscribe
+        connection starts over (the refused one is stuck in have-local-offer). True when
+        something was learned; a client answering nonsense again is not looped on."""
+        if not isinstance(answer_sdp, str):
+            return False
+        codec_of = {c.mid: c.producer.mime_type.lower() for c in self.consumers.values()}
+        refused = {codec_of[mid] for mid in rejected_mids(answer_sdp) if mid in codec_of}
+        decoders = self.video_decoders()
+        learned = {mime for mime in refused if is_video(mime) and mime in decoders}
+        learned.discard(BASELINE)
+        if not learned:
+            return False
+        self._declared_codecs = decoders - learned
+        async with self._subscribe_lock:
+            await self._close_subscribe()
+        self._restart_next_offer = True
+        return True
+
     async def _apply_subscription_answer(self, answer_sdp: str) -> None:
         if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):
             raise ValueError("not an SDP answer")
+        problem = bundling_problem(answer_sdp)
+        if problem is not None:
+            raise ValueError(problem)
         async with self._subscribe_lock:
             pc = self._subscribe_pc
             if pc is None or not self._offer_outstanding:
@@ -525,6 +660,7 @@ class Participant:
         for key in list(self.consumers):
             self._retire_consumer(key)
         self._transceiver_of.clear()
+        self._spares.clear()
         self._offer_outstanding = False
         self._stop_reports()
         self._forget_watch("subscribe")
@@ -559,3 +695,15 @@ class Participant:
             "audio_only": self.link.audio_only,
             "link_reason": self.link.reason,
         }
+
+
+def _continue_numbering(consumer: Consumer, previous: Consumer) -> None:
+    """A stream back on the m-line that carried it continues its sequence numbers,
+    timestamps and VP8 picture numbers (one SSRC: the subscriber sees one stream)."""
+    new, old = consumer.track, previous.track
+    new.last_out_seq = old.last_out_seq
+    new.last_out_ts = old.last_out_ts
+    new.last_send_time = old.last_send_time
+    new.picture_id_out = old.picture_id_out
+    new.tl0_pic_idx_out = old.tl0_pic_idx_out
+    new.key_idx_out = old.key_idx_out

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from sfu.codec_policy import room_video_codecs
 from sfu.config import SfuConfig
 from sfu.models import QualityReport
 from sfu.participant import Participant
@@ -219,6 +220,13 @@ class Room:
             yield from participant.producers.values()
 
     # --- what a participant tells its room (ParticipantOwner) ---------------------
+    def video_codecs(self, publisher: Participant) -> list[str]:
+        """The room's video codecs for ``publisher``'s answer: VP8, then H.264 and VP9
+        where every other participant decodes them (``sfu.codec_policy``)."""
+        return room_video_codecs(
+            p.video_decoders() for p in self.participants.values() if p is not publisher
+        )
+
     def producer_added(self, producer: Producer) -> None:
         self.listeners.on_producer_added(
             self, producer.participant_id, producer.source, producer.kind

@@ -34,3 +34,54 @@ def extension_ids(section: list[str]) -> dict[str, int]:
         if number.isdigit():
             ids[parts[1]] = int(number)
     return ids
+
+
+def bundling_problem(sdp: str) -> str | None:
+    """Why the SFU cannot take this description's transport layout, or None.
+
+    Every m-section of a connection shares one ICE and DTLS transport (``BUNDLE``, RFC
+    9143) and multiplexes RTCP with RTP (RFC 5761): aiortc would otherwise open one
+    transport per unbundled m-section while our forwarding runs on the first only, so
+    video would arrive and audio not. A client must use ``bundle-policy: max-bundle``
+    (or ``balanced`` answered with our BUNDLE group) and ``rtcp-mux-policy: require``;
+    other layouts are refused at once, with this sentence.
+    """
+    session, media = sections(sdp)
+    accepted = [s for s in media if len(s[0].split()) > 1 and s[0].split()[1] != "0"]
+    if not accepted:
+        return None
+    mids = [values[0] for s in accepted if (values := attribute_values(s, "mid"))]
+    for section in accepted:
+        kind = section[0][2:].split()[0]
+        if kind in ("audio", "video") and "a=rtcp-mux" not in section:
+            return (
+                f"the {kind} m-section does not multiplex RTCP with RTP (a=rtcp-mux): "
+                "use rtcp-mux-policy 'require'"
+            )
+    if len(accepted) < 2:
+        return None
+    groups = [
+        set(parts[1:])
+        for value in attribute_values(session, "group")
+        if (parts := value.split()) and parts[0] == "BUNDLE"
+    ]
+    largest = max(groups, key=len, default=set())
+    missing = [mid for mid in mids if mid not in largest]
+    if len(mids) < len(accepted) or missing:
+        return (
+            "every m-section must be in one a=group:BUNDLE (use bundle-policy 'max-bundle'); "
+            f"not bundled: {', '.join(missing) or 'an m-section without a=mid'}"
+        )
+    return None
+
+
+def rejected_mids(sdp: str) -> list[str]:
+    """The mids of m-sections a description rejects (port 0)."""
+    _, media = sections(sdp)
+    return [
+        mids[0]
+        for section in media
+        if len(parts := section[0].split()) > 1
+        and parts[1] == "0"
+        and (mids := attribute_values(section, "mid"))
+    ]

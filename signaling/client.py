@@ -26,6 +26,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 
@@ -66,11 +67,17 @@ class SignalingClient:
         ice_servers: Sequence[RTCIceServer] = (),
         use_msgpack: bool = False,
         max_queued_frames: int = 1000,
+        receive_codecs: Sequence[str] | None = None,
+        send_codecs: Sequence[str] | None = None,
     ) -> None:
         self.ws_url = ws_url
         self.ice_addresses = tuple(ice_addresses) if ice_addresses is not None else None
         self._ice_servers = list(ice_servers)
         self.use_msgpack = use_msgpack
+        # the video codecs declared decodable in ``join`` (None: not said)
+        self.receive_codecs = tuple(receive_codecs) if receive_codecs is not None else None
+        # the video codecs a publish offer lists, in this order (None: aiortc's own)
+        self.send_codecs = tuple(send_codecs) if send_codecs is not None else None
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queued_frames)
         self.frames_dropped = 0
         self.joined: dict[str, Any] | None = None
@@ -208,9 +215,10 @@ class SignalingClient:
 
     async def join(self, token: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
         """Send ``join``; returns ``joined``, or ``lobby-waiting`` for a lobby guest."""
-        reply = await self.request(
-            {"type": "join", "token": token, "protocol": PROTOCOL_VERSION}, timeout_s=timeout_s
-        )
+        frame: dict[str, Any] = {"type": "join", "token": token, "protocol": PROTOCOL_VERSION}
+        if self.receive_codecs is not None:
+            frame["codecs"] = list(self.receive_codecs)
+        reply = await self.request(frame, timeout_s=timeout_s)
         if reply["type"] == "joined":
             self.joined = reply
         return reply
@@ -272,6 +280,10 @@ class SignalingClient:
             source: pc.addTransceiver(track, direction="sendonly")
             for source, track in tracks.items()
         }
+        if self.send_codecs is not None:
+            for transceiver in new.values():
+                if transceiver.kind == "video":
+                    transceiver.setCodecPreferences(video_codec_preferences(self.send_codecs))
         self._pin_addresses(pc)
         await pc.setLocalDescription(await pc.createOffer())  # gathers: non-trickle
         sources = {str(t.mid): source for source, t in new.items()}
@@ -354,3 +366,15 @@ class SignalingClient:
         track = self.track(participant_id, source)
         assert track is not None
         return track
+
+
+def video_codec_preferences(mime_types: Sequence[str]) -> list[Any]:
+    """aiortc's video codec capabilities for ``mime_types`` in that order, with RTX (as a
+    page's ``setCodecPreferences``)."""
+    capabilities = RTCRtpSender.getCapabilities("video").codecs
+    wanted = [m.lower() for m in mime_types]
+    chosen = sorted(
+        (c for c in capabilities if c.mimeType.lower() in wanted),
+        key=lambda c: wanted.index(c.mimeType.lower()),
+    )
+    return chosen + [c for c in capabilities if c.mimeType.lower() == "video/rtx"]

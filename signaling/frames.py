@@ -67,6 +67,14 @@ class FieldReader:
             raise bad_field(name, f"'{name}' must be between {minimum} and {maximum}")
         return value
 
+    def strings(self, name: str, *, max_items: int, max_chars: int) -> tuple[str, ...]:
+        value = self._frame.get(name)
+        if not isinstance(value, list) or len(value) > max_items:
+            raise bad_field(name, f"'{name}' must be a list of at most {max_items} strings")
+        if not all(isinstance(v, str) and 1 <= len(v) <= max_chars for v in value):
+            raise bad_field(name, f"each of '{name}' must be a string of 1–{max_chars} characters")
+        return tuple(value)
+
     def mapping(self, name: str) -> Mapping[str, Any]:
         value = self._frame.get(name)
         if not isinstance(value, dict):
@@ -78,6 +86,9 @@ class FieldReader:
 class Join:
     token: str
     protocol: int
+    # video codecs the client decodes (``RTCRtpReceiver.getCapabilities("video")``'s
+    # mime types); None: not said (the SFU then goes by the client's publish offers)
+    codecs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +157,12 @@ def parse_join(r: FieldReader) -> Join:
         protocol = r.integer("protocol", minimum=0, maximum=1_000)
         if protocol != PROTOCOL_VERSION:
             raise bad_field("protocol", f"this server speaks protocol {PROTOCOL_VERSION} only")
-    return Join(token, protocol)
+    codecs = None
+    if r.present("codecs"):
+        codecs = r.strings("codecs", max_items=32, max_chars=64)
+        if not any(c.lower() in ("video/vp8", "vp8") for c in codecs):
+            raise bad_field("codecs", "'codecs' must include video/VP8, the codec of every room")
+    return Join(token, protocol, codecs)
 
 
 def parse_publish(r: FieldReader) -> Publish:

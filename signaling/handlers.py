@@ -138,6 +138,7 @@ class FrameHandlers:
                 self._check_room_space(room, grant.subject)
                 session.grant = grant
                 session.room = room
+                session.receive_codecs = frame.codecs
                 if grant.role == "guest" and grant.lobby and grant.subject not in room.admitted:
                     await room.put_in_lobby(session, ref)
                 else:

@@ -91,6 +91,7 @@ class Session:
         self.grant: Grant | None = None
         self.room: CallRoom | None = None
         self.participant: sfu.Participant | None = None
+        self.receive_codecs: tuple[str, ...] | None = None  # from ``join``: what it decodes
         self.candidates_seen = {"publish": 0, "subscribe": 0}
         self.probe_room: Any = None  # sfu.Room of a pre-call media test, closed on leave
         self.leave_reason = "disconnect"
@@ -131,6 +132,8 @@ class Session:
 
     def enter_room(self, participant: sfu.Participant) -> None:
         self.participant = participant
+        if self.receive_codecs is not None:
+            participant.set_receive_codecs(self.receive_codecs)
         self.state = SessionState.JOINED
 
     # --- outgoing --------------------------------------------------------------------
@@ -379,7 +382,7 @@ def offer_frame(offer: Any, ref: str | None = None, *, restart: bool = False) ->
             for track in offer.tracks
         ],
     }
-    if restart:
+    if restart or getattr(offer, "restart", False):
         frame["restart"] = True
     if ref is not None:
         frame["ref"] = ref

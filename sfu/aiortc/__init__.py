@@ -44,7 +44,9 @@ from sfu.aiortc.peer_connection import (
     codec_capabilities_for,
     ice_servers_for,
     install_impairment,
+    negotiated_mime,
     remote_sends,
+    restrict_codecs,
     rewrite_candidate_addresses,
 )
 from sfu.aiortc.private_api import IncompatibleDependency
@@ -74,8 +76,10 @@ __all__ = [
     "installed",
     "log_forward_error",
     "native_srtp",
+    "negotiated_mime",
     "process_certificate",
     "remote_sends",
+    "restrict_codecs",
     "rewrite_candidate_addresses",
     "srtp_sessions",
 ]

@@ -316,6 +316,35 @@ def codec_capabilities_for(kind: str, mime_type: str) -> list[Any]:
     return chosen
 
 
+def restrict_codecs(transceiver: RTCRtpTransceiver, allowed: Sequence[str]) -> bool:
+    """Keep only the ``allowed`` codecs (in that order, with their RTX) that a remote
+    offer negotiated on ``transceiver``, before the answer is made: the answer then
+    asks the publisher for one of them. False, and nothing changed, when the offer has
+    none of them (a sender with one codec keeps it)."""
+    codecs = list(transceiver._codecs)
+    order = [mime.lower() for mime in allowed]
+    chosen = sorted(
+        (c for c in codecs if c.mimeType.lower() in order),
+        key=lambda c: order.index(c.mimeType.lower()),
+    )
+    if not chosen:
+        return False
+    kept_types = {c.payloadType for c in chosen}
+    rtx = [
+        c
+        for c in codecs
+        if c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") in kept_types
+    ]
+    transceiver._codecs = chosen + rtx
+    return True
+
+
+def negotiated_mime(transceiver: RTCRtpTransceiver) -> str | None:
+    """The codec a transceiver sends or receives with (the first negotiated)."""
+    codecs = transceiver._codecs
+    return str(codecs[0].mimeType) if codecs else None
+
+
 def install_impairment(pc: ForwardingPeerConnection, impairment: Admission) -> None:
     """Test only: let ``impairment`` drop what this PC sends, RTP and RTCP alike."""
     transceivers = pc.getTransceivers()
