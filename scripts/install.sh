@@ -33,6 +33,11 @@ fi
 if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then
   apt_install chromium   # Debian's Chromium, driven by Playwright in the browser tests
 fi
+if [ "${1:-}" = "test" ] && ! command -v firefox-esr >/dev/null; then
+  # tests/web/test_firefox_call.py: Debian's Firefox ESR in a call with Chromium, driven
+  # over WebDriver BiDi by a small Python client (tests/support/firefox.py): no driver to install
+  apt_install firefox-esr
+fi
 if [ "${1:-}" = "test" ] && ! command -v redis-server >/dev/null; then
   apt_install redis-server   # tests/cluster: several nodes meet in a private redis-server
 fi
