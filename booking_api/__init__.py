@@ -14,6 +14,10 @@ Interface used by the composition (it imports nothing else from this package)::
                                                       #   not_before) for signalling's error
     gate.end_live_calls_with(calls)                   # LiveCalls: ends a cancelled or
                                                       #   closed booking's live call
+    site = booking_app[OPERATOR_SITE]                 # OperatorSite: the operator's
+    await site.identity()                             #   SiteIdentity (name, colour,
+    await site.legal_page(slug, measure)              #   logo…); (title, safe HTML) of
+                                                      #   a page of LEGAL_PAGES
     await migrate(config)                             # `visioguichet migrate`
     await create_user(config, email=..., password=..., name=..., role="agent",
                       organisation_id=None, service_id=None)  # `create-agent`
@@ -35,15 +39,27 @@ Demo data (``--demo``): agent ``agent@demo.visioguichet.fr``, password
 ``demo-agent-2026`` (public, for demonstrations only).
 """
 
-from booking_api.app import CALL_EVENTS, JOIN_GATE, create_app, create_user, migrate
+from booking_api.app import (
+    CALL_EVENTS,
+    JOIN_GATE,
+    OPERATOR_SITE,
+    create_app,
+    create_user,
+    migrate,
+)
 from booking_api.auth import AccountExists
 from booking_api.config import BookingConfig
 from booking_api.interfaces import CallEventSink, JoinTokenIssuer, LiveCalls
 from booking_api.join_gate import JoinGate, JoinRefusal
+from booking_api.operator_logo import LogoRefused, sanitised_logo
+from booking_api.operator_site import LEGAL_PAGES, OperatorSite
+from booking_api.site_identity import SiteIdentity
 
 __all__ = [
     "CALL_EVENTS",
     "JOIN_GATE",
+    "LEGAL_PAGES",
+    "OPERATOR_SITE",
     "AccountExists",
     "BookingConfig",
     "CallEventSink",
@@ -51,7 +67,11 @@ __all__ = [
     "JoinRefusal",
     "JoinTokenIssuer",
     "LiveCalls",
+    "LogoRefused",
+    "OperatorSite",
+    "SiteIdentity",
     "create_app",
     "create_user",
     "migrate",
+    "sanitised_logo",
 ]

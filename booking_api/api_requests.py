@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic import field_validator as after
 
-from booking_api import validation
+from booking_api import legal_text, site_identity, validation
 from booking_api.api_fields import (
     Address,
     ContactEmail,
@@ -560,3 +560,93 @@ class PartnerPointChange(RequestModel):
 class NewPartnerPoint(PartnerPointChange):
     name: Label = required()
     address: Address = required()
+
+
+# --- the operator's identity and the legal pages (booking_api.site_identity) --------
+
+
+def _operator_name(value: Any) -> str | None:
+    return validation.text(value, site_identity.MAX_NAME)
+
+
+def _colour(value: Any) -> str | None:
+    checked = validation.text(value, 7)
+    if checked is None:
+        return None
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", checked):
+        raise invalid("not-a-colour", "Couleur attendue au format #RRVVBB, ex. #000091.")
+    ratio = site_identity.contrast_with_white(checked)
+    if ratio < site_identity.MIN_CONTRAST:
+        raise invalid(
+            "low-contrast",
+            f"Contraste de {ratio:.1f}:1 avec le blanc : "
+            f"{site_identity.MIN_CONTRAST}:1 au moins (choisissez une couleur plus foncée).",
+        )
+    return checked.lower()
+
+
+def _accessibility_status(value: Any) -> str | None:
+    if value is None:
+        return None
+    return one_of(site_identity.ACCESSIBILITY_LEVELS, "non, partiellement ou totalement.")(value)
+
+
+def _legal_body(value: Any) -> str | None:
+    if value is None:
+        return None
+    checked = validation.text(value, legal_text.MAX_BODY, multiline=True)
+    if checked is None:
+        raise invalid("required", "Texte vide : null rétablit le texte par défaut.")
+    return checked
+
+
+_CLEARS = "null goes back to the value of the service's flags"
+
+
+class SiteIdentityChange(RequestModel):
+    """The fields given change; ``null`` clears one back to the flags' value."""
+
+    name: Annotated[
+        str | None,
+        PlainValidator(_operator_name),
+        WithJsonSchema(
+            {
+                "type": ["string", "null"],
+                "maxLength": site_identity.MAX_NAME,
+                "description": _CLEARS,
+            }
+        ),
+    ] = absent()
+    colour: Annotated[
+        str | None,
+        PlainValidator(_colour),
+        WithJsonSchema(
+            {
+                "type": ["string", "null"],
+                "pattern": "^#[0-9a-fA-F]{6}$",
+                "description": "#rrggbb with 4.5:1 contrast on white; " + _CLEARS,
+            }
+        ),
+    ] = absent()
+    logo_alt: OptionalText = absent("The logo's text alternative; " + _CLEARS)
+    accessibility_status: Annotated[
+        str | None,
+        PlainValidator(_accessibility_status),
+        WithJsonSchema(
+            {
+                "enum": [*site_identity.ACCESSIBILITY_LEVELS, None],
+                "description": "The RGAA level declared (non without an audit)",
+            }
+        ),
+    ] = absent()
+
+
+class LegalTextChange(RequestModel):
+    """The page's text (blank lines between paragraphs, ``## `` a heading, ``- `` a
+    list item, https:// addresses made links; no HTML); ``null`` restores the default."""
+
+    text: Annotated[
+        str | None,
+        PlainValidator(_legal_body),
+        WithJsonSchema({"type": ["string", "null"], "maxLength": legal_text.MAX_BODY}),
+    ] = required()

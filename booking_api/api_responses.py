@@ -288,3 +288,25 @@ class Deleted(BaseModel):
     deleted: Literal[True]
     id: str = sometimes()
     date: str = sometimes()
+
+
+class SiteIdentity(BaseModel):
+    """The operator shown on citizen pages and in mails."""
+
+    name: str
+    colour: str = Field(description="#rrggbb")
+    logo_url: str | None = Field(description="The sanitised PNG, or null without a logo.")
+    logo_alt: str
+    accessibility_status: Literal["non", "partiellement", "totalement"]
+    accessibility_label: str
+    state_marks: bool = Field(
+        description="Whether the operator may show the State's marks (a flag of the service)."
+    )
+
+
+class LegalText(BaseModel):
+    page: Literal["mentions-legales", "donnees-personnelles", "accessibilite"]
+    title: str
+    text: str = Field(description="As typed; the default naming the operator if not customised.")
+    customised: bool
+    url: str

@@ -19,6 +19,7 @@ from booking_api import (
     views_queue,
     views_reschedule,
     views_short_links,
+    views_site,
     views_staff,
 )
 from booking_api.call_events import CallEventStore
@@ -32,6 +33,7 @@ from booking_api.interfaces import CallEventSink, JoinTokenIssuer
 from booking_api.join_gate import JoinGate
 from booking_api.migrations import apply_migrations
 from booking_api.openapi import openapi_document
+from booking_api.operator_site import OperatorSite
 from booking_api.outbox import OutboxSender
 from booking_api.queue_hub import PostgresQueueHub
 
@@ -39,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 CALL_EVENTS: web.AppKey[CallEventSink] = web.AppKey("booking_call_events", CallEventSink)
 JOIN_GATE: web.AppKey[JoinGate] = web.AppKey("booking_join_gate", JoinGate)
+OPERATOR_SITE: web.AppKey[OperatorSite] = web.AppKey("booking_operator_site", OperatorSite)
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -53,6 +56,7 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
     app[CONTEXT] = ctx
     app[CALL_EVENTS] = CallEventStore(lambda: ctx.database)
     app[JOIN_GATE] = JoinGate(ctx)
+    app[OPERATOR_SITE] = OperatorSite(ctx)
     app.router.add_get("/openapi.json", _openapi)
     for module in (
         views_public,
@@ -67,6 +71,7 @@ def create_app(config: BookingConfig, join_tokens: JoinTokenIssuer) -> web.Appli
         views_closures,
         views_reschedule,
         views_short_links,
+        views_site,
     ):
         app.router.add_routes(module.routes)
 

@@ -72,6 +72,13 @@ class BookingConfig:
     # Peers (addresses or CIDRs) whose X-Forwarded-For names the client: the reverse
     # proxies in front of the service. Nobody else's header is believed.
     trusted_proxies: tuple[str, ...] = ()
+    # The operator shown on citizen pages and in mails until an administrator sets its
+    # own (booking_api.site_identity): name, colour (#rrggbb, 4.5:1 on white), logo as
+    # a sanitised PNG, and whether it may show the State's marks.
+    operator_name: str = "Visioguichet"
+    operator_colour: str = "#000091"
+    operator_logo_png: bytes | None = None
+    state_marks: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -12,6 +12,7 @@ from booking_api.config import BookingConfig
 from booking_api.db import Database
 from booking_api.interfaces import JoinTokenIssuer, LiveCalls
 from booking_api.queue_hub import QueueHub
+from booking_api.site_identity import IdentityCache
 
 
 @dataclass
@@ -23,8 +24,10 @@ class BookingContext:
     queue_hub: QueueHub = field(default_factory=QueueHub)
     live_calls: LiveCalls | None = None  # set by the composition (JoinGate)
     booking_rate_limit: BookingRateLimit = field(default_factory=BookingRateLimit)
+    site_identity: IdentityCache = field(init=False)
 
     def __post_init__(self) -> None:
+        self.site_identity = IdentityCache(self.config)
         self.booking_rate_limit = BookingRateLimit(
             self.config.public_booking_burst, self.config.public_booking_per_hour
         )

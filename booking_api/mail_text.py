@@ -117,6 +117,8 @@ _LINES = {
         "rebook": "Vous pouvez prendre un nouveau rendez-vous quand vous le souhaitez :",
         "closing": "Cordialement,\n{organisation}",
         "footer": "Ce message est envoyé automatiquement, merci de ne pas y répondre.",
+        "sent_by": "Service de rendez-vous en visio de {operator}.",
+        "privacy": "Vos données personnelles, ce que nous en gardons et combien de temps :",
     },
     "en": {
         "greeting": "Hello {name},",
@@ -130,6 +132,8 @@ _LINES = {
         "rebook": "You may book a new appointment whenever you wish:",
         "closing": "Kind regards,\n{organisation}",
         "footer": "This message is sent automatically, please do not reply.",
+        "sent_by": "Video appointment service of {operator}.",
+        "privacy": "Your personal data, what we keep and for how long (in French):",
     },
 }
 
@@ -150,8 +154,14 @@ def body(
     join_url: str | None,
     manage_url: str | None,
     book_url: str | None = None,
+    operator: str | None = None,
+    privacy_url: str | None = None,
 ) -> str:
+    """The mail's text. ``operator`` is the public body running the site (its identity
+    as set by the administrator), in the closing and the footer; ``organisation`` the
+    one the motif belongs to, on a line of its own."""
     lines = _LINES[locale]
+    operator = operator or organisation
     parts = [
         lines["greeting"].format(name=name),
         "",
@@ -173,5 +183,8 @@ def body(
             parts += [lines["manage"], manage_url, ""]
         if kind != "request":  # a request carries no calendar file until confirmed
             parts += [lines["ics"], ""]
-    parts += [lines["closing"].format(organisation=organisation), "", "--", lines["footer"]]
+    parts += [lines["closing"].format(organisation=operator), "", "--"]
+    parts += [lines["sent_by"].format(operator=operator), lines["footer"]]
+    if privacy_url:
+        parts += [lines["privacy"], privacy_url]
     return "\n".join(parts) + "\n"

@@ -31,7 +31,9 @@ def compose(
     *,
     join_url: str | None,
     manage_url: str | None,
+    operator: str | None = None,
 ) -> EmailMessage:
+    """The mail; ``operator`` is the site's operator as the administrator named it."""
     locale = booking.locale if booking.locale in mail_text.LOCALES else "fr"
     now = datetime.now(UTC)
     message = EmailMessage(policy=policy.SMTP)
@@ -53,6 +55,8 @@ def compose(
             join_url=join_url,
             manage_url=manage_url,
             book_url=f"{ctx.config.public_base_url}/book",
+            operator=operator,
+            privacy_url=f"{ctx.config.public_base_url}/donnees-personnelles",
         )
     )
     if kind == "request":
@@ -107,7 +111,10 @@ async def notify(
         return True
     if kind not in KINDS:
         return False
-    message = compose(ctx, kind, booking, join_url=join_url, manage_url=manage_url)
+    operator = (await ctx.site_identity.current(tx)).name
+    message = compose(
+        ctx, kind, booking, join_url=join_url, manage_url=manage_url, operator=operator
+    )
     await enqueue_mail(
         tx,
         kind=kind,

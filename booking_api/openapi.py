@@ -13,7 +13,7 @@ from typing import Any
 
 from booking_api import api_requests as rq
 from booking_api import api_responses as rs
-from booking_api import openapi_calendar, openapi_management
+from booking_api import openapi_calendar, openapi_management, openapi_site
 from booking_api.openapi_operations import Operations, json_answer
 
 _DESCRIPTION = (
@@ -249,7 +249,12 @@ def _paths(ops: Operations) -> dict[str, Any]:
 @cache
 def _document() -> dict[str, Any]:
     ops = Operations(rs.Error)
-    paths = openapi_management.paths(ops) | openapi_calendar.paths(ops) | _paths(ops)
+    paths = (
+        openapi_management.paths(ops)
+        | openapi_calendar.paths(ops)
+        | openapi_site.paths(ops)
+        | _paths(ops)
+    )
     return {
         "openapi": "3.1.0",
         "info": {"title": "Visioguichet booking API", "version": "1", "description": _DESCRIPTION},

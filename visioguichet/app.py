@@ -27,6 +27,7 @@ from visioguichet.join_token import (
 )
 from visioguichet.loop_lag import LoopLagProbe
 from visioguichet.metrics import CONTENT_TYPE, ServiceMetrics
+from visioguichet.operator_pages import OperatorPages, load_measure
 from visioguichet.pages import add_web_pages
 from visioguichet.settings import Settings
 
@@ -106,6 +107,10 @@ def booking_config(settings: Settings) -> booking_api.BookingConfig:
         sms_sender=settings.sms_sender,
         sms_body_template=settings.sms_body_template,
         sms_reminder_before_min=settings.sms_reminder_before_min,
+        operator_name=settings.operator_name,
+        operator_colour=settings.operator_colour,
+        operator_logo_png=settings.operator_logo,
+        state_marks=settings.state_marks,
     )
 
 
@@ -192,6 +197,8 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/client-config", client_config)
     app.router.add_get("/j/{code:[A-Za-z0-9]{1,32}}", short_link)
-    add_web_pages(app)
+    operator_pages = OperatorPages(booking_app[booking_api.OPERATOR_SITE], load_measure())
+    app.router.add_get("/site.css", operator_pages.stylesheet)
+    add_web_pages(app, operator_pages)
     app.add_subapp("/api", booking_app)
     return app

@@ -5,7 +5,9 @@ part is one file in ``web/static/partials``, included where a page says
 ``<!--#include file="header.html" -->``, so the pages stay complete HTML without
 JavaScript (the header's and footer's links work with scripts off). A part may take
 parameters: ``<!--#include file="availability.html" level="3" -->`` fills
-``{{level}}`` in it. Pages are assembled once, when the application is built.
+``{{level}}`` in it. Pages are assembled once, when the application is built; what
+changes while the service runs (the operator's name, logo and colour in the header and
+footer, the legal pages' texts) is filled in on each request by a ``PageFiller``.
 
 An address that names nothing gets a page a person can read (``not-found.html``, with a
 way home), or a JSON error under ``/api/`` where clients read codes.
@@ -18,6 +20,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -69,27 +72,38 @@ def assemble(page: Path) -> str:
     return _INCLUDE.sub(include, page.read_text(encoding="utf-8"))
 
 
+class PageFiller(Protocol):
+    """Fills what changes while the service runs (the operator's identity) into an
+    assembled page, on each request (``visioguichet.operator_pages``)."""
+
+    async def fill(self, page: str, path: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AssembledPage:
-    body: bytes
-    etag: str
+    text: str
+    filler: PageFiller | None = None
+
+    async def body(self, path: str) -> tuple[bytes, str]:
+        """The page as served at ``path``, and its ETag."""
+        text = await self.filler.fill(self.text, path) if self.filler else self.text
+        body = text.encode("utf-8")
+        return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _page_handler(page: AssembledPage) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve_page(request: web.Request) -> web.StreamResponse:
-        headers = {"Cache-Control": "no-cache", "ETag": page.etag}
-        if request.headers.get("If-None-Match") == page.etag:
+        body, etag = await page.body(request.path)
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
-        return web.Response(
-            body=page.body, content_type="text/html", charset="utf-8", headers=headers
-        )
+        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
 
     return serve_page
 
 
-def _assembled(page: Path) -> AssembledPage:
-    body = assemble(page).encode("utf-8")
-    return AssembledPage(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+def _assembled(page: Path, filler: PageFiller | None = None) -> AssembledPage:
+    return AssembledPage(assemble(page), filler)
 
 
 def _not_found_middleware(page: AssembledPage) -> Middleware:
@@ -107,9 +121,10 @@ def _not_found_middleware(page: AssembledPage) -> Middleware:
                 )
             if request.method not in ("GET", "HEAD"):
                 raise
+            body, _etag = await page.body(request.path)
             return web.Response(
                 status=404,
-                body=page.body,
+                body=body,
                 content_type="text/html",
                 charset="utf-8",
                 headers={"Cache-Control": "no-cache"},
@@ -118,11 +133,12 @@ def _not_found_middleware(page: AssembledPage) -> Middleware:
     return not_found
 
 
-def add_web_pages(app: web.Application) -> None:
-    """Every page at its path, assembled now; the static assets under ``/static/``; the
-    not-found page for any other address."""
+def add_web_pages(app: web.Application, filler: PageFiller | None = None) -> None:
+    """Every page at its path, assembled now and filled by ``filler`` on each request;
+    the static assets under ``/static/``; the not-found page for any other address."""
     static_dir = Path(web_pages.STATIC_DIR)
     for url_path, file_name in web_pages.PAGES.items():
-        app.router.add_get(url_path, _page_handler(_assembled(static_dir / file_name)))
+        app.router.add_get(url_path, _page_handler(_assembled(static_dir / file_name, filler)))
     app.router.add_static("/static/", static_dir, append_version=True)
-    app.middlewares.append(_not_found_middleware(_assembled(static_dir / NOT_FOUND_PAGE)))
+    not_found = _assembled(static_dir / NOT_FOUND_PAGE, filler)
+    app.middlewares.append(_not_found_middleware(not_found))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields
@@ -20,6 +21,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from booking_api.operator_logo import LogoRefused, sanitised_logo
+from booking_api.site_identity import MIN_CONTRAST, contrast_with_white
 from booking_api.sms_gateway import DEFAULT_BODY_TEMPLATE, parse_body_template
 
 ENV_PREFIX = "VISIOGUICHET_"
@@ -87,6 +90,31 @@ def parse_sms_body_template(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
+
+
+def parse_colour(text: str) -> str:
+    """``#rrggbb`` dark enough for white text on it and for links on white (4.5:1)."""
+    value = text.strip().lower()
+    if not re.fullmatch(r"#[0-9a-f]{6}", value):
+        raise argparse.ArgumentTypeError(f"expected a colour like #000091, got {text!r}")
+    ratio = contrast_with_white(value)
+    if ratio < MIN_CONTRAST:
+        raise argparse.ArgumentTypeError(
+            f"{value} has a contrast of {ratio:.1f}:1 with white; {MIN_CONTRAST}:1 is needed"
+        )
+    return value
+
+
+def parse_logo(text: str) -> bytes:
+    """A PNG, JPEG or WebP file, checked and re-encoded as the admin's upload is."""
+    try:
+        data = Path(text).read_bytes()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc.strerror}") from exc
+    try:
+        return sanitised_logo(data)
+    except LogoRefused as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.message}") from exc
 
 
 def parse_network(text: str) -> str:
@@ -234,6 +262,41 @@ class Settings:
             "minutes before the start an SMS reminder goes out, besides the day before (0: none)",
             parse_count,
             metavar="MINUTES",
+        ),
+    )
+    operator_name: str = field(
+        default="Visioguichet",
+        metadata=option(
+            "the public body running this site, in every citizen page's header and in the "
+            "mails, until an administrator sets it on /admin",
+            metavar="NAME",
+        ),
+    )
+    operator_colour: str = field(
+        default="#000091",
+        metadata=option(
+            "the operator's colour for buttons and links (#rrggbb, 4.5:1 on white)",
+            parse_colour,
+            metavar="#RRGGBB",
+        ),
+    )
+    operator_logo: bytes | None = field(
+        default=None,
+        metadata=option(
+            "PNG, JPEG or WebP file of the operator's logo (512 kB, 1024 px a side; SVG "
+            "refused), until an administrator uploads one",
+            parse_logo,
+            metavar="FILE",
+        ),
+        repr=False,
+    )
+    state_marks: bool = field(
+        default=False,
+        metadata=option(
+            "the operator is a State administration entitled to the State's marks: the "
+            "header shows the « République française » block",
+            parse_switch,
+            switch=True,
         ),
     )
     demo: bool = field(

@@ -23,5 +23,8 @@ PAGES: dict[str, str] = {
     "/partner": "partner.html",
     "/admin": "admin.html",
     "/survey": "survey.html",
+    "/mentions-legales": "legal.html",
+    "/donnees-personnelles": "legal.html",
+    "/accessibilite": "legal.html",
 }
 """URL path → HTML file name in ``STATIC_DIR``."""

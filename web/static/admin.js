@@ -1,9 +1,10 @@
 // Statistics dashboard: filters, bar charts drawn as inline SVG, the same figures as a table, CSV;
 // then the management of the organisation (admin.manage.js) and its closed days
-// (admin.closures.js).
+// (admin.closures.js), and the operator's identity and legal pages (admin.site.js).
 import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
 import { rerenderClosures, setupClosures } from "./admin.closures.js";
 import { rerenderManagement, setupManagement } from "./admin.manage.js";
+import { rerenderSite, setupSite } from "./admin.site.js";
 import { applyI18n, fieldErrors, setupLanguageSwitch, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +124,7 @@ async function load() {
 }
 
 async function init() {
-  setupLanguageSwitch(() => { render(); rerenderManagement(); rerenderClosures(); });
+  setupLanguageSwitch(() => { render(); rerenderManagement(); rerenderClosures(); rerenderSite(); });
   const params = new URLSearchParams(location.search);
   const today = new Date();
   const monthAgo = new Date();
@@ -153,6 +154,7 @@ async function init() {
   await load();
   await setupManagement(toLogin);
   await setupClosures(toLogin);
+  await setupSite(toLogin);
 }
 
 init();
