@@ -206,12 +206,18 @@ async function mediaProbe(stream, iceServers = [], timeoutMs = 8000) {
   return result;
 }
 
-/** The deployment's help line ("" without one): the way out when video cannot work. */
+let knownHelpPhone = null;
+
+/** The deployment's help line ("" without one): the way out when video cannot work. Kept
+ * once read: it is most needed when the service no longer answers. */
 export async function helpPhone() {
+  if (knownHelpPhone !== null) return knownHelpPhone;
   try {
     const response = await fetch("/client-config", { cache: "no-store" });
-    const config = response.ok ? await response.json() : {};
-    return typeof config.help_phone === "string" ? config.help_phone.trim() : "";
+    if (!response.ok) return "";
+    const config = await response.json();
+    knownHelpPhone = typeof config.help_phone === "string" ? config.help_phone.trim() : "";
+    return knownHelpPhone;
   } catch {
     return "";
   }
