@@ -130,6 +130,33 @@ class Citizen(RequestModel):
 CitizenField = Annotated[Citizen, object_expected("Les coordonnées de l’usager sont obligatoires.")]
 
 
+class Companion(RequestModel):
+    """Somebody the citizen brings into the call (a relative, a carer, an interpreter of
+    their own): a name and an email and/or a phone number, where their own link goes."""
+
+    name: PersonName = required()
+    email: ContactEmail = checked_even_if_absent()
+    phone: ContactPhone = checked_even_if_absent()
+
+    @after("phone")
+    @classmethod
+    def _a_way_to_reach(cls, phone: str | None, info: ValidationInfo) -> str | None:
+        if phone is None and "email" in info.data and info.data["email"] is None:
+            raise invalid(
+                "contact-required",
+                "Indiquez l’adresse email ou le numéro de téléphone de la personne qui "
+                "vous accompagne.",
+                at="email",
+            )
+        return phone
+
+
+def _companion_object(value: Any) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise invalid("required", "La personne qui vous accompagne : nom et contact attendus.")
+    return value
+
+
 class NewBooking(RequestModel):
     motif_id: MotifId = required()
     start: Instant = required()
@@ -137,6 +164,11 @@ class NewBooking(RequestModel):
     channel: Channel = Field(None, description="Default: video if the motif offers it.")
     locale: Locale = Field("fr", description="Language of the mails.")
     citizen: CitizenField = required()
+    companion: Annotated[Companion | None, BeforeValidator(_companion_object)] = Field(
+        None,
+        description="A third person in the call, who gets their own join link (through the "
+        "lobby) by mail or SMS.",
+    )
 
 
 class PartnerBooking(NewBooking):
@@ -144,6 +176,55 @@ class PartnerBooking(NewBooking):
     phone (read with ``require_contact=False``)."""
 
     consent: Annotated[bool, PlainValidator(_consent), WithJsonSchema({"const": True})] = required()
+
+
+GUEST_KINDS = ("interpreter", "colleague", "relative")
+
+
+def _guest_kind(value: Any) -> str:
+    if value is MISSING or value is None:
+        return "relative"
+    return one_of(GUEST_KINDS, "Qualité : interprète, collègue ou proche.")(value)
+
+
+class NewGuest(RequestModel):
+    """A guest the agent invites into the call: the name the others see."""
+
+    name: PersonName = required()
+    kind: Annotated[
+        str, PlainValidator(_guest_kind), WithJsonSchema({"enum": list(GUEST_KINDS)})
+    ] = Field("relative", description="interpreter, colleague or relative (default).")
+
+
+CALLBACK_MOMENTS = ("precheck", "call")
+
+
+def _callback_phone(value: Any) -> str:
+    phone = validation.contact_phone(value)
+    if phone is None:
+        raise invalid("required", "Indiquez le numéro auquel vous rappeler.")
+    return phone
+
+
+class CallbackRequest(RequestModel):
+    """A call-back request: the number to call the citizen at, when the video failed."""
+
+    phone: Annotated[
+        str,
+        PlainValidator(_callback_phone),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "maxLength": validation.MAX_PHONE,
+                "description": "Read as French without +, kept in E.164.",
+            }
+        ),
+    ] = required()
+    moment: Annotated[
+        str,
+        PlainValidator(one_of(CALLBACK_MOMENTS, "Moment : precheck ou call.")),
+        WithJsonSchema({"enum": list(CALLBACK_MOMENTS)}),
+    ] = Field("call", description="When the video failed: the pre-call check or the call.")
 
 
 class Reschedule(RequestModel):

@@ -95,6 +95,15 @@ class BookedMotif(BaseModel):
     duration_min: int
 
 
+class Callback(BaseModel):
+    id: str
+    booking_id: str
+    phone: str = Field(description="E.164")
+    moment: Literal["precheck", "call"]
+    requested_at: str = Field(json_schema_extra={"format": "date-time"})
+    done: bool
+
+
 class Booking(BaseModel):
     id: str = Field(description="Also the call's room.")
     status: Literal["booked", "pending", "cancelled", "done", "no-show"]
@@ -113,6 +122,7 @@ class Booking(BaseModel):
     join_url: str | None = sometimes()
     can_cancel: bool = sometimes()
     can_reschedule: bool = sometimes()
+    callback: Callback | None = sometimes("The open call-back request (staff's agenda only).")
 
 
 class DayOfBookings(BaseModel):
@@ -310,3 +320,41 @@ class LegalText(BaseModel):
     text: str = Field(description="As typed; the default naming the operator if not customised.")
     customised: bool
     url: str
+
+
+class Guest(BaseModel):
+    id: str
+    kind: Literal["interpreter", "colleague", "relative", "companion"]
+    name: str
+
+
+class GuestInvited(BaseModel):
+    guest: Guest
+    url: str = Field(description="The guest's own join link (role guest, through the lobby).")
+    not_before: str = Field(json_schema_extra={"format": "date-time"})
+    expires_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Guests(BaseModel):
+    guests: list[Guest]
+
+
+class OpenCallback(Callback):
+    citizen_name: str | None
+    motif: str
+    start: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Callbacks(BaseModel):
+    callbacks: list[OpenCallback]
+
+
+class ChatMessage(BaseModel):
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    name: str
+    role: str
+    text: str
+
+
+class ChatRecord(BaseModel):
+    messages: list[ChatMessage]

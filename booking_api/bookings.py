@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from booking_api import links, notifications
+from booking_api import call_guests, links, notifications
 from booking_api.booking_records import BookingRecord, Citizen, record_from_row
 from booking_api.catalogue import Motif, agent_calendars
 from booking_api.context import BookingContext
@@ -179,6 +179,7 @@ class NewBooking:
     partner_point_id: str | None = None
     consent_at: int | None = None
     locale: str = "fr"
+    companion: Citizen | None = None  # a third person in the call, with their own link
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,11 @@ async def create_booking(ctx: BookingContext, new: NewBooking, now: datetime) ->
                     join_url=join,
                     manage_url=manage,
                 )
+                if new.companion is not None:
+                    companion = (new.companion.name, new.companion.email, new.companion.phone)
+                    await call_guests.name_companion(
+                        ctx, tx, record, companion, confirmed=not reviewed
+                    )
         except UniqueViolation:
             continue
         return CreatedBooking(record, manage_token, join, manage)
@@ -268,6 +274,7 @@ async def cancel_booking(
         assert record is not None
         if notify:
             await notifications.notify(ctx, tx, "cancellation", record)
+            await call_guests.notify_companion(ctx, tx, record, "cancellation")
     await end_live_call(ctx, record)
     return record
 
@@ -317,6 +324,8 @@ async def reschedule_booking(
                 await notifications.notify(
                     ctx, tx, "reschedule", record, join_url=join, manage_url=manage_url
                 )
+                if record.status == ACTIVE:
+                    await call_guests.notify_companion(ctx, tx, record, "reschedule")
         except UniqueViolation:
             continue
         return record, join
@@ -341,6 +350,7 @@ async def confirm_request(ctx: BookingContext, booking: BookingRecord) -> Bookin
         assert record is not None
         join = await links.guest_join_url(ctx, tx, record)
         await notifications.notify(ctx, tx, "confirmation", record, join_url=join)
+        await call_guests.send_companion_link(ctx, tx, record)
     return record
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from booking_api import call_chat
 from booking_api.db import Database
 from booking_api.tokens import new_id
 
@@ -16,6 +17,7 @@ KNOWN_KINDS = frozenset(
         "call-ended",
         "call-interrupted",
         "quality",
+        "chat",
     }
 )
 
@@ -28,6 +30,9 @@ class CallEventStore:
 
     async def record(self, room: str, kind: str, at: float, data: dict[str, Any]) -> None:
         db: Database = self._db_getter()
+        if kind == "chat":  # the written record, apart from the statistics' events
+            await call_chat.record(db, str(room), float(at), data)
+            return
         if kind == "call-started":
             await self._note_interruption(db, str(room), float(at))
         await db.execute(
@@ -38,7 +43,6 @@ class CallEventStore:
             float(at),
             json.dumps(_without_identities(data), default=str),
         )
-
 
     async def _note_interruption(self, db: Database, room: str, at: float) -> None:
         """A call that starts again without having ended was cut: its node died, or

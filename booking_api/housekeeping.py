@@ -17,7 +17,7 @@ from typing import Literal
 
 import structlog
 
-from booking_api import links, notifications
+from booking_api import call_chat, call_guests, callbacks, links, notifications
 from booking_api.bookings import ACTIVE, load_booking
 from booking_api.context import BookingContext
 
@@ -90,6 +90,7 @@ async def _remind_once(
             join = await links.guest_join_url(ctx, tx, booking)
             if await notifications.notify(ctx, tx, kind, booking, join_url=join):
                 sent += 1
+            await call_guests.notify_companion(ctx, tx, booking, kind)
     return sent
 
 
@@ -118,6 +119,9 @@ async def purge_personal_data(ctx: BookingContext, now: float | None = None) -> 
             await tx.execute("DELETE FROM outbox WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM issued_join_tokens WHERE booking_id = ?", row["id"])
             await tx.execute("DELETE FROM short_links WHERE booking_id = ?", row["id"])
+            await call_guests.forget_guests(tx, row["id"])
+            await callbacks.forget(tx, row["id"])
+            await call_chat.forget(tx, row["id"])
             await tx.execute("DELETE FROM booking_files WHERE booking_id = ?", row["id"])
             await tx.execute(
                 "UPDATE survey_answers SET comment = NULL WHERE booking_id = ?", row["id"]

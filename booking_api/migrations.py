@@ -245,6 +245,48 @@ MIGRATIONS: dict[int, list[str]] = {
             updated_at BIGINT NOT NULL
         )""",
     ],
+    9: [
+        # A third (or fourth) person in a booking's call: an interpreter, colleague or
+        # relative the agent invites, or a companion the citizen names when booking
+        # (who gets their own link by mail or SMS). Purged with the booking.
+        """CREATE TABLE call_guests (
+            id TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            kind TEXT NOT NULL,
+            name TEXT,
+            email TEXT,
+            phone TEXT,
+            invited_by TEXT,
+            created_at BIGINT NOT NULL,
+            created_ns BIGINT NOT NULL
+        )""",
+        "CREATE INDEX call_guests_booking ON call_guests(booking_id)",
+        # "Call me back": the number (E.164) a citizen whose video failed asked to be
+        # called at, until an agent marks it done. Purged with the booking.
+        """CREATE TABLE callback_requests (
+            id TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            phone TEXT,
+            moment TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            done_at BIGINT,
+            done_by TEXT
+        )""",
+        "CREATE INDEX callback_requests_open ON callback_requests(done_at, created_at)",
+        "CREATE INDEX callback_requests_booking ON callback_requests(booking_id)",
+        # The call's written messages, kept with the call record for the agent (the
+        # citizen does not see them again after the call). Purged with the booking.
+        """CREATE TABLE call_chat (
+            id TEXT PRIMARY KEY,
+            booking_id TEXT NOT NULL REFERENCES bookings(id),
+            sent_at BIGINT NOT NULL,
+            sent_ns BIGINT NOT NULL,
+            author_name TEXT,
+            author_role TEXT NOT NULL,
+            body TEXT
+        )""",
+        "CREATE INDEX call_chat_booking ON call_chat(booking_id, sent_ns)",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -13,7 +13,7 @@ from typing import Any
 
 from booking_api import api_requests as rq
 from booking_api import api_responses as rs
-from booking_api import openapi_calendar, openapi_management, openapi_site
+from booking_api import openapi_calendar, openapi_calls, openapi_management, openapi_site
 from booking_api.openapi_operations import Operations, json_answer
 
 _DESCRIPTION = (
@@ -253,6 +253,7 @@ def _document() -> dict[str, Any]:
         openapi_management.paths(ops)
         | openapi_calendar.paths(ops)
         | openapi_site.paths(ops)
+        | openapi_calls.paths(ops)
         | _paths(ops)
     )
     return {

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from booking_api import links
+from booking_api import call_chat, call_guests, callbacks, links
 from booking_api.access import ensure_access
-from booking_api.api_requests import DayQuery, Outcome
+from booking_api.api_requests import DayQuery, NewGuest, Outcome
 from booking_api.auth import require_user
 from booking_api.bookings import (
     cancel_booking,
@@ -21,10 +21,10 @@ from booking_api.bookings import (
 )
 from booking_api.catalogue import paris_day_bounds
 from booking_api.context import context_of
-from booking_api.errors import ApiError, json_body
+from booking_api.errors import ApiError, json_body, not_found
 from booking_api.field_errors import read
 from booking_api.join_gate import join_window, refusal_for
-from booking_api.slots import PARIS
+from booking_api.slots import PARIS, from_epoch, to_paris_iso
 from booking_api.views_public import query_of
 
 routes = web.RouteTableDef()
@@ -55,7 +55,14 @@ async def agenda(request: web.Request) -> web.Response:
         bookings = await list_bookings(
             db, "b.agent_id = ? AND b.start_at >= ? AND b.start_at < ?", user.id, lo, hi
         )
-    return web.json_response({"date": day.isoformat(), "bookings": [b.public() for b in bookings]})
+    asked = await callbacks.open_for_bookings(db, [b.id for b in bookings])
+    listed = []
+    for booking in bookings:
+        item = booking.public()
+        if booking.id in asked:
+            item["callback"] = asked[booking.id].public()
+        listed.append(item)
+    return web.json_response({"date": day.isoformat(), "bookings": listed})
 
 
 @routes.post("/agent/bookings/{booking_id}/join")
@@ -117,3 +124,92 @@ async def confirm(request: web.Request) -> web.Response:
         user, await load_booking(ctx.database, request.match_info["booking_id"])
     )
     return web.json_response((await confirm_request(ctx, booking)).public())
+
+
+@routes.post("/agent/bookings/{booking_id}/guests")
+async def invite_guest(request: web.Request) -> web.Response:
+    """A link for a third person in the call (an interpreter, a colleague, a relative),
+    to give them by the agent's own means; they wait in the lobby under that name."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    new = read(NewGuest, await json_body(request))
+    refused = refusal_for(booking.status, booking.start, booking.end, "guest", time.time())
+    if refused is not None and refused.code in _CLOSED:
+        raise ApiError(409, refused.code, _CLOSED[refused.code])
+    if booking.status != "booked":
+        raise ApiError(409, "not-active", "Ce rendez-vous n’est pas confirmé.")
+    async with ctx.database.transaction() as tx:
+        guest, url = await call_guests.add_guest(
+            ctx, tx, booking, kind=new.kind, name=new.name, invited_by=user.id
+        )
+    not_before, expires_at = join_window(booking.start, booking.end, "guest")
+    return web.json_response(
+        {
+            "guest": guest.public(),
+            "url": url,
+            "not_before": datetime.fromtimestamp(not_before, UTC).isoformat(),
+            "expires_at": datetime.fromtimestamp(expires_at, UTC).isoformat(),
+        },
+        status=201,
+    )
+
+
+@routes.get("/agent/bookings/{booking_id}/guests")
+async def guests(request: web.Request) -> web.Response:
+    """Who was invited into the call, the citizen's companion included."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    found = await call_guests.list_guests(ctx.database, booking.id)
+    return web.json_response({"guests": [g.public() for g in found]})
+
+
+@routes.get("/agent/callbacks")
+async def open_callbacks(request: web.Request) -> web.Response:
+    """Citizens waiting to be called back, beside the live queue: the agent's service
+    (an administrator: the organisation), oldest first."""
+    user = await require_user(request, "agent", "admin")
+    db = context_of(request).database
+    if user.role == "admin":
+        found = await callbacks.open_requests(db, "s.organisation_id = ?", user.organisation_id)
+    else:
+        found = await callbacks.open_requests(
+            db, "(b.agent_id = ? OR s.id = ?)", user.id, user.service_id or ""
+        )
+    listed = [
+        callback.public()
+        | {
+            "citizen_name": row["citizen_name"],
+            "motif": row["motif_label"],
+            "start": to_paris_iso(from_epoch(float(row["start_at"]))),
+        }
+        for callback, row in found
+    ]
+    return web.json_response({"callbacks": listed})
+
+
+@routes.post("/agent/callbacks/{callback_id}/done")
+async def callback_done(request: web.Request) -> web.Response:
+    user = await require_user(request, "agent", "admin")
+    db = context_of(request).database
+    found = await callbacks.load(db, request.match_info["callback_id"])
+    if found is None:
+        raise not_found("Demande de rappel introuvable.")
+    ensure_access(user, await load_booking(db, found.booking_id))
+    return web.json_response((await callbacks.mark_done(db, found, user.id)).public())
+
+
+@routes.get("/agent/bookings/{booking_id}/chat")
+async def chat_record(request: web.Request) -> web.Response:
+    """The call's written messages, kept with its record for the agent."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    return web.json_response({"messages": await call_chat.messages(ctx.database, booking.id)})

@@ -14,9 +14,9 @@ import time
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from booking_api import auth, links
+from booking_api import auth, callbacks, links
 from booking_api.access import ensure_access
-from booking_api.api_requests import Survey
+from booking_api.api_requests import CallbackRequest, Survey
 from booking_api.booking_records import BookingRecord
 from booking_api.bookings import load_booking
 from booking_api.context import context_of
@@ -206,3 +206,16 @@ async def answer_survey(request: web.Request) -> web.Response:
             comment,
         )
     return web.json_response({"booking_id": booking.id, "score": score, "comment": comment})
+
+
+@routes.post("/bookings/{booking_id}/callback")
+async def ask_callback(request: web.Request) -> web.Response:
+    """The video failed (pre-call check or call): the citizen asks to be called back at a
+    number; the agents of the service see it until one marks it done."""
+    ctx = context_of(request)
+    booking, _who = await _participant(request)
+    if booking.status in ("cancelled", "done", "no-show"):
+        raise ApiError(409, "not-active", "Ce rendez-vous n’est plus en cours.")
+    asked = read(CallbackRequest, await json_body(request))
+    found = await callbacks.ask(ctx.database, booking, asked.phone, asked.moment)
+    return web.json_response(found.public(), status=201)

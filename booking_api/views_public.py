@@ -98,6 +98,11 @@ async def parse_new_booking(
         citizen=Citizen(new.citizen.name, new.citizen.email, new.citizen.phone),
         channel=channel,
         locale=new.locale,
+        companion=(
+            Citizen(new.companion.name, new.companion.email, new.companion.phone)
+            if new.companion is not None
+            else None
+        ),
     )
 
 

@@ -18,7 +18,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 CallEventKind = Literal[
-    "participant-joined", "participant-left", "call-started", "call-ended", "quality"
+    "participant-joined", "participant-left", "call-started", "call-ended", "quality", "chat"
 ]
 
 
@@ -37,6 +37,8 @@ class CallEvent:
       sent once, only after call-started
     - quality: ``subscriber_id``, ``publisher_id``, ``audio_only``, ``layer``,
       ``loss``, ``estimate_bps``, ``rtt_ms``, ``reason``
+    - chat: ``participant_id``, ``role``, ``name``, ``text`` (a message as the room got
+      it, for the call's written record)
     """
 
     room: str

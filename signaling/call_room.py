@@ -112,6 +112,12 @@ class CallRoom:
         self._chat_seq += 1
         return f"m{self._chat_seq}"
 
+    def note_chat(self, participant_id: str, role: str, name: str, text: str) -> None:
+        """A message went to the room: kept with the call's record (for the agent)."""
+        self._events.emit(
+            self.id, "chat", participant_id=participant_id, role=role, name=name, text=text
+        )
+
     # --- membership (callers hold ``lock``) ---------------------------------------
 
     async def put_in_lobby(self, session: Attendee, ref: str | None) -> None:

@@ -275,6 +275,7 @@ class FrameHandlers:
             "ts": time.time(),
         }
         await self._to_room(session, message, ref)
+        room.note_chat(session.participant_id, session.role, session.name, frame.text)
 
     async def file(self, session: Session, frame: f.FileOffer, ref: str | None) -> None:
         room = _room(session)

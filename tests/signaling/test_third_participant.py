@@ -61,3 +61,19 @@ async def test_a_viewer_names_the_layer_each_picture_needs(harness: SignalingHar
     with pytest.raises(SignalingError) as refused:
         await agent.request({"type": "set-quality", "participant_id": "x", "max_layer": 5})
     assert (refused.value.code, refused.value.field) == ("bad-field", "max_layer")
+
+
+async def test_each_chat_message_is_reported_for_the_call_record(
+    harness: SignalingHarness,
+) -> None:
+    agent = await harness.joined()
+    await agent.chat("Votre numéro de dossier : 42")
+    await harness.server.events.drain()
+    (chat,) = [e for e in harness.listener.events if e.kind == "chat"]
+    assert chat.room == "room-1"
+    assert dict(chat.data) == {
+        "participant_id": "agent-1",
+        "role": "host",
+        "name": "Claire Martin",
+        "text": "Votre numéro de dossier : 42",
+    }
