@@ -4,6 +4,7 @@ import { api, ApiError, isoDay, setCsrfToken } from "./api.js";
 import { rerenderAvailability, setupAvailability } from "./agent.availability.js";
 import { moveButton, rerenderReschedule, setupReschedule } from "./agent.reschedule.js";
 import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
+import { inviteForm, tr as inviteText } from "./call.guests.js";
 
 const $ = (id) => document.getElementById(id);
 let bookings = [];
@@ -51,7 +52,7 @@ function render() {
     } else if (booking.status !== "cancelled") {  // a cancelled appointment has nothing left to do
       actions.append(open, done, noShow);
       if (booking.status === "booked" && new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
-      if (booking.status === "booked") actions.append(cancel);
+      if (booking.status === "booked") actions.append(inviteButton(booking, who, when), cancel);
     }
     tr.append(cell(when), cell(who), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
     tr.dataset.bookingId = booking.id;
@@ -60,6 +61,22 @@ function render() {
   $("rows").replaceChildren(...rows);
   $("empty").hidden = bookings.length > 0;
   $("agenda").hidden = bookings.length === 0;
+}
+
+/** "Inviter une personne": a guest link for an interpreter, a colleague or a relative. */
+function inviteButton(booking, who, when) {
+  const invite = button(inviteText("open"), () => openInvite(booking, invite));
+  invite.setAttribute("aria-label", `${inviteText("open")} — ${who} ${when}`);
+  return invite;
+}
+
+function openInvite(booking, opener) {
+  const form = inviteForm($("invite-form"), booking.id, { onUnauthorised: toLogin, heading: "h2" });
+  $("invite").setAttribute("aria-labelledby", form.querySelector("h2").id);
+  $("invite-close").textContent = inviteText("close");
+  $("invite-close").onclick = () => { $("invite").hidden = true; opener.focus(); };
+  $("invite").hidden = false;
+  form.querySelector("h2").focus();
 }
 
 async function load() {

@@ -1,9 +1,10 @@
 // Public booking flow: service → motif (video) → day & slot → contact → summary → confirmation.
 import { api, ApiError, isoDay } from "./api.js";
 import { applyI18n, fieldErrors, locale, setupLanguageSwitch, t } from "./i18n.js";
+import { companionRow, readCompanion, renderCompanion, setupCompanion } from "./book.companion.js";
 
 const WINDOW_DAYS = 14;
-const state = { services: [], service: null, motif: null, from: new Date(), slots: [], day: null, slot: null, contact: null, booking: null, step: "service" };
+const state = { services: [], service: null, motif: null, from: new Date(), slots: [], day: null, slot: null, contact: null, companion: null, booking: null, step: "service" };
 const $ = (id) => document.getElementById(id);
 
 function say(text) { $("status").textContent = text; }
@@ -150,6 +151,7 @@ function validateContact() {
   if (!name) problems.push(["name", t("book.contact.name.need")]);
   if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) problems.push(["email", t("book.contact.email.bad")]);
   if (!email && !phone) problems.push(["email", t("book.contact.need")]);
+  const companion = readCompanion(setFieldError, problems);
   for (const [field, message] of problems) setFieldError(field, message);
   if (problems.length) {
     alarm(t("book.fix"));
@@ -159,6 +161,7 @@ function validateContact() {
   const citizen = { name };
   if (email) citizen.email = email;
   if (phone) citizen.phone = phone;
+  state.companion = companion;
   return citizen;
 }
 
@@ -170,9 +173,10 @@ function fillSummary(dl, when) {
     ["book.summary.name", state.contact.name],
     ["book.summary.contact", [state.contact.email, state.contact.phone].filter(Boolean).join(" · ")],
   ];
-  dl.replaceChildren(...rows.flatMap(([key, value]) => {
+  const companion = companionRow(state.companion);
+  dl.replaceChildren(...[...rows.map(([key, value]) => [t(key), value]), ...(companion ? [companion] : [])].flatMap(([term, value]) => {
     const dt = document.createElement("dt");
-    dt.textContent = t(key);
+    dt.textContent = term;
     const dd = document.createElement("dd");
     dd.textContent = value;
     return [dt, dd];
@@ -184,7 +188,7 @@ function showServerFieldErrors(fields) {
   let first = null;
   const elsewhere = [];
   for (const [path, message] of Object.entries(fields || {})) {
-    const field = path.replace(/^citizen\./, "");
+    const field = path.replace(/^citizen\./, "").replace(/^companion\./, "companion-");
     if (setFieldError(field, message)) first = first || field;
     else elsewhere.push(message);
   }
@@ -196,6 +200,7 @@ async function confirm() {
   button.disabled = true;
   say(t("common.loading"));
   const body = { motif_id: state.motif.id, start: state.slot.start, citizen: state.contact };
+  if (state.companion) body.companion = state.companion;
   if (state.slot.agent_id) body.agent_id = state.slot.agent_id;
   try {
     state.booking = await api("/bookings", { method: "POST", body });
@@ -224,6 +229,7 @@ async function confirm() {
 }
 
 function rerender() {
+  renderCompanion();
   if (state.services.length) renderServices();
   if (state.service) renderMotifs();
   if (state.motif) renderSlots();
@@ -233,6 +239,7 @@ function rerender() {
 
 async function init() {
   setupLanguageSwitch(rerender);
+  setupCompanion();
   for (const button of document.querySelectorAll("[data-back]")) button.addEventListener("click", () => show(button.dataset.back));
   $("later").addEventListener("click", async () => { state.from.setDate(state.from.getDate() + WINDOW_DAYS); await loadSlots(); $("h-slot").focus(); });
   $("earlier").addEventListener("click", async () => {
