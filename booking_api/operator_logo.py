@@ -85,14 +85,11 @@ def sanitised_logo(data: bytes) -> bytes:
                 clean = picture.convert("RGBA")
     except LogoRefused:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise LogoRefused(
+            "too-many-pixels", f"{MAX_SIDE_PX} × {MAX_SIDE_PX} pixels au plus."
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise LogoRefused("unreadable-image", "Cette image est illisible ou tronquée.") from exc
     out = io.BytesIO()
     clean.save(out, format="PNG", optimize=True)

@@ -22,6 +22,7 @@ LOGO_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Content-Disposition": 'inline; filename="logo.png"',
     "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
 }
 
 
