@@ -23,6 +23,8 @@ class SubscriptionOffer:
     tracks: list[TrackInfo] = field(default_factory=list)
     # on a fresh connection: the client closes its old one first (``offer.restart``)
     restart: bool = False
+    # numbers this participant's offers; an answer naming another is refused (stale)
+    offer_id: int = 0
 
 
 @dataclass(frozen=True)

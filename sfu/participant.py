@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -43,7 +44,7 @@ from sfu.impairment import Impairment
 from sfu.models import QualityReport, SubscriptionOffer, TrackInfo
 from sfu.producer import Producer
 from sfu.quality import LinkAdaptation
-from sfu.sdp_sections import bundling_problem, rejected_mids
+from sfu.sdp_sections import bundling_problem, ice_ufrags, rejected_mids
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
 from sfu.stats import RoomCounters, SfuCounters
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
@@ -128,6 +129,10 @@ class Participant:
         # (whose stream it carried, that consumer) so a stream coming back continues
         self._spares: dict[Any, tuple[tuple[str, str], Consumer]] = {}
         self._restart_next_offer = False  # the next offer is on a fresh connection
+        self._offer_id = 0  # the last subscribe offer's number
+        # the client's ICE ufrags of subscribe connections closed by a restart: an answer
+        # still carrying one answers an offer of the old connection, and is refused
+        self._closed_ufrags: deque[str] = deque(maxlen=8)
 
     # --- peer connections ---------------------------------------------------------
     def _new_pc(self, pc_name: str) -> ForwardingPeerConnection:
@@ -346,7 +351,10 @@ class Participant:
                     )
                 )
             restart, self._restart_next_offer = self._restart_next_offer, False
-            return SubscriptionOffer(sdp=self._local_sdp(pc), tracks=tracks, restart=restart)
+            self._offer_id += 1
+            return SubscriptionOffer(
+                sdp=self._local_sdp(pc), tracks=tracks, restart=restart, offer_id=self._offer_id
+            )
 
     async def _sync_consumers(self) -> bool:
         decoders = self.video_decoders()
@@ -466,9 +474,16 @@ class Participant:
             consumer.detach()
             self.want_new_subscription()
 
-    async def subscription_answer(self, answer_sdp: str) -> None:
-        """Apply the client's answer; a refused one (ValueError) is logged and counted."""
+    async def subscription_answer(self, answer_sdp: str, offer_id: int | None = None) -> None:
+        """Apply the client's answer; a refused one (ValueError) is logged and counted.
+
+        ``offer_id`` (the offer's ``offer_id``, when the client names it) refuses an
+        answer to an older offer — after quick restarts, answers cross new offers."""
         self._check_open()
+        if offer_id is not None and offer_id != self._offer_id:
+            raise ValueError(
+                f"this answers offer {offer_id}, the outstanding offer is {self._offer_id}"
+            )
         try:
             await self._apply_subscription_answer(answer_sdp)
         except ValueError as exc:
@@ -507,6 +522,11 @@ class Participant:
         problem = bundling_problem(answer_sdp)
         if problem is not None:
             raise ValueError(problem)
+        if set(ice_ufrags(answer_sdp)) & set(self._closed_ufrags):
+            raise ValueError(
+                "this answer is to an offer of the subscribe connection a restart closed; "
+                "answer the offer marked restart on a new connection"
+            )
         async with self._subscribe_lock:
             pc = self._subscribe_pc
             if pc is None or not self._offer_outstanding:
@@ -572,6 +592,9 @@ class Participant:
             return None
         async with self._subscribe_lock:
             await self._close_subscribe()
+            # whichever offer comes next is on the fresh connection, even one the
+            # session's own offer loop makes first (this then returns None)
+            self._restart_next_offer = True
         return await self.subscription_offer()
 
     # --- the user's video cap and the link's quality reports --------------------
@@ -665,6 +688,9 @@ class Participant:
         self._stop_reports()
         self._forget_watch("subscribe")
         if self._subscribe_pc is not None:
+            remote = self._subscribe_pc.remoteDescription
+            if remote is not None:
+                self._closed_ufrags.extend(ice_ufrags(remote.sdp))
             await self._subscribe_pc.close()
             self._subscribe_pc = None
         self._impairment = None

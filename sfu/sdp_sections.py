@@ -85,3 +85,12 @@ def rejected_mids(sdp: str) -> list[str]:
         and parts[1] == "0"
         and (mids := attribute_values(section, "mid"))
     ]
+
+
+def ice_ufrags(sdp: str) -> list[str]:
+    """Every ``a=ice-ufrag`` of a description, session level and m-sections."""
+    return [
+        line[len("a=ice-ufrag:") :].strip()
+        for line in sdp.splitlines()
+        if line.startswith("a=ice-ufrag:")
+    ]

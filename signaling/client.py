@@ -276,10 +276,7 @@ class SignalingClient:
             self.publish_pc = self._new_peer_connection()
         pc = self.publish_pc
         self._published.update(tracks)
-        new = {
-            source: pc.addTransceiver(track, direction="sendonly")
-            for source, track in tracks.items()
-        }
+        new = {source: self._transceiver_for(pc, track) for source, track in tracks.items()}
         if self.send_codecs is not None:
             for transceiver in new.values():
                 if transceiver.kind == "video":
@@ -299,6 +296,32 @@ class SignalingClient:
         )
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
         return sources
+
+    def _transceiver_for(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> Any:
+        """An inactive transceiver of the track's kind, sending again (a source turned
+        back on keeps its m-section: the SDP stays the same size), else a new one."""
+        for transceiver in pc.getTransceivers():
+            if (
+                transceiver.kind == track.kind
+                and transceiver.direction == "inactive"
+                and getattr(transceiver, "_visioguichet_source", None) is None
+            ):
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(track)
+                return transceiver
+        return pc.addTransceiver(track, direction="sendonly")
+
+    async def unpublish(self, source: str) -> None:
+        """Stop publishing one source; its m-section goes inactive, for reuse."""
+        await self.send({"type": "unpublish", "source": source})
+        self._published.pop(source, None)
+        if self.publish_pc is None:
+            return
+        for transceiver in self.publish_pc.getTransceivers():
+            if getattr(transceiver, "_visioguichet_source", None) == source:
+                transceiver._visioguichet_source = None  # type: ignore[attr-defined]
+                transceiver.direction = "inactive"
+                transceiver.sender.replaceTrack(None)
 
     async def restart_ice(self, pc: str) -> None:
         """Start a peer connection over (after a network change).
@@ -335,7 +358,14 @@ class SignalingClient:
         await pc.setRemoteDescription(RTCSessionDescription(frame["sdp"], "offer"))
         self._pin_addresses(pc)
         await pc.setLocalDescription(await pc.createAnswer())
-        await self.send({"type": "answer", "pc": "subscribe", "sdp": pc.localDescription.sdp})
+        answer: dict[str, Any] = {
+            "type": "answer",
+            "pc": "subscribe",
+            "sdp": pc.localDescription.sdp,
+        }
+        if "offer_id" in frame:
+            answer["offer_id"] = frame["offer_id"]
+        await self.send(answer)
         async with self._tracks_changed:
             self.subscribed = {
                 str(t["mid"]): TrackInfo(

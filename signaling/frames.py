@@ -105,6 +105,7 @@ class Unpublish:
 @dataclass(frozen=True, slots=True)
 class Answer:
     sdp: str
+    offer_id: int | None = None  # the offer answered (its ``offer_id``), when named
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,9 @@ def parse_unpublish(r: FieldReader) -> Unpublish:
 def parse_answer(r: FieldReader) -> Answer:
     if r.choice("pc", PEER_CONNECTIONS) != "subscribe":
         raise bad_field("pc", "only the subscribe peer connection takes an answer")
-    return Answer(r.string("sdp", max_chars=MAX_SDP_CHARS))
+    sdp = r.string("sdp", max_chars=MAX_SDP_CHARS)
+    offer_id = r.integer("offer_id", minimum=0, maximum=2**53) if r.present("offer_id") else None
+    return Answer(sdp, offer_id)
 
 
 def parse_candidate(r: FieldReader) -> Candidate:

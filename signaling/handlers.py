@@ -234,7 +234,7 @@ class FrameHandlers:
 
     async def answer(self, session: Session, frame: f.Answer, ref: str | None) -> None:
         try:
-            await _participant(session).subscription_answer(frame.sdp)
+            await _participant(session).subscription_answer(frame.sdp, frame.offer_id)
         except ValueError as exc:
             raise FrameRefused(
                 "answer-refused", f"the answer was refused: {exc}", field="sdp"

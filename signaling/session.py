@@ -372,6 +372,7 @@ def offer_frame(offer: Any, ref: str | None = None, *, restart: bool = False) ->
         "type": "offer",
         "pc": "subscribe",
         "sdp": offer.sdp,
+        "offer_id": getattr(offer, "offer_id", 0),
         "tracks": [
             {
                 "mid": track.mid,

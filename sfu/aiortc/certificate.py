@@ -24,6 +24,18 @@ from sfu.aiortc.private_api import check as check_private_names
 
 CERTIFICATE_MAX_AGE_S = 86_400.0  # aiortc's certificates are valid for 30 days
 
+# DTLS 1.2 suites we offer (as DTLS client, publish) and accept (as server, subscribe).
+# aiortc offers ECDHE-ECDSA only: a peer with an RSA certificate acting as DTLS server
+# (GStreamer webrtcbin's default, many SIP gateways) then finds "no shared cipher".
+# Our own certificate is ECDSA P-256, so as DTLS server we always pick an ECDSA suite;
+# the RSA suites are there for RSA servers. AEAD first, CBC-SHA for older stacks.
+DTLS_CIPHER_SUITES = (
+    b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    b"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    b"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    b"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA"
+)
+
 
 class SharedCertificate(RTCCertificate):
     """A DTLS identity used by many peer connections: fingerprints and context made once.
@@ -31,7 +43,8 @@ class SharedCertificate(RTCCertificate):
     aiortc recomputes three fingerprints each time it describes the transport and builds
     an OpenSSL context (certificate and key converted again) for each handshake. The
     context is shared with its session cache off, so every handshake stays a full one,
-    with the peer's certificate checked against its own SDP fingerprint as before.
+    with the peer's certificate checked against its own SDP fingerprint as before. Its
+    suites add ECDHE-RSA to aiortc's ECDHE-ECDSA (``DTLS_CIPHER_SUITES``).
     """
 
     def __init__(self, key: Any, cert: Any) -> None:
@@ -50,6 +63,7 @@ class SharedCertificate(RTCCertificate):
         if context is None:
             context = super()._create_ssl_context(srtp_profiles)
             context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+            context.set_cipher_list(DTLS_CIPHER_SUITES)  # RSA peers too (see above)
             self._contexts[key] = context
         return context
 

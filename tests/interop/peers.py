@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aiortc import RTCPeerConnection
+from aiortc.rtcdtlstransport import RTCCertificate, generate_certificate
+from cryptography.hazmat.primitives.asymmetric import rsa
+from OpenSSL import SSL
+
 from signaling.client import SignalingClient
 
 
@@ -39,3 +44,40 @@ class NoH264Client(SignalingClient):
 
     async def _answer_offer(self, frame: dict[str, Any]) -> None:
         await super()._answer_offer({**frame, "sdp": without_codec(frame["sdp"], "H264")})
+
+
+# an RSA peer's suites, as OpenSSL's defaults order them for an RSA certificate
+RSA_PEER_SUITES = (
+    b"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:"
+    b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+)
+
+
+class RsaCertificate(RTCCertificate):
+    """A DTLS identity with an RSA 2048 key (GStreamer webrtcbin's and many gateways'
+    default), offering the suites an OpenSSL peer with such a key offers."""
+
+    @classmethod
+    def generate(cls) -> RsaCertificate:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return cls(key=key, cert=generate_certificate(key))  # type: ignore[arg-type]
+
+    def _create_ssl_context(self, srtp_profiles: list[Any]) -> SSL.Context:
+        context = super()._create_ssl_context(srtp_profiles)
+        context.set_cipher_list(RSA_PEER_SUITES)
+        return context
+
+
+class RsaClient(SignalingClient):
+    """A client whose two peer connections present an RSA certificate: DTLS server on
+    publish (it offers ``actpass``, the SFU answers ``active``), DTLS client on
+    subscribe (it answers the SFU's ``actpass`` with ``active``)."""
+
+    def _new_peer_connection(self) -> RTCPeerConnection:
+        pc = super()._new_peer_connection()
+        pc._RTCPeerConnection__certificates = [RsaCertificate.generate()]  # type: ignore[attr-defined]
+        return pc
+
+    @staticmethod
+    def dtls_roles(pc: RTCPeerConnection) -> set[str]:
+        return {str(t.sender.transport._role) for t in pc.getTransceivers()}
