@@ -19,7 +19,7 @@ routes = web.RouteTableDef()
 # The logo is a picture and nothing else, even opened on its own: no script, no plug-in,
 # no frame, whatever a browser might make of its bytes.
 LOGO_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; sandbox",
     "Content-Disposition": 'inline; filename="logo.png"',
     "Cross-Origin-Resource-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",

@@ -33,3 +33,18 @@ def blocking_violations(page: Page) -> list[dict[str, Any]]:
         for violation in results["violations"]
         if violation["impact"] in BLOCKING_IMPACTS
     ]
+
+
+def rule_outcomes(page: Page) -> dict[str, str]:
+    """Every rule axe applied to the page as it is now: rule id → ``pass`` or the
+    violation's impact (what the accessibility statement reports, ``accessibility_measure``)."""
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.evaluate(AXE_PATH.read_text(encoding="utf-8") + "\n;undefined")
+    results = page.evaluate(AXE_RUN_JS)
+    outcomes = {rule["id"]: "pass" for rule in results["passes"]}
+    outcomes |= {rule["id"]: str(rule["impact"]) for rule in results["violations"]}
+    return outcomes
+
+
+def axe_version(page: Page) -> str:
+    return str(page.evaluate("() => axe.version"))
