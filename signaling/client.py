@@ -27,6 +27,7 @@ from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
+    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 
@@ -297,7 +298,7 @@ class SignalingClient:
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
         return sources
 
-    def _transceiver_for(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> Any:
+    def _transceiver_for(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> RTCRtpTransceiver:
         """An inactive transceiver of the track's kind, sending again (a source turned
         back on keeps its m-section: the SDP stays the same size), else a new one."""
         for transceiver in pc.getTransceivers():
