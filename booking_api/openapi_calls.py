@@ -38,17 +38,16 @@ def paths(ops: Operations) -> dict[str, Any]:
                 staff=True,
             ),
         },
-        "/bookings/{booking_id}/callback": {
+        "/callbacks": {
             "post": ops.op(
                 "Call me back: the video failed (pre-call check or call), the citizen "
                 "leaves a number (read as French without +, kept in E.164); one open "
                 "request a booking, asking again updates it. Authorization: Bearer <join "
-                "or manage token>, or staff session",
+                "or manage token>, which says the booking",
                 json_answer(rs.Callback, "Asked"),
                 status=201,
-                path=booking_id,
                 body=rq.CallbackRequest,
-                errors=staff | ops.errors(s409="not-active: the appointment is over"),
+                errors=ops.errors(401, s409="not-active: the appointment is over"),
             )
         },
         "/agent/callbacks": {

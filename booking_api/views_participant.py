@@ -208,14 +208,35 @@ async def answer_survey(request: web.Request) -> web.Response:
     return web.json_response({"booking_id": booking.id, "score": score, "comment": comment})
 
 
-@routes.post("/bookings/{booking_id}/callback")
+@routes.post("/callbacks")
 async def ask_callback(request: web.Request) -> web.Response:
     """The video failed (pre-call check or call): the citizen asks to be called back at a
-    number; the agents of the service see it until one marks it done."""
+    number; the agents of the service see it until one marks it done. The page knows
+    its join token, not which booking it is for: the token says it."""
     ctx = context_of(request)
-    booking, _who = await _participant(request)
+    booking = await _booking_of_bearer(request)
     if booking.status in ("cancelled", "done", "no-show"):
         raise ApiError(409, "not-active", "Ce rendez-vous n’est plus en cours.")
     asked = read(CallbackRequest, await json_body(request))
     found = await callbacks.ask(ctx.database, booking, asked.phone, asked.moment)
     return web.json_response(found.public(), status=201)
+
+
+async def _booking_of_bearer(request: web.Request) -> BookingRecord:
+    """The booking a join token we minted, or a manage token, is for."""
+    db = context_of(request).database
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    if not token:
+        raise unauthorised("Jeton d’appel requis (Authorization: Bearer).")
+    minted = await links.booking_for_join_token(db, token)
+    booking_id = minted[0] if minted else None
+    if booking_id is None:
+        row = await db.fetch_one(
+            "SELECT id FROM bookings WHERE manage_token_hash = ?", hash_secret(token)
+        )
+        booking_id = row["id"] if row else None
+    booking = await load_booking(db, booking_id) if booking_id else None
+    if booking is None:
+        raise unauthorised("Ce jeton ne donne accès à aucun rendez-vous.")
+    return booking

@@ -30,10 +30,12 @@ async def test_a_citizen_asks_to_be_called_back_and_an_agent_marks_it_done(
 ) -> None:
     client = await booking_client()
     booking = await _book(client)
-    url = f"/api/bookings/{booking['id']}/callback"
+    url = "/api/callbacks"
     citizen = _bearer(booking["join_url"])
 
     assert (await client.post(url, json={"phone": "06 12 34 56 78"})).status == 401
+    forged = {"Authorization": "Bearer forged"}
+    assert (await client.post(url, json={"phone": "0612345678"}, headers=forged)).status == 401
     for phone, code in (("", "required"), ("06 12 34 56", "unknown-phone-number"), ("<b>", None)):
         refused = await client.post(url, json={"phone": phone}, headers=citizen)
         assert refused.status == 422, phone
