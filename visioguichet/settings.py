@@ -21,7 +21,11 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
+from booking_api import validation
 from booking_api.operator_logo import LogoRefused, sanitised_logo
+from booking_api.site_identity import MAX_NAME as MAX_OPERATOR_NAME
 from booking_api.site_identity import MIN_CONTRAST, contrast_with_white
 from booking_api.sms_gateway import DEFAULT_BODY_TEMPLATE, parse_body_template
 
@@ -102,6 +106,17 @@ def parse_colour(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value} has a contrast of {ratio:.1f}:1 with white; {MIN_CONTRAST}:1 is needed"
         )
+    return value
+
+
+def parse_operator_name(text: str) -> str:
+    """One line as an administrator's name is checked: it goes into every page and mail."""
+    try:
+        value = validation.text(text, MAX_OPERATOR_NAME)
+    except PydanticCustomError as exc:
+        raise argparse.ArgumentTypeError(f"operator name: {exc.message()}") from exc
+    if value is None:
+        raise argparse.ArgumentTypeError("the operator's name cannot be empty")
     return value
 
 
@@ -269,6 +284,7 @@ class Settings:
         metadata=option(
             "the public body running this site, in every citizen page's header and in the "
             "mails, until an administrator sets it on /admin",
+            parse_operator_name,
             metavar="NAME",
         ),
     )
