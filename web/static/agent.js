@@ -5,6 +5,7 @@ import { rerenderAvailability, setupAvailability } from "./agent.availability.js
 import { moveButton, rerenderReschedule, setupReschedule } from "./agent.reschedule.js";
 import { applyI18n, locale, setupLanguageSwitch, t } from "./i18n.js";
 import { inviteForm, tr as inviteText } from "./call.guests.js";
+import { callbackMark, chatButton, renderCallbacks, setupCallbacks } from "./agent.followup.js";
 
 const $ = (id) => document.getElementById(id);
 let bookings = [];
@@ -50,11 +51,15 @@ function render() {
       if (new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
       actions.append(cancel);
     } else if (booking.status !== "cancelled") {  // a cancelled appointment has nothing left to do
-      actions.append(open, done, noShow);
+      actions.append(open, done, noShow, chatButton(booking, who, when));
       if (booking.status === "booked" && new Date(booking.start) > new Date()) actions.append(moveButton(booking, who, when));
       if (booking.status === "booked") actions.append(inviteButton(booking, who, when), cancel);
     }
-    tr.append(cell(when), cell(who), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
+    const person = document.createElement("div");
+    person.append(who);
+    const mark = callbackMark(booking);
+    if (mark) person.append(mark);
+    tr.append(cell(when), cell(person), cell(booking.motif?.label || booking.motif_label || ""), cell(booking.status ? t(`status.${booking.status}`) : ""), cell(actions));
     tr.dataset.bookingId = booking.id;
     return tr;
   });
@@ -171,7 +176,7 @@ async function takeNext() {
 }
 
 async function init() {
-  setupLanguageSwitch(() => { render(); renderQueue(); rerenderAvailability(); rerenderReschedule(); });
+  setupLanguageSwitch(() => { render(); renderQueue(); renderCallbacks(); rerenderAvailability(); rerenderReschedule(); });
   const fromQuery = new URLSearchParams(location.search).get("date");
   $("day").value = fromQuery || isoDay(new Date());
   $("day").addEventListener("change", load);
@@ -198,6 +203,7 @@ async function init() {
   $("take").addEventListener("click", takeNext);
   renderQueue();
   followQueue();
+  setupCallbacks(toLogin, load);
   await load();
 }
 
