@@ -40,10 +40,15 @@ def fetch_text(url: str) -> str:
         return str(response.read().decode("utf-8", "replace"))
 
 
+# A link a person may follow elsewhere (the legal pages name the CNIL and the Défenseur
+# des droits) is no asset: the browser fetches nothing from it on its own.
+NAVIGATION_LINK = re.compile(r"""<a href="https://[^"<>]+" rel="noopener noreferrer">[^<]*</a>""")
+
+
 def foreign_urls(text: str, own_origin: str) -> list[str]:
     return [
         url
-        for url in URL_IN_TEXT.findall(text)
+        for url in URL_IN_TEXT.findall(NAVIGATION_LINK.sub("", text))
         if url not in NAMESPACES and not url.startswith(own_origin + "/")
     ]
 
