@@ -85,7 +85,12 @@ def retention(config: BookingConfig) -> list[tuple[str, str]]:
     after_end = f"{_days(config.purge_after_days)} après la fin du rendez-vous, puis effacés"
     return [
         ("Votre nom, votre adresse e-mail et votre numéro de téléphone", after_end),
-        ("Les documents échangés pendant l'appel", after_end),
+        ("Les documents et les messages écrits échangés pendant l'appel", after_end),
+        (
+            "Le nom et les coordonnées d'une personne invitée à l'appel (interprète, proche)",
+            after_end,
+        ),
+        ("Le numéro donné pour être rappelé", after_end),
         ("Les messages (e-mails, SMS) et liens envoyés pour le rendez-vous", after_end),
         ("Le commentaire laissé dans l'enquête de satisfaction", after_end),
         ("Votre nom dans la file d'attente d'un appel immédiat", after_end),
