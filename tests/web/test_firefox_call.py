@@ -162,8 +162,15 @@ def test_firefox_and_chromium_see_and_hear_each_other_and_switch_simulcast_layer
     service = setup.service
     room = f"bk-firefox-{uuid.uuid4().hex[:8]}"
 
-    # The agent in Chromium, on the host.
+    # The agent in Chromium, on the host; what its page sends on the signalling socket is kept.
     agent = setup.chromium
+    sent: list[dict[str, Any]] = []
+
+    def keep(payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            sent.append(json.loads(payload))
+
+    agent.on("websocket", lambda socket: socket.on("framesent", keep))
     agent.goto(service.base_url + "/call#token=" + service.mint(
         room=room, role="host", subject="agent-1", name="Claire Martin"
     ))  # fmt: skip
@@ -184,6 +191,12 @@ def test_firefox_and_chromium_see_and_hear_each_other_and_switch_simulcast_layer
         assert state == "ok", (check, state)
     firefox.evaluate("document.getElementById('enter').click()")
     firefox.wait_for("!document.getElementById('room').hidden", "the room", 30)
+
+    # The page declared what it decodes when it joined (the server offers it no stream in
+    # another codec): VP8 among them, retransmission and repair formats left out.
+    join = next(frame for frame in sent if frame.get("type") == "join")
+    assert "video/VP8" in join.get("codecs", []), join
+    assert not {"video/rtx", "video/red", "video/ulpfec"} & set(join["codecs"]), join
 
     sides = [Side("chromium", agent), Side("firefox", firefox)]
     for side in sides:

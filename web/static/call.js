@@ -7,9 +7,10 @@ import { applyI18n, setupLanguageSwitch, t } from "./i18n.js";
 import { helpPhone, precheck, renderChecks, showPhone, stopLevelMeter } from "./call-precheck.js";
 import { Signaling } from "./signaling.js";
 import { addFile, addMessage, setupChat } from "./call.chat.js";
-import { addWaiting, enterWaitingRoom, removeWaiting } from "./call.lobby.js";
-import { onSubscribeOffer, publish, restartIce, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
-import { addParticipant, renderRemote, sourceChanged } from "./call.remote.js";
+import { addWaiting, enterWaitingRoom, offerInvite, removeWaiting } from "./call.lobby.js";
+import { decodableVideoCodecs, onSubscribeOffer, publish, restartIce, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
+import { onMediaError, renderFailure, retryNow, serviceLost, setupFailures } from "./call.failure.js";
+import { addParticipant, pin, removeParticipant, renderRemote, setLayout, sourceChanged, speakerChanged, watchTileSizes } from "./call.remote.js";
 import { renderQuality, sampleLink, setLowData, showQuality } from "./call.quality.js";
 import { $, alarm, call, showOnly, status, token } from "./call.state.js";
 
@@ -48,6 +49,8 @@ async function connect() {
     if (call.reconnects < MAX_RECONNECTS) {
       call.reconnects += 1;
       setTimeout(() => { if (!call.finished) connect(); }, 1000 * call.reconnects);
+    } else {
+      serviceLost();
     }
   });
   try {
@@ -56,7 +59,8 @@ async function connect() {
     status(t("call.lost"));
     return;
   }
-  signaling.send({ type: "join", token, protocol: 1 });
+  const codecs = decodableVideoCodecs();
+  signaling.send({ type: "join", token, protocol: 1, ...(codecs ? { codecs } : {}) });
 }
 
 async function onFrame(frame) {
@@ -79,7 +83,7 @@ async function onFrame(frame) {
       return;
     case "participant-left": {
       const who = call.participants.get(frame.participant_id);
-      call.participants.delete(frame.participant_id);
+      removeParticipant(frame.participant_id);
       status(t("call.gone", { name: who?.name || "" }));
       updatePlaceholder();
       return;
@@ -95,6 +99,7 @@ async function onFrame(frame) {
     case "chat": return addMessage(frame.name, frame.text);
     case "file": return addFile(frame);
     case "quality": return showQuality(frame);
+    case "active-speaker": return speakerChanged(frame);
     case "send-layers": return sendLayers(frame);
     case "error": return onError(frame);
     default: return undefined;
@@ -111,8 +116,10 @@ function onError(frame) {
   if (refusal) return refuseLink(refusal);
   if (frame.code === "denied") return finish(t("call.denied"));
   if (frame.code === "replaced") return finish(t("call.replaced"));
+  if (frame.code === "room-full") return finish(t("call.full"));
   if (frame.code === "room-ended") return finish(t("call.ended"));
   if (frame.fatal) return finish(t("common.error"));
+  if (onMediaError(frame)) return undefined;
   console.warn("signalling error", frame);
   return undefined;
 }
@@ -129,10 +136,12 @@ async function onJoined(frame) {
   call.room = frame.room;
   call.me = frame.participant_id;
   call.iceServers = frame.ice_servers || [];
+  call.wanted.clear();  // a new session: the server knows no layer wish of ours
   for (const p of frame.participants || []) addParticipant(p);
   showOnly("room");
   renderRemote();
   $("end").hidden = call.role !== "host";
+  if (call.role === "host" && call.room) offerInvite();
   status(call.participants.size ? t("call.incall") : t("call.waitother"));
   if (call.lowData) call.signaling.send({ type: "set-quality", mode: "audio-only" });
   if (!call.linkTimer) call.linkTimer = setInterval(() => { if (!call.finished) sampleLink(); }, 2000);
@@ -174,10 +183,20 @@ async function refuseLink(key) {
   }
 }
 
+/** After a media failure: no camera, no video received, and the connections started over. */
+function continueAudioOnly() {
+  for (const track of call.local?.getVideoTracks() || []) { track.stop(); call.local.removeTrack(track); }
+  $("camera").hidden = true;
+  setLowData(true);
+  restartIce();
+}
+
 function finish(message) {
   if (call.finished) return;
   call.finished = true;
   clearInterval(call.linkTimer);
+  clearTimeout(call.retryTimer);
+  $("call-failure").hidden = true;
   call.signaling?.close();
   call.publishPc?.close();
   call.subscribePc?.close();
@@ -205,6 +224,7 @@ function init() {
     renderChecks();
     renderRemote();
     if ($("link-help").dataset.key) $("h-link-help").textContent = t($("link-help").dataset.key);
+    renderFailure();
   });
   if (!token) {
     alarm(t("call.notoken"));
@@ -225,8 +245,16 @@ function init() {
     $(id).addEventListener("click", () => recordOutcome(outcome));
   }
   $("share").addEventListener("click", toggleScreenShare);
+  $("layout").addEventListener("click", () => setLayout(call.layout === "grid" ? "speaker" : "grid"));
+  $("unpin").addEventListener("click", () => pin(call.pinned));
+  watchTileSizes();
   $("share").hidden = !navigator.mediaDevices?.getDisplayMedia;  // phones cannot share a screen
-  window.addEventListener("online", () => restartIce());
+  setupFailures({
+    restart: restartIce,
+    audioOnly: continueAudioOnly,
+    reconnect: () => { call.reconnects = 0; connect(); },
+  });
+  window.addEventListener("online", () => (call.failure ? retryNow() : restartIce()));
   navigator.connection?.addEventListener?.("change", () => restartIce());
   applyI18n();
   showOnly("precheck");

@@ -2,20 +2,22 @@
 // and subscribe (what the others send), the layers the server asks for, ICE restarts.
 import { t } from "./i18n.js";
 import { gatheringComplete } from "./signaling.js";
-import { renderRemote } from "./call.remote.js";
-import { $, call, callStatus, status } from "./call.state.js";
+import { attachTrack, renderRemote } from "./call.remote.js";
+import { mediaConnected, mediaFailed } from "./call.failure.js";
+import { $, alarm, call, callStatus, status } from "./call.state.js";
 
 export async function publish() {
   if (call.publishPc) return;
   const pc = new RTCPeerConnection({ iceServers: call.iceServers });
   call.publishPc = pc;
+  watchConnection(pc, () => pc === call.publishPc);
   const sources = {};
   const transceivers = [];
   for (const track of call.local.getAudioTracks().slice(0, 1)) transceivers.push([pc.addTransceiver(track, { direction: "sendonly", streams: [call.local] }), "mic"]);
   for (const track of call.local.getVideoTracks().slice(0, 1)) transceivers.push([addCamera(pc, track), "camera"]);
   if (call.screen) {
     // Publishing again (ICE restart) while sharing: the screen goes on the new connection too.
-    call.screen.transceiver = pc.addTransceiver(call.screen.track, { direction: "sendonly" });
+    call.screen.transceiver = addScreen(pc, call.screen.track);
     transceivers.push([call.screen.transceiver, "screen"]);
   }
   if (!transceivers.length) return;
@@ -23,12 +25,61 @@ export async function publish() {
   await gatheringComplete(pc);
   for (const [transceiver, source] of transceivers) sources[transceiver.mid] = source;
   call.sources = sources;
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed" && pc === call.publishPc) restartIce();
-    if (pc.connectionState === "connected" && !call.finished) callStatus();
-  });
   call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources });
   keepOff();
+}
+
+const ROOM_FIRST_CODEC = "video/vp8";
+
+/** A connection that fails is restarted a few times, then the page says so (call.failure.js);
+ * one that connects takes the failure notice away. */
+function watchConnection(pc, current) {
+  pc.addEventListener("connectionstatechange", () => {
+    if (!current() || call.finished) return;
+    if (pc.connectionState === "failed") mediaFailed("network");
+    if (pc.connectionState === "connected") {
+      mediaConnected();
+      if (!call.retryTimer && !call.failure) callStatus();
+    }
+  });
+}
+
+/**
+ * The room's codec policy on a sending video transceiver: VP8 first (every browser
+ * decodes it, so every subscriber of the room can take the stream), then the browser's
+ * other codecs in its own order (the server's answer keeps H.264 or VP9 only while
+ * everybody in the room decodes them, sfu/codec_policy.py). A browser without
+ * setCodecPreferences keeps its order: the server's answer then asks it for VP8.
+ */
+export function preferRoomCodecs(transceiver) {
+  if (typeof transceiver.setCodecPreferences !== "function") return;
+  // Which capabilities a sending transceiver's preferences are checked against has
+  // changed in the specification (receiver's, then sender's): the first that takes them.
+  for (const side of [globalThis.RTCRtpReceiver, globalThis.RTCRtpSender]) {
+    const codecs = side?.getCapabilities?.("video")?.codecs || [];
+    const first = codecs.filter((codec) => codec.mimeType.toLowerCase() === ROOM_FIRST_CODEC);
+    if (!first.length) continue;
+    try {
+      transceiver.setCodecPreferences([...first, ...codecs.filter((codec) => !first.includes(codec))]);
+      return;
+    } catch (err) {
+      console.warn("codec preferences refused", err);
+    }
+  }
+}
+
+/** The video codecs this browser decodes (declared in `join`: the server offers it no
+ * stream in another codec). */
+export function decodableVideoCodecs() {
+  const codecs = globalThis.RTCRtpReceiver?.getCapabilities?.("video")?.codecs || [];
+  const names = new Set(codecs.map((codec) => codec.mimeType).filter((mime) => !/\/(rtx|red|ulpfec|flexfec-03)$/i.test(mime)));
+  return [...names].some((mime) => mime.toLowerCase() === ROOM_FIRST_CODEC) ? [...names] : null;
+}
+
+function addScreen(pc, track) {
+  const transceiver = pc.addTransceiver(track, { direction: "sendonly" });
+  preferRoomCodecs(transceiver);
+  return transceiver;
 }
 
 /** A publish offer names every sending track: a source turned off is unpublished again. */
@@ -70,14 +121,18 @@ function addCamera(pc, track) {
   const { maxBitrate, scaleResolutionDownBy } = layers.at(-1);
   const attempts = layers.length > 1 ? [layers] : [];
   attempts.push([{ maxBitrate, scaleResolutionDownBy }]);
+  let transceiver = null;
   for (const sendEncodings of attempts) {
     try {
-      return pc.addTransceiver(track, { ...init, sendEncodings });
+      transceiver = pc.addTransceiver(track, { ...init, sendEncodings });
+      break;
     } catch (err) {
       console.warn(`camera: ${sendEncodings.length} encoding(s) refused`, err);
     }
   }
-  return pc.addTransceiver(track, init);
+  transceiver ||= pc.addTransceiver(track, init);
+  preferRoomCodecs(transceiver);
+  return transceiver;
 }
 
 /**
@@ -119,23 +174,40 @@ export async function toggleScreenShare() {
     button.textContent = t("call.share");
     return;
   }
-  if (!navigator.mediaDevices.getDisplayMedia || !call.publishPc) return;
+  if (!navigator.mediaDevices?.getDisplayMedia || !call.publishPc) return;
+  alarm("");
   let stream;
-  try { stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }); } catch { return; }
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  } catch (err) {
+    // Refused (the person cancelled the picker, or the browser or system forbids it), or
+    // no screen could be captured: say which, and the way on.
+    console.warn("screen share", err);
+    alarm(t(err?.name === "NotAllowedError" ? "call.share.denied" : "call.share.failed"));
+    return;
+  }
   const [track] = stream.getVideoTracks();
   // One encoding at full size, tuned for text: it keeps resolution and drops frames.
   if ("contentHint" in track) track.contentHint = "detail";
-  let transceiver = call.publishPc.getTransceivers().find((tr) => call.sources[tr.mid] === "screen");
-  if (transceiver) {
-    await transceiver.sender.replaceTrack(track);
-  } else {
-    transceiver = call.publishPc.addTransceiver(track, { direction: "sendonly" });
-    const pc = call.publishPc;
-    await pc.setLocalDescription(await pc.createOffer());
-    await gatheringComplete(pc);
-    call.sources[transceiver.mid] = "screen";
-    call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
-    keepOff();
+  let transceiver;
+  try {
+    transceiver = call.publishPc.getTransceivers().find((tr) => call.sources[tr.mid] === "screen");
+    if (transceiver) {
+      await transceiver.sender.replaceTrack(track);
+    } else {
+      const pc = call.publishPc;
+      transceiver = addScreen(pc, track);
+      await pc.setLocalDescription(await pc.createOffer());
+      await gatheringComplete(pc);
+      call.sources[transceiver.mid] = "screen";
+      call.signaling.send({ type: "publish", sdp: pc.localDescription.sdp, sources: call.sources });
+      keepOff();
+    }
+  } catch (err) {
+    console.warn("screen share", err);
+    track.stop();
+    alarm(t("call.share.failed"));
+    return;
   }
   call.screen = { track, transceiver };
   track.addEventListener("ended", () => { if (call.screen?.track === track) toggleScreenShare(); });
@@ -152,13 +224,16 @@ export async function restartIce() {
   if (call.restarting || call.finished || !call.publishPc || !call.signaling) return;
   call.restarting = true;
   call.iceRestarts = (call.iceRestarts || 0) + 1;
-  status(t("call.reconnecting"));
+  if (!call.mediaRetries) status(t("call.reconnecting"));
   try {
     if (call.subscribePc) call.signaling.send({ type: "restart-ice", pc: "subscribe" });
     call.signaling.send({ type: "restart-ice", pc: "publish" });
     call.publishPc.close();
     call.publishPc = null;
     await publish();
+  } catch (err) {
+    console.warn("restart", err);
+    mediaFailed("network");
   } finally {
     call.restarting = false;
   }
@@ -173,7 +248,7 @@ export async function onSubscribeOffer(frame) {
   if (!call.subscribePc) {
     const pc = new RTCPeerConnection({ iceServers: call.iceServers });
     call.subscribePc = pc;
-    pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "failed" && pc === call.subscribePc) restartIce(); });
+    watchConnection(pc, () => pc === call.subscribePc);
     pc.addEventListener("track", (event) => {
       const info = call.tracksByMid.get(event.transceiver.mid);
       if (info && info.source === "screen") {
@@ -183,10 +258,7 @@ export async function onSubscribeOffer(frame) {
         event.track.addEventListener("unmute", () => { $("screen").hidden = false; });
         return;
       }
-      for (const old of call.remoteStream.getTracks().filter((tr) => tr.kind === event.track.kind)) call.remoteStream.removeTrack(old);
-      call.remoteStream.addTrack(event.track);
-      const video = $("remote");
-      if (video.srcObject !== call.remoteStream) video.srcObject = call.remoteStream;
+      attachTrack(info, event.track);  // the picture it belongs to is chosen by renderRemote
       event.track.addEventListener("unmute", updatePlaceholder);
       event.track.addEventListener("mute", updatePlaceholder);
       event.track.addEventListener("ended", updatePlaceholder);

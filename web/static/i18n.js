@@ -315,11 +315,27 @@ const DICT = {
     "call.remote.audioonly": "audio seulement",
     "call.remote.camoff": "caméra coupée",
     "call.remote.micoff": "micro coupé",
+    "call.tiles": "Les autres participants",
+    "call.pin": "Agrandir {name}",
+    "call.unpin": "Ne plus agrandir {name}",
+    "call.layout.grid": "Tous à la même taille",
+    "call.layout.speaker": "La personne qui parle en grand",
+    "call.full": "Ce rendez-vous réunit déjà 4 personnes : vous ne pouvez pas le rejoindre.",
     "call.link.bad": "Ce lien de rendez-vous n'est pas valide.",
     "call.link.expired": "Ce lien de rendez-vous n'est plus valable.",
     "call.link.manage": "Pour voir, déplacer ou annuler votre rendez-vous, ouvrez le lien « consulter, déplacer ou annuler » de votre e-mail de confirmation. Vous pouvez aussi prendre un nouveau rendez-vous.",
     "call.link.book": "Prendre un nouveau rendez-vous",
     "call.link.phone": "Ou appelez le service :",
+    "call.fail.retrying": "L'image et le son ne passent pas. Nouvel essai ({n} sur {max})…",
+    "call.fail.media.h": "L'image et le son ne passent pas",
+    "call.fail.network": "Votre appareil et le service n'arrivent pas à échanger l'image et le son : le réseau que vous utilisez les bloque peut-être (entreprise, Wi-Fi public). Réessayez, passez en audio seulement, essayez un autre réseau (4G, Wi-Fi de la maison), ou appelez le service.",
+    "call.fail.secure": "La connexion chiffrée de l'image et du son n'a pas pu s'établir. Réessayez ; si cela recommence, essayez un autre navigateur ou appelez le service.",
+    "call.fail.service.h": "Le service ne répond plus",
+    "call.fail.service": "La connexion au service est perdue après plusieurs essais. Vérifiez votre connexion internet, puis réessayez, ou appelez le service.",
+    "call.fail.retry": "Réessayer",
+    "call.fail.audio": "Continuer en audio seulement",
+    "call.share.denied": "Le partage d'écran a été refusé. Pour partager, cliquez de nouveau sur « Partager l'écran » et choisissez un écran ou une fenêtre ; si votre navigateur ou votre ordinateur l'interdit, autorisez-le dans ses réglages, ou envoyez le document par « Messages ».",
+    "call.share.failed": "Le partage d'écran n'a pas pu démarrer. Réessayez, ou envoyez le document par « Messages ».",
     "notfound.title": "Page introuvable",
     "notfound.lead": "Cette adresse ne correspond à aucune page. Elle a peut-être été mal recopiée.",
     "notfound.mail": "Pour rejoindre ou gérer un rendez-vous, ouvrez le lien reçu par e-mail.",
@@ -339,22 +355,6 @@ const DICT = {
     "call.media.early": "Image et son jusqu'au serveur : testés à l'ouverture du rendez-vous, le {time}.",
     "partner.cancelwait": "Annuler la demande",
     "partner.cancelled": "Demande d'appel annulée.",
-  },
-  en: {
-    "site.name": "Visioguichet",
-    "site.skip": "Skip to content",
-    "site.lang": "Français",
-    "site.lang.label": "Passer en français",
-    "site.footer": "Public service video appointments. Your data is used only for this appointment.",
-    "home.title": "A video appointment with a public service",
-    "home.lead": "Talk to an officer by video or phone, without travelling.",
-    "home.how": "How it works",
-    "home.step1": "Choose the service and the reason for your appointment.",
-    "home.step2": "Choose a day and a time.",
-    "home.step3": "Give your name and your email or phone. No account needed.",
-    "home.step4": "You receive a link. At the time of the appointment, open it: the officer welcomes you.",
-    "home.book": "Book an appointment",
-    "home.agent": "Officer area",
     "site.tagline": "Rendez-vous en visio avec un agent",
     "site.legal": "Mentions légales",
     "site.privacy": "Données personnelles",
@@ -392,6 +392,22 @@ const DICT = {
     "site.admin.legal.view": "Voir la page",
     "site.admin.legal.default": "Texte par défaut (non modifié).",
     "site.admin.legal.custom": "Texte modifié par l'administration.",
+  },
+  en: {
+    "site.name": "Visioguichet",
+    "site.skip": "Skip to content",
+    "site.lang": "Français",
+    "site.lang.label": "Passer en français",
+    "site.footer": "Public service video appointments. Your data is used only for this appointment.",
+    "home.title": "A video appointment with a public service",
+    "home.lead": "Talk to an officer by video or phone, without travelling.",
+    "home.how": "How it works",
+    "home.step1": "Choose the service and the reason for your appointment.",
+    "home.step2": "Choose a day and a time.",
+    "home.step3": "Give your name and your email or phone. No account needed.",
+    "home.step4": "You receive a link. At the time of the appointment, open it: the officer welcomes you.",
+    "home.book": "Book an appointment",
+    "home.agent": "Officer area",
     "book.title": "Book an appointment",
     "book.step.service": "Service",
     "book.step.motif": "Reason",
@@ -738,11 +754,27 @@ const DICT = {
     "call.remote.audioonly": "audio only",
     "call.remote.camoff": "camera off",
     "call.remote.micoff": "microphone off",
+    "call.tiles": "The other participants",
+    "call.pin": "Enlarge {name}",
+    "call.unpin": "Stop enlarging {name}",
+    "call.layout.grid": "Everyone the same size",
+    "call.layout.speaker": "The speaker large",
+    "call.full": "This appointment already has 4 people: you cannot join it.",
     "call.link.bad": "This appointment link is not valid.",
     "call.link.expired": "This appointment link is no longer valid.",
     "call.link.manage": "To view, move or cancel your appointment, open the “view, move or cancel” link of your confirmation email. You may also book a new appointment.",
     "call.link.book": "Book a new appointment",
     "call.link.phone": "Or call the service:",
+    "call.fail.retrying": "Picture and sound do not get through. Trying again ({n} of {max})…",
+    "call.fail.media.h": "Picture and sound do not get through",
+    "call.fail.network": "Your device and the service cannot exchange picture and sound: the network you use may block them (company, public Wi-Fi). Try again, switch to audio only, try another network (4G, home Wi-Fi), or call the service.",
+    "call.fail.secure": "The encrypted connection for picture and sound could not be set up. Try again; if it happens again, try another browser or call the service.",
+    "call.fail.service.h": "The service no longer answers",
+    "call.fail.service": "The connection to the service was lost after several attempts. Check your internet connection, then try again, or call the service.",
+    "call.fail.retry": "Try again",
+    "call.fail.audio": "Continue with audio only",
+    "call.share.denied": "Screen sharing was refused. To share, click “Share screen” again and choose a screen or a window; if your browser or computer forbids it, allow it in its settings, or send the document through “Messages”.",
+    "call.share.failed": "Screen sharing could not start. Try again, or send the document through “Messages”.",
     "notfound.title": "Page not found",
     "notfound.lead": "This address matches no page. It may have been mistyped.",
     "notfound.mail": "To join or manage an appointment, open the link you received by email.",
@@ -762,38 +794,6 @@ const DICT = {
     "call.media.early": "Picture and sound to the server: tested when the appointment opens, on {time}.",
     "partner.cancelwait": "Cancel the request",
     "partner.cancelled": "Call request cancelled.",
-  },
-};
-
-const stored = (() => { try { return localStorage.getItem("lang"); } catch { return null; } })();
-const fromQuery = new URLSearchParams(location.search).get("lang");
-export let lang = [fromQuery, stored].find((l) => l && DICT[l]) || "fr";
-
-/** Translate a key, filling {placeholders} from vars. */
-export function t(key, vars = {}) {
-  const text = DICT[lang][key] ?? DICT.fr[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
-/** Fill every [data-i18n] element (text) and [data-i18n-attr="attr:key;..."] attribute. */
-export function applyI18n(root = document) {
-  document.documentElement.lang = lang;
-  const switcher = document.querySelector("button.lang");
-  if (switcher) switcher.lang = lang === "fr" ? "en" : "fr";
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
-    for (const pair of el.dataset.i18nAttr.split(";")) {
-      const [attr, key] = pair.split(":");
-      el.setAttribute(attr.trim(), t(key.trim()));
-    }
-  }
-}
-
-/**
- * The server's field errors as {path: message} in the reader's language. Each entry of
- * field_errors is translated by its code (key "field.<code>"); the server's French
- * sentence stays when the page is in French, or when the code has no translation.
- */
     "site.tagline": "Video appointments with an officer",
     "site.legal": "Legal notice",
     "site.privacy": "Personal data",
@@ -838,6 +838,38 @@ export function applyI18n(root = document) {
     "field.too-many-pixels": "{n} × {m} pixels at most.",
     "field.unreadable-image": "This picture cannot be read or is cut short.",
     "field.too-large-file": "{n} kB at most.",
+  },
+};
+
+const stored = (() => { try { return localStorage.getItem("lang"); } catch { return null; } })();
+const fromQuery = new URLSearchParams(location.search).get("lang");
+export let lang = [fromQuery, stored].find((l) => l && DICT[l]) || "fr";
+
+/** Translate a key, filling {placeholders} from vars. */
+export function t(key, vars = {}) {
+  const text = DICT[lang][key] ?? DICT.fr[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+/** Fill every [data-i18n] element (text) and [data-i18n-attr="attr:key;..."] attribute. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang;
+  const switcher = document.querySelector("button.lang");
+  if (switcher) switcher.lang = lang === "fr" ? "en" : "fr";
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":");
+      el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+}
+
+/**
+ * The server's field errors as {path: message} in the reader's language. Each entry of
+ * field_errors is translated by its code (key "field.<code>"); the server's French
+ * sentence stays when the page is in French, or when the code has no translation.
+ */
 export function fieldErrors(body) {
   const messages = { ...(body?.fields || {}) };
   if (lang === "fr") return messages;
