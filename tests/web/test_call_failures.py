@@ -2,7 +2,9 @@
 media that cannot get through is retried a few times with growing pauses (not every
 few seconds for ever), then said with a retry button, audio only and the help line; a
 refused screen share is said, not swallowed; a service that stays unreachable is said
-after the page's reconnections, with a retry button and the help line."""
+after the page's reconnections, with a retry button and the help line; a link to an
+appointment already over says so (not the network), with the booking page and the help
+line."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from bench.chromium import CHROMIUM_FLAGS, CHROMIUM_PATH
 from tests.support.server import RunningService, run_service
+from tests.web.journeys import sign_in_agent
+from tests.web.test_no_show_dashboard import book_through_api
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -150,3 +154,34 @@ def test_a_service_that_stays_unreachable_is_said_with_the_ways_on(
     expect(page.get_by_text("Vérifiez votre connexion internet")).to_be_visible()
     expect(page.get_by_role("button", name="Continuer en audio seulement")).to_be_hidden()
     expect(page.locator("#status")).not_to_contain_text("Nouvelle tentative")
+
+
+MARK_DONE_JS = """async (id) => {
+  const me = await (await fetch("/api/auth/me")).json();
+  const reply = await fetch(`/api/agent/bookings/${encodeURIComponent(id)}/outcome`, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": me.csrf_token},
+    body: JSON.stringify({status: "done"}),
+  });
+  return reply.status;
+}"""
+
+
+def test_a_link_to_an_appointment_already_over_says_so_with_the_way_out(
+    browser: Browser, service: RunningService
+) -> None:
+    booking = book_through_api(service, "Rose Girard")
+    agent = browser.new_context(locale="fr-FR").new_page()
+    sign_in_agent(agent, service.base_url)
+    assert agent.evaluate(MARK_DONE_JS, booking["id"]) in (200, 204)
+    # A token valid now for that booking's room (the mailed one opens 15 min before).
+    token = service.mint(room=booking["id"], role="guest", subject="c-3", name="Rose Girard")
+    page = browser.new_context(locale="fr-FR").new_page()
+    page.goto(f"{service.base_url}/call#token={token}")
+    heading = page.get_by_role("heading", name="Le rendez-vous est terminé.")
+    expect(heading).to_be_visible(timeout=30_000)
+    expect(heading).to_be_focused()
+    expect(page.get_by_role("link", name="Prendre un nouveau rendez-vous")).to_be_visible()
+    expect(page.get_by_role("link", name=HELP_PHONE)).to_be_visible()
+    expect(page.get_by_text("ne passent pas", exact=False)).to_be_hidden()
+    expect(page.locator("#precheck")).to_be_hidden()
