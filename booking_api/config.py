@@ -73,10 +73,11 @@ class BookingConfig:
     # proxies in front of the service. Nobody else's header is believed.
     trusted_proxies: tuple[str, ...] = ()
     # The operator shown on citizen pages and in mails until an administrator sets its
-    # own (booking_api.site_identity): name, colour (#rrggbb, 4.5:1 on white), logo as
+    # own (booking_api.site_identity): name, colour (#rrggbb, 4.5:1 on white; None: the
+    # State's blue for an operator entitled to the State's marks, else our own), logo as
     # a sanitised PNG, and whether it may show the State's marks.
     operator_name: str = "Visioguichet"
-    operator_colour: str = "#000091"
+    operator_colour: str | None = None
     operator_logo_png: bytes | None = None
     state_marks: bool = False
 

@@ -32,6 +32,10 @@ ACCESSIBILITY_LABELS = {
 }
 # Text on the colour (buttons) and the colour on white (links) both need 4.5:1 (WCAG AA).
 MIN_CONTRAST = 4.5
+# The State's blue (« bleu France ») is one of the marks of the State's brand: it is the
+# default only of an operator entitled to them; any other gets a blue of its own.
+STATE_BLUE = "#000091"
+OWN_BLUE = "#0b4fa3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,11 @@ def identity_from(config: BookingConfig, row: dict[str, object] | None) -> SiteI
     logo = base64.b64decode(str(logo_text)) if logo_text else config.operator_logo_png
     return SiteIdentity(
         name=name,
-        colour=str(row.get("colour") or config.operator_colour),
+        colour=str(
+            row.get("colour")
+            or config.operator_colour
+            or (STATE_BLUE if config.state_marks else OWN_BLUE)
+        ),
         logo_png=logo,
         logo_alt=str(row.get("logo_alt") or name),
         accessibility_status=str(row.get("accessibility_status") or "non"),

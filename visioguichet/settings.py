@@ -288,10 +288,11 @@ class Settings:
             metavar="NAME",
         ),
     )
-    operator_colour: str = field(
-        default="#000091",
+    operator_colour: str | None = field(
+        default=None,
         metadata=option(
-            "the operator's colour for buttons and links (#rrggbb, 4.5:1 on white)",
+            "the operator's colour for buttons and links (#rrggbb, 4.5:1 on white; default "
+            "the State's blue #000091 under --state-marks, else #0b4fa3)",
             parse_colour,
             metavar="#RRGGBB",
         ),

@@ -41,6 +41,8 @@ async def test_the_states_block_shows_only_when_the_operator_is_entitled(
     page = await (await plain.get("/book")).text()
     assert 'class="operator-name">Visioguichet</span>' in page
     assert "République" not in page and "<!--#" not in page
+    # the State's blue is one of its marks: not the default of an operator not entitled
+    assert "--brand: #0b4fa3;" in await (await plain.get("/site.css")).text()
     entitled = await aiohttp_client(
         build_app(Settings(data_dir=tmp_path / "b", state_marks=True, operator_name="Préfecture"))
     )
