@@ -149,11 +149,10 @@ class SimulcastPublisher:
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None
         video_mid = str(video.mid)
-        offer = _munge_offer(
-            pc.localDescription.sdp, video_mid, [layer.rid for layer in self.layers]
-        )
+        rids = [layer.rid for layer in self.layers]  # in ``self.layers``' order
+        offer = _munge_offer(pc.localDescription.sdp, video_mid, rids)
         answer = await self.participant.publish(offer, sources={"0": "mic", video_mid: "camera"})
-        assert "a=simulcast:recv q;h;f" in answer, "the SFU did not accept simulcast"
+        assert f"a=simulcast:recv {';'.join(rids)}" in answer, "the SFU did not accept simulcast"
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         mid_id = next(e.id for e in video._headerExtensions if e.uri == MID_URI)
         abs_id = next((e.id for e in video._headerExtensions if e.uri == ABS_SEND_TIME_URI), 0)

@@ -227,6 +227,24 @@ class LayerSet:
         self.by_ssrc[packet.ssrc] = layer
         return layer
 
+    def reorder(self, rids: list[str]) -> bool:
+        """Give layer ``i`` the encoding ``rids[i]`` (``sfu.simulcast_order``: what each
+        carries, not the SDP's order), each keeping the SSRC its encoding came on; its
+        statistics start over. False when the order is already so."""
+        if [layer.rid for layer in self.layers] == rids:
+            return False
+        streams = {layer.rid: (layer.ssrc, layer.max_seq) for layer in self.layers}
+        self.by_ssrc.clear()
+        for layer, rid in zip(self.layers, rids, strict=True):
+            layer.rid = rid
+            ssrc, max_seq = streams[rid]
+            if ssrc is None:
+                layer.ssrc = None
+                continue
+            layer.adopt(ssrc, max_seq)
+            self.by_ssrc[ssrc] = layer
+        return True
+
     def bitrates(self, now: float | None = None) -> list[float]:
         """Per-layer measured bitrates, lowest first, sampled at ``now`` (about once a
         second); without ``now``, what each layer would cost a subscriber

@@ -16,12 +16,17 @@ from sfu.keyframes import keyframe_detector
 from sfu.layer_demand import LayerDemand
 from sfu.layers import Layer, LayerSet
 from sfu.rtp_view import RtpView
+from sfu.simulcast_order import order_by_picture, vp8_picture_size
 from sfu.stats import RoomCounters
 
 if TYPE_CHECKING:
     from sfu.consumer import Consumer
 
 log = structlog.get_logger(__name__)
+
+# how long a simulcast producer's packets may take the Python path while the SFU waits
+# for a keyframe of each layer to learn its size (a browser starts each with one)
+SIMULCAST_SIZING_S = 5.0
 
 RECEIVER_REPORT_INTERVAL_S = 1.0  # video: the publisher's estimate and RTT need it often
 AUDIO_RECEIVER_REPORT_INTERVAL_S = 5.0  # audio: RFC 3550's recommended minimum, as mediasoup
@@ -83,6 +88,12 @@ class Producer:
         if self.layer_set.simulcast and suspend_unused_layers_after_s is not None:
             self._demand = LayerDemand(len(self.layers), suspend_unused_layers_after_s)
         self._on_send_layers = on_send_layers
+        # simulcast: each encoding's picture size from its first packet, until every
+        # layer is known and the layers are ordered by it (``sfu.simulcast_order``)
+        self._picture_sizes: dict[str, tuple[int, int]] | None = (
+            {} if self.layer_set.simulcast and mime_type.lower() == "video/vp8" else None
+        )
+        self._sizing_until: float | None = None
 
     def start(self) -> None:
         self.receiver.sink = self
@@ -176,11 +187,56 @@ class Producer:
             layer = self.layer_set.learn(packet)
             if layer is None:
                 return  # a simulcast SSRC not yet known by its rid
+        if self._picture_sizes is not None:
+            layer = self._size_layers(layer, packet)
         inlet = layer.inlet
         inlet.audio_level_id = self.receiver.audio_level_id  # known once negotiated
-        if packet.ssrc not in self._fast_ssrcs and self.receiver.sink is self:
+        if (
+            self._picture_sizes is None
+            and packet.ssrc not in self._fast_ssrcs
+            and self.receiver.sink is self
+        ):
             self._join_fast_path(packet.ssrc, inlet)
         inlet.deliver(packet.data, packet.arrival_ms)
+
+    def _size_layers(self, layer: Layer, packet: RtpView) -> Layer:
+        """Until every layer's picture size is known (a VP8 keyframe of each, asked for),
+        the layers' packets come here rather than through the fast path; then the layers
+        are numbered by size (``sfu.simulcast_order``). After ``SIMULCAST_SIZING_S``
+        without them all, the SDP order stays. Returns the packet's layer, renumbered."""
+        sizes = self._picture_sizes
+        assert sizes is not None
+        now = time.monotonic()
+        if self._sizing_until is None:
+            self._sizing_until = now + SIMULCAST_SIZING_S
+        size = vp8_picture_size(packet.payload)
+        if size is not None and layer.rid is not None:
+            sizes[layer.rid] = size
+        elif layer.rid not in sizes:
+            self.request_keyframe(layer.index)  # throttled per layer
+        rids = [str(x.rid) for x in self.layers]
+        order = order_by_picture(rids, sizes)
+        if order is None and now < self._sizing_until:
+            return layer
+        self._picture_sizes = None  # decided once, the fast path takes over
+        if order is None:
+            log.info("sfu_simulcast_unsized", participant=self.participant_id, rids=rids)
+            return layer
+        if self.layer_set.reorder(order):
+            log.info(
+                "sfu_simulcast_reordered",
+                participant=self.participant_id,
+                source=self.source,
+                sdp_order=rids,
+                order=order,
+                sizes={rid: f"{w}x{h}" for rid, (w, h) in sizes.items()},
+            )
+            for consumer in self.consumers:
+                if not consumer.paused and consumer.current_layer is not None:
+                    consumer.pause()  # from the next keyframe of its renumbered layer
+                    consumer.resume()
+            self.demand_changed()
+        return self._by_ssrc.get(packet.ssrc, layer)
 
     def _join_fast_path(self, ssrc: int, inlet: LayerInlet) -> None:
         fast_path = self.receiver.fast_path

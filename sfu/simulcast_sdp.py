@@ -6,10 +6,13 @@ These pure functions read what a publish offer asks for, per m-line, and write t
 matching receive side into aiortc's answer (RFC 8851 rids, RFC 8853 simulcast,
 RFC 8852 ``rtp-stream-id`` / ``repaired-rtp-stream-id``), without touching aiortc.
 
-Layers are numbered in the order the offer's ``a=simulcast`` lists them, lowest
-resolution first (the order mediasoup and LiveKit clients use, and ours in
-``web/static``); when every rid carries a ``max-width``/``max-height`` restriction,
-those sort them instead.
+Layers are first numbered in the order the offer's ``a=simulcast`` lists them (lowest
+resolution first is what mediasoup and LiveKit clients and ours in ``web/static`` do);
+when every rid carries a ``max-width``/``max-height`` restriction, or else a ``max-br``
+one, those sort them instead. The order that counts is decided from the media itself
+(``sfu.simulcast_order``): a sender listing its largest encoding first still gets it as
+the top layer. Two or more send rids without ``a=simulcast`` are refused: the answer
+may not add simulcast, and the sender would send its first encoding only.
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ def _area(params: dict[str, str]) -> int | None:
         return None
 
 
+def _bitrate(params: dict[str, str]) -> int | None:
+    try:
+        return int(params["max-br"])
+    except (KeyError, ValueError):
+        return None
+
+
 def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
     """Per mid, the simulcast a publish offer sends; m-lines without simulcast are absent.
 
@@ -85,9 +95,14 @@ def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
             continue
         mids = attribute_values(section, "mid")
         simulcast = attribute_values(section, "simulcast")
+        send = _restrictions(attribute_values(section, "rid"))
+        if mids and not simulcast and len(send) > 1 and section[0].split()[1] != "0":
+            raise ValueError(
+                f"m-line {mids[0]}: {len(send)} send rids (a=rid) without a=simulcast; "
+                "list them in a=simulcast:send, or send one encoding"
+            )
         if not mids or not simulcast:
             continue
-        send = _restrictions(attribute_values(section, "rid"))
         rids = [rid for rid in _send_rids(simulcast[0]) if rid in send]
         if len(rids) < 2:
             continue
@@ -96,8 +111,11 @@ def parse_simulcast_offer(sdp: str) -> dict[str, SimulcastOffer]:
         if len(set(rids)) != len(rids):
             raise ValueError(f"m-line {mids[0]}: duplicate rid in a=simulcast")
         areas = [area for rid in rids if (area := _area(send[rid])) is not None]
+        rates = [rate for rid in rids if (rate := _bitrate(send[rid])) is not None]
         if len(areas) == len(rids):
             rids = [rid for _, rid in sorted(zip(areas, rids, strict=True), key=lambda p: p[0])]
+        elif len(rates) == len(rids):
+            rids = [rid for _, rid in sorted(zip(rates, rids, strict=True), key=lambda p: p[0])]
         ids = extension_ids(section)
         rid_id = ids.get(RID_URI, 0)
         if not rid_id:
