@@ -29,6 +29,7 @@ FOOTER = "<!--#operator-footer-->"
 LEGAL_TITLE = "<!--#legal-title-->"
 LEGAL_CONTENT = "<!--#legal-content-->"
 MARKERS = (BRAND, FOOTER, LEGAL_TITLE, LEGAL_CONTENT)
+TITLE_END = " — Visioguichet</title>"
 MEASURE_FILE = "accessibility-measure.json"
 """What the project's axe run measured (``tests/web/accessibility_measure.py`` writes it)."""
 
@@ -108,6 +109,8 @@ class OperatorPages:
             1,
         )
         page = page.replace(BRAND, brand_html(identity)).replace(FOOTER, footer_html(identity))
+        # The tab and the history name the operator too (every page's title ends so).
+        page = page.replace(TITLE_END, f" — {html.escape(identity.name)}</title>", 1)
         slug = LEGAL_URLS.get(path)
         if slug is not None:
             title, content = await self._site.legal_page(slug, self._measure)

@@ -57,6 +57,7 @@ def test_every_citizen_page_names_the_operator_with_its_logo_and_colour(
             page.wait_for_load_state("networkidle")
             brand = page.locator("header.site a.brand")
             expect(brand.locator(".operator-name")).to_have_text(OPERATOR)
+            assert page.title().endswith(f" — {OPERATOR}"), path
             assert logo_loaded(page), path
     page.goto(f"{operated.base_url}/?lang=fr")
     expect(page.locator("header .brand-tagline")).to_have_text("Rendez-vous en visio avec un agent")
