@@ -485,36 +485,42 @@ class Participant:
                 f"this answers offer {offer_id}, the outstanding offer is {self._offer_id}"
             )
         try:
+            learned = await self._learn_from_rejection(answer_sdp)
+            if learned:
+                self.want_new_subscription()  # a fresh connection, marked restart
+                raise ValueError(
+                    f"the answer rejects {', '.join(sorted(learned))}: not offered to you any "
+                    "more; answer the offer marked restart on a new connection"
+                )
             await self._apply_subscription_answer(answer_sdp)
         except ValueError as exc:
             self._failure("subscribe", ANSWER_REFUSED, str(exc) or "unusable answer")
-            if await self._learn_from_rejection(answer_sdp):
-                self.want_new_subscription()  # a fresh connection, marked restart
             raise
         for consumer in self.consumers.values():
             consumer.producer.request_keyframe(consumer.target_layer)
         if self._subscription_dirty:
             self._owner.subscription_changed(self)
 
-    async def _learn_from_rejection(self, answer_sdp: object) -> bool:
-        """An answer rejecting a video m-section (port 0) says its codec is not decoded
-        here: that codec is no longer offered to this participant and the subscribe
-        connection starts over (the refused one is stuck in have-local-offer). True when
-        something was learned; a client answering nonsense again is not looped on."""
-        if not isinstance(answer_sdp, str):
-            return False
+    async def _learn_from_rejection(self, answer_sdp: object) -> set[str]:
+        """An answer rejecting a video m-section (port 0, as Firefox does for a codec it
+        lacks; when it is the BUNDLE tag the whole connection would fail) says its codec
+        is not decoded here: that codec is no longer offered to this participant and the
+        subscribe connection starts over. Returns the codecs learned (none: nothing to
+        do; a client answering nonsense again is not looped on)."""
+        if not isinstance(answer_sdp, str) or not self._offer_outstanding:
+            return set()
         codec_of = {c.mid: c.producer.mime_type.lower() for c in self.consumers.values()}
         refused = {codec_of[mid] for mid in rejected_mids(answer_sdp) if mid in codec_of}
         decoders = self.video_decoders()
         learned = {mime for mime in refused if is_video(mime) and mime in decoders}
         learned.discard(BASELINE)
         if not learned:
-            return False
+            return learned
         self._declared_codecs = decoders - learned
         async with self._subscribe_lock:
             await self._close_subscribe()
-        self._restart_next_offer = True
-        return True
+            self._restart_next_offer = True
+        return learned
 
     async def _apply_subscription_answer(self, answer_sdp: str) -> None:
         if not isinstance(answer_sdp, str) or not answer_sdp.strip().startswith("v=0"):

@@ -81,3 +81,55 @@ class RsaClient(SignalingClient):
     @staticmethod
     def dtls_roles(pc: RTCPeerConnection) -> set[str]:
         return {str(t.sender.transport._role) for t in pc.getTransceivers()}
+
+
+def h264_only_mids(offer_sdp: str) -> list[str]:
+    """The mids of video m-sections offering H.264 and no other media codec."""
+    mids = []
+    for block in offer_sdp.split("\r\nm=")[1:]:
+        lines = block.split("\r\n")
+        if not lines[0].startswith("video"):
+            continue
+        names = {
+            line.split(" ", 1)[1].split("/")[0].lower()
+            for line in lines
+            if line.startswith("a=rtpmap:")
+        }
+        mid = next((line[6:] for line in lines if line.startswith("a=mid:")), None)
+        if mid is not None and names - {"rtx"} == {"h264"}:
+            mids.append(mid)
+    return mids
+
+
+def rejecting(answer_sdp: str, mids: list[str]) -> str:
+    """The answer with those m-sections rejected (port 0, inactive), as Firefox writes
+    an m-section whose codecs it cannot decode."""
+    out: list[str] = []
+    current: str | None = None
+    for line in answer_sdp.splitlines():
+        if line.startswith("m="):
+            current = line
+        if line.startswith("a=mid:") and line[6:] in mids and current is not None:
+            index = out.index(current)
+            parts = current.split()
+            out[index] = " ".join([parts[0], "0", *parts[2:]])
+        out.append(line.replace("a=sendonly", "a=inactive").replace("a=recvonly", "a=inactive"))
+    return "\r\n".join(out) + "\r\n"
+
+
+class FirefoxLikeNoH264Client(SignalingClient):
+    """Says nothing of its codecs in ``join`` and offers H.264 when publishing (so the
+    SFU takes it to decode H.264), yet rejects every H.264-only m-section of a subscribe
+    offer in its answer, as Firefox without OpenH264 does."""
+
+    _last_offer = ""
+
+    async def _answer_offer(self, frame: dict[str, Any]) -> None:
+        self._last_offer = str(frame["sdp"])
+        await super()._answer_offer(frame)
+
+    async def send(self, frame: Any) -> None:
+        mids = h264_only_mids(self._last_offer)
+        if frame.get("type") == "answer" and mids:
+            frame = {**frame, "sdp": rejecting(frame["sdp"], mids)}
+        await super().send(frame)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from signaling.client import SignalingClient
-from tests.interop.peers import NoH264Client
+from tests.interop.peers import FirefoxLikeNoH264Client, NoH264Client
 from tests.signaling.conftest import SignalingHarness
 from tests.signaling.media_sources import ColourVideoTrack, ToneAudioTrack
 from tests.signaling.test_media import (
@@ -128,3 +128,34 @@ async def test_an_h264_only_publisher_reaches_a_subscriber_that_decodes_h264(
     video = await subscriber.wait_track(publisher.participant_id, "camera", timeout_s=DEADLINE_S)
     colours = await asyncio.wait_for(decoded_video_colours(video, 10), DEADLINE_S)
     assert_colour(colours[-1], RED)
+
+
+async def test_an_answer_rejecting_the_h264_m_section_gets_a_fresh_offer_without_it(
+    harness: SignalingHarness,
+) -> None:
+    url = harness.ws_url
+    subscriber = await join(
+        harness, FirefoxLikeNoH264Client(url, ice_addresses=("127.0.0.1",)), "citizen"
+    )
+    await subscriber.publish({"camera": ColourVideoTrack(GREEN)})  # offers VP8 and H.264
+    publisher = await join(
+        harness,
+        SignalingClient(url, ice_addresses=("127.0.0.1",), send_codecs=("video/H264",)),
+        "agent",
+        role="host",
+    )
+    await publisher.publish({"mic": ToneAudioTrack(440.0), "camera": ColourVideoTrack(RED)})
+
+    refused = await subscriber.next_frame("error", timeout_s=DEADLINE_S)
+    assert refused["code"] == "answer-refused" and "video/h264" in refused["message"]
+    frame = await subscriber.next_frame("quality", timeout_s=DEADLINE_S)
+    while frame.get("reason") != "codec-unsupported":
+        frame = await subscriber.next_frame("quality", timeout_s=DEADLINE_S)
+    assert frame["participant_id"] == publisher.participant_id
+    offer = await subscriber.next_frame("offer", timeout_s=DEADLINE_S)
+    while not offer.get("restart"):
+        offer = await subscriber.next_frame("offer", timeout_s=DEADLINE_S)
+    assert [t["source"] for t in offer["tracks"]] == ["mic"]
+
+    audio = await subscriber.wait_track(publisher.participant_id, "mic", timeout_s=DEADLINE_S)
+    assert await asyncio.wait_for(loud_audio_frames(audio, 50), DEADLINE_S) >= 40
