@@ -179,5 +179,8 @@ def page_html(
     if slug == "donnees-personnelles":
         return body + "\n" + _retention_html(config)
     if slug == "accessibilite":
-        return _accessibility_html(identity, measure) + "\n" + body
+        # The statement's order (RGAA model): the commitment, then the conformity and
+        # the measure, then the administrator's sections.
+        intro, heading, rest = body.partition("<h2>")
+        return intro + "\n" + _accessibility_html(identity, measure) + "\n" + heading + rest
     return body

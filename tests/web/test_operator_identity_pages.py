@@ -6,6 +6,7 @@ an administrator changes on the console shows on the next page, their markup as 
 from __future__ import annotations
 
 import io
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.server import RunningService, run_service
 from tests.web.accessibility import blocking_violations
 from tests.web.test_management_consoles import sign_in_admin
+from tests.web.test_no_show_dashboard import book_through_api
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -150,3 +152,23 @@ def test_what_the_administrator_changes_shows_on_the_citizen_pages_as_text(
     citizen.screenshot(path=str(artifacts_dir / "legal-page.png"), full_page=True)
     citizen.context.close()
     admin.context.close()
+
+
+def test_the_pre_call_check_shows_the_operator_and_the_legal_links(
+    browser: Browser, operated: RunningService
+) -> None:
+    booking = book_through_api(operated, "Inès Martin")
+    join = urllib.parse.urlsplit(booking["join_url"])
+    page = new_page(browser)
+    page.goto(f"{operated.base_url}{join.path}#{join.fragment}")
+    page.wait_for_selector("#precheck[data-done=true]", timeout=20_000)
+    name = operated.get_json("/api/site")["name"]  # a test before may have renamed it
+    expect(page.locator("header .operator-name")).to_have_text(name)
+    footer = page.locator("footer.site")
+    expect(footer.get_by_role("link", name="Données personnelles")).to_be_visible()
+    colour = footer.get_by_role("link", name="Mentions légales").evaluate(
+        "el => getComputedStyle(el).color"
+    )
+    assert colour == "rgb(58, 58, 58)"  # the footer's grey on white, not the call's pale blue
+    assert blocking_violations(page) == []
+    page.context.close()
