@@ -36,6 +36,11 @@ async def assert_still_usable(client: SignalingClient) -> None:
         ('{"type": "publish", "sdp": "v=0", "sources": {"0": "webcam"}}', "bad-field", "sources.0"),
         ('{"type": "publish", "sdp": "v=0", "sources": {}}', "bad-field", "sources"),
         ('{"type": "answer", "pc": "publish", "sdp": "v=0"}', "bad-field", "pc"),
+        (
+            '{"type": "answer", "pc": "subscribe", "sdp": "v=0", "offer_id": "1"}',
+            "bad-field",
+            "offer_id",
+        ),
         ('{"type": "candidate", "pc": "side"}', "bad-field", "pc"),
         (
             '{"type": "candidate", "pc": "publish", "candidate": {"candidate": 3}}',

@@ -263,3 +263,17 @@ async def test_room_closed_while_the_join_was_under_way_is_refused_and_not_left_
     assert "bk-2" not in harness.sfu.rooms
     assert harness.server.stats()["rooms"] == 0
     assert harness.server.stats()["participants"] == 0
+
+
+async def test_join_codecs_must_be_mime_types_including_vp8(harness: SignalingHarness) -> None:
+    client = await harness.client()
+    for codecs in (["video/H264"], "video/VP8", [""], ["video/VP8"] * 33):
+        with pytest.raises(SignalingError) as refused:
+            await client.request({"type": "join", "token": harness.mint(), "codecs": codecs})
+        assert refused.value.code == "bad-field" and refused.value.field == "codecs"
+    reply = await client.request(
+        {"type": "join", "token": harness.mint(), "codecs": ["video/VP8", "video/H264"]}
+    )
+    assert reply["type"] == "joined"
+    participant = harness.sfu.rooms["room-1"].participants[reply["participant_id"]]
+    assert participant.video_decoders() == {"video/vp8", "video/h264"}
