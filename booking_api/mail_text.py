@@ -157,9 +157,9 @@ def body(
     operator: str | None = None,
     privacy_url: str | None = None,
 ) -> str:
-    """The mail's text. ``operator`` is the public body running the site (its identity
-    as set by the administrator), in the closing and the footer; ``organisation`` the
-    one the motif belongs to, on a line of its own."""
+    """The mail's text. ``organisation`` (the one the motif belongs to) is named on a line
+    of its own and signs; ``operator``, the public body running the site (its identity
+    as set by the administrator), is named at the foot with the personal-data page."""
     lines = _LINES[locale]
     operator = operator or organisation
     parts = [
@@ -183,7 +183,7 @@ def body(
             parts += [lines["manage"], manage_url, ""]
         if kind != "request":  # a request carries no calendar file until confirmed
             parts += [lines["ics"], ""]
-    parts += [lines["closing"].format(organisation=operator), "", "--"]
+    parts += [lines["closing"].format(organisation=organisation), "", "--"]
     parts += [lines["sent_by"].format(operator=operator), lines["footer"]]
     if privacy_url:
         parts += [lines["privacy"], privacy_url]

@@ -217,6 +217,6 @@ async def test_mails_name_the_operator_and_link_the_personal_data_page(
     assert (await client.post("/api/bookings", json=booking_body(slot["start"]))).status == 201
     (mail,) = await smtp_server.mailbox.wait_for(1)
     text = str(mail.get_body(("plain",)).get_content()).replace("\r\n", "\n")
-    assert "Cordialement,\nCaisse d'allocations familiales du Rhône\n" in text, text
+    assert "Cordialement,\nCaisse d'allocations familiales de démonstration\n" in text, text
     assert "Service de rendez-vous en visio de Caisse d'allocations familiales du Rhône." in text
     assert text.rstrip().endswith("http://127.0.0.1:8080/donnees-personnelles"), text
