@@ -46,6 +46,7 @@ from sfu.producer import Producer
 from sfu.quality import LinkAdaptation
 from sfu.sdp_sections import bundling_problem, ice_ufrags, rejected_mids
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
+from sfu.spare_lines import SpareLines, continue_numbering
 from sfu.stats import RoomCounters, SfuCounters
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
 
@@ -125,9 +126,7 @@ class Participant:
         self._offered_codecs: frozenset[str] = frozenset()
         # producers not consumed because we cannot decode their codec (key → codec)
         self.undecodable: dict[tuple[str, str], str] = {}
-        # inactive subscribe m-lines, reused before a new one is added: transceiver →
-        # (whose stream it carried, that consumer) so a stream coming back continues
-        self._spares: dict[Any, tuple[tuple[str, str], Consumer]] = {}
+        self._spares = SpareLines()  # inactive subscribe m-lines, reused first
         self._restart_next_offer = False  # the next offer is on a fresh connection
         self._offer_id = 0  # the last subscribe offer's number
         # the client's ICE ufrags of subscribe connections closed by a restart: an answer
@@ -396,7 +395,7 @@ class Participant:
                 self._on_feedback,
             )
             if previous is not None:
-                _continue_numbering(consumer, previous)
+                continue_numbering(consumer, previous)
             if self.link.audio_only and producer.kind == "video":
                 consumer.pause()
             producer.add_consumer(consumer)
@@ -428,29 +427,12 @@ class Participant:
         return changed
 
     def _m_line_for(self, key: tuple[str, str], producer: Producer) -> tuple[Any, Consumer | None]:
-        """An m-line for a new consumer: an inactive one of the same kind and codec if
-        any (the one that carried this stream before, else one whose inactivity the
-        subscriber has answered, so its page sees a new track), else a new one. Reusing
-        keeps the subscribe SDP bounded however often streams come and go (as browsers
-        and mediasoup reuse m-sections)."""
+        """An m-line for a new consumer: a spare one (``sfu.spare_lines``), else a new one."""
+        spare = self._spares.take(key, producer.kind, producer.mime_type)
+        if spare is not None:
+            return spare
         pc = self._subscribe_pc
         assert pc is not None
-        same_codec = [
-            (transceiver, previous)
-            for transceiver, previous in self._spares.items()
-            if previous[1].producer.kind == producer.kind
-            and previous[1].producer.mime_type.lower() == producer.mime_type.lower()
-        ]
-        chosen = next((spare for spare in same_codec if spare[1][0] == key), None)
-        if chosen is None:
-            chosen = next(
-                (spare for spare in same_codec if spare[0].currentDirection == "inactive"), None
-            )
-        if chosen is not None:
-            transceiver, (former_key, former) = chosen
-            del self._spares[transceiver]
-            transceiver.direction = "sendonly"
-            return transceiver, former if former_key == key else None
         transceiver = pc.addTransceiver(producer.kind, direction="sendonly")
         preferences = codec_capabilities_for(producer.kind, producer.mime_type)
         if preferences:
@@ -465,7 +447,7 @@ class Participant:
         if transceiver is not None:
             transceiver.direction = "inactive"
             if consumer is not None:
-                self._spares[transceiver] = (key, consumer)
+                self._spares.keep(transceiver, key, consumer)
 
     def producer_gone(self, producer: Producer) -> None:
         key = (producer.participant_id, producer.source)
@@ -727,15 +709,3 @@ class Participant:
             "audio_only": self.link.audio_only,
             "link_reason": self.link.reason,
         }
-
-
-def _continue_numbering(consumer: Consumer, previous: Consumer) -> None:
-    """A stream back on the m-line that carried it continues its sequence numbers,
-    timestamps and VP8 picture numbers (one SSRC: the subscriber sees one stream)."""
-    new, old = consumer.track, previous.track
-    new.last_out_seq = old.last_out_seq
-    new.last_out_ts = old.last_out_ts
-    new.last_send_time = old.last_send_time
-    new.picture_id_out = old.picture_id_out
-    new.tl0_pic_idx_out = old.tl0_pic_idx_out
-    new.key_idx_out = old.key_idx_out
