@@ -30,6 +30,7 @@ NTP_UNITS_PER_S = 1 << 32
 MAX_PENDING_RETRANSMISSIONS = 128
 MAX_HELD_PACKETS = 64
 RETRANSMIT_MIN_INTERVAL_S = 0.1
+MAX_RESENDS = 3  # 5 % random loss loses all three resends of a packet once in 8 000
 # a receiver report "describes the current layer" once this share of the packets it
 # covers were sent after the last switch (the rest went out while it travelled to us)
 POST_SWITCH_SHARE = 0.8
@@ -119,6 +120,7 @@ class Consumer:
         self._sent_reports: dict[int, float] = {}
         self._pending_rtx: list[bytes] = []
         self._resent_at: dict[int, float] = {}
+        self._resend_count: dict[int, int] = {}
         self._resume_gap = 0
         self._on_feedback = on_feedback  # the subscriber's link is to be looked at
         # what the subscriber tells us
@@ -317,12 +319,18 @@ class Consumer:
     def on_nack(self, sequence_numbers: list[int]) -> None:
         self.nacks += len(sequence_numbers)
         self._counters.nacks_received += len(sequence_numbers)
+        if self.paused and self.producer.kind == "video":
+            # a paused video is not repaired (mediasoup ignores NACKs of an inactive
+            # consumer): its frames will not be shown, and the resends would take the
+            # link that could not carry it from the audio
+            return
         upstream: list[int] = []
         now = time.monotonic()
         # a receiver repeats every missing number in each NACK: resend a packet at most
         # once a round trip, or retransmissions flood the very link that lost them
         spacing = max(RETRANSMIT_MIN_INTERVAL_S, self.rtt_s or 0.0)
         resent = self._resent_at
+        counts = self._resend_count
         for seq in sequence_numbers:
             if now - resent.get(seq, -1e9) < spacing:
                 continue
@@ -339,12 +347,19 @@ class Consumer:
                         self.packets_renacked += 1
                     self.fresh_feedback = self.producer.kind == "video"
                     self._on_feedback()
-                if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
-                    self._pending_rtx.append(sent)
+                # a browser asks up to ten times; a packet lost MAX_RESENDS times is in
+                # a full queue, which more copies of it only keep full
+                count = counts.get(seq, 0)
+                if count < MAX_RESENDS:
+                    counts[seq] = count + 1
+                    if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
+                        self._pending_rtx.append(sent)
             else:
                 upstream.append((seq - self.track.seq_offset) & 0xFFFF)
         while len(resent) > self._history_size:
             del resent[next(iter(resent))]
+        while len(counts) > self._history_size:
+            del counts[next(iter(counts))]
         if upstream and self.current_layer is not None:
             self.producer.forward_nack(self.current_layer, upstream)
         self.flush_retransmissions()  # at once: the subscriber is waiting for them

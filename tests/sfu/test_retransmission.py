@@ -13,6 +13,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
+from sfu.consumer import MAX_RESENDS, RETRANSMIT_MIN_INTERVAL_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -88,6 +89,55 @@ async def test_nacks_are_served_from_history_or_forwarded_to_the_publisher() -> 
         assert consumer.packets_nacked == nacked_before + 1, "not ours to count: never sent"
         stats = sfu.stats()["rooms"]["bk-nack"]
         assert stats["nacks_served"] >= 1 and stats["nacks_forwarded"] >= 1
+    finally:
+        await alice.close()
+        await bob.close()
+        await sfu.close()
+
+
+async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paused() -> None:
+    """A browser asks for a missing packet up to ten times; behind a full queue each
+    copy only keeps it full. A paused video's frames will not be shown: its NACKs
+    are not served (they would take the link that could not carry it from audio)."""
+    sfu = Sfu(CONFIG)
+    room = sfu.room("bk-nack-bound")
+    alice = LoopbackClient(room.add_participant("alice"))
+    bob = LoopbackClient(room.add_participant("bob"))
+    try:
+        await connect_pair(alice, bob)
+        assert await alice.wait_for_frames("video", 10) >= 10
+        consumer = alice.participant.consumers[("bob", "camera")]
+        rtx_pt = consumer.sender.rtx_payload_type
+        assert rtx_pt is not None
+        receiver = video(alice.subscribe_pc).receiver
+        seen: list[int] = []
+        repaired: list[int] = []
+        original_rtp = receiver._handle_rtp_packet
+
+        async def on_rtp(packet: Any, arrival_time_ms: int) -> None:
+            if packet.payload_type == rtx_pt and len(packet.payload) >= 2:
+                repaired.append(struct.unpack("!H", packet.payload[:2])[0])
+            else:
+                seen.append(packet.sequence_number)
+            await original_rtp(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = on_rtp
+        await asyncio.sleep(1.0)
+        assert len(seen) > 5
+        recent = seen[-2]
+        media_ssrc = consumer.sender.ssrc
+        for _ in range(MAX_RESENDS + 2):  # spaced beyond the once-a-round-trip limit
+            await receiver._send_rtcp_nack(media_ssrc, [recent])
+            await asyncio.sleep(RETRANSMIT_MIN_INTERVAL_S + 0.2)
+        assert repaired.count(recent) == MAX_RESENDS
+
+        consumer.pause()
+        await asyncio.sleep(0.3)
+        other = seen[-1]
+        before = len(repaired)
+        await receiver._send_rtcp_nack(media_ssrc, [other])
+        await asyncio.sleep(0.5)
+        assert len(repaired) == before, "a paused video is not repaired"
     finally:
         await alice.close()
         await bob.close()
