@@ -151,10 +151,11 @@ function renderTiles(large) {
     item.querySelector("video").srcObject = null;  // a detached element would play on
     item.remove();
   }
-  for (const participant of others) {
+  others.forEach((participant, index) => {
     let item = list.querySelector(`li[data-participant="${CSS.escape(participant.id)}"]`);
     if (!item) item = newTile(participant.id);
-    list.append(item);  // in the participants' order
+    // in the participants' order; a tile already in place is not moved (its video plays on)
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
     const stream = call.streams.get(participant.id);
     const tileVideo = item.querySelector("video");
     if (stream && tileVideo.srcObject !== stream) tileVideo.srcObject = stream;
@@ -164,7 +165,7 @@ function renderTiles(large) {
     const button = item.querySelector("button");
     setText(button, t("call.pin", { name: participant.name }));
     button.setAttribute("aria-pressed", "false");
-  }
+  });
   list.hidden = others.length === 0;
 }
 
