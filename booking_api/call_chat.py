@@ -23,9 +23,11 @@ async def record(db: Database, booking_id: str, at: float, data: dict[str, Any])
     text = str(data.get("text") or "")[:MAX_CHARS]
     if not text:
         return
+    if await db.fetch_one("SELECT id FROM bookings WHERE id = ?", booking_id) is None:
+        return
     await db.execute(
         "INSERT INTO call_chat (id, booking_id, sent_at, sent_ns, author_name, author_role, "
-        "body) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM bookings WHERE id = ?)",
+        "body) VALUES (?, ?, ?, ?, ?, ?, ?)",
         new_id(),
         booking_id,
         int(at),
@@ -33,7 +35,6 @@ async def record(db: Database, booking_id: str, at: float, data: dict[str, Any])
         str(data.get("name") or "")[:200] or None,
         str(data.get("role") or "guest")[:20],
         text,
-        booking_id,
     )
 
 
