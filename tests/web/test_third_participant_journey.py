@@ -86,6 +86,9 @@ def test_a_companion_and_an_invited_interpreter_join_through_the_lobby(
     row = agent.locator("#rows tr", has_text="Lucie Bernard")
     expect(row).to_be_visible(timeout=15_000)
     row.get_by_role("button", name=re.compile("^Inviter une personne")).click()
+    expect(agent.locator(".invite-list")).to_have_text(
+        "Déjà invités : Paul Martin (accompagne l'usager, nommé(e) à la réservation)"
+    )
     agent.get_by_label("Son nom (affiché aux autres)").fill("Léa Roux")
     agent.get_by_label("Qualité").select_option("interpreter")
     agent.get_by_role("button", name="Créer son lien").click()

@@ -14,6 +14,11 @@ const TEXT = {
     interpreter: "Interprète (LSF, langue étrangère)",
     colleague: "Collègue",
     relative: "Proche ou accompagnant",
+    "k.interpreter": "interprète",
+    "k.colleague": "collègue",
+    "k.relative": "proche",
+    "k.companion": "accompagne l'usager, nommé(e) à la réservation",
+    invited: "Déjà invités : {list}",
     create: "Créer son lien",
     link: "Lien de {name}",
     copy: "Copier le lien",
@@ -32,6 +37,11 @@ const TEXT = {
     interpreter: "Interpreter (sign language, foreign language)",
     colleague: "Colleague",
     relative: "Relative or companion",
+    "k.interpreter": "interpreter",
+    "k.colleague": "colleague",
+    "k.relative": "relative",
+    "k.companion": "with the citizen, named when booking",
+    invited: "Already invited: {list}",
     create: "Create their link",
     link: "Link for {name}",
     copy: "Copy the link",
@@ -74,10 +84,12 @@ export function inviteForm(container, bookingId, { onUnauthorised = () => {}, he
   status.setAttribute("role", "status");
   status.setAttribute("aria-live", "polite");
   const result = el("div", { className: "invite-result", hidden: true });
+  const invited = el("p", { className: "hint invite-list" });
   const form = el(
     "form",
     { className: "invite-form", noValidate: true },
     el(heading, { id: id("h"), textContent: tr("h"), tabIndex: -1 }),
+    invited,
     el("div", { className: "field" }, el("label", { htmlFor: id("name"), textContent: tr("name") }), name, nameError),
     el("div", { className: "field" }, el("label", { htmlFor: id("kind"), textContent: tr("kind") }), kind),
     el("div", { className: "actions" }, submit),
@@ -96,6 +108,7 @@ export function inviteForm(container, bookingId, { onUnauthorised = () => {}, he
       });
       showLink(result, data);
       name.value = "";
+      listInvited(invited, bookingId);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return onUnauthorised();
       if (err instanceof ApiError && err.status === 422) {
@@ -114,7 +127,18 @@ export function inviteForm(container, bookingId, { onUnauthorised = () => {}, he
     return undefined;
   });
   container.replaceChildren(form);
+  listInvited(invited, bookingId);
   return form;
+}
+
+/** Who already has a link: the companion the citizen named, the guests invited. */
+async function listInvited(target, bookingId) {
+  let guests = [];
+  try {
+    guests = (await api(`/agent/bookings/${encodeURIComponent(bookingId)}/guests`)).guests || [];
+  } catch { /* the form works without the list */ }
+  const list = guests.map((g) => `${g.name} (${tr(`k.${g.kind}`)})`).join(", ");
+  target.textContent = list ? tr("invited", { list }) : "";
 }
 
 function showLink(result, data) {
