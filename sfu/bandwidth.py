@@ -63,6 +63,7 @@ class DownlinkEstimate:
         self._lossy_since: float | None = None
         self._calm_until = 0.0
         self._collapsed_at: float | None = None
+        self._crossed_at: float | None = None
 
     def start_ramp(self, now: float) -> None:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
@@ -86,10 +87,16 @@ class DownlinkEstimate:
         sent_bps: float,
         audio_bps: float,
         settling: bool = False,
+        overflow: float = 0.0,
+        overflow_sent_bps: float = 0.0,
+        starved: bool = False,
     ) -> int | None:
         """Fold in one interval's feedback (``sent_bps``: all we sent meanwhile, audio
         included; ``settling``: we just sent less, so loss reported now is about before
-        and does not lower the bound); returns the video budget."""
+        and does not lower the bound; ``overflow``: the share of video NACKed over the
+        last half second when most of it is, a link far short of the
+        ``overflow_sent_bps`` we sent then; ``starved``: a receiver saw next to none
+        of the video we sent, which no calm excuses); returns the video budget."""
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
         ramping = self.ramping(now)
@@ -103,14 +110,25 @@ class DownlinkEstimate:
             and remb_bps < COLLAPSED_REMB_BPS
         ):
             self._collapsed_at = now
-        collapsed = (
+        collapsed = starved or (
             self._collapsed_at is not None
             and now - self._collapsed_at < REMB_FALL_MEMORY_S
             and loss > HEAVY_LOSS
         )
         calm = now < self._calm_until and not collapsed
+        # a REMB that came down from where video fits to where none does is overuse,
+        # even in the first seconds: a ramp climbs, and after a pause it starts low
+        crossed = (
+            remb_bps is not None
+            and self.remb_bps is not None
+            and remb_bps < REMB_FALL * self.remb_bps
+            and remb_bps < COLLAPSED_REMB_BPS <= self.remb_bps
+        )
+        if crossed:
+            self._crossed_at = now
+        dropped_out = self._crossed_at is not None and now - self._crossed_at < REMB_FALL_MEMORY_S
         if remb_bps is not None:
-            if (
+            if crossed or (
                 self.remb_bps is not None
                 and remb_bps < REMB_FALL * self.remb_bps
                 and not ramping
@@ -136,8 +154,18 @@ class DownlinkEstimate:
         lossy = heavy or (
             self._lossy_since is not None and now - self._lossy_since >= LOSS_PERSIST_S
         )
-        self.remb_congested = (fell and answers_now) or lossy
-        if lossy and sent_bps > 0 and not settling:
+        self.remb_congested = (fell and answers_now) or dropped_out or lossy
+        delivered = overflow_sent_bps * (1.0 - overflow)
+        collapse = overflow > 0 and delivered - audio_bps < COLLAPSED_REMB_BPS
+        if collapse and overflow_sent_bps > 0 and not calm:
+            # what got through leaves no room for any video: that is the bound (the loss
+            # bound's sent x (1 - loss / 2) would step down a layer a second while audio
+            # shares the full queue). Short of a collapse, what got through in half a
+            # second says little: a keyframe's burst lost in a small queue reads as a
+            # link of half its size
+            if self.loss_bound_bps is None or delivered < self.loss_bound_bps:
+                self.loss_bound_bps = delivered
+        elif lossy and sent_bps > 0 and not settling:
             bound = sent_bps * (1.0 - loss / 2)
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:
                 self.loss_bound_bps = bound
@@ -151,6 +179,8 @@ class DownlinkEstimate:
         self.limited_by_loss = self.loss_bound_bps is not None and (
             self.remb_bps is None or ramping or self.loss_bound_bps - audio_bps < self.remb_bps
         )
+        if ramping and dropped_out:
+            return self.video_budget(audio_bps)
         if ramping and not self.limited_by_loss:
             return None  # a ramp, not a verdict: the layers stay as chosen
         if ramping:
@@ -176,6 +206,7 @@ class DownlinkEstimate:
         self.loss_bound_bps = None
         self.limited_by_loss = False
         self._remb_fell_at = None
+        self._crossed_at = None
         self.remb_congested = False
         self._lossy_since = None
         if now is not None:

@@ -129,6 +129,10 @@ class Consumer:
         self.remb_bps: int | None = None
         self.remb_at = 0.0
         self.receiver_reports = 0
+        # (sequence numbers the receiver's highest moved, packets we sent) between its
+        # last two reports; None until two have come
+        self.delivery: tuple[int, int] | None = None
+        self._last_highest: tuple[int, int] | None = None
         self.fresh_feedback = False  # a video receiver report or loss not yet looked at
         self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
         self._switch_mark = 0  # packets_sent when the current layer began
@@ -200,6 +204,7 @@ class Consumer:
             self.paused = True
             self.current_layer = None
             self._held = None
+            self.delivery = None
             self.producer.demand_changed()
 
     def resume(self) -> None:
@@ -367,6 +372,17 @@ class Consumer:
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         self.receiver_reports += 1
         self.fraction_lost = report.fraction_lost / 256.0
+        # how far the receiver's highest sequence number moved against what we sent
+        # since its previous report: a link that lets no video through (a full queue
+        # taken by the audio) shows neither loss nor NACKs, only this standing still
+        highest = report.highest_sequence & 0xFFFF
+        if self._last_highest is not None and not self.paused:
+            moved = (highest - self._last_highest[0]) & 0xFFFF
+            self.delivery = (
+                0 if moved >= 0x8000 else moved,
+                self.packets_sent - self._last_highest[1],
+            )
+        self._last_highest = (highest, self.packets_sent)
         self._report_marks = (self._report_marks[1], self.packets_sent)
         if self.producer.kind == "video":
             # the link is looked at again soon (this may end a layer switch's settling);

@@ -401,6 +401,15 @@ class LayerSelector:
                 lasted = now - self._starved_since
                 if heavy_loss or lasted >= (STARVED_FOR_S if lossy else STARVED_WITHOUT_LOSS_S):
                     self._note_failures(now, streams)
+                    back = self._recent_step_ups(now)
+                    if back:
+                        # a probe's step the link did not take: the layer below carried
+                        self.layers.update(back)
+                        self._stepped_down(now)
+                        self._starved_since = None
+                        self.reason = "loss" if limited_by_loss else "bandwidth"
+                        self._up_since = None
+                        return
                     self._stop_video("loss" if limited_by_loss else "bandwidth")
                     self._track_flapping(now)
                 self._up_since = None
@@ -442,6 +451,17 @@ class LayerSelector:
                     self._media_probe = True
         else:
             self._up_since = None
+
+    def _recent_step_ups(self, now: float) -> dict[Hashable, int | None]:
+        """The layer each stream came from, for the streams that stepped up within
+        ``PROBE_WINDOW_S`` (forgotten once taken)."""
+        back: dict[Hashable, int | None] = {}
+        for key, (previous, at) in list(self._came_from.items()):
+            current = self.layers.get(key)
+            if now - at <= PROBE_WINDOW_S and current is not None and current > previous:
+                back[key] = previous
+            del self._came_from[key]
+        return back
 
     def _back_to_where_it_came_from(
         self, now: float, fitted: dict[Hashable, int | None]

@@ -594,3 +594,86 @@ def test_in_the_calm_after_a_step_only_a_plain_collapse_counts() -> None:
     estimate.update(2.0, 30_000, 0.8, 225_000, AUDIO_BPS)
     assert estimate.remb_congested and estimate.limited_by_loss is False
     assert estimate.video_budget(AUDIO_BPS) == 30_000
+
+
+# --- a link far short of what we send: cut video before audio suffers ------------------
+
+
+def test_a_collapse_just_after_a_probes_step_goes_back_to_the_layer_that_carried() -> None:
+    """640 reached by a probe on a 300 kb/s link: its keyframe burst and the audio fill
+    the queue, and what gets through reads as no room for video. The step is what the
+    link did not take: back to 320, not audio only; a second collapse is one."""
+    selector = LayerSelector(POLICY)
+    selector.update(0.0, 300_000, 0.0, (CAMERA,), can_probe=True)
+    now = settle(selector, 0.0, 5, budget=300_000)
+    request = selector.probe_wanted(now, 0.0, (CAMERA,))
+    assert request is not None
+    selector.probe_result(now, request, True, (CAMERA,))
+    assert selector.layers == {"camera": 2}
+    decision = selector.update(now + 1.0, 20_000, 0.8, (CAMERA,), limited_by_loss=True)
+    assert decision.layers == {"camera": 1} and not decision.audio_only
+    decision = selector.update(now + 1.5, 20_000, 0.8, (CAMERA,), limited_by_loss=True)
+    assert decision.audio_only
+
+
+def test_what_got_through_bounds_the_link_when_it_leaves_no_room_for_video() -> None:
+    """Four packets of five NACKed within half a second of sending 400 kb/s: 80 kb/s got
+    through, audio takes 40: no video fits, video stops at once (not a layer a second)."""
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 500_000, 0.0, 400_000, AUDIO_BPS)
+    budget = estimate.update(
+        0.3, 500_000, 0.8, 400_000, AUDIO_BPS, overflow=0.8, overflow_sent_bps=400_000
+    )
+    assert budget is not None and budget < 60_000 and estimate.limited_by_loss
+    selector = LayerSelector(POLICY)
+    selector.update(0.0, None, 0.0, (CAMERA,))
+    decision = selector.update(0.3, budget, 0.8, (CAMERA,), limited_by_loss=True)
+    assert decision.audio_only
+    # half of 400 kb/s through leaves room for video: no such bound (a keyframe's
+    # burst lost in a small queue reads like that), the loss bound decides
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 500_000, 0.0, 400_000, AUDIO_BPS)
+    budget = estimate.update(
+        0.3, 500_000, 0.5, 400_000, AUDIO_BPS, overflow=0.5, overflow_sent_bps=400_000
+    )
+    assert budget == int(400_000 * 0.75) - AUDIO_BPS
+
+
+def test_a_link_that_lets_no_video_through_counts_even_in_the_calm_after_a_step() -> None:
+    """Audio fills a 60 kb/s queue and no video packet gets through: no loss reported,
+    no NACK, no new REMB. The receiver's highest sequence number standing still is the
+    only sign, and no calm after a step excuses it."""
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 500_000, 0.0, 400_000, AUDIO_BPS)
+    estimate.forget_before_step(0.5)  # calm for two seconds
+    assert (
+        estimate.update(
+            0.8, 500_000, 0.9, 400_000, AUDIO_BPS, overflow=0.9, overflow_sent_bps=400_000
+        )
+        == 500_000
+    ), "in the calm, loss is the keyframe's"
+    budget = estimate.update(
+        1.0,
+        500_000,
+        1.0,
+        400_000,
+        AUDIO_BPS,
+        overflow=1.0,
+        overflow_sent_bps=400_000,
+        starved=True,
+    )
+    assert budget == 0
+
+
+def test_a_remb_falling_from_where_video_fits_to_none_counts_even_while_it_ramps() -> None:
+    """A fresh call capped at 60 kb/s: Chrome's REMB comes down from 99 to 28 kb/s
+    within its first seconds. A ramp climbs; this is overuse."""
+    estimate = DownlinkEstimate()
+    estimate.start_ramp(0.0)
+    assert estimate.update(1.0, 99_000, 0.0, 400_000, AUDIO_BPS) is None
+    budget = estimate.update(1.5, 28_000, 0.0, 400_000, AUDIO_BPS)
+    assert budget == 28_000 and estimate.remb_congested
+    # after a pause it starts that low and climbs: no crossing, still a ramp
+    estimate.reset(10.0)
+    assert estimate.update(10.5, 12_000, 0.0, 100_000, AUDIO_BPS) is None
+    assert estimate.update(11.0, 11_000, 0.0, 100_000, AUDIO_BPS) is None

@@ -128,7 +128,7 @@ async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paus
         media_ssrc = consumer.sender.ssrc
         for _ in range(MAX_RESENDS + 2):  # spaced beyond the once-a-round-trip limit
             await receiver._send_rtcp_nack(media_ssrc, [recent])
-            await asyncio.sleep(RETRANSMIT_MIN_INTERVAL_S + 0.2)
+            await asyncio.sleep(max(RETRANSMIT_MIN_INTERVAL_S, consumer.rtt_s or 0.0) + 0.3)
         assert repaired.count(recent) == MAX_RESENDS
 
         consumer.pause()

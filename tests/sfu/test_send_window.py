@@ -4,8 +4,9 @@ repair did not hide), over the span a report covers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sfu.quality import LOSS_GRACE_S, SendWindow
+from sfu.quality import LOSS_GRACE_S, ReportLoss, SendWindow
 
 START = LOSS_GRACE_S + 1.0
 
@@ -109,3 +110,66 @@ def test_first_nacks_repaired_by_a_resend_do_not_count_as_loss() -> None:
         video.send(40, 1000, first_nacks=8, nacked=6)
         window.add(now - 0.25, now, [video])
     assert abs(window.rates()[2] - 6 / 40) < 1e-9
+
+
+def test_most_of_the_video_nacked_within_half_a_second_is_an_overflow() -> None:
+    """A 60 kb/s link under the top layer loses four packets of five at once: its NACKs
+    say so within a round trip. 5 % random loss, or too few packets, say nothing."""
+    video, audio = Counters("video"), Counters("audio")
+    window = SendWindow()
+    now = 0.0
+    window.add(now, now, [video, audio])
+    for _ in range(12):  # 3 s of clean sending, past the start-up
+        now += 0.25
+        video.send(10, 1000, first_nacks=0 if _ % 4 else 1)  # 2.5 % first NACKs
+        audio.send(12, 125)
+        window.add(now - 0.25, now, [video, audio])
+    assert window.overflow() == (0.0, 0.0)
+    for _ in range(2):  # then half a second where 8 of 10 go missing
+        now += 0.25
+        video.send(10, 1000, first_nacks=8)
+        audio.send(12, 125)
+        window.add(now - 0.25, now, [video, audio])
+    share, sent_bps = window.overflow()
+    assert abs(share - 0.8) < 1e-9
+    assert abs(sent_bps - (20 * 1000 + 24 * 125) * 8 / 0.5) < 1
+    sparse = SendWindow()  # the same share over a handful of packets says nothing
+    thin = Counters("video")
+    sparse.add(0.0, 0.0, [thin])
+    thin.send(1, 1000)
+    sparse.add(0.0, START, [thin])
+    thin.send(5, 1000, first_nacks=4)
+    sparse.add(START, START + 0.5, [thin])
+    assert sparse.overflow() == (0.0, 0.0)
+
+
+@dataclass
+class Reported(Counters):
+    """A video consumer with the receiver reports ``ReportLoss`` reads."""
+
+    receiver_reports: int = 0
+    fraction_lost: float = 0.0
+
+    def report(self, fraction_lost: float) -> None:
+        self.receiver_reports += 1
+        self.fraction_lost = fraction_lost
+
+
+def test_the_first_report_after_video_resumes_is_not_about_it() -> None:
+    """A receiver counts as lost every number between the last packet it got and the
+    next: the first report after a pause covers what the congestion took before it
+    (about 0.6 after a 60 kb/s cap, on a link by then unshaped)."""
+    consumer = Reported("video")
+    window = SendWindow()
+    report_loss = ReportLoss()
+    window.add(0.0, 0.0, [consumer])
+    consumer.send(10, 1000)
+    window.add(0.0, START, [consumer])  # past its start-up
+    consumers: Any = [consumer]
+    report_loss.skip_next(consumers)  # video resumes
+    consumer.send(20, 1000)
+    consumer.report(0.6)
+    assert report_loss.update(START + 1.0, consumers, window) == 0.0
+    consumer.send(20, 1000)
+    consumer.report(0.3)
+    assert abs(report_loss.update(START + 2.0, consumers, window) - 0.3) < 1e-9
