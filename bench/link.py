@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -297,6 +298,7 @@ def run_downlink_cap(rate_bps: int, observe_s: float = 20.0) -> Callable[[Call, 
             "longest_gap_s": longest_frame_gap(probe["frames"], start, end),
             "concealed": concealed_share(probe["samples"], start, end),
             "timeline": timeline(quality, start),
+            "capped_at": round(capped, 3),  # epoch: lines up with the service's log
         }
 
     return run
@@ -322,6 +324,8 @@ def run_cap_60_then_lift(
         "top_after_lift_s": steady_from(probe["frames"], lift, TOP_WIDTH),
         "sfu_resumed_s": first_after(quality, lift, lambda q: state_of(q) >= 0),
         "timeline": timeline(quality, start),
+        "capped_at": round(capped, 3),  # epoch: lines up with the service's log
+        "lifted_at": round(lifted, 3),
     }
 
 
@@ -460,18 +464,25 @@ class Bench:
 
 
 @contextlib.contextmanager
-def bench_setup(committed: bool = False) -> Iterator[Bench]:
+def bench_setup(committed: bool = False, keep_log: Path | None = None) -> Iterator[Bench]:
     """A real link, the service on its host end (from the last commit if ``committed``,
-    else as installed), both browsers; all gone on exit."""
+    else as installed), both browsers; all gone on exit (the service's log copied to
+    ``keep_log`` first: the SFU's probes and decisions, to read a run afterwards)."""
     with tempfile.TemporaryDirectory(prefix="vg-link-") as scratch:
         source = committed_snapshot(Path(scratch) / "source") if committed else None
-        with (
-            real_link() as link,
-            serve_on(link, Path(scratch) / "service", source) as service,
-            sync_playwright() as playwright,
-            launch_browsers(playwright, link, service, Path(scratch)) as browsers,
-        ):
-            yield Bench(link, service, browsers)
+        try:
+            with (
+                real_link() as link,
+                serve_on(link, Path(scratch) / "service", source) as service,
+                sync_playwright() as playwright,
+                launch_browsers(playwright, link, service, Path(scratch)) as browsers,
+            ):
+                yield Bench(link, service, browsers)
+        finally:
+            log = Path(scratch) / "service" / "service.log"
+            if keep_log is not None and log.exists():
+                keep_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, keep_log)
 
 
 def run_scenario(bench: Bench, scenario: Scenario) -> Metrics:
@@ -542,7 +553,11 @@ def source_state(committed: bool) -> dict[str, Any]:
 
 
 def main(
-    names: Sequence[str], repeats: int, out_dir: Path, committed: bool = False
+    names: Sequence[str],
+    repeats: int,
+    out_dir: Path,
+    committed: bool = False,
+    keep_log: Path | None = None,
 ) -> dict[str, Any]:
     chosen = [SCENARIOS[n] for n in names]
     results: dict[str, Any] = {
@@ -554,7 +569,7 @@ def main(
         "scenarios": {},
     }
     runs: dict[str, list[Metrics]] = {s.name: [] for s in chosen}
-    with bench_setup(committed) as bench:
+    with bench_setup(committed, keep_log) as bench:
         for _ in range(repeats):  # interleaved: a burst of load spreads over all scenarios
             for scenario in chosen:
                 try:
@@ -595,12 +610,18 @@ def run() -> None:
         action="store_true",
         help="run the service from the last commit, not the working tree (shared trees)",
     )
+    parser.add_argument(
+        "--service-log",
+        type=Path,
+        default=None,
+        help="copy the service's JSON log here at the end (probes, decisions)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    main(names, args.repeats, args.out, args.committed)
+    main(names, args.repeats, args.out, args.committed, args.service_log)
 
 
 if __name__ == "__main__":
