@@ -225,3 +225,19 @@ def test_firefox_and_chromium_see_and_hear_each_other_and_switch_simulcast_layer
         )
         viewer.assert_frames_rising()
         assert large["width"] > small["width"], (viewer.name, small, large)
+
+
+def test_firefox_is_told_a_bad_link_is_the_links_fault_not_the_network(setup: Setup) -> None:
+    firefox = setup.firefox
+    firefox.goto("about:blank")  # from a call page, only the fragment would change
+    firefox.goto(f"{setup.service.base_url}/call#token=not-a-join-token")
+    heading = firefox.wait_for(
+        "(() => { const h = document.getElementById('h-link-help');"
+        " return !document.getElementById('link-help').hidden && h.textContent; })()",
+        "the refused link's heading",
+        30,
+    )
+    assert heading == "Ce lien de rendez-vous n'est pas valide.", heading
+    assert firefox.evaluate("document.getElementById('precheck').hidden") is True
+    media = firefox.evaluate("document.getElementById('check-media').textContent")
+    assert "ne passent pas" not in media, media

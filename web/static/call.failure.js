@@ -77,6 +77,15 @@ export function serviceLost() {
   showPanel("signalling");
 }
 
+/** Joined (again): new connections, a new count; a panel about the old ones goes. */
+export function sessionStarted() {
+  clearTimeout(call.retryTimer);
+  call.retryTimer = null;
+  call.mediaRetries = 0;
+  call.connectedSince = null;
+  if (call.failure) hidePanel();
+}
+
 /** Try again now (the button, or the browser saying the network is back). */
 export function retryNow() {
   const kind = call.failure;

@@ -9,7 +9,7 @@ import { Signaling } from "./signaling.js";
 import { addFile, addMessage, setupChat } from "./call.chat.js";
 import { addWaiting, enterWaitingRoom, offerInvite, removeWaiting } from "./call.lobby.js";
 import { decodableVideoCodecs, onSubscribeOffer, publish, restartIce, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
-import { onMediaError, renderFailure, retryNow, serviceLost, setupFailures } from "./call.failure.js";
+import { onMediaError, renderFailure, retryNow, serviceLost, sessionStarted, setupFailures } from "./call.failure.js";
 import { addParticipant, pin, removeParticipant, renderRemote, setLayout, sourceChanged, speakerChanged, watchTileSizes } from "./call.remote.js";
 import { renderQuality, sampleLink, setLowData, showQuality } from "./call.quality.js";
 import { $, alarm, call, showOnly, status, token } from "./call.state.js";
@@ -126,6 +126,7 @@ function onError(frame) {
 
 async function onJoined(frame) {
   call.reconnects = 0;
+  sessionStarted();
   // A new session (first join or reconnection): the server knows no peer connection of ours.
   call.publishPc?.close();
   call.subscribePc?.close();
