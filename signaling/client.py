@@ -27,7 +27,6 @@ from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 
@@ -277,7 +276,10 @@ class SignalingClient:
             self.publish_pc = self._new_peer_connection()
         pc = self.publish_pc
         self._published.update(tracks)
-        new = {source: self._transceiver_for(pc, track) for source, track in tracks.items()}
+        new = {
+            source: pc.addTransceiver(track, direction="sendonly")
+            for source, track in tracks.items()
+        }
         if self.send_codecs is not None:
             for transceiver in new.values():
                 if transceiver.kind == "video":
@@ -298,22 +300,10 @@ class SignalingClient:
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
         return sources
 
-    def _transceiver_for(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> RTCRtpTransceiver:
-        """An inactive transceiver of the track's kind, sending again (a source turned
-        back on keeps its m-section: the SDP stays the same size), else a new one."""
-        for transceiver in pc.getTransceivers():
-            if (
-                transceiver.kind == track.kind
-                and transceiver.direction == "inactive"
-                and getattr(transceiver, "_visioguichet_source", None) is None
-            ):
-                transceiver.direction = "sendonly"
-                transceiver.sender.replaceTrack(track)
-                return transceiver
-        return pc.addTransceiver(track, direction="sendonly")
-
     async def unpublish(self, source: str) -> None:
-        """Stop publishing one source; its m-section goes inactive, for reuse."""
+        """Stop publishing one source; its m-section goes inactive (a later ``publish``
+        of that source adds a new one, as the call page does: aiortc's sender does not
+        take a new track's timestamps after ``replaceTrack``)."""
         await self.send({"type": "unpublish", "source": source})
         self._published.pop(source, None)
         if self.publish_pc is None:
