@@ -71,7 +71,7 @@ def _enter_namespace(namespace: str) -> None:
         os.close(fd)
 
 
-class _LoopThread:
+class EventLoopThread:
     """An asyncio loop on a thread of its own, in ``namespace`` when one is given."""
 
     def __init__(self, namespace: str | None) -> None:
@@ -164,7 +164,7 @@ class _Bidi:
 class FirefoxPage:
     """Firefox's first tab: navigate, evaluate (with a user gesture: clicks open media)."""
 
-    def __init__(self, loop: _LoopThread, bidi: _Bidi, context: str) -> None:
+    def __init__(self, loop: EventLoopThread, bidi: _Bidi, context: str) -> None:
         self._loop = loop
         self._bidi = bidi
         self.context = context
@@ -258,11 +258,11 @@ def launch_firefox(
     env = dict(os.environ, MOZ_HEADLESS="1", HOME=str(scratch))
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    loop: _LoopThread | None = None
+    loop: EventLoopThread | None = None
     bidi = _Bidi()
     try:
         url = _bidi_url(log_path, process)
-        loop = _LoopThread(namespace)
+        loop = EventLoopThread(namespace)
         loop.run(bidi.connect(url))
         loop.run(bidi.command("session.new", {"capabilities": {}}))
         tree = loop.run(bidi.command("browsingContext.getTree", {}))

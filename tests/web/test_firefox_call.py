@@ -12,6 +12,7 @@ WebDriver BiDi (``tests/support/firefox.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -27,7 +28,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from bench.chromium import CHROMIUM_FLAGS, CHROMIUM_PATH
 from bench.link_call import LinkService, serve_on
 from bench.real_link import RealLink, real_link, unavailable_reason
-from tests.support.firefox import FirefoxPage, launch_firefox
+from signaling.client import SignalingClient
+from tests.signaling.media_sources import ColourVideoTrack, ToneAudioTrack
+from tests.support.firefox import EventLoopThread, FirefoxPage, launch_firefox
 
 NO_LINK = unavailable_reason()
 pytestmark = [
@@ -39,6 +42,7 @@ pytestmark = [
 
 MEDIA_TIMEOUT_S = 60.0
 LAYER_TIMEOUT_S = 45.0
+RISING_TIMEOUT_S = 15.0
 SMALLEST_MAX_WIDTH = 200  # the q layer: 160 px wide from a 960x540 capture
 LARGEST_MIN_WIDTH = 600  # the f layer: 640 px wide
 
@@ -114,11 +118,17 @@ class Side:
         raise AssertionError(f"{self.name}: {what} not within {timeout_s} s: {last}")
 
     def assert_frames_rising(self) -> None:
+        """Video frames and audio packets keep coming (bounded wait: after a layer switch
+        the new layer's first keyframe may take a moment)."""
         first = self.wait_receiving("video frames", lambda r: r["framesDecoded"] > 0, 10)
-        time.sleep(1.5)
-        later = self.received()
-        assert later["framesDecoded"] > first["framesDecoded"], (self.name, first, later)
-        assert later["audioPackets"] > first["audioPackets"], (self.name, first, later)
+        self.wait_receiving(
+            "more video frames and sound",
+            lambda r: (
+                r["framesDecoded"] > first["framesDecoded"]
+                and r["audioPackets"] > first["audioPackets"]
+            ),
+            RISING_TIMEOUT_S,
+        )
 
 
 @dataclass
@@ -241,3 +251,60 @@ def test_firefox_is_told_a_bad_link_is_the_links_fault_not_the_network(setup: Se
     assert firefox.evaluate("document.getElementById('precheck').hidden") is True
     media = firefox.evaluate("document.getElementById('check-media').textContent")
     assert "ne passent pas" not in media, media
+
+
+def enter_firefox(setup: Setup, token: str) -> Side:
+    firefox = setup.firefox
+    firefox.goto("about:blank")  # from a call page, only the fragment would change
+    firefox.goto(f"{setup.service.base_url}/call#token={token}")
+    firefox.wait_for(
+        "document.getElementById('precheck').dataset.done === 'true'", "the pre-call check", 45
+    )
+    firefox.evaluate("document.getElementById('enter').click()")
+    firefox.wait_for("!document.getElementById('room').hidden", "the room", 30)
+    return Side("firefox", firefox)
+
+
+def test_firefox_hears_an_h264_publisher_it_cannot_decode_and_is_told_why(setup: Setup) -> None:
+    """This Firefox has no H.264 decoder (Debian's, without OpenH264): a publisher that
+    sends H.264 only (as a GStreamer client may) leaves it the sound and a sentence that
+    names the format, not the link."""
+    service = setup.service
+    room = f"bk-h264-{uuid.uuid4().hex[:8]}"
+    citizen = enter_firefox(
+        setup, service.mint(room=room, role="guest", subject="citizen-2", name="Jean Dupont")
+    )
+    decodes = citizen.evaluate(
+        "RTCRtpReceiver.getCapabilities('video').codecs.map((c) => c.mimeType)"
+    )
+    assert "video/H264" not in decodes, decodes  # else this test proves nothing
+
+    loop = EventLoopThread(None)
+    ws_url = service.base_url.replace("http://", "ws://", 1) + "/ws"
+    agent = SignalingClient(
+        ws_url, ice_addresses=(setup.link.host_address,), send_codecs=("video/H264",)
+    )
+    token = service.mint(room=room, role="host", subject="agent-2", name="Claire Martin")
+    try:
+        loop.run(agent.connect())
+        loop.run(agent.join(token))
+        loop.run(
+            agent.publish({"mic": ToneAudioTrack(440.0), "camera": ColourVideoTrack((220, 30, 30))})
+        )
+        banner = setup.firefox.wait_for(
+            "(() => { const b = document.getElementById('audio-banner');"
+            " return !b.hidden && b.dataset.reason === 'codec-unsupported' && b.textContent; })()",
+            "the banner naming the format",
+            MEDIA_TIMEOUT_S,
+        )
+        assert banner.startswith("La vidéo de Claire Martin ne peut pas s'afficher"), banner
+        assert "Connexion faible" not in banner, banner
+        heard = citizen.wait_receiving("sound", lambda r: r["audioPackets"] > 0, MEDIA_TIMEOUT_S)
+        time.sleep(1.5)
+        assert citizen.received()["audioPackets"] > heard["audioPackets"]
+        quality = citizen.evaluate("document.getElementById('quality').dataset.level")
+        assert quality != "poor", quality
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run(agent.close())
+        loop.close()

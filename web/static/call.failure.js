@@ -17,12 +17,13 @@ const WORDS = {
   "secure": ["call.fail.media.h", "call.fail.secure"],
   "signalling": ["call.fail.service.h", "call.fail.service"],
 };
-/** The server's error codes for a media connection (docs/protocol.md, Errors). */
+/** The server's error codes for a media connection that failed (docs/protocol.md,
+ * Errors). Not answer-refused: the server itself sends the offer that follows (an
+ * answer to an older offer, or rejecting a codec), so a restart would only race it. */
 const MEDIA_ERRORS = {
   "no-usable-candidate": "network",
   "ice-failed": "network",
   "dtls-failed": "secure",
-  "answer-refused": "network",
 };
 
 const ways = { restart: () => {}, audioOnly: () => {}, reconnect: () => {} };

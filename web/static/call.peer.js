@@ -271,7 +271,9 @@ export async function onSubscribeOffer(frame) {
   await pc.setRemoteDescription({ type: "offer", sdp: frame.sdp });
   await pc.setLocalDescription(await pc.createAnswer());
   await gatheringComplete(pc);
-  call.signaling.send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp });
+  // The offer answered is named: an answer crossing a newer offer is refused, not misapplied.
+  const named = typeof frame.offer_id === "number" ? { offer_id: frame.offer_id } : {};
+  call.signaling.send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp, ...named });
 }
 
 export function updatePlaceholder() {

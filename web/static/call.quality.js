@@ -8,6 +8,7 @@ export function showQuality(frame) {
   if (frame.participant_id && call.participants.size && !call.participants.has(frame.participant_id)) return;
   call.serverQuality = {
     audioOnly: Boolean(frame.audio_only), reason: frame.reason || "",
+    name: call.participants.get(frame.participant_id)?.name || "",
     loss: Number(frame.loss) || 0, rtt: Number(frame.rtt_ms) || 0,
   };
   renderQuality();
@@ -19,15 +20,18 @@ export function renderQuality() {
   const local = call.linkStats;
   const audioOnly = Boolean(server?.audioOnly);
   const chosen = audioOnly && server.reason === "user";
+  // The picture is in a format this browser does not decode: not the link's fault.
+  const codec = audioOnly && server.reason === "codec-unsupported";
   const banner = $("audio-banner");
-  const bannerText = t(chosen ? "call.audiobanner.user" : "call.audiobanner");
+  const bannerText = codec ? t("call.audiobanner.codec", { name: server.name })
+    : t(chosen ? "call.audiobanner.user" : "call.audiobanner");
   if (banner.textContent !== bannerText) banner.textContent = bannerText;
   banner.dataset.reason = audioOnly ? server.reason : "";
   banner.hidden = !audioOnly;
   if (!server && !local) return;
   const loss = Math.max(server?.loss ?? 0, local?.loss ?? 0);
   const rtt = Math.max(server?.rtt ?? 0, local?.rtt ?? 0);
-  const level = (audioOnly && !chosen) || loss > 0.08 || rtt > 400 ? "poor" : loss > 0.02 || rtt > 200 ? "fair" : "good";
+  const level = (audioOnly && !chosen && !codec) || loss > 0.08 || rtt > 400 ? "poor" : loss > 0.02 || rtt > 200 ? "fair" : "good";
   const quality = $("quality");
   quality.dataset.level = level;
   const text = t(`call.quality.${level}`);
