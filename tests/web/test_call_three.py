@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -76,6 +76,25 @@ def layer_received(server: CallServer, room: str, viewer: str, publisher: str) -
     return asyncio.run_coroutine_threadsafe(read(), server.loop).result(timeout=10)
 
 
+def above_lowest(layer: Any) -> bool:
+    return layer is not None and int(layer) >= 1
+
+
+def wait_until_layers(
+    server: CallServer, room: str, wanted: dict[str, Callable[[Any], bool]], what: str
+) -> None:
+    """Until the agent receives each publisher at a layer ``wanted`` accepts; the layers
+    last seen are in the failure."""
+    deadline = time.monotonic() + MEDIA_TIMEOUT_S
+    layers: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        layers = {who: layer_received(server, room, "agent-1", who) for who in wanted}
+        if all(accept(layers[who]) for who, accept in wanted.items()):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}: layers received {layers}")
+
+
 def test_three_pages_see_each_other_and_a_pinned_interpreter_comes_at_the_top_layer(
     browser: Browser, call_server: CallServer
 ) -> None:
@@ -101,13 +120,11 @@ def test_three_pages_see_each_other_and_a_pinned_interpreter_comes_at_the_top_la
     agent.get_by_role("button", name="Agrandir Interprète LSF").click()
     expect(agent.get_by_role("button", name="Ne plus agrandir Interprète LSF")).to_be_visible()
     expect(agent.locator('#tiles li[data-participant="citizen-1"]')).to_have_count(1)
-    wait_for(
-        lambda: (
-            layer_received(call_server, room, "agent-1", "guest-lsf") == 2
-            and layer_received(call_server, room, "agent-1", "citizen-1") == 0
-        ),
+    wait_until_layers(
+        call_server,
+        room,
+        {"guest-lsf": lambda layer: layer == 2, "citizen-1": lambda layer: layer == 0},
         "the pinned interpreter at the top layer, the citizen's tile at the lowest",
-        MEDIA_TIMEOUT_S,
     )
     wait_for(
         lambda: (
@@ -120,17 +137,12 @@ def test_three_pages_see_each_other_and_a_pinned_interpreter_comes_at_the_top_la
     # unpinned and laid out as a grid, every picture is mid-sized
     agent.get_by_role("button", name="Ne plus agrandir Interprète LSF").click()
     agent.get_by_role("button", name="Tous à la même taille").click()
-    deadline = time.monotonic() + MEDIA_TIMEOUT_S
-    while time.monotonic() < deadline:
-        layers = {
-            who: layer_received(call_server, room, "agent-1", who)
-            for who in ("citizen-1", "guest-lsf")
-        }
-        if all(layer is not None and layer >= 1 for layer in layers.values()):
-            break
-        agent.wait_for_timeout(300)
-    else:
-        raise AssertionError(f"grid tiles not above the lowest layer: {layers}")
+    wait_until_layers(
+        call_server,
+        room,
+        {"citizen-1": above_lowest, "guest-lsf": above_lowest},
+        "both grid tiles above the lowest layer",
+    )
 
 
 def test_a_fifth_participant_is_told_the_call_is_full(
