@@ -4,11 +4,12 @@ Each stream a subscriber receives has its m-line; when the stream ends (its publ
 unpublished, left, or restarted ICE) the m-line goes ``inactive``. Adding a fresh one
 for every new stream made a call with a flapping network grow its subscribe SDP
 without bound (2 m-lines → 52, 2.5 → 61.5 kB of SDP over 40 ICE restarts and 20
-camera toggles of one publisher: ``tests/interop/test_renegotiation.py``). Browsers and mediasoup reuse such m-sections; so does this: an inactive
-m-line of the same kind and codec takes the next stream — preferably the same stream
-coming back (its numbering then continues: one SSRC, one stream for the subscriber),
-else one whose inactivity the subscriber has already answered (so its page sees a new
-``track`` event for the new stream).
+camera toggles of one publisher: ``tests/interop/test_renegotiation.py``). Browsers
+and mediasoup reuse such m-sections; so does this: an inactive m-line of the same kind
+and codec takes the next stream — preferably the same stream coming back (its
+numbering then continues: one SSRC, one stream for the subscriber), else one whose
+inactivity the subscriber has already answered (so its page sees a new ``track``
+event for the new stream).
 """
 
 from __future__ import annotations
