@@ -405,6 +405,7 @@ class Participant:
         if changed:
             self.link.place(self.consumers.values())
         for key in newly_undecodable:
+            self._sfu_counters.streams_not_decodable += 1
             self._emit_quality(
                 QualityReport(
                     publisher_id=key[0],

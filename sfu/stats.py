@@ -42,10 +42,12 @@ class SfuCounters:
 
     ``malformed_datagrams``: datagrams on our ICE sockets that aioice could not parse
     (dropped); ``connection_failures``: peer connections that did not work, by reason
-    (``FAILURE_REASONS``).
+    (``FAILURE_REASONS``); ``streams_not_decodable``: streams a subscriber did not get
+    because it cannot decode their codec (``sfu.codec_policy``: ``codec-unsupported``).
     """
 
     malformed_datagrams: int = 0
+    streams_not_decodable: int = 0
     connection_failures: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(FAILURE_REASONS, 0)
     )
@@ -56,5 +58,6 @@ class SfuCounters:
     def as_dict(self) -> dict[str, object]:
         return {
             "malformed_datagrams": self.malformed_datagrams,
+            "streams_not_decodable": self.streams_not_decodable,
             "connection_failures": dict(self.connection_failures),
         }

@@ -78,6 +78,9 @@ DECLARED: dict[str, Declared] = {
     "visioguichet_sfu_malformed_datagrams": _counter(
         "Datagrams on the SFU's ICE sockets that could not be parsed (dropped)"
     ),
+    "visioguichet_sfu_streams_not_decodable": _counter(
+        "Streams a subscriber did not get: it cannot decode their codec (codec-unsupported)"
+    ),
     "visioguichet_sfu_connection_failures": _counter(
         "Peer connections that did not work, by reason (the signalling error code)"
     ),

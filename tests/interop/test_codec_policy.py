@@ -63,6 +63,7 @@ async def test_h264_only_publisher_leaves_a_vp8_subscriber_its_audio_and_other_v
         frame = await subscriber.next_frame("quality", timeout_s=DEADLINE_S)
     assert frame["participant_id"] == h264.participant_id
     assert frame["audio_only"] is True and frame["layer"] is None
+    assert harness.sfu.stats()["streams_not_decodable"] >= 1  # /metrics counts it
 
     audio = await subscriber.wait_track(h264.participant_id, "mic", timeout_s=DEADLINE_S)
     other = await subscriber.wait_track(vp8.participant_id, "camera", timeout_s=DEADLINE_S)
