@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ NTP_UNITS_PER_S = 1 << 32
 MAX_PENDING_RETRANSMISSIONS = 128
 MAX_HELD_PACKETS = 64
 RETRANSMIT_MIN_INTERVAL_S = 0.1
+DELIVERY_SPAN_S = 1.0
 MAX_RESENDS = 3  # 5 % random loss loses all three resends of a packet once in 8 000
 # a receiver report "describes the current layer" once this share of the packets it
 # covers were sent after the last switch (the rest went out while it travelled to us)
@@ -129,10 +131,10 @@ class Consumer:
         self.remb_bps: int | None = None
         self.remb_at = 0.0
         self.receiver_reports = 0
-        # (sequence numbers the receiver's highest moved, packets we sent) between its
-        # last two reports; None until two have come
+        # (sequence numbers the receiver's highest moved, packets we sent) over about
+        # the last DELIVERY_SPAN_S of its reports; None until that long has passed
         self.delivery: tuple[int, int] | None = None
-        self._last_highest: tuple[int, int] | None = None
+        self._highest_marks: deque[tuple[float, int, int]] = deque(maxlen=64)
         self.fresh_feedback = False  # a video receiver report or loss not yet looked at
         self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
         self._switch_mark = 0  # packets_sent when the current layer began
@@ -373,16 +375,24 @@ class Consumer:
         self.receiver_reports += 1
         self.fraction_lost = report.fraction_lost / 256.0
         # how far the receiver's highest sequence number moved against what we sent
-        # since its previous report: a link that lets no video through (a full queue
-        # taken by the audio) shows neither loss nor NACKs, only this standing still
+        # since a report at least DELIVERY_SPAN_S before: a link that lets no video
+        # through (a full queue taken by the audio) shows neither loss nor NACKs, only
+        # this standing still. Over a shorter span a keyframe still draining through a
+        # small link's queue would look the same
         highest = report.highest_sequence & 0xFFFF
-        if self._last_highest is not None and not self.paused:
-            moved = (highest - self._last_highest[0]) & 0xFFFF
-            self.delivery = (
-                0 if moved >= 0x8000 else moved,
-                self.packets_sent - self._last_highest[1],
-            )
-        self._last_highest = (highest, self.packets_sent)
+        now = time.monotonic()
+        marks = self._highest_marks
+        if self.paused:
+            marks.clear()
+        else:
+            base = None
+            while marks and now - marks[0][0] >= DELIVERY_SPAN_S:
+                base = marks.popleft()
+            if base is not None:
+                marks.appendleft(base)  # the newest report old enough stays the base
+                moved = (highest - base[1]) & 0xFFFF
+                self.delivery = (0 if moved >= 0x8000 else moved, self.packets_sent - base[2])
+            marks.append((now, highest, self.packets_sent))
         self._report_marks = (self._report_marks[1], self.packets_sent)
         if self.producer.kind == "video":
             # the link is looked at again soon (this may end a layer switch's settling);

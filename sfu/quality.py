@@ -53,10 +53,10 @@ OVERFLOW_SHARE = 0.4
 OVERFLOW_MIN_PACKETS = 16
 OVERFLOW_WINDOW_S = 0.5
 OVERFLOW_PERSIST_S = 0.25
-# between two receiver reports (about a second of video) the receiver's highest
-# sequence number moved by under this share of the packets we sent: starved
-STARVED_BELOW = 0.4
-STARVED_MIN_PACKETS = 12
+# over a second or more of receiver reports, the receiver's highest sequence number
+# moved by under this share of the packets we sent: starved
+STARVED_BELOW = 0.25
+STARVED_MIN_PACKETS = 16
 # a probe's padding may overflow the link on purpose: its media NACKs fail the probe,
 # they say nothing of the layers sent before it
 AFTER_PROBE_S = 1.0
@@ -372,7 +372,7 @@ class LinkAdaptation:
 
     def _starved_share(self, consumers: list[Consumer]) -> float:
         """The share of what we sent that a video's receiver did not even see pass (its
-        highest sequence number stood still) between its last two reports, when that
+        highest sequence number stood still) over a second or more of its reports, when that
         says the link lets next to no video through; else 0. Each report counts once."""
         worst = 0.0
         seen: dict[int, int] = {}

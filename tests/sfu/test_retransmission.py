@@ -131,8 +131,9 @@ async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paus
             await asyncio.sleep(max(RETRANSMIT_MIN_INTERVAL_S, consumer.rtt_s or 0.0) + 0.3)
         assert repaired.count(recent) == MAX_RESENDS
 
-        consumer.pause()
+        alice.participant.set_video_cap("audio-only")  # paused, and kept so
         await asyncio.sleep(0.3)
+        assert consumer.paused
         other = seen[-1]
         before = len(repaired)
         await receiver._send_rtcp_nack(media_ssrc, [other])
