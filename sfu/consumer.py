@@ -350,7 +350,9 @@ class Consumer:
                     # the downlink (after a pause the receiver still asks for older ones)
                     if first:
                         self.packets_nacked += 1
-                    else:
+                    elif counts.get(seq, 0) == 1:
+                        # NACKed again after its one resend: counted once, however many
+                        # more times the browser asks (up to ten, past MAX_RESENDS)
                         self.packets_renacked += 1
                     self.fresh_feedback = self.producer.kind == "video"
                     self._on_feedback()

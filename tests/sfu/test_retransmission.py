@@ -126,10 +126,14 @@ async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paus
         assert len(seen) > 5
         recent = seen[-2]
         media_ssrc = consumer.sender.ssrc
+        renacked = consumer.packets_renacked
         for _ in range(MAX_RESENDS + 2):  # spaced beyond the once-a-round-trip limit
             await receiver._send_rtcp_nack(media_ssrc, [recent])
             await asyncio.sleep(max(RETRANSMIT_MIN_INTERVAL_S, consumer.rtt_s or 0.0) + 0.3)
         assert repaired.count(recent) == MAX_RESENDS
+        # lost again after its resend: once towards the loss the repair did not hide,
+        # not once per request
+        assert consumer.packets_renacked == renacked + 1
 
         alice.participant.set_video_cap("audio-only")  # paused, and kept so
         await asyncio.sleep(0.3)
