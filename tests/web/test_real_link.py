@@ -91,8 +91,9 @@ def test_lifting_a_320_px_cap_brings_the_top_layer_back(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "layer drop 1.05 / 1.83 / 3.52 s after a 400 kb/s cap (bench.link --committed "
-        "--repeats 3 at ad86425; 1.97 / 3.83 / 4.73 s at the commit before)"
+        "layer drop 2.89 / 2.65 / 3.06 s after a 400 kb/s cap (bench.link --committed "
+        "--repeats 3 at a6c570b; 1.2 / 0.52 / 1.55 s at 780e5ff; 1.05 / 1.83 / 3.52 s at "
+        "ad86425)"
     ),
 )
 def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], Metrics]) -> None:
@@ -103,8 +104,9 @@ def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], 
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "back to 640 px under the 400 kb/s cap in 3 of 3 runs, 11.8-16.1 s after it, then "
-        "down again (audio only in two)"
+        "never back to 640 px under the 400 kb/s cap in 3 of 3 runs at a6c570b and in all "
+        "but one of about fifteen since 780e5ff (that one 12.7 s after the cap): not yet "
+        "enough to assert"
     ),
 )
 def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
@@ -117,8 +119,9 @@ def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "on 320 px 47 / 48 / 48 % of the time from 5 s on under a 300 kb/s cap: 160 px for "
-        "about 10.5 s after the first drop"
+        "on 320 px 75 / 0 / 41 % of the time from 5 s on under a 300 kb/s cap at a6c570b: "
+        "on to 160 px a second after the first drop (a REMB fall on the new layer's "
+        "keyframe), back after the 10 s hold"
     ),
 )
 def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics]) -> None:
@@ -128,7 +131,10 @@ def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics])
 
 @pytest.mark.xfail(
     strict=False,
-    reason="audio only 2.25 / 3.12 / 3.73 s after a 60 kb/s cap",
+    reason=(
+        "audio only 1.57 / 2.91 / 1.92 s after a 60 kb/s cap at a6c570b (1.12 / 0.94 / 2.14 "
+        "at 780e5ff); the page hears of it 0.2-0.9 s after the SFU decides"
+    ),
 )
 def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
     measured: Callable[[str], Metrics],
@@ -140,8 +146,8 @@ def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "31 / 33 / 47 % of the audio concealed in the first 5 s of a 60 kb/s cap: video fills"
-        " the queue until the SFU stops it"
+        "22 / 27 / 23 % of the audio concealed in the first 5 s of a 60 kb/s cap at a6c570b"
+        " (31 / 33 / 47 % at ad86425): video fills the queue until the SFU stops it"
     ),
 )
 def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
@@ -155,8 +161,8 @@ def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "video not resumed 20 s after the 60 kb/s cap lifted, in 3 of 3 runs (and 3 of 3 at "
-        "the commit before)"
+        "video back 2.43 / 5.48 / 4.42 s after the 60 kb/s cap lifted at a6c570b (3.69-4.5 "
+        "at 780e5ff; never at ad86425): met in most runs, with too little margin to assert"
     ),
 )
 def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
@@ -168,7 +174,11 @@ def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
 
 @pytest.mark.xfail(
     strict=False,
-    reason="no video at all 20 s after the 60 kb/s cap lifted, in 3 of 3 runs",
+    reason=(
+        "640 px 11.69 / 14.87 / 14.86 s after the 60 kb/s cap lifted at a6c570b (14.1-15.72 "
+        "at 780e5ff; never at ad86425): within a second of the target, and this test's "
+        "window after the lift is 18 s"
+    ),
 )
 def test_the_top_layer_comes_back_within_15_s_of_the_60_kbps_cap_lifting(
     measured: Callable[[str], Metrics],
