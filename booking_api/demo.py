@@ -52,6 +52,14 @@ async def seed_demo(db: Database) -> bool:
     if await db.fetch_one("SELECT id FROM organisations WHERE id = ?", DEMO_ORGANISATION_ID):
         return False
     async with db.transaction() as tx:
+        if db.dialect == "postgresql":
+            # Several nodes may start together on one database: one seeds, the others
+            # wait for it and then find the data there (as the migrations do).
+            await tx.execute("SELECT pg_advisory_xact_lock(727275)")
+            if await tx.fetch_one(
+                "SELECT id FROM organisations WHERE id = ?", DEMO_ORGANISATION_ID
+            ):
+                return False
         await tx.execute(
             # Open on public holidays too: the demonstration works whatever the day.
             "INSERT INTO organisations (id, name, created_at, holiday_calendar) "
