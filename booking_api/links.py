@@ -44,12 +44,13 @@ async def mint_join_token(
         extra={"motif": booking.motif_label},
     )
     await db.execute(
-        "INSERT INTO issued_join_tokens (token_hash, booking_id, role, expires_at) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING",
+        "INSERT INTO issued_join_tokens (token_hash, booking_id, role, expires_at, subject) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING",
         hash_secret(token),
         booking.id,
         role,
         int(expires_at),
+        subject,
     )
     return token
 
@@ -69,10 +70,17 @@ async def guest_join_url(
 
 
 async def booking_for_join_token(db: Database, token: str) -> tuple[str, str] | None:
-    """(booking id, role) for a token we minted and that has not expired."""
+    """(booking id, who) for a token we minted and that has not expired: who is
+    ``citizen``, ``invited`` (a guest the agent or the citizen asked in) or the role."""
     row = await db.fetch_one(
-        "SELECT booking_id, role FROM issued_join_tokens WHERE token_hash = ? AND expires_at > ?",
+        "SELECT booking_id, role, subject FROM issued_join_tokens "
+        "WHERE token_hash = ? AND expires_at > ?",
         hash_secret(token),
         int(time.time()),
     )
-    return (row["booking_id"], row["role"]) if row else None
+    if row is None:
+        return None
+    if row["role"] != "guest":
+        return row["booking_id"], row["role"]
+    invited = str(row["subject"] or "").startswith("guest:")
+    return row["booking_id"], "invited" if invited else "citizen"

@@ -287,6 +287,12 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX call_chat_booking ON call_chat(booking_id, sent_ns)",
     ],
+    10: [
+        # Whom a join token was minted for ("citizen:…", "guest:…", "agent:…"): an invited
+        # interpreter or relative holds a guest token too, but is not the citizen (the
+        # survey is the citizen's). NULL on older rows: a guest token was the citizen's.
+        "ALTER TABLE issued_join_tokens ADD COLUMN subject TEXT",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

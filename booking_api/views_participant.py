@@ -38,7 +38,7 @@ routes = web.RouteTableDef()
 
 
 async def _participant(request: web.Request) -> tuple[BookingRecord, str]:
-    """The booking and who is acting on it ("citizen", "agent:<id>", ...)."""
+    """The booking and who is acting on it ("citizen", "invited", "host", "agent:<id>", ...)."""
     db = context_of(request).database
     booking_id = request.match_info["booking_id"]
     header = request.headers.get("Authorization", "")
@@ -49,7 +49,7 @@ async def _participant(request: web.Request) -> tuple[BookingRecord, str]:
         if booking is None:
             raise not_found("Rendez-vous introuvable.")
         if minted is not None and minted[0] == booking_id:
-            return booking, "citizen" if minted[1] == "guest" else f"{minted[1]}"
+            return booking, minted[1]
         row = await db.fetch_one(
             "SELECT id FROM bookings WHERE id = ? AND manage_token_hash = ?",
             booking_id,

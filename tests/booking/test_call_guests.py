@@ -161,3 +161,28 @@ async def test_a_companion_is_told_of_a_move_with_a_link_for_the_new_time(
     assert (await client.post(f"/api/manage/{token}/cancel")).status == 200
     mails = await smtp_server.mailbox.wait_for(6)
     assert "annulé" in str([m for m in mails if m["To"] == "paul@example.org"][-1]["Subject"])
+
+
+async def test_an_invited_person_shares_documents_but_does_not_answer_the_citizens_survey(
+    booking_client: Any,
+) -> None:
+    client = await booking_client()
+    slot = await first_free_slot(client)
+    booking = await (await client.post("/api/bookings", json=booking_body(slot["start"]))).json()
+    csrf = await sign_in(client, AGENT)
+    url = f"/api/agent/bookings/{booking['id']}/guests"
+    invited = await client.post(url, json={"name": "Léa Roux", "kind": "relative"}, headers=csrf)
+    assert invited.status == 201, await invited.text()
+    client.session.cookie_jar.clear()  # from here on, only the links speak
+    survey = f"/api/bookings/{booking['id']}/survey"
+
+    def bearer(link: str) -> dict[str, str]:
+        return {"Authorization": "Bearer " + _token(link)}
+
+    guest = bearer((await invited.json())["url"])
+    refused = await client.post(survey, json={"score": 1}, headers=guest)
+    assert refused.status == 403, await refused.text()
+    files = await client.get(f"/api/bookings/{booking['id']}/files", headers=guest)
+    assert files.status == 200, await files.text()
+    answered = await client.post(survey, json={"score": 5}, headers=bearer(booking["join_url"]))
+    assert answered.status == 200, await answered.text()

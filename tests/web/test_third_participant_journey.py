@@ -121,5 +121,10 @@ def test_a_companion_and_an_invited_interpreter_join_through_the_lobby(
     for page in (citizen, interpreter):
         expect(page.locator("#room")).to_be_visible(timeout=20_000)
         expect(page.locator("#tiles li")).to_have_count(1, timeout=20_000)
+    # the call ends: the survey is asked of the citizen, not of the interpreter
+    agent.get_by_role("button", name="Terminer pour tous").click()
+    expect(citizen.locator("#survey-link")).to_be_visible(timeout=20_000)
+    expect(interpreter.locator("#status")).to_contain_text("terminé", timeout=20_000)
+    expect(interpreter.locator("#survey-link")).to_be_hidden()
     for page in (citizen, agent, interpreter):
         page.context.close()

@@ -210,7 +210,8 @@ function finish(message) {
     $("outcome").hidden = false;
     $("h-outcome").focus();
   }
-  if (call.role === "guest" && call.room) {
+  // The survey is the citizen's: an invited interpreter or relative ("guest:…") is not asked.
+  if (call.role === "guest" && call.room && !String(call.me || "").startsWith("guest:")) {
     $("survey-link").href = `/survey#booking=${encodeURIComponent(call.room)}&token=${encodeURIComponent(token)}`;
     $("survey").hidden = false;
   }
