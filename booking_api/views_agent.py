@@ -11,7 +11,8 @@ from aiohttp import web
 from booking_api import call_chat, call_guests, callbacks, links
 from booking_api.access import ensure_access
 from booking_api.api_requests import DayQuery, NewGuest, Outcome
-from booking_api.auth import require_user
+from booking_api.auth import User, require_user
+from booking_api.booking_records import BookingRecord
 from booking_api.bookings import (
     cancel_booking,
     confirm_request,
@@ -20,7 +21,7 @@ from booking_api.bookings import (
     set_outcome,
 )
 from booking_api.catalogue import paris_day_bounds
-from booking_api.context import context_of
+from booking_api.context import BookingContext, context_of
 from booking_api.errors import ApiError, json_body, not_found
 from booking_api.field_errors import read
 from booking_api.join_gate import join_window, refusal_for
@@ -35,6 +36,16 @@ _CLOSED = {
     "booking-cancelled": "Ce rendez-vous a été annulé : l’appel n’est plus possible.",
     "booking-ended": "Ce rendez-vous est terminé : l’appel n’est plus possible.",
 }
+
+
+async def _staff_booking(request: web.Request) -> tuple[User, BookingContext, BookingRecord]:
+    """The signed-in agent or administrator, and the booking of the URL if theirs to act on."""
+    user = await require_user(request, "agent", "admin")
+    ctx = context_of(request)
+    booking = ensure_access(
+        user, await load_booking(ctx.database, request.match_info["booking_id"])
+    )
+    return user, ctx, booking
 
 
 @routes.get("/agent/agenda")
@@ -67,11 +78,7 @@ async def agenda(request: web.Request) -> web.Response:
 
 @routes.post("/agent/bookings/{booking_id}/join")
 async def join(request: web.Request) -> web.Response:
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    user, ctx, booking = await _staff_booking(request)
     refused = refusal_for(booking.status, booking.start, booking.end, "host", time.time())
     if refused is not None and refused.code in _CLOSED:
         raise ApiError(409, refused.code, _CLOSED[refused.code])
@@ -92,11 +99,7 @@ async def join(request: web.Request) -> web.Response:
 
 @routes.post("/agent/bookings/{booking_id}/outcome")
 async def outcome(request: web.Request) -> web.Response:
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    _user, ctx, booking = await _staff_booking(request)
     body = await json_body(request)
     record = await set_outcome(ctx, booking, read(Outcome, body).status)
     return web.json_response(record.public())
@@ -106,11 +109,7 @@ async def outcome(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     """The service cancels (agent absent, motif withdrawn...); the citizen gets the
     cancellation notice with its calendar update."""
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    _user, ctx, booking = await _staff_booking(request)
     record = await cancel_booking(ctx, booking)
     return web.json_response(record.public())
 
@@ -118,11 +117,7 @@ async def cancel(request: web.Request) -> web.Response:
 @routes.post("/agent/bookings/{booking_id}/confirm")
 async def confirm(request: web.Request) -> web.Response:
     """Accept a request for a motif that needs review (decline it with ``cancel``)."""
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    _user, ctx, booking = await _staff_booking(request)
     return web.json_response((await confirm_request(ctx, booking)).public())
 
 
@@ -130,11 +125,7 @@ async def confirm(request: web.Request) -> web.Response:
 async def invite_guest(request: web.Request) -> web.Response:
     """A link for a third person in the call (an interpreter, a colleague, a relative),
     to give them by the agent's own means; they wait in the lobby under that name."""
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    user, ctx, booking = await _staff_booking(request)
     new = read(NewGuest, await json_body(request))
     refused = refusal_for(booking.status, booking.start, booking.end, "guest", time.time())
     if refused is not None and refused.code in _CLOSED:
@@ -160,11 +151,7 @@ async def invite_guest(request: web.Request) -> web.Response:
 @routes.get("/agent/bookings/{booking_id}/guests")
 async def guests(request: web.Request) -> web.Response:
     """Who was invited into the call, the citizen's companion included."""
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    _user, ctx, booking = await _staff_booking(request)
     found = await call_guests.list_guests(ctx.database, booking.id)
     return web.json_response({"guests": [g.public() for g in found]})
 
@@ -207,9 +194,5 @@ async def callback_done(request: web.Request) -> web.Response:
 @routes.get("/agent/bookings/{booking_id}/chat")
 async def chat_record(request: web.Request) -> web.Response:
     """The call's written messages, kept with its record for the agent."""
-    user = await require_user(request, "agent", "admin")
-    ctx = context_of(request)
-    booking = ensure_access(
-        user, await load_booking(ctx.database, request.match_info["booking_id"])
-    )
+    _user, ctx, booking = await _staff_booking(request)
     return web.json_response({"messages": await call_chat.messages(ctx.database, booking.id)})
