@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.waiting import wait_for
 from tests.web.call_server import CallServer, open_call, run_call_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
 WIDTHS = {"q": 160, "h": 320, "f": 640}
 LAYER_TIMEOUT_S = 45.0
@@ -107,8 +107,30 @@ def remote_width(page: Page) -> int:
     return int(page.evaluate("document.getElementById('remote').videoWidth"))
 
 
-def wait_for_width(page: Page, width: int, what: str) -> None:
-    wait_for(lambda: remote_width(page) == width, f"{what} ({width} px wide)", LAYER_TIMEOUT_S)
+def participant_state(server: CallServer, room: str, participant_id: str) -> dict[str, Any]:
+    """The SFU's dump of one participant: its link's layers and reason, for a failure."""
+
+    async def read() -> dict[str, Any]:
+        found = server.sfu.get_room(room)
+        participant = found.get_participant(participant_id) if found else None
+        return participant.dump() if participant else {}
+
+    return asyncio.run_coroutine_threadsafe(read(), server.loop).result(timeout=10)
+
+
+def wait_for_width(
+    page: Page,
+    width: int,
+    what: str,
+    timeout_s: float = LAYER_TIMEOUT_S,
+    explain: Callable[[], object] | None = None,
+) -> None:
+    try:
+        wait_for(lambda: remote_width(page) == width, f"{what} ({width} px wide)", timeout_s)
+    except AssertionError as missed:
+        if explain is None:
+            raise
+        raise AssertionError(f"{missed}; the SFU's view: {explain()!r}") from missed
 
 
 def set_quality(page: Page, **frame: Any) -> None:
@@ -183,7 +205,18 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
         "three new layers after the ICE restart",
         LAYER_TIMEOUT_S,
     )
-    wait_for_width(citizen, WIDTHS["f"], "the top layer after the ICE restart")
+    # The new connection's estimator starts low again in the agent's browser, and the
+    # citizen's link steps up one held layer at a time: a longer, still bounded, wait.
+    wait_for_width(
+        citizen,
+        WIDTHS["f"],
+        "the top layer after the ICE restart",
+        timeout_s=2 * LAYER_TIMEOUT_S,
+        explain=lambda: (
+            camera_layers(call_server, room, "agent-1"),
+            participant_state(call_server, room, "citizen-1"),
+        ),
+    )
 
     # A shared screen stays one encoding, tuned for text.
     agent.get_by_role("button", name="Partager l'écran").click()
