@@ -129,3 +129,27 @@ def test_agent_admits_citizen_they_see_hear_and_chat_and_media_survives_ice_rest
     agent.get_by_role("button", name="Terminer pour tous").click()
     outcome = agent.get_by_role("heading", name="Comment s'est passé ce rendez-vous ?")
     expect(outcome).to_be_focused()
+
+
+def test_ending_for_everyone_survives_a_dropped_signalling_socket(
+    browser: Browser, service: RunningService
+) -> None:
+    """The host's "end for everyone" reaches the server even when the click finds the
+    signalling socket down: the page reconnects and sends it, and the citizen's call ends."""
+    room = f"bk-web-end-{uuid.uuid4().hex[:8]}"
+    agent = open_call(
+        browser, service, service.mint(room=room, role="host", subject="agent-1", name="Claire")
+    )
+    end = agent.get_by_role("button", name="Terminer pour tous")
+    expect(end).to_be_visible(timeout=20_000)
+    citizen = open_call(
+        browser, service, service.mint(room=room, role="guest", subject="citizen-1", name="Jean")
+    )
+    expect(citizen.locator("#status")).to_contain_text("en communication", timeout=20_000)
+
+    agent.evaluate("() => window.visioguichet.signaling.socket.close()")  # a network blip
+    end.click()
+    expect(citizen.locator("#status")).to_contain_text("terminé", timeout=20_000)
+    expect(agent.locator("#status")).to_contain_text("terminé", timeout=20_000)
+    for page in (agent, citizen):
+        page.context.close()

@@ -126,6 +126,7 @@ function onError(frame) {
 
 async function onJoined(frame) {
   call.reconnects = 0;
+  if (call.ending) return sendEnd();  // reconnected only to end the call
   sessionStarted();
   // A new session (first join or reconnection): the server knows no peer connection of ours.
   call.publishPc?.close();
@@ -192,6 +193,24 @@ function continueAudioOnly() {
   restartIce();
 }
 
+// The host ends the call for everybody. The page waits for the server's own `end` (sent
+// to every member, the host included) before it lets go of the socket: an `end` sent
+// while the socket was down would otherwise be lost and leave the others in the call.
+// A frame that cannot go now goes after the reconnection's `joined`; the wait is bounded.
+const END_WAIT_MS = 10000;
+
+function endForEveryone() {
+  if (call.finished || call.ending) return;
+  call.ending = true;
+  $("end").disabled = true;
+  sendEnd();
+  setTimeout(() => finish(t("call.ended")), END_WAIT_MS);
+}
+
+function sendEnd() {
+  if (call.ending && !call.finished && call.signaling?.isOpen()) call.signaling.send({ type: "end" });
+}
+
 function finish(message) {
   if (call.finished) return;
   call.finished = true;
@@ -239,7 +258,7 @@ function init() {
   $("camera").addEventListener("click", () => toggle($("camera"), "video", "call.camon", "call.camoff"));
   $("hangup").addEventListener("click", () => { call.signaling?.send({ type: "leave" }); finish(t("call.left")); });
   $("leave-lobby").addEventListener("click", () => { call.signaling?.send({ type: "leave" }); finish(t("call.left")); });
-  $("end").addEventListener("click", () => { call.signaling?.send({ type: "end" }); finish(t("call.ended")); });
+  $("end").addEventListener("click", endForEveryone);
   setupChat();
   $("low-data").addEventListener("click", () => setLowData(!call.lowData));
   call.restartIce = restartIce;

@@ -10,7 +10,7 @@ export const call = {
   signaling: null, role: null, me: null, iceServers: [],
   local: null, publishPc: null, subscribePc: null,
   tracksByMid: new Map(), remoteStream: new MediaStream(), participants: new Map(),
-  subscribeChain: Promise.resolve(), layersChain: Promise.resolve(), finished: false, meter: null,
+  subscribeChain: Promise.resolve(), layersChain: Promise.resolve(), finished: false, ending: false, meter: null,
   sources: {}, reconnects: 0, restarting: false, note: null, off: {},
 };
 window.visioguichet = call;

@@ -29,10 +29,14 @@ export class Signaling extends EventTarget {
     });
   }
 
+  isOpen() {
+    return Boolean(this.socket && this.socket.readyState === WebSocket.OPEN);
+  }
+
   /** Send a frame; returns the id it was given, which the server echoes as `ref`. */
   send(frame) {
     const id = String(this.nextId++);
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ ...frame, id }));
+    if (this.isOpen()) this.socket.send(JSON.stringify({ ...frame, id }));
     return id;
   }
 
