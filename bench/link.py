@@ -329,6 +329,24 @@ def run_cap_60_then_lift(
     }
 
 
+def run_cap_60_with_audio_only_at_once(
+    call: Call, link: RealLink, observe_s: float = 5.0
+) -> Metrics:
+    """The floor for ``down_60``'s concealment: the viewer itself asks for audio only at
+    the moment the cap comes (an SFU that knew at once), so what is still concealed is
+    the link's doing: the queue already full of video, the jitter buffer's delay step."""
+    call.set_quality(mode="audio-only")
+    capped = time.time()
+    link.shape("down", 60_000)
+    _wait_until(capped + observe_s)
+    probe = call.probe()
+    start = _ms(capped)
+    return {
+        "concealed_first_5s": concealed_share(probe["samples"], start, start + 5000),
+        "capped_at": round(capped, 3),
+    }
+
+
 def run_uplink_cap(
     call: Call,
     link: RealLink,
@@ -424,6 +442,18 @@ SCENARIOS: dict[str, Scenario] = {
                     "top_after_lift_s",
                     "640 px plays (2 s on) ≤ 15 s after the lift",
                     lambda v: v is not None and v <= 15,
+                ),
+            ),
+        ),
+        Scenario(
+            "down_60_floor",
+            "downlink 60 kb/s, the viewer audio only at the same moment (a reference)",
+            run_cap_60_with_audio_only_at_once,
+            (
+                Target(
+                    "concealed_first_5s",
+                    "what no decision can avoid (no target: the floor for down_60)",
+                    lambda v: v is not None,
                 ),
             ),
         ),

@@ -47,7 +47,12 @@ RAMP_S = 5.0  # libwebrtc's kInitializationTime: its estimate's first valid valu
 HEAVY_LOSS = 0.2  # 5 % random loss over 40+ packets: under 1 chance in 1 000
 STALE_BELOW = 0.5
 CALM_AFTER_STEP_S = 2.0
+# a probe that the link did not carry filled its queue: the REMB falls to 0.85 x what
+# arrived (padding included), then climbs back some 8 % a second. That fall is the
+# probe's, not the carried layer's (a 300 kb/s link stepped 320 px down to 160 after one)
+CALM_AFTER_PROBE_S = 3.0
 COLLAPSED_REMB_BPS = 60_000  # under the lowest layer anyone sends
+OVERFLOW_COLLAPSE = 0.9  # NACKed at this share, the link lets next to no video through
 LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a few
 
 
@@ -69,6 +74,10 @@ class DownlinkEstimate:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
         self._ramp_until = now + RAMP_S
         self._remb_fell_at = None
+
+    def calm(self, now: float) -> bool:
+        """Just after a step or a failed probe: loss alone is no verdict."""
+        return now < self._calm_until
 
     def ramping(self, now: float) -> bool:
         return self._ramp_until is not None and now < self._ramp_until
@@ -156,7 +165,16 @@ class DownlinkEstimate:
         )
         self.remb_congested = (fell and answers_now) or dropped_out or lossy
         delivered = overflow_sent_bps * (1.0 - overflow)
-        collapse = overflow > 0 and delivered - audio_bps < COLLAPSED_REMB_BPS
+        # the NACK share alone over-reads loss at a cap's onset (a keyframe burst and
+        # its resends lost in a small queue: 0.68-0.76 read under a 300 kb/s cap that
+        # lets 70 % through, as much as under 60 kb/s): a collapse needs nearly all of it
+        # NACKed, or the receiver's own word (a REMB under the floor, a starved receiver)
+        corroborated = (
+            overflow >= OVERFLOW_COLLAPSE
+            or starved
+            or (remb_bps is not None and remb_bps < COLLAPSED_REMB_BPS)
+        )
+        collapse = overflow > 0 and delivered - audio_bps < COLLAPSED_REMB_BPS and corroborated
         if collapse and overflow_sent_bps > 0 and not calm:
             # what got through leaves no room for any video: that is the bound (the loss
             # bound's sent x (1 - loss / 2) would step down a layer a second while audio
@@ -186,6 +204,12 @@ class DownlinkEstimate:
         if ramping:
             return int(max(0.0, (self.loss_bound_bps or 0.0) - audio_bps))
         return self.video_budget(audio_bps)
+
+    def forget_probe(self, now: float) -> None:
+        """A probe failed: what it did to the REMB and to loss is its own, for
+        ``CALM_AFTER_PROBE_S`` (a collapse still counts, as after a step)."""
+        self.forget_before_step(now)
+        self._calm_until = now + CALM_AFTER_PROBE_S
 
     def forget_before_step(self, now: float) -> None:
         """The layers changed and feedback about the new ones has come: a REMB fall or a

@@ -56,7 +56,9 @@ from sfu.bandwidth import HEAVY_LOSS, LOSS_DECREASE_ABOVE
 from sfu.probe import ProbeRequest
 
 PROBE_WINDOW_S = 10.0
-FIRST_BACKOFF_S = 3.0
+# a probe the link did not carry hurt the media a moment (its padding filled the queue):
+# the next one for that layer waits 30 s, then longer (at most one such probe in 30 s)
+FIRST_BACKOFF_S = 30.0
 BACKOFF_GROWTH = 1.5
 MAX_BACKOFF_S = 120.0
 RESUME_BACKOFF_S = 3.0
@@ -67,7 +69,10 @@ STARVED_FOR_S = 0.9
 # an estimate under the lowest layers with nothing lost: the lowest layer arrives whole,
 # and a loaded receiver's delay-based estimate wobbles; only a lasting collapse counts
 STARVED_WITHOUT_LOSS_S = 3.0
-PROBE_HEADROOM = 1.3  # a step up is probed with room for its keyframes (LiveKit: 1.2 x)
+# a step up is probed with some room for its keyframes (LiveKit: 1.2 x); at 1.3 x the
+# probe for 320 px under a 300 kb/s cap (190 kb/s measured, and audio) filled the link
+# that carries the layer itself, failed, and kept the call on 160 px
+PROBE_HEADROOM = 1.15
 BAD_FOR_S = 1.0
 # Chrome's overuse response is 0.85 x what it received on video: a REMB that came down
 # under 90 % of what we send says the layers do not fit (LiveKit acts under 95 %)
@@ -150,6 +155,7 @@ class LayerSelector:
         cap_raised: bool = False,
         remb_congested: bool = True,
         can_probe: bool = False,
+        loss_counts: bool = True,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
         ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
@@ -158,7 +164,8 @@ class LayerSelector:
         ``remb_congested``: the REMB came down lately or the link loses (a REMB that
         only climbs is an estimator catching up, not a reason to step down);
         ``can_probe``: the caller probes with padding (``probe_wanted``), so no media
-        probe steps up here."""
+        probe steps up here; ``loss_counts``: False in the estimate's calm after a step
+        or a failed probe, when loss alone steps nothing down)."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -167,7 +174,16 @@ class LayerSelector:
         elif self.audio_only:
             self._maybe_resume(now, loss, streams, can_probe)
         else:
-            self._adjust(now, budget_bps, loss, streams, limited_by_loss, remb_congested, can_probe)
+            self._adjust(
+                now,
+                budget_bps,
+                loss,
+                streams,
+                limited_by_loss,
+                remb_congested,
+                can_probe,
+                loss_counts,
+            )
             if cap_raised and not self.audio_only:
                 self._backoff.clear()
                 if self._step(streams, +1, now) is not None:
@@ -353,6 +369,7 @@ class LayerSelector:
         limited_by_loss: bool,
         remb_congested: bool = True,
         can_probe: bool = False,
+        loss_counts: bool = True,
     ) -> None:
         policy = self.policy
         for stream in streams:  # new streams, and streams whose layer went away or is capped
@@ -361,10 +378,12 @@ class LayerSelector:
             if current is None or current not in usable:
                 start = policy.start_bitrate_bps if budget is None else budget
                 self.layers[stream.key] = self._initial(stream, usable, current, start)
-        if loss > policy.loss_threshold:
+        if loss > policy.loss_threshold and loss_counts and not self.settling(now):
             if self._bad_since is None:
                 self._bad_since = now
         else:
+            # no clock while a step down settles or the estimate's calm lasts: that loss
+            # is the new layer's keyframe in a queue the old layer filled
             self._bad_since = None
         if budget is None:
             return

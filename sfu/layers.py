@@ -107,7 +107,10 @@ class Layer:
                 self.bitrate_bps += BITRATE_SMOOTHING * (rate - self.bitrate_bps)
             if rate == 0.0:
                 self.bitrate_bps = 0.0  # the publisher stopped it: not selectable at once
-        if self.bitrate_bps > 0.0:
+        if self.bitrate_bps > 0.0 and not self.suspended:
+            # once asked to stop, what still arrives is the encoder winding down: what a
+            # subscriber stepping up would get is what it carried when asked (a probe
+            # for 640 px sized on the wind-down, 176 kb/s, passed under a 300 kb/s cap)
             self.last_flowing_bps = self.bitrate_bps
         self._sampled_at = now
         self._bytes_at_sample = self.bytes

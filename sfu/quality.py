@@ -53,6 +53,10 @@ OVERFLOW_SHARE = 0.4
 OVERFLOW_MIN_PACKETS = 16
 OVERFLOW_WINDOW_S = 0.5
 OVERFLOW_PERSIST_S = 0.25
+# just after a step down the new layer's first keyframe, a burst, meets a queue the old
+# layer kept full: most of it is lost and NACKed though the link carries the layer (a
+# 400 kb/s link went audio only that way for 7.5 s); a collapse must outlast the burst
+OVERFLOW_PERSIST_AFTER_STEP_S = 1.0
 # over a second or more of receiver reports, the receiver's highest sequence number
 # moved by under this share of the packets we sent: starved
 STARVED_BELOW = 0.25
@@ -201,6 +205,25 @@ class SendWindow:
         )
 
 
+class OverflowWatch:
+    """Whether a NACK-share overflow has lasted long enough to be the link rather than a
+    keyframe's burst: ``OVERFLOW_PERSIST_S`` (``OVERFLOW_PERSIST_AFTER_STEP_S`` while a
+    step down settles)."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def update(self, now: float, overflow: float, settling: bool) -> float:
+        """``overflow`` if it has lasted, else 0."""
+        if not overflow:
+            self._since = None
+            return 0.0
+        if self._since is None:
+            self._since = now
+        persist = OVERFLOW_PERSIST_AFTER_STEP_S if settling else OVERFLOW_PERSIST_S
+        return overflow if now - self._since >= persist else 0.0
+
+
 class ReportLoss:
     """The loss receiver reports give, per consumer: its reports weighed by the packets
     each covers over ``REPORT_LOSS_WINDOW_S`` (Chrome reports audio every 5 s or so, one
@@ -283,7 +306,7 @@ class LinkAdaptation:
         self.probes_failed = 0
         self.overflow = 0.0
         self._probe_ended_at = -1e9
-        self._overflow_since: float | None = None
+        self._overflow = OverflowWatch()
         self._starved = False
         self._delivery_seen: dict[int, int] = {}
 
@@ -328,13 +351,7 @@ class LinkAdaptation:
             overflow, overflow_sent_bps = window.overflow()
             # a keyframe's NACKs can fill a half-second window whose own packets are
             # few: a collapse read from NACKs must last
-            if not overflow:
-                self._overflow_since = None
-            elif self._overflow_since is None:
-                self._overflow_since = now
-            since = self._overflow_since
-            if since is not None and now - since < OVERFLOW_PERSIST_S:
-                overflow = 0.0
+            overflow = self._overflow.update(now, overflow, settling)
             starved = self._starved_share(consumers)
             self._starved = starved > 0
             if starved > overflow:
@@ -462,6 +479,7 @@ class LinkAdaptation:
             cap_raised=cap_raised,
             remb_congested=self._estimate.remb_congested,
             can_probe=self._padding_consumer(videos) is not None,
+            loss_counts=not self._estimate.calm(now),
         )
         self._apply(now, videos, decision, was_audio_only)
 
@@ -619,6 +637,11 @@ class LinkAdaptation:
         self._end_probe()
         if not carried:
             self.probes_failed += 1
+            if not request.resume:
+                # the REMB fall and the loss it caused are the probe's: the layers sent
+                # meanwhile carried before it and still do
+                self._estimate.forget_probe(now)
+                self._report_loss.forget_before(now)
         videos = self._videos
         was_audio_only = self._selector.audio_only
         decision = self._selector.probe_result(now, request, carried, self._streams(videos))

@@ -78,6 +78,18 @@ def test_a_stopped_layer_stays_selectable_at_the_bitrate_it_had() -> None:
     assert layer.selectable_bitrate(2.0) == carried
 
 
+def test_a_stopped_layer_keeps_the_bitrate_it_had_when_asked_not_its_wind_down() -> None:
+    layer = _flowing_layer(0.0)
+    carried = layer.selectable_bitrate(1.0)
+    layer.suspend()
+    for seq in range(100, 110):  # the last frames before the encoder stops
+        layer.inlet.deliver(_packet(seq), 0)
+    layer.sample_bitrate(2.0)
+    assert 0.0 < layer.bitrate_bps < 0.6 * carried  # smoothed toward the wind-down
+    layer.sample_bitrate(3.0)
+    assert layer.selectable_bitrate(3.0) == carried
+
+
 def test_a_layer_that_stops_by_itself_is_not_selectable() -> None:
     layer = _flowing_layer(0.0)
     layer.sample_bitrate(2.0)  # the publisher's own estimate dropped it

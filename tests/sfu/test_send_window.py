@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfu.quality import LOSS_GRACE_S, ReportLoss, SendWindow
+from sfu.quality import (
+    LOSS_GRACE_S,
+    OVERFLOW_PERSIST_AFTER_STEP_S,
+    OVERFLOW_PERSIST_S,
+    OverflowWatch,
+    ReportLoss,
+    SendWindow,
+)
 
 START = LOSS_GRACE_S + 1.0
 
@@ -173,3 +180,16 @@ def test_the_first_report_after_video_resumes_is_not_about_it() -> None:
     consumer.send(20, 1000)
     consumer.report(0.3)
     assert abs(report_loss.update(START + 2.0, consumers, window) - 0.3) < 1e-9
+
+
+def test_an_overflow_counts_once_it_lasts_and_longer_just_after_a_step_down() -> None:
+    """A keyframe's burst NACKed in a small queue reads as an overflow for a moment;
+    just after a step down the new layer's keyframe meets the queue the old one filled,
+    so the overflow must outlast it (a 400 kb/s link went audio only on one)."""
+    watch = OverflowWatch()
+    assert watch.update(0.0, 0.6, settling=False) == 0.0
+    assert watch.update(OVERFLOW_PERSIST_S, 0.6, settling=False) == 0.6
+    assert watch.update(0.5, 0.0, settling=False) == 0.0  # it ended: the clock restarts
+    assert watch.update(1.0, 0.8, settling=True) == 0.0
+    assert watch.update(1.0 + OVERFLOW_PERSIST_S, 0.8, settling=True) == 0.0
+    assert watch.update(1.0 + OVERFLOW_PERSIST_AFTER_STEP_S, 0.8, settling=True) == 0.8
