@@ -54,6 +54,20 @@ CALM_AFTER_PROBE_S = 3.0
 COLLAPSED_REMB_BPS = 60_000  # under the lowest layer anyone sends
 OVERFLOW_COLLAPSE = 0.9  # NACKed at this share, the link lets next to no video through
 LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a few
+# a queue this long behind what we send: the link is full (jitter on a clean path stays
+# well under; a loaded receiver's or our own loop's delay too, and it loses nothing)
+QUEUE_FULL_S = 0.06
+QUEUE_SEVERE_S = 0.25  # audio waits this long: it is being concealed already
+QUEUE_BACKOFF = 0.85  # what a full link gets: libwebrtc's overuse response
+QUEUE_COLLAPSE_MEMORY_S = 1.0
+# A REMB fall alone (no queue seen, nothing lost) steps down only once it has kept the
+# REMB under REMB_SHORT of the video we send for REMB_SHORT_FOR_S, or at once under
+# REMB_CLEAR_SHORT: Chrome's estimate dips to 0.85 x what arrived on a passing overuse
+# (a keyframe, resends draining) and climbs back 8 % a second; a 300 kb/s link carrying
+# 320 px stepped down to 160 on such a dip. A full link shows a queue first.
+REMB_SHORT = 0.9
+REMB_CLEAR_SHORT = 0.7
+REMB_SHORT_FOR_S = 2.5
 
 
 class DownlinkEstimate:
@@ -69,11 +83,22 @@ class DownlinkEstimate:
         self._calm_until = 0.0
         self._collapsed_at: float | None = None
         self._crossed_at: float | None = None
+        self._queued_before = False
+        self._queued_at: float | None = None
+        self._remb_credible = True
+        self._remb_short_since: float | None = None
+        self.congested = False  # reason to send less now (``remb_congested``, lasting)
+        self._queue_collapsed_at: float | None = None
 
     def start_ramp(self, now: float) -> None:
         """Video (re)starts: the subscriber's REMB is a ramp for ``RAMP_S``."""
         self._ramp_until = now + RAMP_S
         self._remb_fell_at = None
+
+    def queue_collapsed(self, now: float) -> bool:
+        """A queue of ``QUEUE_SEVERE_S`` lately: no video fits, stop it at once."""
+        at = self._queue_collapsed_at
+        return at is not None and now - at < QUEUE_COLLAPSE_MEMORY_S
 
     def calm(self, now: float) -> bool:
         """Just after a step or a failed probe: loss alone is no verdict."""
@@ -83,7 +108,8 @@ class DownlinkEstimate:
         return self._ramp_until is not None and now < self._ramp_until
 
     def video_budget(self, audio_bps: float) -> int | None:
-        values = [] if self.remb_bps is None else [float(self.remb_bps)]
+        credible = self.remb_bps is not None and self._remb_credible
+        values = [float(self.remb_bps)] if credible and self.remb_bps is not None else []
         if self.loss_bound_bps is not None:
             values.append(max(0.0, self.loss_bound_bps - audio_bps))
         return int(min(values)) if values else None
@@ -99,13 +125,18 @@ class DownlinkEstimate:
         overflow: float = 0.0,
         overflow_sent_bps: float = 0.0,
         starved: bool = False,
+        queue_s: float | None = None,
+        lost_any: bool = False,
     ) -> int | None:
         """Fold in one interval's feedback (``sent_bps``: all we sent meanwhile, audio
         included; ``settling``: we just sent less, so loss reported now is about before
         and does not lower the bound; ``overflow``: the share of video NACKed over the
         last half second when most of it is, a link far short of the
         ``overflow_sent_bps`` we sent then; ``starved``: a receiver saw next to none
-        of the video we sent, which no calm excuses); returns the video budget."""
+        of the video we sent, which no calm excuses; ``queue_s``: the queue delay a new
+        round trip showed, which counts on a second such round trip in a row or with
+        anything lost or NACKed (``lost_any``): a loaded machine's late loop delays a
+        round trip and loses nothing); returns the video budget."""
         elapsed = 1.0 if self._last_update is None else max(0.0, now - self._last_update)
         self._last_update = now
         ramping = self.ramping(now)
@@ -163,7 +194,48 @@ class DownlinkEstimate:
         lossy = heavy or (
             self._lossy_since is not None and now - self._lossy_since >= LOSS_PERSIST_S
         )
-        self.remb_congested = (fell and answers_now) or dropped_out or lossy
+        # a REMB far under what we send that never came down is the estimator still
+        # climbing from where it started (100-140 kb/s a few seconds into a call that
+        # receives 350): no measure of the link, so no budget either (a full queue's
+        # back-off to 0.85 x would otherwise become a step to the lowest layer)
+        self._remb_credible = (
+            fell or dropped_out or self.remb_bps is None or self.remb_bps >= STALE_BELOW * video_bps
+        )
+        video_sent = max(0.0, sent_bps - audio_bps)
+        queue_bound = False
+        if queue_s is not None:
+            full = queue_s >= QUEUE_FULL_S
+            if full and (self._queued_before or lost_any) and not calm and video_sent > 0:
+                # what arrives is what the link carries, and it carries less than we
+                # send: back off as libwebrtc does on overuse, or stop video if audio
+                # already waits too long
+                self._queued_at = now
+                severe = queue_s >= QUEUE_SEVERE_S
+                bound = audio_bps + (0.0 if severe else QUEUE_BACKOFF * video_sent)
+                if severe:
+                    self._queue_collapsed_at = now
+                if self.loss_bound_bps is None or bound < self.loss_bound_bps:
+                    self.loss_bound_bps = bound
+                queue_bound = True
+            self._queued_before = full
+        queued = self._queued_at is not None and now - self._queued_at < REMB_FALL_MEMORY_S
+        self.remb_congested = (fell and answers_now) or dropped_out or lossy or queued
+        remb_short = (
+            fell
+            and answers_now
+            and self.remb_bps is not None
+            and self.remb_bps < REMB_SHORT * video_bps
+        )
+        if not remb_short:
+            self._remb_short_since = None
+        elif self._remb_short_since is None:
+            self._remb_short_since = now
+        short_since = self._remb_short_since
+        remb_says = short_since is not None and (
+            now - short_since >= REMB_SHORT_FOR_S
+            or (self.remb_bps is not None and self.remb_bps < REMB_CLEAR_SHORT * video_bps)
+        )
+        self.congested = remb_says or dropped_out or lossy or queued
         delivered = overflow_sent_bps * (1.0 - overflow)
         # the NACK share alone over-reads loss at a cap's onset (a keyframe burst and
         # its resends lost in a small queue: 0.68-0.76 read under a 300 kb/s cap that
@@ -187,15 +259,19 @@ class DownlinkEstimate:
             bound = sent_bps * (1.0 - loss / 2)
             if self.loss_bound_bps is None or bound < self.loss_bound_bps:
                 self.loss_bound_bps = bound
-        elif loss < LOSS_INCREASE_BELOW and self.loss_bound_bps is not None:
+        elif not queue_bound and loss < LOSS_INCREASE_BELOW and self.loss_bound_bps is not None:
             self.loss_bound_bps *= INCREASE_PER_S ** min(elapsed, 2.0)
             if (
-                self.remb_bps is not None
+                self._remb_credible
+                and self.remb_bps is not None
                 and self.loss_bound_bps > BOUND_FORGOTTEN_ABOVE_REMB * self.remb_bps
             ):
                 self.loss_bound_bps = None
         self.limited_by_loss = self.loss_bound_bps is not None and (
-            self.remb_bps is None or ramping or self.loss_bound_bps - audio_bps < self.remb_bps
+            self.remb_bps is None
+            or not self._remb_credible
+            or ramping
+            or self.loss_bound_bps - audio_bps < self.remb_bps
         )
         if ramping and dropped_out:
             return self.video_budget(audio_bps)
@@ -221,6 +297,8 @@ class DownlinkEstimate:
         self.loss_bound_bps = None
         self.limited_by_loss = False
         self._lossy_since = None
+        self._queued_at = None  # a queue the old layers built
+        self._queued_before = False
         self._calm_until = now + CALM_AFTER_STEP_S
 
     def reset(self, now: float | None = None) -> None:
@@ -232,7 +310,12 @@ class DownlinkEstimate:
         self._remb_fell_at = None
         self._crossed_at = None
         self.remb_congested = False
+        self.congested = False
+        self._remb_short_since = None
         self._lossy_since = None
+        self._queued_before = False
+        self._queued_at = None
+        self._queue_collapsed_at = None
         if now is not None:
             self.start_ramp(now)
             self._calm_until = now + CALM_AFTER_STEP_S  # its keyframe, as after a step

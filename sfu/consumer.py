@@ -128,6 +128,8 @@ class Consumer:
         # what the subscriber tells us
         self.fraction_lost = 0.0
         self.rtt_s: float | None = None
+        self.rtt_samples = 0  # round trips measured: one per sender report echoed
+        self._rtt_lsr = 0
         self.remb_bps: int | None = None
         self.remb_at = 0.0
         self.receiver_reports = 0
@@ -407,6 +409,9 @@ class Consumer:
         sent_at = self._sent_reports.get(report.lsr)
         if sent_at is not None and report.lsr:
             self.rtt_s = max(0.0, time.monotonic() - sent_at - report.dlsr / 65536)
+            if report.lsr != self._rtt_lsr:  # later reports echoing it measure it again
+                self._rtt_lsr = report.lsr
+                self.rtt_samples += 1
 
     def reported_since_switch(self) -> bool:
         """Whether the subscriber's last receiver report is mostly about the layer sent

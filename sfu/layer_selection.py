@@ -156,6 +156,7 @@ class LayerSelector:
         remb_congested: bool = True,
         can_probe: bool = False,
         loss_counts: bool = True,
+        link_collapsed: bool = False,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
         ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
@@ -165,7 +166,8 @@ class LayerSelector:
         only climbs is an estimator catching up, not a reason to step down);
         ``can_probe``: the caller probes with padding (``probe_wanted``), so no media
         probe steps up here; ``loss_counts``: False in the estimate's calm after a step
-        or a failed probe, when loss alone steps nothing down)."""
+        or a failed probe, when loss alone steps nothing down; ``link_collapsed``: the
+        link plainly cannot carry video now, as heavy loss would say)."""
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -183,6 +185,7 @@ class LayerSelector:
                 remb_congested,
                 can_probe,
                 loss_counts,
+                link_collapsed,
             )
             if cap_raised and not self.audio_only:
                 self._backoff.clear()
@@ -370,6 +373,7 @@ class LayerSelector:
         remb_congested: bool = True,
         can_probe: bool = False,
         loss_counts: bool = True,
+        link_collapsed: bool = False,
     ) -> None:
         policy = self.policy
         for stream in streams:  # new streams, and streams whose layer went away or is capped
@@ -412,7 +416,8 @@ class LayerSelector:
         )
         if short or too_little:
             fitted = self._fit(budget, streams)
-            heavy_loss = loss > HEAVY_LOSS  # most of what we send is lost: no blip
+            # most of what we send is lost, or audio waits behind it: no blip
+            heavy_loss = loss > HEAVY_LOSS or link_collapsed
             if too_little or fitted is None:  # the lowest layers do not fit either
                 if self._starved_since is None:
                     self._starved_since = now

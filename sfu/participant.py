@@ -56,7 +56,9 @@ DEFAULT_SOURCES = {"audio": "mic", "video": "camera"}
 # RTCP intervals as mediasoup's transports use them: every second while video flows
 # (lip sync, round-trip time, layer decisions), every 5 s for audio alone (RFC 3550's
 # recommended minimum; the link is still evaluated on each receiver report).
-SENDER_REPORT_INTERVAL_S = 1.0
+# twice a second: each sender report the subscriber echoes is a round trip, and a round
+# trip grown by a queue is the link's first word that it is full (sfu/quality.py)
+SENDER_REPORT_INTERVAL_S = 0.5
 AUDIO_SENDER_REPORT_INTERVAL_S = 5.0
 PC_NAMES = ("publish", "subscribe")
 ANSWER_REFUSED = "answer-refused"

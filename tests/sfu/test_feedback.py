@@ -20,6 +20,7 @@ from aiortc.rtp import (
 
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
+from sfu.participant import SENDER_REPORT_INTERVAL_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -140,8 +141,9 @@ def report_now(participant: Any) -> None:
 
 
 async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media() -> None:
-    """With video: every second, one compound packet holding a sender report per
-    consumer. Audio alone: every 5 s (mediasoup's audio cadence), receiver reports too."""
+    """With video: twice a second (each echoed report is a round trip, the queue's first
+    sign), one compound packet holding a sender report per consumer. Audio alone: every
+    5 s (mediasoup's audio cadence)."""
     sfu = Sfu(CONFIG)
     room = sfu.room("bk-cadence")
     alice = LoopbackClient(room.add_participant("alice"))
@@ -173,7 +175,10 @@ async def test_sender_reports_leave_in_one_datagram_at_the_cadence_of_the_media(
         ssrcs = {c.sender.ssrc for c in alice.participant.consumers.values()}
         assert {r.ssrc for r in reports} == ssrcs and len(ssrcs) == 2
         timer = alice.participant._report_timer
-        assert timer is not None and timer.when() - loop.time() == pytest.approx(1.0, abs=0.1)
+        assert timer is not None and timer.when() - loop.time() == pytest.approx(
+            SENDER_REPORT_INTERVAL_S, abs=0.1
+        )
+        assert SENDER_REPORT_INTERVAL_S == 0.5
         video_producer = bob.participant.producers["camera"]
         assert video_producer._report_interval_s == 1.0
 

@@ -759,3 +759,86 @@ def test_video_resumed_into_a_link_still_capped_is_stopped_though_the_remb_stood
         12.5, 138_000, 0.7, 130_000, AUDIO_BPS, overflow=0.7, overflow_sent_bps=130_000
     )
     assert budget is not None and budget < 60_000
+
+
+# --- a queue on the way: the link's first word that it is full --------------------------
+
+
+def test_a_queue_seen_twice_or_with_loss_backs_off_to_what_a_full_link_gets() -> None:
+    """93 ms of queue under a 400 kb/s cap while 345 kb/s of video goes out: the link is
+    full; video gets 0.85 x what it sends (one layer down), a second before the REMB or
+    the loss would say. One round trip alone, nothing lost, may be a loaded machine."""
+    video = 345_000
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 400_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    budget = estimate.update(0.5, 400_000, 0.0, video + AUDIO_BPS, AUDIO_BPS, queue_s=0.093)
+    assert budget == 400_000 and not estimate.congested
+    budget = estimate.update(1.0, 400_000, 0.0, video + AUDIO_BPS, AUDIO_BPS, queue_s=0.094)
+    assert budget == int(0.85 * video) and estimate.congested
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    assert selector.layers == {"camera": 2}
+    for at in (0.1, 0.2):
+        selector.update(now + at, budget, 0.0, (CAMERA,), limited_by_loss=True, remb_congested=True)
+    assert selector.layers == {"camera": 1}
+    lossy = DownlinkEstimate()
+    lossy.update(0.0, 400_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    budget = lossy.update(
+        0.5, 400_000, 0.01, video + AUDIO_BPS, AUDIO_BPS, queue_s=0.093, lost_any=True
+    )
+    assert budget == int(0.85 * video)
+    # the queue the old layer built is forgotten with the step
+    lossy.forget_before_step(1.0)
+    assert lossy.update(1.5, 400_000, 0.0, 200_000, AUDIO_BPS) == 400_000
+    assert not lossy.congested
+
+
+def test_a_queue_audio_waits_a_quarter_second_in_stops_video_at_once() -> None:
+    """407 ms under a 60 kb/s cap: audio is concealed already; no video fits."""
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 400_000, 0.0, 400_000, AUDIO_BPS)
+    budget = estimate.update(0.6, 400_000, 0.02, 400_000, AUDIO_BPS, queue_s=0.407, lost_any=True)
+    assert budget == 0 and estimate.queue_collapsed(0.6)
+    selector = LayerSelector(POLICY)
+    now = run(selector, 0.0, 12, 3_000_000)
+    decision = selector.update(
+        now, budget, 0.02, (CAMERA,), limited_by_loss=True, link_collapsed=True
+    )
+    assert decision.audio_only
+    assert not estimate.queue_collapsed(1.7)
+
+
+def test_a_passing_remb_dip_steps_nothing_down_a_lasting_or_deep_one_does() -> None:
+    """On 320 px (190 kb/s) under a 300 kb/s cap, Chrome's REMB dipped to 142 kb/s on a
+    passing overuse and climbed back 8 %/s: no step to 160 px. Under 0.9 x what we send
+    for 2.5 s it is the link; under 0.7 x, at once."""
+    video = 190_000
+    dip = DownlinkEstimate()
+    dip.update(0.0, 150_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    for at, remb in ((1.0, 142_000), (2.0, 153_000), (3.0, 165_000), (3.5, 175_000)):
+        dip.update(at, remb, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+        assert not dip.congested, at
+    lasting = DownlinkEstimate()
+    lasting.update(0.0, 150_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    lasting.update(1.0, 142_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    lasting.update(2.5, 143_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    assert not lasting.congested
+    lasting.update(3.6, 144_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    assert lasting.congested
+    deep = DownlinkEstimate()
+    deep.update(0.0, 150_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    deep.update(1.0, 120_000, 0.0, video + AUDIO_BPS, AUDIO_BPS)
+    assert deep.congested
+
+
+def test_a_remb_still_climbing_from_a_low_start_is_no_budget() -> None:
+    """Four seconds into a call Chrome's REMB was 100-140 kb/s and climbing while 350
+    arrived whole: not a measure of the link, so a full queue's back-off is to 0.85 x
+    what we send (320 px), not to that REMB (160 px)."""
+    estimate = DownlinkEstimate()
+    for at, remb in ((1.0, 100_000), (2.0, 108_000), (3.0, 117_000)):
+        assert estimate.update(at, remb, 0.0, 350_000 + AUDIO_BPS, AUDIO_BPS) is None
+    budget = estimate.update(
+        3.5, 118_000, 0.01, 350_000 + AUDIO_BPS, AUDIO_BPS, queue_s=0.1, lost_any=True
+    )
+    assert budget == int(0.85 * 350_000)

@@ -11,6 +11,7 @@ from sfu.quality import (
     OVERFLOW_PERSIST_AFTER_STEP_S,
     OVERFLOW_PERSIST_S,
     OverflowWatch,
+    QueueDelay,
     ReportLoss,
     SendWindow,
 )
@@ -193,3 +194,38 @@ def test_an_overflow_counts_once_it_lasts_and_longer_just_after_a_step_down() ->
     assert watch.update(1.0, 0.8, settling=True) == 0.0
     assert watch.update(1.0 + OVERFLOW_PERSIST_S, 0.8, settling=True) == 0.0
     assert watch.update(1.0 + OVERFLOW_PERSIST_AFTER_STEP_S, 0.8, settling=True) == 0.8
+
+
+@dataclass
+class Echoing:
+    """A video consumer as ``QueueDelay`` reads it: its round trips, one per report."""
+
+    rtt_s: float | None = None
+    rtt_samples: int = 0
+    paused: bool = False
+    producer: Kind = field(default_factory=lambda: Kind("video"))
+
+    def echo(self, rtt_s: float) -> None:
+        self.rtt_s = rtt_s
+        self.rtt_samples += 1
+
+
+def test_the_queue_is_a_round_trip_over_the_shortest_one_lately() -> None:
+    """Half a millisecond on a clean path; 93 ms once a 400 kb/s cap's queue fills. A
+    report echoing the same sender report again is no new sample; after 30 s the old
+    shortest round trip is forgotten."""
+    video = Echoing()
+    queue = QueueDelay()
+    consumers: Any = [video]
+    assert queue.update(0.0, consumers) is None  # nothing measured yet
+    video.echo(0.0005)
+    assert queue.update(0.5, consumers) == 0.0
+    assert queue.update(0.6, consumers) is None  # no new round trip
+    video.echo(0.0935)
+    assert abs((queue.update(1.0, consumers) or 0.0) - 0.093) < 1e-9
+    video.paused = True
+    video.echo(0.5)
+    assert queue.update(1.5, consumers) is None  # a paused video's reports say nothing
+    video.paused = False
+    video.echo(0.09)
+    assert queue.update(40.0, consumers) == 0.0  # a standing queue becomes the baseline
