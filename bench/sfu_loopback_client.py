@@ -232,6 +232,15 @@ class LoopbackClient:
                     total += int(stats.packetsReceived)
         return total
 
+    async def wait_for_packets(self, kind: str, count: int, timeout_s: float = 20.0) -> int:
+        """``packets_received(kind)`` once it reaches ``count``, or after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if await self.packets_received(kind) >= count:
+                break
+            await asyncio.sleep(0.2)
+        return await self.packets_received(kind)
+
     async def wait_for_frames(self, kind: str, count: int, timeout_s: float = 20.0) -> int:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -108,8 +108,8 @@ class DownlinkEstimate:
         return self._ramp_until is not None and now < self._ramp_until
 
     def video_budget(self, audio_bps: float) -> int | None:
-        credible = self.remb_bps is not None and self._remb_credible
-        values = [float(self.remb_bps)] if credible and self.remb_bps is not None else []
+        remb = self.remb_bps if self._remb_credible else None
+        values = [] if remb is None else [float(remb)]
         if self.loss_bound_bps is not None:
             values.append(max(0.0, self.loss_bound_bps - audio_bps))
         return int(min(values)) if values else None
@@ -201,17 +201,16 @@ class DownlinkEstimate:
         self._remb_credible = (
             fell or dropped_out or self.remb_bps is None or self.remb_bps >= STALE_BELOW * video_bps
         )
-        video_sent = max(0.0, sent_bps - audio_bps)
         queue_bound = False
         if queue_s is not None:
             full = queue_s >= QUEUE_FULL_S
-            if full and (self._queued_before or lost_any) and not calm and video_sent > 0:
+            if full and (self._queued_before or lost_any) and not calm and video_bps > 0:
                 # what arrives is what the link carries, and it carries less than we
                 # send: back off as libwebrtc does on overuse, or stop video if audio
                 # already waits too long
                 self._queued_at = now
                 severe = queue_s >= QUEUE_SEVERE_S
-                bound = audio_bps + (0.0 if severe else QUEUE_BACKOFF * video_sent)
+                bound = audio_bps + (0.0 if severe else QUEUE_BACKOFF * video_bps)
                 if severe:
                     self._queue_collapsed_at = now
                 if self.loss_bound_bps is None or bound < self.loss_bound_bps:

@@ -114,16 +114,6 @@ async def test_capped_subscriber_steps_down_then_goes_audio_only_and_recovers() 
         await sfu.close()
 
 
-async def audio_grows(client: LoopbackClient, beyond: int, timeout_s: float) -> bool:
-    """Whether the client's received audio packets pass ``beyond`` within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await client.packets_received("audio") > beyond:
-            return True
-        await asyncio.sleep(0.2)
-    return await client.packets_received("audio") > beyond
-
-
 class PaddingTap:
     """Every RTP packet the subscriber's video receiver takes (after SRTP): padding-only
     ones (no payload) are the SFU's probes."""
@@ -180,7 +170,8 @@ async def test_video_paused_by_a_cap_comes_back_through_padding_probes() -> None
         # the subscriber's estimate does not come down: a probe may pass and video stop
         # again), and audio flows throughout
         assert await until(lambda: link.probes > probes_before_cap, 4 * HOLD_S + 10)
-        assert await audio_grows(impaired, audio_before + 50, 10), "audio flows"
+        audio = await impaired.wait_for_packets("audio", audio_before + 51, 10)
+        assert audio > audio_before + 50, "audio flows"
         assert await until(lambda: link.audio_only, 10)
 
         impaired.participant.set_test_impairment(rate_bps=None)

@@ -14,7 +14,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -23,6 +23,8 @@ from tests.support.waiting import wait_for
 from tests.web.call_server import CallServer, open_call, run_call_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
+
+T = TypeVar("T")
 
 WIDTHS = {"q": 160, "h": 320, "f": 640}
 LAYER_TIMEOUT_S = 45.0
@@ -74,18 +76,26 @@ def call_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallServer
         yield server
 
 
+def on_sfu(server: CallServer, room: str, participant_id: str, read: Callable[[Any], T]) -> T:
+    """``read(participant)`` (None when absent) on the SFU's own loop."""
+
+    async def run() -> T:
+        found = server.sfu.get_room(room)
+        return read(found.get_participant(participant_id) if found else None)
+
+    return asyncio.run_coroutine_threadsafe(run(), server.loop).result(timeout=10)
+
+
 def producer_layers(
     server: CallServer, room: str, participant_id: str, source: str = "camera"
 ) -> list[dict[str, Any]]:
     """The SFU's view of that participant's source: one entry per layer, lowest first."""
 
-    async def read() -> list[dict[str, Any]]:
-        found = server.sfu.get_room(room)
-        participant = found.get_participant(participant_id) if found else None
+    def read(participant: Any) -> list[dict[str, Any]]:
         producer = participant.producers.get(source) if participant else None
         return producer.dump()["layers"] if producer else []
 
-    return asyncio.run_coroutine_threadsafe(read(), server.loop).result(timeout=10)
+    return on_sfu(server, room, participant_id, read)
 
 
 def camera_layers(server: CallServer, room: str, participant_id: str) -> list[dict[str, Any]]:
@@ -109,13 +119,7 @@ def remote_width(page: Page) -> int:
 
 def participant_state(server: CallServer, room: str, participant_id: str) -> dict[str, Any]:
     """The SFU's dump of one participant: its link's layers and reason, for a failure."""
-
-    async def read() -> dict[str, Any]:
-        found = server.sfu.get_room(room)
-        participant = found.get_participant(participant_id) if found else None
-        return participant.dump() if participant else {}
-
-    return asyncio.run_coroutine_threadsafe(read(), server.loop).result(timeout=10)
+    return on_sfu(server, room, participant_id, lambda p: p.dump() if p else {})
 
 
 def wait_for_width(
