@@ -118,7 +118,7 @@ class Consumer:
         self.track.picture_id_out = random.randint(0, PICTURE_ID_MASK)
         self.track.tl0_pic_idx_out = random.randint(0, TL0_PIC_IDX_MASK)
         self.track.key_idx_out = random.randint(0, KEY_IDX_MASK)
-        self._rtx_seq = random.randint(0, 0xFFFF)
+        self.rtx_seq = random.randint(0, 0xFFFF)  # the last number on the RTX stream
         self._sent_reports: dict[int, float] = {}
         self._pending_rtx: list[bytes] = []
         self._resent_at: dict[int, float] = {}
@@ -438,10 +438,10 @@ class Consumer:
         mid = (sender.mid or "").encode()
         sent = 0
         for _ in range(count):
-            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            self.rtx_seq = (self.rtx_seq + 1) & 0xFFFF
             packet = padding_packet(
                 sender.rtx_payload_type,
-                self._rtx_seq,
+                self.rtx_seq,
                 self.track.last_out_ts,
                 sender.rtx_ssrc,
                 time.monotonic(),
@@ -463,9 +463,9 @@ class Consumer:
         sender = self.sender
         for data in pending:
             if sender.rtx_payload_type is not None:
-                sequence_number = (self._rtx_seq + 1) & 0xFFFF
+                sequence_number = (self.rtx_seq + 1) & 0xFFFF
                 data = sender.rtx_packet(data, sequence_number)
-                self._rtx_seq = sequence_number
+                self.rtx_seq = sequence_number
             if self.track.egress.send(data, self.track.priority):  # its stream's order
                 self._counters.nacks_served += 1
 

@@ -69,6 +69,7 @@ AFTER_PROBE_S = 1.0
 # layer counts from this long after the switch (within the selector's DOWN_SETTLE_S)
 SETTLE_AFTER_SWITCH_S = 1.0
 SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
+PROBE_RETRY_S = 1.0  # a probe that could send nothing, tried again after this
 # the shortest round trip over this long is the path without a queue
 QUEUE_BASELINE_WINDOW_S = 30.0
 
@@ -346,6 +347,7 @@ class LinkAdaptation:
         self.probes_failed = 0
         self.overflow = 0.0
         self._probe_ended_at = -1e9
+        self._probe_not_before = 0.0
         self._overflow = OverflowWatch()
         self._queue = QueueDelay()
         self.queue_s: float | None = None
@@ -594,7 +596,7 @@ class LinkAdaptation:
 
     def _maybe_probe(self, now: float, video_bps: float) -> None:
         """Start the probe the layer policy asks for, if any and none is running."""
-        if self._probe is not None or self.forced:
+        if self._probe is not None or self.forced or now < self._probe_not_before:
             return
         videos = self._videos
         streams = self._streams(videos)
@@ -639,8 +641,15 @@ class LinkAdaptation:
         if due:
             sent = consumer.send_padding(due)
             probe.packets_sent += sent
-            if not sent:  # the connection is down, or the consumer gone
-                self._conclude(now, probe.request, False)
+            if not sent:
+                # the connection is down or not up yet (a consumer just made for a
+                # publisher that restarted ICE), or the consumer is gone: the link said
+                # nothing, so no back-off; the probe is tried again shortly
+                log.info(
+                    "sfu_probe_not_sent", layer=probe.request.layer, resume=probe.request.resume
+                )
+                self._end_probe()
+                self._probe_not_before = now + PROBE_RETRY_S
                 return
         remb, remb_at = self._latest_remb()
         nacked, sent = self._media_counts()

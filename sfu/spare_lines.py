@@ -61,7 +61,10 @@ class SpareLines:
 
 def continue_numbering(consumer: Consumer, previous: Consumer) -> None:
     """A stream back on the m-line that carried it continues its sequence numbers,
-    timestamps and VP8 picture numbers (one SSRC: the subscriber sees one stream)."""
+    timestamps and VP8 picture numbers (one SSRC: the subscriber sees one stream), and
+    its RTX stream's numbers: the same RTX SSRC restarted at a random number is a
+    replay to SRTP, which refused every retransmission and padding probe on it."""
+    consumer.rtx_seq = previous.rtx_seq
     new, old = consumer.track, previous.track
     new.last_out_seq = old.last_out_seq
     new.last_out_ts = old.last_out_ts
