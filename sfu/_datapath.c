@@ -447,6 +447,8 @@ static void schedule_flush(void) {
 
 /* ---------------------------------------------------------------------- Egress --- */
 
+#define SEND_LOG 2048 /* transport-wide numbers remembered: 40 s of audio at 50 packets/s */
+
 typedef struct {
     PyObject_HEAD
     Srtp *tx;
@@ -457,6 +459,12 @@ typedef struct {
     struct sockaddr_storage address;
     socklen_t address_length;
     unsigned long long sent, send_errors;
+    /* Transport-wide numbering (draft-holmer-rmcat-transport-wide-cc-extensions-01) of the
+     * packets tracks with a transport_cc_id send here, and when each left: the
+     * subscriber's feedback tells when each arrived, and the difference is the queue. */
+    unsigned int transport_seq;           /* the next number */
+    double send_log[SEND_LOG];            /* by number % SEND_LOG; 0: none */
+    uint16_t send_log_seq[SEND_LOG];
 } Egress;
 
 static int Egress_traverse(Egress *self, visitproc visit, void *arg) {
@@ -659,7 +667,24 @@ static PyObject *Egress_send_rtcp(Egress *self, PyObject *data) {
     return PyBool_FromLong(sent);
 }
 
+/* When the packet of this transport-wide number left (None: not one we remember). */
+static PyObject *Egress_sent_at(Egress *self, PyObject *arg) {
+    long seq = PyLong_AsLong(arg);
+    if (seq == -1 && PyErr_Occurred())
+        return NULL;
+    if (seq < 0 || seq > 0xFFFF) {
+        PyErr_SetString(PyExc_ValueError, "a transport-wide sequence number is 16 bits");
+        return NULL;
+    }
+    int slot = (int)(seq % SEND_LOG);
+    if (self->send_log[slot] <= 0.0 || self->send_log_seq[slot] != (uint16_t)seq)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->send_log[slot]);
+}
+
 static PyMethodDef Egress_methods[] = {
+    {"sent_at", (PyCFunction)Egress_sent_at, METH_O,
+     "sent_at(seq): monotonic time the packet of this transport-wide number left, or None."},
     {"send_rtcp", (PyCFunction)Egress_send_rtcp, METH_O,
      "Protect and send one RTCP packet now; False if not."},
     {"attach", (PyCFunction)Egress_attach, METH_VARARGS,
@@ -675,6 +700,8 @@ static PyMemberDef Egress_members[] = {
     {"tx", T_OBJECT, offsetof(Egress, tx), READONLY, "Srtp, once attached"},
     {"sent", T_ULONGLONG, offsetof(Egress, sent), READONLY, NULL},
     {"send_errors", T_ULONGLONG, offsetof(Egress, send_errors), READONLY, NULL},
+    {"transport_seq", T_UINT, offsetof(Egress, transport_seq), READONLY,
+     "the next transport-wide sequence number (16 bits used)"},
     {NULL}};
 
 static PyTypeObject EgressType = {
@@ -829,7 +856,7 @@ typedef struct {
     Vp8Numbering numbering;
     unsigned char mid_element[17];
     int mid_element_length;
-    int abs_send_time_id, audio_level_id;
+    int abs_send_time_id, audio_level_id, transport_cc_id;
     int history_size;
     PyObject **history;
     uint16_t *history_seq;
@@ -909,6 +936,12 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
         elements[count++] = (unsigned char)(self->audio_level_id << 4);
         elements[count++] = (unsigned char)level;
     }
+    uint16_t transport_seq = (uint16_t)(self->egress->transport_seq & 0xFFFF);
+    if (self->transport_cc_id) {
+        elements[count++] = (unsigned char)(self->transport_cc_id << 4 | 1);
+        elements[count++] = (unsigned char)(transport_seq >> 8);
+        elements[count++] = (unsigned char)transport_seq;
+    }
     int words = (count + 3) / 4;
     Py_ssize_t header = 12 + (count ? 4 + 4 * words : 0);
     Py_ssize_t rest = h->payload_offset; /* copied from here on as it came */
@@ -957,7 +990,13 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
     Py_XSETREF(self->history[slot], packet);
     self->history_seq[slot] = seq;
     if (!egress_send(self->egress, out, header + payload, self->priority))
-        return 0;
+        return 0; /* its transport-wide number goes to the next packet: no false gap */
+    if (self->transport_cc_id) {
+        int slot = transport_seq % SEND_LOG;
+        self->egress->send_log[slot] = now;
+        self->egress->send_log_seq[slot] = transport_seq;
+        self->egress->transport_seq = (transport_seq + 1) & 0xFFFF;
+    }
     Py_ssize_t length = header + payload;
     self->packets_sent++;
     self->bytes_sent += (unsigned long long)length;
@@ -967,10 +1006,10 @@ static int track_emit(Track *self, const unsigned char *data, Py_ssize_t size,
 }
 
 static PyObject *Track_configure(Track *self, PyObject *args) {
-    int payload_type, mid_id, abs_send_time_id, audio_level_id;
+    int payload_type, mid_id, abs_send_time_id, audio_level_id, transport_cc_id = 0;
     Py_buffer mid;
-    if (!PyArg_ParseTuple(args, "iy*iii", &payload_type, &mid, &mid_id, &abs_send_time_id,
-                          &audio_level_id))
+    if (!PyArg_ParseTuple(args, "iy*iii|i", &payload_type, &mid, &mid_id, &abs_send_time_id,
+                          &audio_level_id, &transport_cc_id))
         return NULL;
     Py_ssize_t length = mid.len > 16 ? 16 : mid.len;
     self->mid_element_length = 0;
@@ -983,6 +1022,7 @@ static PyObject *Track_configure(Track *self, PyObject *args) {
     self->payload_type = payload_type & 0x7F;
     self->abs_send_time_id = (abs_send_time_id > 0 && abs_send_time_id < 15) ? abs_send_time_id : 0;
     self->audio_level_id = (audio_level_id > 0 && audio_level_id < 15) ? audio_level_id : 0;
+    self->transport_cc_id = (transport_cc_id > 0 && transport_cc_id < 15) ? transport_cc_id : 0;
     self->configured = 1;
     Py_RETURN_NONE;
 }
@@ -1072,7 +1112,8 @@ static PyGetSetDef Track_getset[] = {
 
 static PyMethodDef Track_methods[] = {
     {"configure", (PyCFunction)Track_configure, METH_VARARGS,
-     "configure(payload_type, mid, mid_id, abs_send_time_id, audio_level_id)"},
+     "configure(payload_type, mid, mid_id, abs_send_time_id, audio_level_id, "
+     "transport_cc_id=0)"},
     {"emit", (PyCFunction)Track_emit, METH_VARARGS,
      "emit(packet, audio_level, now): rewrite, keep for NACKs and send one packet."},
     {"history", (PyCFunction)Track_history, METH_O,

@@ -21,6 +21,7 @@ from sfu.aiortc import (
     ForwardingSender,
     RtcpReceiverInfo,
 )
+from sfu.arrival_delay import ArrivalDelay
 from sfu.layers import Layer
 from sfu.padding import PADDING_PRIORITY, padding_packet
 from sfu.rtp_view import RtpView
@@ -138,6 +139,10 @@ class Consumer:
         self.delivery: tuple[int, int] | None = None
         self._highest_marks: deque[tuple[float, int, int]] = deque(maxlen=64)
         self.fresh_feedback = False  # a video receiver report or loss not yet looked at
+        # the transport-wide number's extension id toward this subscriber (0: none; only
+        # audio is numbered, ``sfu.arrival_delay`` says why) and what its feedback shows
+        self.transport_cc_id = 0
+        self.arrivals = ArrivalDelay(self.track.egress.sent_at)
         self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
         self._switch_mark = 0  # packets_sent when the current layer began
         self._first_seq_of_layer = 0  # NACKs of packets before it are not about this link now
@@ -250,17 +255,32 @@ class Consumer:
             self._rebase(packet)
         track = self.track
         if not track.configured:
-            ids = sender.extension_ids
-            track.configure(
-                payload_type,
-                (sender.mid or "").encode(),
-                ids.get(MID_URI, 0),
-                ids.get(ABS_SEND_TIME_URI, 0),
-                ids.get(AUDIO_LEVEL_URI, 0),
-            )
+            self._configure(payload_type)
         track.emit(packet.data, audio_level, time.monotonic())
         if self._held is not None and packet.marker:
             self._switch(self.target_layer)  # the old layer's frame is whole: switch now
+
+    def _configure(self, payload_type: int) -> None:
+        sender = self.sender
+        ids = sender.extension_ids
+        self.track.configure(
+            payload_type,
+            (sender.mid or "").encode(),
+            ids.get(MID_URI, 0),
+            ids.get(ABS_SEND_TIME_URI, 0),
+            ids.get(AUDIO_LEVEL_URI, 0),
+            self.transport_cc_id,
+        )
+
+    def number_transport_wide(self, extension_id: int) -> None:
+        """The subscriber's answer accepted transport-wide numbers on this audio's m-line
+        under ``extension_id`` (0: not, or no longer): its packets carry them from now."""
+        if self.producer.kind != "audio" or extension_id == self.transport_cc_id:
+            return
+        self.transport_cc_id = extension_id
+        payload_type = self.sender.payload_type
+        if self.track.configured and payload_type is not None:
+            self._configure(payload_type)
 
     def _other_layer(self, packet: RtpView, layer: int) -> None:
         """A packet of a layer we do not forward: only the target's keyframe switches,
@@ -426,6 +446,13 @@ class Consumer:
         self.remb_bps = bitrate_bps
         self.remb_at = time.monotonic()
 
+    def on_transport_feedback(self, feedback: bytes) -> None:
+        """The subscriber's transport-wide feedback (it names the SSRC of the newest
+        packet it got: any of its audio consumers): the queue our packets met."""
+        if self.arrivals.on_feedback(feedback, time.monotonic()) is not None:
+            self.fresh_feedback = True
+            self._on_feedback()
+
     def send_padding(self, count: int) -> int:
         """``count`` padding-only packets on this video's RTX stream, numbered after its
         retransmissions (the media stream's numbers are untouched) and stamped with
@@ -501,4 +528,8 @@ class Consumer:
             "fraction_lost": self.fraction_lost,
             "rtt_ms": None if self.rtt_s is None else self.rtt_s * 1000,
             "remb_bps": self.remb_bps,
+            "transport_cc_id": self.transport_cc_id,
+            "transport_feedbacks": self.arrivals.feedbacks,
+            "queue_ms": None if self.arrivals.queue_s is None else self.arrivals.queue_s * 1000,
+            "lost_in_feedback": self.arrivals.lost,
         }

@@ -48,7 +48,12 @@ from sfu.sdp_sections import bundling_problem, ice_ufrags, rejected_mids
 from sfu.simulcast_sdp import SimulcastOffer, answer_with_simulcast, parse_simulcast_offer
 from sfu.spare_lines import SpareLines, continue_numbering
 from sfu.stats import RoomCounters, SfuCounters
-from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
+from sfu.transport_cc_sdp import (
+    answer_with_transport_cc,
+    offer_with_audio_transport_cc,
+    transport_cc_id,
+    transport_cc_offer,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -354,7 +359,10 @@ class Participant:
             restart, self._restart_next_offer = self._restart_next_offer, False
             self._offer_id += 1
             return SubscriptionOffer(
-                sdp=self._local_sdp(pc), tracks=tracks, restart=restart, offer_id=self._offer_id
+                sdp=offer_with_audio_transport_cc(self._local_sdp(pc)),
+                tracks=tracks,
+                restart=restart,
+                offer_id=self._offer_id,
             )
 
     async def _sync_consumers(self) -> bool:
@@ -530,6 +538,9 @@ class Participant:
                 raise ValueError(str(exc) or type(exc).__name__) from exc
             self._offer_outstanding = False
             self._ice_started("subscribe")
+            numbered = transport_cc_offer(answer_sdp)  # mid → id, where it was accepted
+            for consumer in self.consumers.values():
+                consumer.number_transport_wide(numbered.get(consumer.mid or "", 0))
 
     async def add_remote_candidate(self, pc_name: str, candidate: dict[str, Any] | None) -> None:
         """Trickle ICE; candidates outside ``allowed_remote_networks`` are ignored."""

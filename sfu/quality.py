@@ -29,7 +29,7 @@ from typing import Protocol
 
 import structlog
 
-from sfu.bandwidth import DownlinkEstimate
+from sfu.bandwidth import QUEUE_FULL_S, DownlinkEstimate
 from sfu.config import SfuConfig
 from sfu.consumer import Consumer
 from sfu.layer_selection import Decision, LayerSelector, SelectionPolicy, StreamLayers
@@ -72,6 +72,9 @@ SOURCE_PRIORITY = {"screen": 0, "camera": 1}  # a shared document matters most
 PROBE_RETRY_S = 1.0  # a probe that could send nothing, tried again after this
 # the shortest round trip over this long is the path without a queue
 QUEUE_BASELINE_WINDOW_S = 30.0
+# arrival feedback older than this no longer says the subscriber numbers its audio's
+# arrivals (Chrome sends it every 50-250 ms)
+ARRIVALS_FRESH_S = 0.5
 
 
 def policy_of(config: SfuConfig) -> SelectionPolicy:
@@ -214,36 +217,52 @@ class SendWindow:
 
 
 class QueueDelay:
-    """How long what we send the subscriber now waits in a queue on the way: each sender
-    report's round trip over the shortest one over ``QUEUE_BASELINE_WINDOW_S`` (the path
-    with no queue). A link that fills shows here a report or two before anything is
-    lost: 93 ms under a 400 kb/s cap, 407 ms under 60 kb/s, half a millisecond with no
-    cap (bench.link), when NACKs and the REMB take another second."""
+    """How long what we send the subscriber now waits in a queue on the way, from two
+    sources. Each sender report's round trip over the shortest one over
+    ``QUEUE_BASELINE_WINDOW_S`` (the path with no queue): a link that fills shows here a
+    report or two before anything is lost, 93 ms under a 400 kb/s cap, 407 ms under
+    60 kb/s, half a millisecond with no cap (bench.link), when NACKs and the REMB take
+    another second. And, where the subscriber numbers its audio's arrivals
+    (``sfu.arrival_delay``), each transport-wide feedback, every 50 to 250 ms."""
 
     def __init__(self) -> None:
         self._rtts: deque[tuple[float, float]] = deque()
         self._seen: dict[int, int] = {}
+        self._feedbacks: dict[int, tuple[int, int]] = {}
+        self.audio_lost = 0  # audio packets the newest feedbacks say did not arrive
 
     def update(self, now: float, consumers: Iterable[Consumer]) -> float | None:
-        """The queue delay a new round trip shows (None: no new one since the last call)."""
+        """The queue delay a new round trip or arrival feedback shows (None: none new
+        since the last call)."""
         newest: float | None = None
         seen: dict[int, int] = {}
+        feedbacks: dict[int, tuple[int, int]] = {}
+        self.audio_lost = 0
+        while self._rtts and now - self._rtts[0][0] > QUEUE_BASELINE_WINDOW_S:
+            self._rtts.popleft()
         for consumer in consumers:
-            rtt = consumer.rtt_s
-            if consumer.producer.kind != "video" or consumer.paused or rtt is None:
-                continue
             key = id(consumer)
+            if consumer.producer.kind == "audio":
+                arrivals = consumer.arrivals
+                feedbacks[key] = (arrivals.feedbacks, arrivals.lost)
+                before = self._feedbacks.get(key, (0, 0))
+                if arrivals.feedbacks != before[0] and arrivals.queue_s is not None:
+                    queue = arrivals.queue_s
+                    newest = queue if newest is None else max(newest, queue)
+                    self.audio_lost += arrivals.lost - before[1]
+                continue
+            rtt = consumer.rtt_s
+            if consumer.paused or rtt is None:
+                continue
             seen[key] = consumer.rtt_samples
             if self._seen.get(key) == consumer.rtt_samples:
                 continue
             self._rtts.append((now, rtt))
-            newest = rtt if newest is None else max(newest, rtt)
+            queue = rtt - min(r for _, r in self._rtts)
+            newest = queue if newest is None else max(newest, queue)
         self._seen = seen
-        while self._rtts and now - self._rtts[0][0] > QUEUE_BASELINE_WINDOW_S:
-            self._rtts.popleft()
-        if newest is None:
-            return None
-        return newest - min(rtt for _, rtt in self._rtts)
+        self._feedbacks = feedbacks
+        return newest
 
 
 class OverflowWatch:
@@ -431,7 +450,8 @@ class LinkAdaptation:
                 overflow_sent_bps=overflow_sent_bps,
                 starved=self._starved,
                 queue_s=queue_s,
-                lost_any=self.loss > 0 or window.nacked_any(),
+                queue_watched=self._arrival_queue(now) is not None,
+                lost_any=self.loss > 0 or window.nacked_any() or self._queue.audio_lost > 0,
             )
         self._decide(now, consumers)
         self._maybe_probe(now, sent_bps - audio_bps)
@@ -598,6 +618,9 @@ class LinkAdaptation:
         """Start the probe the layer policy asks for, if any and none is running."""
         if self._probe is not None or self.forced or now < self._probe_not_before:
             return
+        standing = self._arrival_queue(now)
+        if standing is not None and standing >= QUEUE_FULL_S:
+            return  # the link is full already: padding would only wait, and the audio too
         videos = self._videos
         streams = self._streams(videos)
         request = self._selector.probe_wanted(
@@ -651,6 +674,13 @@ class LinkAdaptation:
                 self._end_probe()
                 self._probe_not_before = now + PROBE_RETRY_S
                 return
+        queue = self._arrival_queue(now, since=probe.started)
+        if queue is not None and queue >= QUEUE_FULL_S:
+            # the probe is filling the link's queue (the audio's arrivals say so a tenth
+            # of a second after): it is not carried, and stops before the audio suffers
+            log.info("sfu_probe_queued", layer=probe.request.layer, queue_ms=queue * 1000)
+            self._conclude(now, probe.request, False)
+            return
         remb, remb_at = self._latest_remb()
         nacked, sent = self._media_counts()
         # loss reported before the probe is not about it; nor, to bring video back, are
@@ -668,6 +698,20 @@ class LinkAdaptation:
             self._conclude(now, probe.request, outcome)
             return
         self._schedule_padding(PADDING_TICK_S if now < probe.ends else 0.1)
+
+    def _arrival_queue(self, now: float, since: float | None = None) -> float | None:
+        """The queue the newest arrival feedback shows (``sfu.arrival_delay``), the
+        worst over the subscriber's numbered audio; None when none came within
+        ``ARRIVALS_FRESH_S`` (or since ``since``): the subscriber does not number them."""
+        fresh = now - ARRIVALS_FRESH_S if since is None else max(since, now - ARRIVALS_FRESH_S)
+        queues = [
+            c.arrivals.queue_s
+            for c in self._consumers
+            if c.producer.kind == "audio"
+            and c.arrivals.queue_s is not None
+            and c.arrivals.sampled_at >= fresh
+        ]
+        return max(queues) if queues else None
 
     def _reports_heard(self) -> int:
         return sum(c.receiver_reports for c in self._consumers)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 
 SR, RR, SDES, BYE, RTPFB, PSFB = 200, 201, 202, 203, 205, 206
-FMT_NACK = 1  # RTPFB (RFC 4585 6.2.1)
+FMT_NACK, FMT_TRANSPORT_CC = 1, 15  # RTPFB (RFC 4585 6.2.1, draft-holmer-rmcat-...-01)
 FMT_PLI, FMT_FIR, FMT_APP = 1, 4, 15  # PSFB (RFC 4585 6.3.1, RFC 5104 4.3.1, 6.4)
 
 # what ``walk`` lists: (kind, start, end), offsets into the compound
@@ -29,6 +29,8 @@ NACK = 2  # a generic NACK, from its SSRCs to the end of its FCI: ``nack``
 PLI = 3  # a picture loss indication: ``media_ssrc``
 FIR = 4  # a full intra request: ``fir_ssrcs``
 REMB = 5  # a receiver estimated maximum bitrate (PSFB APP "REMB"): ``remb``
+TRANSPORT_CC = 6  # transport-wide feedback, its sender SSRC to its end: ``media_ssrc``,
+# then ``sfu.transport_feedback.parse_feedback``
 
 Item = tuple[int, int, int]
 ReportBlock = tuple[int, int, int, int, int, int, int]
@@ -94,10 +96,14 @@ def walk(data: bytes) -> list[Item] | None:
                     return None  # a REMB without room for its header or its SSRCs
                 found.append((REMB, start, end))
         elif packet_type == RTPFB:
-            if end - start < 8 or (end - start) % 4:
+            if end - start < 8:
                 return None
             if count == FMT_NACK:
+                if (end - start) % 4:
+                    return None
                 found.append((NACK, start, end))
+            elif count == FMT_TRANSPORT_CC:  # padded to a word with the P bit
+                found.append((TRANSPORT_CC, start, end))
         elif packet_type == BYE and end - start < 4 * count:
             return None
     return found

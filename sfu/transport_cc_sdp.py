@@ -5,8 +5,13 @@ browser publishing to us would not number its packets transport-wide and its
 congestion control would run on loss alone. These pure functions read which m-lines of
 a publish offer offer the extension and write it, with ``a=rtcp-fb:<pt> transport-cc``
 for each media codec, into the answer; ``sfu.transport_feedback`` then sends the
-feedback. Only on connections where we receive: toward subscribers we keep REMB (our
-sender has no send-side estimator to read transport-cc feedback).
+feedback.
+
+Toward a subscriber, only its audio m-lines offer the extension
+(``offer_with_audio_transport_cc``): its video keeps REMB, which Chrome computes only
+from packets that carry no transport-wide number, and the audio's arrivals, reported
+every 50 to 250 ms, show the queue on its downlink (``sfu.arrival_delay``). A client
+that does not answer with it (aiortc) gets unnumbered audio, as before.
 """
 
 from __future__ import annotations
@@ -71,6 +76,27 @@ def answer_with_transport_cc(answer_sdp: str, offered: dict[str, int]) -> str:
         section = section[: last_rtcp_fb + 1] + feedback + section[last_rtcp_fb + 1 :]
         out.extend(section)
     return "\r\n".join(out) + "\r\n"
+
+
+def offer_with_audio_transport_cc(offer_sdp: str) -> str:
+    """Our subscribe offer with the transport-wide sequence number extension, and
+    ``transport-cc`` feedback for its codecs, on each audio m-line that is not rejected:
+    under the least id no m-line of the bundle uses (stable across renegotiations, as
+    aiortc's own ids are), unless an audio m-line already offers it."""
+    _, media = sections(offer_sdp)
+    used = {i for section in media for i in extension_ids(section).values()}
+    offered = [extension_ids(s).get(TRANSPORT_CC_URI) for s in media]
+    ext_id = next((i for i in offered if i), None)
+    if ext_id is None:
+        ext_id = next((i for i in range(1, 15) if i not in used), None)
+    if ext_id is None:
+        return offer_sdp  # fourteen one-byte ids taken: the offer as it was
+    chosen = {
+        attribute_values(section, "mid")[0]: ext_id
+        for section in media
+        if section[0].startswith("m=audio ") and attribute_values(section, "mid")
+    }
+    return answer_with_transport_cc(offer_sdp, chosen)
 
 
 def transport_cc_id(offered: dict[str, int]) -> int:

@@ -145,6 +145,53 @@ def build_feedback(
     return header + body, arrivals[taken:]
 
 
+def parse_feedback(fci: bytes) -> tuple[int, list[tuple[int, int | None]]]:
+    """A subscriber's transport-cc feedback (an RTPFB FMT 15 packet past its 4-byte
+    header and padding: sender SSRC, media SSRC, then the FCI): the feedback count, and
+    each packet it describes as (16-bit sequence number, arrival µs on the receiver's
+    clock or None when not received). ValueError when chunks or deltas overrun it."""
+    if len(fci) < 16:
+        raise ValueError("transport feedback shorter than its header")
+    base, count, packed = struct.unpack_from("!HHI", fci, 8)
+    reference = packed >> 8
+    if reference & 0x800000:  # 24-bit two's complement
+        reference -= 0x1000000
+    symbols: list[int] = []
+    pos = 16
+    while len(symbols) < count:
+        if pos + 2 > len(fci):
+            raise ValueError("transport feedback: status chunks run past the packet")
+        (chunk,) = struct.unpack_from("!H", fci, pos)
+        pos += 2
+        if not chunk & 0x8000:  # run length
+            symbols += [(chunk >> 13) & 0x3] * (chunk & 0x1FFF)
+        elif not chunk & 0x4000:  # fourteen one-bit symbols
+            symbols += [(chunk >> (13 - i)) & 0x1 for i in range(14)]
+        else:  # seven two-bit symbols
+            symbols += [(chunk >> (12 - 2 * i)) & 0x3 for i in range(7)]
+    arrival = reference * _REFERENCE_TICK_US
+    packets: list[tuple[int, int | None]] = []
+    for index, symbol in enumerate(symbols[:count]):
+        sequence = (base + index) & 0xFFFF
+        if symbol == NOT_RECEIVED:
+            packets.append((sequence, None))
+            continue
+        if symbol == SMALL_DELTA:
+            if pos + 1 > len(fci):
+                raise ValueError("transport feedback: receive deltas run past the packet")
+            arrival += fci[pos] * _DELTA_TICK_US
+            pos += 1
+        elif symbol == LARGE_DELTA:
+            if pos + 2 > len(fci):
+                raise ValueError("transport feedback: receive deltas run past the packet")
+            arrival += struct.unpack_from("!h", fci, pos)[0] * _DELTA_TICK_US
+            pos += 2
+        else:
+            raise ValueError("transport feedback: reserved status symbol")
+        packets.append((sequence, arrival))
+    return packed & 0xFF, packets
+
+
 @dataclass
 class ArrivalLog:
     """Raw (16-bit sequence, µs) arrivals in, ranges to report out.

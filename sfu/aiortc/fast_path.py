@@ -46,6 +46,7 @@ from sfu.rtcp_wire import (
     REMB,
     REPORT_BLOCK,
     SENDER_INFO,
+    TRANSPORT_CC,
     fir_ssrcs,
     media_ssrc,
     nack,
@@ -241,9 +242,10 @@ class FastPath:
         few fields that are routed, with aiortc's ``RtpRouter`` tables: a sender report
         to the receiver of its SSRC, report blocks, NACKs, PLIs and FIRs to the sender of
         the SSRC they are about (a FIR's FCI names them too), a REMB to each sender it
-        names. A compound with any invalid part is dropped whole, as aiortc drops it,
-        and counted. Never raises: a sink's error is logged (the rest of its compound is
-        not dispatched), as it would otherwise end aiortc's transport task.
+        names, transport-wide feedback to the sender of the SSRC it names (a browser
+        names the last packet's). A compound with any invalid part is dropped whole, as
+        aiortc drops it, and counted. Never raises: a sink's error is logged (the rest of
+        its compound is not dispatched), as it would otherwise end aiortc's transport task.
         """
         items = walk(plain)
         if items is None:
@@ -282,6 +284,10 @@ class FastPath:
                         sink = _sender_sink(senders.get(ssrc))
                         if sink is not None:
                             sink.on_keyframe_request()
+                elif kind == TRANSPORT_CC:
+                    sink = _sender_sink(senders.get(media_ssrc(plain, start)))
+                    if sink is not None:
+                        sink.on_transport_feedback(plain[start:end])
         except Exception as error:
             log_forward_error(error)
 

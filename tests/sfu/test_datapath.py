@@ -19,6 +19,7 @@ from pylibsrtp import Policy, Session
 from sfu import _datapath
 from sfu._datapath import Counters, Egress, Ingress, LayerInlet, LayerInletMap, Track
 from sfu.aiortc import native_srtp
+from sfu.rtp_view import RtpView
 
 KEY = os.urandom(30)
 LEVEL_ID = 1
@@ -490,3 +491,70 @@ def test_a_reader_hands_datagrams_to_its_ingress_without_looking_the_protocol_up
         reader.close()
         server.close()
         client.close()
+
+
+def test_audio_numbered_transport_wide_leaves_with_consecutive_numbers_and_send_times() -> None:
+    """Two tracks on one connection share its numbering; each number's send time is kept
+    for the subscriber's feedback, and a packet that could not leave takes no number."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    sender.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    try:
+        egress = Egress()
+        counters = Counters()
+        tracks = [Track(egress, counters, ssrc, 64) for ssrc in (0xA1, 0xA2)]
+        for track in tracks:
+            track.configure(111, b"0", 2, 0, LEVEL_ID, 5)
+        assert not tracks[0].emit(rtp(1, level=0x7F), None, 10.0)  # not connected yet
+        assert egress.transport_seq == 0 and egress.sent_at(0) is None
+        transport = SimpleNamespace(get_extra_info=lambda name: sender)
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=transport), remote_addr=receiver.getsockname()
+        )
+        egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
+        unprotect = session(Policy.SSRC_ANY_INBOUND).unprotect
+        numbers = []
+        for seq in range(6):
+            assert tracks[seq % 2].emit(rtp(seq + 2), b"\x05", 20.0 + seq)
+            view = RtpView.parse(unprotect(receiver.recv(2048)))
+            assert view is not None and view.extension(LEVEL_ID) == b"\x05"
+            value = view.extension(5)
+            assert value is not None and len(value) == 2
+            numbers.append(struct.unpack("!H", value)[0])
+        assert numbers == [0, 1, 2, 3, 4, 5]
+        assert [egress.sent_at(n) for n in numbers] == [20.0 + n for n in numbers]
+        assert egress.sent_at(6) is None and egress.transport_seq == 6
+        tracks[1].configure(111, b"0", 2, 0, LEVEL_ID, 0)  # the answer took it back
+        assert tracks[1].emit(rtp(9), None, 30.0)
+        view = RtpView.parse(unprotect(receiver.recv(2048)))
+        assert view is not None and view.extension(5) is None and egress.transport_seq == 6
+        with pytest.raises(ValueError):
+            egress.sent_at(0x10000)
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def test_the_send_log_forgets_the_numbers_it_has_written_over() -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    sender.bind(("127.0.0.1", 0))
+    try:
+        transport = SimpleNamespace(get_extra_info=lambda name: sender)
+        pair = SimpleNamespace(
+            protocol=SimpleNamespace(transport=transport), remote_addr=receiver.getsockname()
+        )
+        egress = Egress()
+        egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
+        track = Track(egress, Counters(), 0xA1, 64)
+        track.configure(111, b"", 0, 0, 0, 3)
+        for seq in range(2049):  # one more than the log holds
+            assert track.emit(rtp(seq & 0xFFFF), None, 1.0 + seq)
+        assert egress.sent_at(0) is None  # its slot now holds 2048
+        assert egress.sent_at(1) == 2.0 and egress.sent_at(2048) == 2049.0
+    finally:
+        receiver.close()
+        sender.close()

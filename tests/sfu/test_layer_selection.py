@@ -842,3 +842,25 @@ def test_a_remb_still_climbing_from_a_low_start_is_no_budget() -> None:
         3.5, 118_000, 0.01, 350_000 + AUDIO_BPS, AUDIO_BPS, queue_s=0.1, lost_any=True
     )
     assert budget == int(0.85 * 350_000)
+
+
+def test_with_the_queue_watched_a_remb_shortfall_alone_steps_nothing_down() -> None:
+    """Where the audio's arrival feedback samples the queue every 50-250 ms, a link short
+    of what we send queues first: Chrome's REMB held at 137 kb/s under the 190 kb/s a
+    300 kb/s link carried is no verdict (it was, after 2.5 s, with round trips alone);
+    the queue, once it builds, is."""
+    video = 190_000
+    sent = video + AUDIO_BPS
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 150_000, 0.0, sent, AUDIO_BPS, queue_s=0.0, queue_watched=True)
+    for at, remb in ((1.0, 142_000), (2.5, 137_000), (3.6, 125_000), (4.0, 120_000)):
+        estimate.update(at, remb, 0.0, sent, AUDIO_BPS, queue_s=0.004, queue_watched=True)
+        assert not estimate.congested, at
+    estimate.update(4.1, 120_000, 0.0, sent, AUDIO_BPS, queue_s=0.08, queue_watched=True)
+    budget = estimate.update(4.2, 120_000, 0.0, sent, AUDIO_BPS, queue_s=0.09, queue_watched=True)
+    assert estimate.congested and budget is not None and budget <= 0.85 * video
+    unwatched = DownlinkEstimate()
+    unwatched.update(0.0, 150_000, 0.0, sent, AUDIO_BPS)
+    for at, remb in ((1.0, 142_000), (2.5, 137_000), (3.6, 125_000)):
+        unwatched.update(at, remb, 0.0, sent, AUDIO_BPS)
+    assert unwatched.congested

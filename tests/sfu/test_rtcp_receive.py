@@ -95,6 +95,10 @@ class RecordingSink:
         assert type(bitrate_bps) is int
         self.events.append(("remb", bitrate_bps))
 
+    def on_transport_feedback(self, feedback: bytes) -> None:
+        assert type(feedback) is bytes
+        self.events.append(("twcc", feedback))
+
 
 class Harness:
     def __init__(self) -> None:
@@ -128,14 +132,53 @@ class Harness:
         return events, self.fast_path.rtcp_rejected == rejected + 1
 
 
+def sub_packets_of(data: bytes) -> list[bytes] | None:
+    """A compound cut at its headers' lengths, as aiortc's parser walks it (None: a
+    header or length it refuses)."""
+    parts, pos = [], 0
+    while pos < len(data):
+        if pos + 4 > len(data) or data[pos] >> 6 != 2:
+            return None
+        end = pos + 4 + 4 * struct.unpack_from("!H", data, pos + 2)[0]
+        if end > len(data):
+            return None
+        parts.append(data[pos:end])
+        pos = end
+    return parts
+
+
+def transport_feedback_of(part: bytes) -> tuple[int, bytes] | None:
+    """A transport-cc feedback sub-packet's (media SSRC, body past its header, padding
+    removed), which aiortc would refuse when its padding leaves a partial word; None
+    for any other sub-packet. ValueError when its padding or length is invalid."""
+    if part[1] != RTCP_RTPFB or part[0] & 0x1F != 15:
+        return None
+    body = part[4:]
+    if part[0] & 0x20:
+        if not body or not body[-1] or body[-1] > len(body):
+            raise ValueError("bad padding")
+        body = body[: -body[-1]]
+    if len(body) < 8:
+        raise ValueError("shorter than its SSRCs")
+    return struct.unpack_from("!I", body, 4)[0], body
+
+
 def expected(data: bytes) -> Events | None:
     """The reference: aiortc's ``RtcpPacket.parse``, routed as aiortc's ``RtpRouter`` routes
     (SR to the receiver of its SSRC, report blocks and feedback to the sender of theirs, a
     REMB to the senders it names) and as our receivers and senders took it, plus a FIR
-    routed by its FCI's SSRCs. None where the compound must be dropped whole: aiortc
-    rejects it, or a REMB's FCI is shorter than its header or the SSRCs it announces."""
+    routed by its FCI's SSRCs, and transport-wide feedback (which aiortc ignores and
+    refuses when, as libwebrtc pads it, its padding leaves a partial word) to the sender
+    of its media SSRC. None where the compound must be dropped whole: aiortc rejects it,
+    or a REMB's FCI is shorter than its header or the SSRCs it announces."""
+    parts = sub_packets_of(data)
+    packets: list[Any] = []
     try:
-        packets = RtcpPacket.parse(data)
+        if parts is None:
+            packets = RtcpPacket.parse(data)
+        for part in parts or []:
+            feedback = transport_feedback_of(part)
+            packets += [feedback] if feedback is not None else RtcpPacket.parse(part)
     except ValueError:
         return None
     events: Events = {}
@@ -152,7 +195,9 @@ def expected(data: bytes) -> Events | None:
                 if packet.fmt == RTCP_PSFB_APP:
                     return None
     for packet in packets:
-        if isinstance(packet, RtcpSrPacket):
+        if isinstance(packet, tuple):
+            to(SENDERS.get(packet[0]), ("twcc", packet[1]))
+        elif isinstance(packet, RtcpSrPacket):
             info = packet.sender_info
             event = ("sr", packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
             to(RECEIVERS.get(packet.ssrc), event)
@@ -318,11 +363,25 @@ def test_bye_sdes_and_other_packets_dispatch_nothing() -> None:
         sdes(0x1000),
         pack_rtcp_packet(207, 0, bytes(12)),  # XR
         pack_rtcp_packet(204, 1, struct.pack("!I4s", 0x1000, b"name")),  # APP
-        pack_rtcp_packet(RTCP_RTPFB, 15, struct.pack("!II", 1, 0x2000) + bytes(8)),  # TWCC
         psfb(2, 0x2000, bytes(4)),  # SLI
     ]
     for data in [*others, b"".join(others), b""]:
         assert harness.receive(data) == ({}, False)
+
+
+def test_transport_feedback_padded_as_libwebrtc_pads_it_reaches_the_sender_it_names() -> None:
+    """libwebrtc ends a feedback on a partial word and pads it with the P bit: aiortc
+    refuses such a compound whole, the walk hands the feedback to its sender."""
+    body = struct.pack("!IIHHI", 1, 0x2000, 7, 1, 0x000100) + struct.pack("!HB", 0x2001, 4)
+    packet = bytes([0xAF, RTCP_RTPFB]) + struct.pack("!H", 5) + body + bytes([1])
+    harness = Harness()
+    assert harness.receive(packet + rr(block(0x2001))) == (
+        {"tx_1": [("twcc", body)], "tx_2": [("rr", block(0x2001))]},
+        False,
+    )
+    with pytest.raises(ValueError):
+        RtcpPacket.parse(packet)
+    assert expected(packet) == {"tx_1": [("twcc", body)]}
 
 
 def test_padding_is_removed_as_aiortc_removes_it() -> None:

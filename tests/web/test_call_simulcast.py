@@ -137,6 +137,16 @@ def wait_for_width(
         raise AssertionError(f"{missed}; the SFU's view: {explain()!r}") from missed
 
 
+def audio_arrivals(server: CallServer, room: str, participant_id: str) -> list[dict[str, Any]]:
+    """What the SFU reads of the transport-wide feedback on that subscriber's audio."""
+
+    def read(participant: Any) -> list[dict[str, Any]]:
+        consumers = participant.consumers.values() if participant else []
+        return [c.dump() for c in consumers if c.producer.kind == "audio"]
+
+    return on_sfu(server, room, participant_id, read)
+
+
 def set_quality(page: Page, **frame: Any) -> None:
     page.evaluate(
         "(frame) => window.visioguichet.signaling.send({type: 'set-quality', ...frame})", frame
@@ -160,6 +170,18 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
 
     # The viewer gets the top layer, the lowest when it caps itself, the top again after.
     wait_for_width(citizen, WIDTHS["f"], "the agent's top layer")
+    # Chromium accepts transport-wide numbers on the audio it receives and reports each
+    # packet's arrival: the SFU reads the queue on its downlink (none on loopback).
+    first = audio_arrivals(call_server, room, "citizen-1")
+    assert len(first) == 1 and first[0]["transport_cc_id"] > 0, first
+    wait_for(
+        lambda: audio_arrivals(call_server, room, "citizen-1")[0]["transport_feedbacks"]
+        >= first[0]["transport_feedbacks"] + 10,
+        "ten more arrival feedbacks from the citizen's browser",
+        LAYER_TIMEOUT_S,
+    )
+    queue_ms = audio_arrivals(call_server, room, "citizen-1")[0]["queue_ms"]
+    assert queue_ms is not None and 0 <= queue_ms < 60, queue_ms
     set_quality(citizen, mode="auto", max_layer=0)
     wait_for_width(citizen, WIDTHS["q"], "the lowest layer once capped")
     # The cap is the citizen's own: the agent still gets the citizen's top layer.
