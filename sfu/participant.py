@@ -54,6 +54,7 @@ from sfu.transport_cc_sdp import (
     transport_cc_id,
     transport_cc_offer,
 )
+from sfu.transport_feedback import interval_for
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,8 @@ DEFAULT_SOURCES = {"audio": "mic", "video": "camera"}
 # trip grown by a queue is the link's first word that it is full (sfu/quality.py)
 SENDER_REPORT_INTERVAL_S = 0.5
 AUDIO_SENDER_REPORT_INTERVAL_S = 5.0
+# what a participant's downlink carries besides video: one voice (Opus on the wire)
+AUDIO_DOWNLINK_BPS = 50_000
 PC_NAMES = ("publish", "subscribe")
 ANSWER_REFUSED = "answer-refused"
 
@@ -124,6 +127,7 @@ class Participant:
         # sender reports leave every second: event-loop timers this participant owns
         self._feedback_timer: asyncio.Handle | None = None
         self._report_timer: asyncio.TimerHandle | None = None
+        self._reported_at = -1e9  # when the last sender reports left
         self.link = LinkAdaptation(config, self._emit_quality)
         self._impairment: Impairment | None = None
         self._simulcast: dict[str, SimulcastOffer] = {}
@@ -658,17 +662,40 @@ class Participant:
 
     def _report(self) -> None:
         """Every interval: the link evaluated (if due) and one compound RTCP packet with a
-        sender report per consumer (one protection and one datagram for all of them)."""
+        sender report per consumer (one protection and one datagram for all of them).
+
+        With no video flowing (audio alone, or video paused for the link) the reports go
+        at the audio cadence, the link still evaluated every interval: on a link that
+        audio alone nearly fills (60 kb/s) two reports a second were 5 % of it, and the
+        queue video had left behind drained that much slower."""
         consumers = list(self.consumers.values())
         video = any(c.producer.kind == "video" for c in consumers)
         self._report_timer = asyncio.get_running_loop().call_later(
             SENDER_REPORT_INTERVAL_S if video else AUDIO_SENDER_REPORT_INTERVAL_S, self._report
         )
-        if self.link.due(time.monotonic(), consumers):
+        now = time.monotonic()
+        if self.link.due(now, consumers):
             self.link.evaluate(consumers)
+        self._pace_publish_feedback()
+        flowing = any(c.producer.kind == "video" and not c.paused for c in consumers)
+        if not flowing and now - self._reported_at < AUDIO_SENDER_REPORT_INTERVAL_S:
+            return
         reports = [r for r in (c.sender_report() for c in consumers) if r is not None]
         if reports:  # every consumer sends on the one (bundled) subscribe connection
             consumers[0].sender.send_rtcp_now(b"".join(reports))
+            self._reported_at = now
+
+    def _pace_publish_feedback(self) -> None:
+        """Our transport-wide feedback to this participant's browser shares its downlink:
+        at most 5 % of what that link is estimated to carry (``interval_for``)."""
+        pc = self._publish_pc
+        feedback = pc.fast_path.transport_feedback if pc and pc.fast_path else None
+        if feedback is None:
+            return
+        link = self.link
+        budget = None if link.forced else link.budget_bps
+        downlink = None if budget is None else budget + AUDIO_DOWNLINK_BPS
+        feedback.interval_s = interval_for(downlink)
 
     def _stop_reports(self) -> None:
         for timer in (self._feedback_timer, self._report_timer):

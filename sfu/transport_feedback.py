@@ -32,6 +32,13 @@ TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-
 # libwebrtc's receiver sends feedback every 50-250 ms by bitrate; 100 ms keeps the
 # sender's delay estimate fresh at our rates for about 1 % of a 150 kb/s downlink.
 FEEDBACK_INTERVAL_S = 0.1
+# The feedback travels the publisher's downlink, which it may share with its own
+# audio: as libwebrtc (remote_estimator_proxy.cc), at most 5 % of that link, a report
+# counted at 68 bytes, and never less often than every 250 ms. Every 100 ms it was
+# 9 kb/s of a 60 kb/s downlink that audio alone nearly filled: the queue never drained.
+FEEDBACK_SHARE = 0.05
+REPORT_BITS = 68 * 8
+MAX_FEEDBACK_INTERVAL_S = 0.25
 # One feedback describes at most this many sequence numbers (status chunks stay far
 # under the MTU); a longer range is sent as several feedback packets.
 MAX_STATUSES = 1000
@@ -236,6 +243,14 @@ class ArrivalLog:
         return arrivals
 
 
+def interval_for(downlink_bps: float | None) -> float:
+    """How often to send feedback over a downlink of ``downlink_bps`` (None: unknown)."""
+    if downlink_bps is None or downlink_bps <= 0:
+        return FEEDBACK_INTERVAL_S
+    interval = REPORT_BITS / (FEEDBACK_SHARE * downlink_bps)
+    return min(MAX_FEEDBACK_INTERVAL_S, max(FEEDBACK_INTERVAL_S, interval))
+
+
 class TransportFeedback:
     """Every ``interval_s``, the arrivals of one publish connection back to its sender.
 
@@ -260,6 +275,15 @@ class TransportFeedback:
         self._count = 0
         self.sent = 0
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
+    @interval_s.setter
+    def interval_s(self, value: float) -> None:
+        """From the next round on (``interval_for`` the publisher's downlink)."""
+        self._interval_s = value
 
     def start(self) -> None:
         if self._task is None:

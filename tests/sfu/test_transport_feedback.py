@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from sfu.transport_cc_sdp import answer_with_transport_cc, transport_cc_id, transport_cc_offer
 from sfu.transport_feedback import (
+    FEEDBACK_INTERVAL_S,
     TRANSPORT_CC_URI,
     Arrival,
     ArrivalLog,
     TransportFeedback,
     build_feedback,
+    interval_for,
 )
 
 WRAP = (1 << 24) * 64_000  # the reference time's range, in µs
@@ -225,3 +227,10 @@ def test_an_offer_without_transport_cc_leaves_the_answer_alone() -> None:
     offer = "\r\n".join(line for line in OFFER.split("\r\n") if TRANSPORT_CC_URI not in line)
     assert transport_cc_offer(offer) == {}
     assert answer_with_transport_cc(AIORTC_ANSWER, {}) == AIORTC_ANSWER
+
+
+def test_feedback_takes_at_most_five_percent_of_the_publishers_downlink() -> None:
+    assert interval_for(None) == FEEDBACK_INTERVAL_S  # unknown: the default
+    assert interval_for(2_000_000) == FEEDBACK_INTERVAL_S  # never more often
+    assert abs(interval_for(50_000) - 68 * 8 / 2_500) < 1e-9  # audio only: 0.22 s
+    assert interval_for(10_000) == 0.25  # never less often
