@@ -234,7 +234,8 @@ class QueueDelay:
     def update(self, now: float, consumers: Iterable[Consumer]) -> float | None:
         """The queue delay a new round trip or arrival feedback shows (None: none new
         since the last call)."""
-        newest: float | None = None
+        arrival: float | None = None
+        newest_rtt: float | None = None
         seen: dict[int, int] = {}
         feedbacks: dict[int, tuple[int, int]] = {}
         self.audio_lost = 0
@@ -247,8 +248,7 @@ class QueueDelay:
                 feedbacks[key] = (arrivals.feedbacks, arrivals.lost)
                 before = self._feedbacks.get(key, (0, 0))
                 if arrivals.feedbacks != before[0] and arrivals.queue_s is not None:
-                    queue = arrivals.queue_s
-                    newest = queue if newest is None else max(newest, queue)
+                    arrival = max(arrival or 0.0, arrivals.queue_s)
                     self.audio_lost += arrivals.lost - before[1]
                 continue
             rtt = consumer.rtt_s
@@ -258,11 +258,13 @@ class QueueDelay:
             if self._seen.get(key) == consumer.rtt_samples:
                 continue
             self._rtts.append((now, rtt))
-            queue = rtt - min(r for _, r in self._rtts)
-            newest = queue if newest is None else max(newest, queue)
+            newest_rtt = max(newest_rtt or 0.0, rtt)
         self._seen = seen
         self._feedbacks = feedbacks
-        return newest
+        if newest_rtt is None:
+            return arrival
+        queue = newest_rtt - min(r for _, r in self._rtts)
+        return queue if arrival is None else max(queue, arrival)
 
 
 class OverflowWatch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import socket
@@ -10,6 +11,7 @@ import struct
 import sys
 import time
 import weakref
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -419,7 +421,9 @@ def test_a_priority_outside_audio_video_and_padding_is_refused() -> None:
     assert track.priority == 0
 
 
-def test_without_a_running_loop_a_packet_leaves_at_once() -> None:
+@contextlib.contextmanager
+def connected_egress() -> Iterator[tuple[Egress, socket.socket]]:
+    """An egress attached to a socket on 127.0.0.1, and the socket its packets reach."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
@@ -432,12 +436,17 @@ def test_without_a_running_loop_a_packet_leaves_at_once() -> None:
         )
         egress = Egress()
         egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
-        assert egress.send(rtp(5))
-        plain = session(Policy.SSRC_ANY_INBOUND).unprotect(receiver.recv(2048))
-        assert plain == rtp(5)
+        yield egress, receiver
     finally:
         receiver.close()
         sender.close()
+
+
+def test_without_a_running_loop_a_packet_leaves_at_once() -> None:
+    with connected_egress() as (egress, receiver):
+        assert egress.send(rtp(5))
+        plain = session(Policy.SSRC_ANY_INBOUND).unprotect(receiver.recv(2048))
+        assert plain == rtp(5)
 
 
 def test_bad_arguments_are_refused_with_an_error() -> None:
@@ -496,24 +505,16 @@ def test_a_reader_hands_datagrams_to_its_ingress_without_looking_the_protocol_up
 def test_audio_numbered_transport_wide_leaves_with_consecutive_numbers_and_send_times() -> None:
     """Two tracks on one connection share its numbering; each number's send time is kept
     for the subscriber's feedback, and a packet that could not leave takes no number."""
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    sender.bind(("127.0.0.1", 0))
-    receiver.settimeout(5)
-    try:
-        egress = Egress()
+    unconnected = Egress()
+    track = Track(unconnected, Counters(), 0xA1, 64)
+    track.configure(111, b"0", 2, 0, LEVEL_ID, 5)
+    assert not track.emit(rtp(1, level=0x7F), None, 10.0)  # not connected yet
+    assert unconnected.transport_seq == 0 and unconnected.sent_at(0) is None
+    with connected_egress() as (egress, receiver):
         counters = Counters()
         tracks = [Track(egress, counters, ssrc, 64) for ssrc in (0xA1, 0xA2)]
         for track in tracks:
             track.configure(111, b"0", 2, 0, LEVEL_ID, 5)
-        assert not tracks[0].emit(rtp(1, level=0x7F), None, 10.0)  # not connected yet
-        assert egress.transport_seq == 0 and egress.sent_at(0) is None
-        transport = SimpleNamespace(get_extra_info=lambda name: sender)
-        pair = SimpleNamespace(
-            protocol=SimpleNamespace(transport=transport), remote_addr=receiver.getsockname()
-        )
-        egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
         unprotect = session(Policy.SSRC_ANY_INBOUND).unprotect
         numbers = []
         for seq in range(6):
@@ -532,29 +533,13 @@ def test_audio_numbered_transport_wide_leaves_with_consecutive_numbers_and_send_
         assert view is not None and view.extension(5) is None and egress.transport_seq == 6
         with pytest.raises(ValueError):
             egress.sent_at(0x10000)
-    finally:
-        receiver.close()
-        sender.close()
 
 
 def test_the_send_log_forgets_the_numbers_it_has_written_over() -> None:
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    sender.bind(("127.0.0.1", 0))
-    try:
-        transport = SimpleNamespace(get_extra_info=lambda name: sender)
-        pair = SimpleNamespace(
-            protocol=SimpleNamespace(transport=transport), remote_addr=receiver.getsockname()
-        )
-        egress = Egress()
-        egress.attach(native_srtp(session(Policy.SSRC_ANY_OUTBOUND)), {1: pair})
+    with connected_egress() as (egress, _):
         track = Track(egress, Counters(), 0xA1, 64)
         track.configure(111, b"", 0, 0, 0, 3)
         for seq in range(2049):  # one more than the log holds
             assert track.emit(rtp(seq & 0xFFFF), None, 1.0 + seq)
         assert egress.sent_at(0) is None  # its slot now holds 2048
         assert egress.sent_at(1) == 2.0 and egress.sent_at(2048) == 2049.0
-    finally:
-        receiver.close()
-        sender.close()
