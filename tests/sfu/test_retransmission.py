@@ -14,6 +14,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 from bench.sfu_loopback_client import LoopbackClient, connect_pair
 from sfu import Sfu, SfuConfig
 from sfu.consumer import MAX_RESENDS, RETRANSMIT_MIN_INTERVAL_S
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -143,6 +144,25 @@ async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paus
         await receiver._send_rtcp_nack(media_ssrc, [other])
         await asyncio.sleep(0.5)
         assert len(repaired) == before, "a paused video is not repaired"
+
+        last_before_pause = seen[-1]
+        cut_mid_frame = bool(consumer.track.frame_open)
+        alice.participant.set_video_cap("auto")  # resumed, from the next keyframe
+        resumed_from = len(seen)
+        assert await until(lambda: len(seen) > resumed_from + 5, 10)
+        # the numbers go on where they stopped (a browser NACKs nothing that never was),
+        # past one left out only when the pause cut a frame short
+        assert seen[resumed_from] == (last_before_pause + 1 + cut_mid_frame) & 0xFFFF
+        # what was sent before the pause is stale: the keyframe starts the picture
+        # afresh, and old frames served beside it stalled Chrome's decoder 3 s
+        forwarded = sfu.stats()["rooms"]["bk-nack-bound"]["nacks_forwarded"]
+        await receiver._send_rtcp_nack(media_ssrc, [other])
+        await asyncio.sleep(0.5)
+        assert len(repaired) == before, "a packet from before the pause is not resent"
+        assert sfu.stats()["rooms"]["bk-nack-bound"]["nacks_forwarded"] == forwarded
+        after = seen[-2]
+        await receiver._send_rtcp_nack(media_ssrc, [after])
+        assert await until(lambda: after in repaired, 5), "one sent since is resent"
     finally:
         await alice.close()
         await bob.close()
