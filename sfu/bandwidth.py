@@ -58,6 +58,12 @@ LOSS_PERSIST_S = 1.0  # 5 % random loss reads over 10 % in one report out of a f
 # well under; a loaded receiver's or our own loop's delay too, and it loses nothing)
 QUEUE_FULL_S = 0.06
 QUEUE_SEVERE_S = 0.25  # audio waits this long: it is being concealed already
+# A queue that stands this long over this many arrival feedbacks in a row (a third of
+# a second) while the REMB is short of the video we send: the link is full, though a
+# small shaper queue never reaches QUEUE_FULL_S (40-50 ms for a second under a 400 kb/s
+# cap, and the step came 1 s late; 0.1-0.3 ms on an unshaped path)
+QUEUE_STANDING_S = 0.02
+QUEUE_STANDING_FEEDBACKS = 3
 QUEUE_BACKOFF = 0.85  # what a full link gets: libwebrtc's overuse response
 QUEUE_COLLAPSE_MEMORY_S = 1.0
 # A REMB fall alone (no queue seen, nothing lost) steps down only once it has kept the
@@ -84,6 +90,7 @@ class DownlinkEstimate:
         self._collapsed_at: float | None = None
         self._crossed_at: float | None = None
         self._queued_before = False
+        self._standing = 0  # arrival feedbacks in a row showing QUEUE_STANDING_S
         self._queued_at: float | None = None
         self._remb_credible = True
         self._remb_short_since: float | None = None
@@ -207,7 +214,18 @@ class DownlinkEstimate:
         queue_bound = False
         if queue_s is not None:
             full = queue_s >= QUEUE_FULL_S
-            if full and (self._queued_before or lost_any) and not calm and video_bps > 0:
+            self._standing = self._standing + 1 if queue_s >= QUEUE_STANDING_S else 0
+            filling = (
+                queue_watched
+                and self._standing >= QUEUE_STANDING_FEEDBACKS
+                and self.remb_bps is not None
+                and self.remb_bps < REMB_SHORT * video_bps
+            )
+            if (
+                (filling or (full and (self._queued_before or lost_any)))
+                and not calm
+                and video_bps > 0
+            ):
                 # what arrives is what the link carries, and it carries less than we
                 # send: back off as libwebrtc does on overuse, or stop video if audio
                 # already waits too long
@@ -307,6 +325,7 @@ class DownlinkEstimate:
         self._lossy_since = None
         self._queued_at = None  # a queue the old layers built
         self._queued_before = False
+        self._standing = 0
         self._calm_until = now + CALM_AFTER_STEP_S
 
     def reset(self, now: float | None = None) -> None:
@@ -322,6 +341,7 @@ class DownlinkEstimate:
         self._remb_short_since = None
         self._lossy_since = None
         self._queued_before = False
+        self._standing = 0
         self._queued_at = None
         self._queue_collapsed_at = None
         if now is not None:

@@ -844,6 +844,28 @@ def test_a_remb_still_climbing_from_a_low_start_is_no_budget() -> None:
     assert budget == int(0.85 * 350_000)
 
 
+def test_a_queue_standing_under_the_full_mark_with_the_remb_short_backs_off() -> None:
+    """Under a 400 kb/s cap the shaper's small queue held audio 40-50 ms for a second,
+    never 60 twice, while Chrome's REMB sat at 262 kb/s under the 345 of video: the link
+    is full by the third such feedback in a row. A queue that does not stand, or a REMB
+    that is not short, or no arrival feedback at all, says nothing yet."""
+    video = 345_000
+    sent = video + AUDIO_BPS
+    estimate = DownlinkEstimate()
+    estimate.update(0.0, 262_000, 0.0, sent, AUDIO_BPS, queue_s=0.0, queue_watched=True)
+    for at, queue in ((0.1, 0.026), (0.2, 0.015), (0.3, 0.051), (0.4, 0.040)):
+        estimate.update(at, 262_000, 0.0, sent, AUDIO_BPS, queue_s=queue, queue_watched=True)
+        assert not estimate.congested, at
+    budget = estimate.update(0.5, 262_000, 0.0, sent, AUDIO_BPS, queue_s=0.041, queue_watched=True)
+    assert estimate.congested and budget is not None and budget <= 0.85 * video
+    for remb, watched in ((340_000, True), (262_000, False)):
+        other = DownlinkEstimate()
+        other.update(0.0, remb, 0.0, sent, AUDIO_BPS, queue_s=0.0, queue_watched=watched)
+        for at in (0.1, 0.2, 0.3, 0.4, 0.5):
+            other.update(at, remb, 0.0, sent, AUDIO_BPS, queue_s=0.045, queue_watched=watched)
+            assert not other.congested, (remb, watched, at)
+
+
 def test_with_the_queue_watched_a_remb_shortfall_alone_steps_nothing_down() -> None:
     """Where the audio's arrival feedback samples the queue every 50-250 ms, a link short
     of what we send queues first: Chrome's REMB held at 137 kb/s under the 190 kb/s a
