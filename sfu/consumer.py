@@ -366,6 +366,7 @@ class Consumer:
             # link that could not carry it from the audio
             return
         upstream: list[int] = []
+        given_up = False
         now = time.monotonic()
         # a receiver repeats every missing number in each NACK: resend a packet at most
         # once a round trip, or retransmissions flood the very link that lost them
@@ -405,6 +406,8 @@ class Consumer:
                     counts[seq] = count + 1
                     if len(self._pending_rtx) < MAX_PENDING_RETRANSMISSIONS:
                         self._pending_rtx.append(sent)
+                elif (seq - self._first_seq_of_layer) & 0xFFFF < 0x8000:
+                    given_up = True
             else:
                 upstream.append((seq - self.track.seq_offset) & 0xFFFF)
         while len(resent) > self._history_size:
@@ -413,6 +416,12 @@ class Consumer:
             del counts[next(iter(counts))]
         if upstream and self.current_layer is not None:
             self.producer.forward_nack(self.current_layer, upstream)
+        if given_up and self.current_layer is not None and self.producer.kind == "video":
+            # still asked for after its last copy: the receiver's picture cannot go on
+            # without it (Chrome waits 3 s before asking for a keyframe itself; a new
+            # layer's keyframe lost thrice under a 300 kb/s cap froze the picture that
+            # long): a fresh keyframe, throttled per layer, ends the wait
+            self.producer.request_keyframe(self.current_layer)
         self.flush_retransmissions()  # at once: the subscriber is waiting for them
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:

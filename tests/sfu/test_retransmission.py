@@ -128,10 +128,13 @@ async def test_a_packet_is_resent_a_bounded_number_of_times_and_never_while_paus
         recent = seen[-2]
         media_ssrc = consumer.sender.ssrc
         renacked = consumer.packets_renacked
+        keyframes_asked = sfu.stats()["rooms"]["bk-nack-bound"]["keyframe_requests"]
         for _ in range(MAX_RESENDS + 2):  # spaced beyond the once-a-round-trip limit
             await receiver._send_rtcp_nack(media_ssrc, [recent])
             await asyncio.sleep(max(RETRANSMIT_MIN_INTERVAL_S, consumer.rtt_s or 0.0) + 0.3)
         assert repaired.count(recent) == MAX_RESENDS
+        # still asked for after its last copy: a keyframe from the publisher instead
+        assert sfu.stats()["rooms"]["bk-nack-bound"]["keyframe_requests"] > keyframes_asked
         # lost again after its resend: once towards the loss the repair did not hide,
         # not once per request
         assert consumer.packets_renacked == renacked + 1
