@@ -114,7 +114,9 @@ class Consumer:
         # the layer forwarded now (None: waiting for a keyframe) and the one wanted
         self.current_layer = None if producer.kind == "video" else 0
         self.target_layer = 0
-        self._held: list[RtpView] | None = None  # the target's keyframe, waiting to switch
+        self._cutting_old = False
+        self._held_packets: list[RtpView] | None = None
+        self._held = None  # the target's keyframe, waiting to switch
         self.track.last_out_seq = random.randint(0, 0xFFFF)
         self.track.last_out_ts = random.randint(0, 0xFFFFFFFF)
         # VP8 pictures are renumbered like sequence numbers (sfu/vp8_descriptor.py)
@@ -196,7 +198,18 @@ class Consumer:
     @_held.setter
     def _held(self, value: list[RtpView] | None) -> None:
         self._held_packets = value
-        self.track.holding = int(value is not None)
+        self.track.holding = int(value is not None or self._cutting)
+
+    @property
+    def _cutting(self) -> bool:
+        """The current layer stops before the target's keyframe comes (its packets go
+        to ``forward``, which drops them)."""
+        return self._cutting_old
+
+    @_cutting.setter
+    def _cutting(self, value: bool) -> None:
+        self._cutting_old = value
+        self.track.holding = int(self._held_packets is not None or value)
 
     @property
     def packets_sent(self) -> int:
@@ -238,12 +251,26 @@ class Consumer:
             self.producer.demand_changed()
             self.producer.request_keyframe(self.target_layer)
 
-    def set_target_layer(self, layer: int | None) -> None:
-        """Switch to ``layer`` on its next keyframe (None: keep the current choice)."""
+    def set_target_layer(self, layer: int | None, link_full: bool = False) -> None:
+        """Switch to ``layer`` on its next keyframe (None: keep the current choice).
+
+        Until it comes the current layer goes on, so the picture never stops; but a
+        step down on a full link (``link_full``) stops it at once: its packets only
+        keep the queue full, and the new layer's keyframe, sent into that queue, was
+        lost (a 300 kb/s cap froze the picture until another came)."""
         if layer is None or layer == self.target_layer:
             return
         self.target_layer = layer
         self._held = None
+        current = self.current_layer
+        was_cutting = self._cutting
+        self._cutting = link_full and current is not None and layer < current
+        if was_cutting and not self._cutting and current is not None and layer == current:
+            # back to the layer it stopped: what it dropped meanwhile is a hole only a
+            # keyframe fills
+            self._resume_gap = 1
+            self._needs_rebase = True
+            self.producer.request_keyframe(current)
         if not self.paused:
             self.producer.demand_changed()  # a stopped layer is asked for at once
             if layer != self.current_layer:
@@ -255,6 +282,8 @@ class Consumer:
         what the native path cannot: a rebase, a layer switch, the first packet."""
         if layer != self.current_layer:
             self._other_layer(packet, layer)
+            return
+        if self._cutting:
             return
         sender = self.sender
         payload_type = sender.payload_type
@@ -317,10 +346,13 @@ class Consumer:
             # padded with media): switching there would skip every packet since
             return
         self._held = [packet]
-        if self.current_layer is None or not self.track.frame_open:
+        if self._cutting and self.track.frame_open:
+            self._resume_gap = 1  # the old layer's frame in flight stays incomplete
+        if self.current_layer is None or not self.track.frame_open or self._cutting:
             self._switch(layer)
 
     def _switch(self, layer: int) -> None:
+        self._cutting = False
         held, self._held = self._held or [], None
         if self.current_layer is not None:
             self._counters.layer_switches += 1

@@ -580,7 +580,9 @@ class LinkAdaptation:
                 consumer.pause()
         else:
             for consumer in videos:
-                consumer.set_target_layer(decision.layers.get(consumer))
+                consumer.set_target_layer(
+                    decision.layers.get(consumer), link_full=self._estimate.congested
+                )
                 consumer.resume()
             if resuming:
                 # what was measured before the pause says little about the link now,

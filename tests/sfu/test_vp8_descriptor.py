@@ -243,9 +243,12 @@ class Layers(SimpleNamespace):
         pass
 
 
-def run_switches(bits: int, plan: list[tuple[int, int]]) -> tuple[list[tuple[Any, ...]], Layers]:
-    """Deliver three layers' frames to one consumer; ``plan`` is (frames, target layer)
-    steps. Returns every packet it sent as (seq, timestamp, picture_id, tl0, bits, tid)."""
+def run_switches(
+    bits: int, plan: list[tuple[int, int]] | list[tuple[int, int, bool]]
+) -> tuple[list[tuple[Any, ...]], Layers]:
+    """Deliver three layers' frames to one consumer; ``plan`` is (frames, target layer
+    [, the link is full]) steps. Returns every packet it sent as (seq, timestamp,
+    picture_id, tl0, bits, tid)."""
     rng = random.Random(bits)
     layers = Layers()
     consumer = Consumer(layers, "citizen", Sender(), RoomCounters(), 4096, lambda: None)  # type: ignore[arg-type]
@@ -256,10 +259,12 @@ def run_switches(bits: int, plan: list[tuple[int, int]]) -> tuple[list[tuple[Any
     ]  # fmt: skip
     counters = Counters()
     inlets = [LayerInlet(counters, [consumer.track], layer) for layer in range(3)]
+    for publisher, inlet in zip(publishers, inlets, strict=True):
+        inlet.restart((publisher.seq - 1) & 0xFFFF)  # as a layer's first packet does
     layers.layers = inlets  # what the consumer reads of a layer: its newest sequence number
     first_seq = (consumer.track.last_out_seq + 1) & 0xFFFF
-    for frames, target in plan:
-        consumer.set_target_layer(target)
+    for frames, target, *full in plan:
+        consumer.set_target_layer(target, link_full=bool(full and full[0]))
         for number in range(frames):
             for layer, (publisher, inlet) in enumerate(zip(publishers, inlets, strict=True)):
                 if layer in layers.keyframe_requests and number >= 3:  # answered a bit later
@@ -302,6 +307,32 @@ def test_the_switch_waits_for_the_targets_keyframe_forwarding_the_current_layer(
     assert layers.keyframe_requests.count(2) >= 1  # asked for at once, not yet answered
     sent, _ = run_switches(15, [(12, 0), (2, 2)])
     assert len(sent) == 2 * (12 - 0) + 2 * 2  # q kept flowing while f's keyframe was awaited
+
+
+def test_a_step_down_on_a_full_link_stops_the_current_layer_at_once() -> None:
+    """Under a 300 kb/s cap the 640 px packets sent while the 320 px keyframe was awaited
+    only kept the queue full, and that keyframe was lost in it: on a full link the step
+    down stops the current layer at once, and the numbering still runs on unbroken."""
+    up = [(12, 0), (12, 2)]  # q, then f from its keyframe (asked for, 3 frames later)
+    calm, _ = run_switches(15, [*up, (6, 0)])
+    sent, _ = run_switches(15, [*up, (6, 0, True)])
+    # calm: f went on for the 3 frames until q's keyframe; on a full link it stopped
+    assert len(sent) == len(calm) - 2 * 3
+    assert all((a[0] + 1) & 0xFFFF == b[0] for a, b in itertools.pairwise(sent))
+    pictures = [s for index, s in enumerate(sent) if index % 2 == 0]
+    assert all(b[2] == (a[2] + 1) & 0x7FFF for a, b in itertools.pairwise(pictures))
+
+
+def test_back_to_the_layer_it_stopped_asks_for_its_keyframe() -> None:
+    """The decision goes back up before the lower keyframe came: the frames the current
+    layer dropped meanwhile are a hole only its keyframe fills, and the numbering says so."""
+    up = [(12, 0), (12, 2)]
+    sent, layers = run_switches(15, [*up, (2, 0, True)])
+    cut_at = len(sent)  # f stopped, q's keyframe not come yet
+    assert 2 not in layers.keyframe_requests
+    sent, layers = run_switches(15, [*up, (2, 0, True), (1, 2)])
+    assert 2 in layers.keyframe_requests  # asked for at once, not yet answered
+    assert len(sent) == cut_at  # what the history holds ends where f stopped: a hole
 
 
 def test_an_old_keyframe_sent_again_does_not_switch_the_layer() -> None:
