@@ -195,7 +195,8 @@ def test_two_streams_share_the_budget_first_listed_first() -> None:
     screen = StreamLayers("screen", (300_000,))
     now = run(selector, 0.0, 12, 3_000_000, streams=(screen, CAMERA))
     assert selector.layers == {"screen": 0, "camera": 2}
-    run(selector, now, 1, 500_000, streams=(screen, CAMERA))
+    # 300 + 250 kb/s is over 450 by more than a step down's slack: the camera gives
+    run(selector, now, 1, 450_000, streams=(screen, CAMERA))
     assert selector.layers == {"screen": 0, "camera": 0}
 
 
@@ -886,3 +887,19 @@ def test_with_the_queue_watched_a_remb_shortfall_alone_steps_nothing_down() -> N
     for at, remb in ((1.0, 142_000), (2.5, 137_000), (3.6, 125_000)):
         unwatched.update(at, remb, 0.0, sent, AUDIO_BPS)
     assert unwatched.congested
+
+
+def test_a_step_down_goes_one_layer_at_a_time_while_the_layer_under_nearly_fits() -> None:
+    """A full link's budget is Chrome's overuse answer (0.85 x what arrived): 172 kb/s
+    against a 320 px layer of 175-182 sent 640 px straight to 160 for 11 s under a
+    300 kb/s cap that carries 320. The layer just under gets that slack; one far under
+    the budget is still left at once."""
+    for budget, expected in ((220_000, 1), (150_000, 0)):
+        selector = LayerSelector(POLICY)
+        now = run(selector, 0.0, 12, 3_000_000)
+        assert selector.layers == {"camera": 2}
+        for at in (0.1, 0.2):
+            selector.update(
+                now + at, budget, 0.0, (CAMERA,), limited_by_loss=True, remb_congested=True
+            )
+        assert selector.layers == {"camera": expected}, budget
