@@ -12,6 +12,7 @@ import itertools
 import random
 import socket
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -244,7 +245,7 @@ class Layers(SimpleNamespace):
 
 
 def run_switches(
-    bits: int, plan: list[tuple[int, int]] | list[tuple[int, int, bool]]
+    bits: int, plan: Sequence[tuple[int, ...]]
 ) -> tuple[list[tuple[Any, ...]], Layers]:
     """Deliver three layers' frames to one consumer; ``plan`` is (frames, target layer
     [, the link is full]) steps. Returns every packet it sent as (seq, timestamp,
