@@ -198,7 +198,7 @@ class Consumer:
     @_held.setter
     def _held(self, value: list[RtpView] | None) -> None:
         self._held_packets = value
-        self.track.holding = int(value is not None or self._cutting)
+        self._hand_to_python()
 
     @property
     def _cutting(self) -> bool:
@@ -209,7 +209,11 @@ class Consumer:
     @_cutting.setter
     def _cutting(self, value: bool) -> None:
         self._cutting_old = value
-        self.track.holding = int(self._held_packets is not None or value)
+        self._hand_to_python()
+
+    def _hand_to_python(self) -> None:
+        """The native track forwards the current layer itself unless held or cut."""
+        self.track.holding = int(self._held_packets is not None or self._cutting_old)
 
     @property
     def packets_sent(self) -> int:
