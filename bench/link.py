@@ -52,6 +52,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOP_WIDTH, MIDDLE_WIDTH = 640, 320
 TOP_LAYER, MIDDLE_LAYER = 2, 1
 TOP_TIMEOUT_S = 30.0
+CONCEALED_WINDOW_S = 5.0  # the cap's first seconds, where the queue video left is played out
 Metrics = dict[str, Any]
 
 
@@ -189,6 +190,17 @@ def concealed_share(samples: list[dict[str, Any]], start_ms: float, end_ms: floa
     return round(concealed / played, 4) if played > 0 else 1.0
 
 
+def audio_delay_ms(samples: list[dict[str, Any]], start_ms: float, end_ms: float) -> float | None:
+    """How long audio waited in the receiver's jitter buffer, on average, between the
+    times: it grows with the queue on the way (Chrome's buffer follows the delay's swings)."""
+    first, last = sample_at(samples, start_ms), sample_at(samples, end_ms)
+    if not first or not last or not first["audio"] or not last["audio"]:
+        return None
+    emitted = last["audio"]["jitterBufferEmittedCount"] - first["audio"]["jitterBufferEmittedCount"]
+    waited = last["audio"]["jitterBufferDelay"] - first["audio"]["jitterBufferDelay"]
+    return round(1000 * waited / emitted, 1) if emitted > 0 else None
+
+
 def seconds_without_audio(samples: list[dict[str, Any]], start_ms: float, end_ms: float) -> int:
     """Whole seconds in which no audio packet arrived."""
     empty = 0
@@ -309,16 +321,26 @@ def run_cap_60_then_lift(
 ) -> Metrics:
     capped = time.time()
     link.shape("down", 60_000)
+    _wait_until(capped + CONCEALED_WINDOW_S)
+    settled = link.shaper_counters("down")
     _wait_until(capped + capped_s)
+    held = link.shaper_counters("down").since(settled)
+    agent_audio = call.published(call.agent)["audio_target_kbps"]
     lifted = time.time()
     link.shape("down", None)
     _wait_until(lifted + lifted_s)
     probe = call.probe()
     quality = quality_of_agent(probe)
     start, lift = _ms(capped), _ms(lifted)
+    settle = start + _ms(CONCEALED_WINDOW_S)
     return {
         "audio_only_s": first_after(quality, start, lambda q: state_of(q) == -1),
-        "concealed_first_5s": concealed_share(probe["samples"], start, start + 5000),
+        "concealed_first_5s": concealed_share(probe["samples"], start, settle),
+        # audio only, once settled: does the audio itself fit the link?
+        "concealed_after_5s": concealed_share(probe["samples"], settle, lift),
+        "audio_delay_ms_before_lift": audio_delay_ms(probe["samples"], lift - 2000, lift),
+        "dropped_after_5s": held.drops,
+        "agent_audio_kbps_before_lift": agent_audio,  # what the agent's browser encodes
         "audio_only_at_lift": int(state_at(quality, lift) == -1),
         "video_back_s": steady_from(probe["frames"], lift),
         "top_after_lift_s": steady_from(probe["frames"], lift, TOP_WIDTH),

@@ -64,7 +64,7 @@ PROBE_JS = """
     "packetsLost", "packetsReceived", "bytesReceived", "keyFramesDecoded", "nackCount",
     "pliCount"];
   const AUDIO = ["concealedSamples", "totalSamplesReceived", "packetsLost", "packetsReceived",
-    "concealmentEvents"];
+    "concealmentEvents", "jitterBufferDelay", "jitterBufferEmittedCount"];
   async function sample() {
     const pc = window.visioguichet && window.visioguichet.subscribePc;
     if (!pc || pc.connectionState === "closed") return;
@@ -94,11 +94,14 @@ PROBE_JS = """
 PUBLISHED_JS = """
 async () => {
   const pc = window.visioguichet && window.visioguichet.publishPc;
-  const out = { layers: {}, available_outgoing_kbps: null };
+  const out = { layers: {}, available_outgoing_kbps: null, audio_target_kbps: null };
   if (!pc) return out;
   for (const r of (await pc.getStats()).values()) {
     if (r.type === "candidate-pair" && r.nominated && r.availableOutgoingBitrate) {
       out.available_outgoing_kbps = Math.round(r.availableOutgoingBitrate / 1000);
+    }
+    if (r.type === "outbound-rtp" && r.kind === "audio") {
+      out.audio_target_kbps = Math.round((r.targetBitrate || 0) / 1000);
     }
     if (r.type !== "outbound-rtp" || r.kind !== "video") continue;
     out.layers[r.rid || ""] = { width: r.frameWidth || 0, fps: r.framesPerSecond || 0,
@@ -281,8 +284,8 @@ class Call:
         return int(self.citizen.evaluate(LATEST_WIDTH_JS))
 
     def published(self, page: Page) -> dict[str, Any]:
-        """What ``page`` encodes per rid (width, fps, active, why it is limited) and the
-        send rate its browser estimates the link allows."""
+        """What ``page`` encodes per rid (width, fps, active, why it is limited), the
+        send rate its browser estimates the link allows and its audio's target bitrate."""
         return dict(page.evaluate(PUBLISHED_JS))
 
     def set_quality(self, **frame: Any) -> None:

@@ -72,6 +72,7 @@ class ConsumedProducer(Protocol):
     def request_keyframe(self, layer_index: int = 0) -> bool: ...
     def forward_nack(self, layer_index: int, sequence_numbers: list[int]) -> None: ...
     def demand_changed(self) -> None: ...
+    def audio_asks_changed(self) -> None: ...
     def remove_consumer(self, consumer: Consumer) -> None: ...
 
 
@@ -148,6 +149,9 @@ class Consumer:
         # audio is numbered, ``sfu.arrival_delay`` says why) and what its feedback shows
         self.transport_cc_id = 0
         self.arrivals = ArrivalDelay(self.track.egress.sent_at)
+        # audio: the bitrate this subscriber's link asks of the publisher (None: any;
+        # ``sfu.audio_fit``); the producer follows the lowest ask of its consumers
+        self.audio_ask_bps: int | None = None
         self._report_marks = (0, 0)  # packets_sent when the previous and last RR came
         self._switch_mark = 0  # packets_sent when the current layer began
         self._first_seq_of_layer = 0  # NACKs of packets before it are not about this link now

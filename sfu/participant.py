@@ -86,6 +86,7 @@ class ParticipantOwner(Protocol):
     ) -> None: ...
     def on_audio_level(self, producer: Producer, level: int) -> None: ...
     def on_send_layers(self, producer: Producer, layers: dict[str, bool]) -> None: ...
+    def on_send_audio(self, producer: Producer, max_bitrate_bps: int | None) -> None: ...
 
 
 class Participant:
@@ -299,6 +300,7 @@ class Participant:
                 max_incoming_bitrate_bps=self.config.max_incoming_bitrate_bps,
                 suspend_unused_layers_after_s=self.config.suspend_unused_layers_after_s,
                 on_send_layers=self._owner.on_send_layers,
+                on_send_audio=self._owner.on_send_audio,
             )
             producer.start()
             self.producers[source] = producer

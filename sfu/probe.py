@@ -49,6 +49,18 @@ MAX_WAIT_S = 1.5  # Chrome sends a REMB every 200 ms to 1 s, aiortc every 500 ms
 PROBE_NACK_SHARE = 0.05  # media NACKed during a probe: the padding pushes it out
 PROBE_MIN_NACKS = 3
 PADDING_TICK_S = 0.02  # padding leaves evenly, never as one burst
+# bringing video back: the padding starts at this share of its rate and reaches all of
+# it after RESUME_RAMP_S, so a link still short fills its queue slowly and the audio's
+# arrivals stop the probe at a smaller queue (audio fills most of such a link)
+RESUME_RAMP_FROM = 0.3
+RESUME_RAMP_S = 0.4
+# where the subscriber numbers its audio's arrivals, a resume probe is carried once the
+# padding has flowed past a policer's bucket (tc tbf's 4 kB: 0.4 s at 80 kb/s too much)
+# and this many arrival feedbacks since then show no queue: a second earlier than two
+# rises of Chrome's REMB
+RESUME_CLEAR_AFTER_S = 0.9
+RESUME_CLEAR_FEEDBACKS = 3
+QUEUE_CLEAR_S = 0.03
 PADDING_PACKET_BYTES = PADDING_BYTES + 40  # header, extensions, SRTP tag, on the wire
 
 
@@ -76,6 +88,8 @@ class Probe:
     _followed: bool = False
     _rises: int = 0
     _last_remb: tuple[int, float] | None = None  # the last REMB looked at, and when
+    _arrival_at: float = -1e9  # the newest arrival feedback looked at
+    _clear_feedbacks: int = 0
     packets_sent: int = 0
 
     @classmethod
@@ -104,10 +118,27 @@ class Probe:
         until = min(now, self.ends)
         elapsed = max(0.0, until - self._last_tick)
         self._last_tick = max(self._last_tick, until)
-        self._owed_bytes += self.padding_bps * elapsed / 8
+        share = 1.0
+        if self.request.resume:
+            ramp = (until - self.started) / RESUME_RAMP_S
+            share = min(1.0, RESUME_RAMP_FROM + (1.0 - RESUME_RAMP_FROM) * ramp)
+        self._owed_bytes += share * self.padding_bps * elapsed / 8
         count = int(self._owed_bytes // PADDING_PACKET_BYTES)
         self._owed_bytes -= count * PADDING_PACKET_BYTES
         return count
+
+    def arrival(self, sampled_at: float, queue_s: float) -> None:
+        """The newest arrival feedback on the subscriber's audio (``sfu.arrival_delay``):
+        the queue it showed, and when it came."""
+        if sampled_at <= self._arrival_at:
+            return
+        self._arrival_at = sampled_at
+        if sampled_at < self.started + RESUME_CLEAR_AFTER_S:
+            return
+        if queue_s < QUEUE_CLEAR_S:
+            self._clear_feedbacks += 1
+        else:
+            self._clear_feedbacks = 0
 
     def outcome(
         self,
@@ -140,6 +171,8 @@ class Probe:
             self._last_remb = (remb_bps, remb_at)
         if loss > LOSS_DECREASE_ABOVE:
             return False
+        if self.request.resume and self._clear_feedbacks >= RESUME_CLEAR_FEEDBACKS:
+            return True  # the padding at full rate arrives with the audio, unqueued
         if now < self.decided_at:
             return None
         if self._followed or (before is None and remb_bps is None):

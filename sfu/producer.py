@@ -59,6 +59,7 @@ class Producer:
         speech_level: int = 127,
         suspend_unused_layers_after_s: float | None = None,
         on_send_layers: Callable[[Producer, dict[str, bool]], None] | None = None,
+        on_send_audio: Callable[[Producer, int | None], None] | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.source = source
@@ -88,6 +89,9 @@ class Producer:
         if self.layer_set.simulcast and suspend_unused_layers_after_s is not None:
             self._demand = LayerDemand(len(self.layers), suspend_unused_layers_after_s)
         self._on_send_layers = on_send_layers
+        # audio: the highest bitrate we ask the publisher to encode (None: its own choice)
+        self.requested_audio_bps: int | None = None
+        self._on_send_audio = on_send_audio
         # simulcast: each encoding's picture size from its first packet, until every
         # layer is known and the layers are ordered by it (``sfu.simulcast_order``)
         self._picture_sizes: dict[str, tuple[int, int]] | None = (
@@ -123,6 +127,7 @@ class Producer:
         if consumer.track in self._tracks:
             self._tracks.remove(consumer.track)
         self.demand_changed()
+        self.audio_asks_changed()  # a subscriber that asked for less may be gone
 
     # --- dynacast ----------------------------------------------------------------
     def demand_changed(self) -> None:
@@ -157,6 +162,25 @@ class Producer:
         if self._on_send_layers is not None:
             self._on_send_layers(self, requested)
 
+    def audio_asks_changed(self) -> None:
+        """A consumer's ask for less audio changed (``sfu.audio_fit``), or a consumer
+        left: ask the publisher for the lowest ask, or withdraw it."""
+        if self.kind != "audio":
+            return
+        asks = [c.audio_ask_bps for c in self.consumers if c.audio_ask_bps is not None]
+        ask = min(asks) if asks else None
+        if ask == self.requested_audio_bps:
+            return
+        self.requested_audio_bps = ask
+        log.info(
+            "sfu_send_audio",
+            participant_id=self.participant_id,
+            source=self.source,
+            max_bitrate=ask,
+        )
+        if self._on_send_audio is not None:
+            self._on_send_audio(self, ask)
+
     def requested_layers(self) -> dict[str, bool]:
         """rid → whether we ask the publisher to send that encoding (empty: not simulcast,
         or dynacast off)."""
@@ -166,6 +190,7 @@ class Producer:
 
     async def close(self) -> None:
         self._demand = None  # its consumers leave below: nothing more to ask the publisher
+        self._on_send_audio = None
         self.receiver.sink = None
         self._leave_fast_path()
         for consumer in list(self.consumers):

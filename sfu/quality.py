@@ -29,6 +29,7 @@ from typing import Protocol
 
 import structlog
 
+from sfu.audio_fit import AudioFit
 from sfu.bandwidth import QUEUE_FULL_S, DownlinkEstimate
 from sfu.config import SfuConfig
 from sfu.consumer import Consumer
@@ -374,6 +375,7 @@ class LinkAdaptation:
         self.queue_s: float | None = None
         self._starved = False
         self._delivery_seen: dict[int, int] = {}
+        self._audio_fit = AudioFit()
 
     @property
     def audio_only(self) -> bool:
@@ -456,7 +458,26 @@ class LinkAdaptation:
                 lost_any=self.loss > 0 or window.nacked_any() or self._queue.audio_lost > 0,
             )
         self._decide(now, consumers)
+        self._fit_audio(now, consumers)
         self._maybe_probe(now, sent_bps - audio_bps)
+
+    def _fit_audio(self, now: float, consumers: list[Consumer]) -> None:
+        """Ask the publishers for less audio while even audio overflows this link, and
+        withdraw the ask once video flows again (``sfu.audio_fit``). A probe's padding
+        fills the queue on purpose: what audio shows then, and just after, is the probe's."""
+        probing = self._probe is not None or now - self._probe_ended_at < AFTER_PROBE_S
+        if not probing or not self.audio_only:
+            self._audio_fit.update(
+                now,
+                self.audio_only,
+                self._arrival_queue(now),
+                self._queue.audio_lost,
+            )
+        ask = self._audio_fit.cap_bps
+        for consumer in consumers:
+            if consumer.producer.kind == "audio" and consumer.audio_ask_bps != ask:
+                consumer.audio_ask_bps = ask
+                consumer.producer.audio_asks_changed()
 
     def _starved_share(self, consumers: list[Consumer]) -> float:
         """The share of what we sent that a video's receiver did not even see pass (its
@@ -593,6 +614,7 @@ class LinkAdaptation:
                 self._window.forget_before(now)
                 self.budget_bps = None
                 self._video_flowing = True
+                self._fit_audio(now, self._consumers)  # the link carries more than audio
         for publisher_id in sorted({c.producer.participant_id for c in videos}):
             # the reason counts while audio only: the page says why there is no picture
             reason = self.reason if self.audio_only else None
@@ -679,6 +701,8 @@ class LinkAdaptation:
                 self._probe_not_before = now + PROBE_RETRY_S
                 return
         queue = self._arrival_queue(now, since=probe.started)
+        if queue is not None:
+            probe.arrival(self._arrival_sampled_at(), queue)
         if queue is not None and queue >= QUEUE_FULL_S:
             # the probe is filling the link's queue (the audio's arrivals say so a tenth
             # of a second after): it is not carried, and stops before the audio suffers
@@ -716,6 +740,13 @@ class LinkAdaptation:
             and c.arrivals.sampled_at >= fresh
         ]
         return max(queues) if queues else None
+
+    def _arrival_sampled_at(self) -> float:
+        """When the newest arrival feedback on the subscriber's audio came."""
+        return max(
+            (c.arrivals.sampled_at for c in self._consumers if c.producer.kind == "audio"),
+            default=-1e9,
+        )
 
     def _reports_heard(self) -> int:
         return sum(c.receiver_reports for c in self._consumers)

@@ -44,6 +44,9 @@ class RoomListener(Protocol):
     def on_send_layers(
         self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
     ) -> None: ...
+    def on_send_audio(
+        self, room: Room, participant_id: str, source: str, max_bitrate_bps: int | None
+    ) -> None: ...
     def on_connection_failed(
         self, room: Room, participant_id: str, pc: str, code: str, reason: str
     ) -> None: ...
@@ -75,6 +78,11 @@ class RoomListenerBase:
 
     def on_send_layers(
         self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
+    ) -> None:
+        return None
+
+    def on_send_audio(
+        self, room: Room, participant_id: str, source: str, max_bitrate_bps: int | None
     ) -> None:
         return None
 
@@ -129,6 +137,11 @@ class ListenerSet:
         self, room: Room, participant_id: str, source: str, layers: dict[str, bool]
     ) -> None:
         self._each(RoomListener.on_send_layers, room, participant_id, source, layers)
+
+    def on_send_audio(
+        self, room: Room, participant_id: str, source: str, max_bitrate_bps: int | None
+    ) -> None:
+        self._each(RoomListener.on_send_audio, room, participant_id, source, max_bitrate_bps)
 
     def on_connection_failed(
         self, room: Room, participant_id: str, pc: str, code: str, reason: str
@@ -268,6 +281,13 @@ class Room:
     def on_send_layers(self, producer: Producer, layers: dict[str, bool]) -> None:
         """Dynacast: the encodings (by rid) we ask this producer's publisher to send."""
         self.listeners.on_send_layers(self, producer.participant_id, producer.source, layers)
+
+    def on_send_audio(self, producer: Producer, max_bitrate_bps: int | None) -> None:
+        """The highest audio bitrate we ask this producer's publisher to encode (None:
+        its own choice): a subscriber's link does not carry more (``sfu.audio_fit``)."""
+        self.listeners.on_send_audio(
+            self, producer.participant_id, producer.source, max_bitrate_bps
+        )
 
     async def close(self) -> None:
         """Remove every participant, then tell whoever made this room that it closed."""

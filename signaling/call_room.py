@@ -319,6 +319,15 @@ class CallRoom:
         if session is not None:
             session.deliver({"type": "send-layers", "source": source, "layers": layers})
 
+    def on_send_audio(self, participant_id: str, source: str, max_bitrate_bps: int | None) -> None:
+        """A subscriber's link does not carry this publisher's audio: ask it to encode at
+        most ``max_bitrate_bps`` (None: withdraw the ask)."""
+        session = self.sessions.get(participant_id)
+        if session is not None:
+            session.deliver(
+                {"type": "send-audio", "source": source, "max_bitrate": max_bitrate_bps}
+            )
+
     def on_quality(self, subscriber_id: str, report: Any) -> None:
         session = self.sessions.get(subscriber_id)
         if session is None:

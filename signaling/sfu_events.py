@@ -38,6 +38,11 @@ class CallRoomSfuListener(sfu.RoomListenerBase):
     ) -> None:
         self._room.on_send_layers(participant_id, source, layers)
 
+    def on_send_audio(
+        self, room: Any, participant_id: str, source: str, max_bitrate_bps: int | None
+    ) -> None:
+        self._room.on_send_audio(participant_id, source, max_bitrate_bps)
+
     def on_connection_failed(
         self, room: Any, participant_id: str, pc: str, code: str, reason: str
     ) -> None:

@@ -83,9 +83,7 @@ async def test_the_sfus_peer_connections_share_one_certificate_and_calls_still_c
         theirs = [fingerprints(sdp) for sdp in client_sdps]
         assert all(f and not f & ours[0] for f in theirs), "clients keep their own certificate"
         assert len({frozenset(f) for f in theirs}) == len(theirs), "one per client connection"
-        assert process_certificate().getFingerprints()[0].value in {
-            f.split()[1] for f in ours[0]
-        }
+        assert process_certificate().getFingerprints()[0].value in {f.split()[1] for f in ours[0]}
     finally:
         await alice.close()
         await bob.close()

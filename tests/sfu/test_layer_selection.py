@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from sfu.bandwidth import DownlinkEstimate
-from sfu.layer_selection import PROBE_HEADROOM, LayerSelector, SelectionPolicy, StreamLayers
+from sfu.layer_selection import (
+    MAX_RESUME_BACKOFF_S,
+    PROBE_HEADROOM,
+    RESUME_BACKOFF_S,
+    LayerSelector,
+    SelectionPolicy,
+    StreamLayers,
+)
 
 POLICY = SelectionPolicy(
     up_factor=1.5,
@@ -472,8 +479,15 @@ def test_video_comes_back_from_audio_only_through_a_probe_of_the_lowest_layer() 
     assert request is not None and request.resume and request.goal_bps == 100_000
     selector.probe_result(now, request, False, (CAMERA,))  # the cap is still there
     assert selector.audio_only
-    assert selector.probe_wanted(now + 2.9, 0.0, (CAMERA,)) is None
-    request = selector.probe_wanted(now + 3.0, 0.0, (CAMERA,))
+    wait = RESUME_BACKOFF_S
+    assert selector.probe_wanted(now + wait - 0.1, 0.0, (CAMERA,)) is None
+    request = selector.probe_wanted(now + wait, 0.0, (CAMERA,))
+    assert request is not None and request.resume
+    # failing again: the next one waits longer, never more than the longest back-off
+    selector.probe_result(now + wait, request, False, (CAMERA,))
+    now += wait
+    assert selector.probe_wanted(now + MAX_RESUME_BACKOFF_S - 0.1, 0.0, (CAMERA,)) is None
+    request = selector.probe_wanted(now + MAX_RESUME_BACKOFF_S, 0.0, (CAMERA,))
     assert request is not None and request.resume
     # lifted: the probe carries, video is back on the lowest layer
     decision = selector.probe_result(now + 3.5, request, True, (CAMERA,))

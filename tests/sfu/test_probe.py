@@ -6,6 +6,11 @@ from sfu.probe import (
     MAX_WAIT_S,
     PADDING_PACKET_BYTES,
     PROBE_DURATION_S,
+    RESUME_CLEAR_AFTER_S,
+    RESUME_CLEAR_FEEDBACKS,
+    RESUME_PROBE_DURATION_S,
+    RESUME_RAMP_FROM,
+    RESUME_RAMP_S,
     Probe,
     ProbeRequest,
 )
@@ -89,3 +94,36 @@ def test_video_back_needs_the_estimate_to_rise_twice_while_padding_flows() -> No
     assert free.outcome(10.4, 33_300, 10.35, 0.0) is None  # not settled yet
     assert free.outcome(free.decided_at, 33_300, 10.35, 0.0) is True
     assert free.ends - free.started >= PROBE_DURATION_S
+
+
+def test_padding_to_bring_video_back_ramps_up_from_a_share_of_its_rate() -> None:
+    p = resume_probe()
+    ticks = int(RESUME_RAMP_S / 0.02)
+    bits = [p.padding_packets(10.0 + 0.02 * i) * PADDING_PACKET_BYTES * 8 for i in range(1, 120)]
+    first_tenth = sum(bits[:5])
+    # the first tenth of a second sends well under the full rate's share...
+    assert first_tenth < 0.6 * 100_000 * 0.1, bits[:5]
+    assert first_tenth >= RESUME_RAMP_FROM * 100_000 * 0.1 - PADDING_PACKET_BYTES * 8
+    # ...and once ramped the rate is the whole padding rate until the probe ends
+    full = sum(bits[ticks : ticks + 25]) / (25 * 0.02)
+    assert abs(full - 100_000) <= PADDING_PACKET_BYTES * 8 / 0.5
+    assert sum(bits[int(RESUME_PROBE_DURATION_S / 0.02) + 1 :]) == 0
+
+
+def test_video_back_is_carried_once_arrivals_past_the_bucket_show_no_queue() -> None:
+    p = resume_probe()
+    start = 10.0 + RESUME_CLEAR_AFTER_S
+    # feedbacks before the padding got past a policer's bucket say nothing yet
+    for i in range(5):
+        p.arrival(10.1 + 0.1 * i, 0.0)
+    assert p.outcome(start - 0.01, 30_000, 9.9, 0.0) is None
+    p.arrival(start + 0.05, 0.0)
+    p.arrival(start + 0.1, 0.04)  # a queue: the count starts again
+    p.arrival(start + 0.1, 0.0)  # the same feedback again: no news
+    for i in range(RESUME_CLEAR_FEEDBACKS - 1):
+        p.arrival(start + 0.2 + 0.07 * i, 0.01)
+        assert p.outcome(start + 0.2 + 0.07 * i, 30_000, 9.9, 0.0) is None
+    p.arrival(start + 0.5, 0.0)
+    # well before two REMB rises and the probe's end: the link carries it
+    assert p.outcome(start + 0.5, 30_000, 9.9, 0.0) is True
+    assert start + 0.5 < p.ends

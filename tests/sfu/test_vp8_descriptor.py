@@ -243,6 +243,9 @@ class Layers(SimpleNamespace):
     def demand_changed(self) -> None:
         pass
 
+    def audio_asks_changed(self) -> None:
+        pass
+
 
 def run_switches(
     bits: int, plan: Sequence[tuple[int, ...]]

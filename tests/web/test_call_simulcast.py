@@ -179,8 +179,10 @@ def test_call_page_publishes_three_layers_and_the_viewer_follows_its_cap(
     first = audio_arrivals(call_server, room, "citizen-1")
     assert len(first) == 1 and first[0]["transport_cc_id"] > 0, first
     wait_for(
-        lambda: audio_arrivals(call_server, room, "citizen-1")[0]["transport_feedbacks"]
-        >= first[0]["transport_feedbacks"] + 10,
+        lambda: (
+            audio_arrivals(call_server, room, "citizen-1")[0]["transport_feedbacks"]
+            >= first[0]["transport_feedbacks"] + 10
+        ),
         "ten more arrival feedbacks from the citizen's browser",
         LAYER_TIMEOUT_S,
     )

@@ -71,8 +71,7 @@ def test_partner_books_for_a_citizen_then_starts_an_immediate_call_an_agent_take
     partner.get_by_role("button", name="Entrer dans le rendez-vous").click()
     # The citizen either waits in the lobby (then the agent admits) or comes straight in.
     agent.wait_for_function(
-        "() => document.querySelector('#waiting li') "
-        "|| window.visioguichet.participants.size > 0",
+        "() => document.querySelector('#waiting li') || window.visioguichet.participants.size > 0",
         timeout=20_000,
     )
     admit = agent.get_by_role("button", name="Faire entrer Lucie Bernard")

@@ -146,6 +146,17 @@ def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
     assert run["concealed_first_5s"] <= 0.05, run
 
 
+def test_audio_fits_a_60_kbps_link_once_video_is_paused(
+    measured: Callable[[str], Metrics],
+) -> None:
+    """Opus at Chrome's own rate, with the subscriber's RTCP, overflows 60 kb/s: the SFU
+    asks the speaker's browser for less, and from 5 s on nothing is lost at the shaper."""
+    run = measured("down_60")
+    assert run["agent_audio_kbps_before_lift"] <= 16, run
+    assert run["dropped_after_5s"] == 0, run
+    assert run["concealed_after_5s"] is not None and run["concealed_after_5s"] <= 0.01, run
+
+
 def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
     measured: Callable[[str], Metrics],
 ) -> None:

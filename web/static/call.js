@@ -8,7 +8,7 @@ import { helpPhone, precheck, renderChecks, showPhone, stopLevelMeter } from "./
 import { Signaling } from "./signaling.js";
 import { addFile, addMessage, setupChat } from "./call.chat.js";
 import { addWaiting, enterWaitingRoom, offerInvite, removeWaiting } from "./call.lobby.js";
-import { decodableVideoCodecs, onSubscribeOffer, publish, restartIce, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
+import { decodableVideoCodecs, onSubscribeOffer, publish, restartIce, sendAudio, sendLayers, setSourceOn, toggleScreenShare, updatePlaceholder } from "./call.peer.js";
 import { onMediaError, renderFailure, retryNow, serviceLost, sessionStarted, setupFailures } from "./call.failure.js";
 import { addParticipant, pin, removeParticipant, renderRemote, setLayout, sourceChanged, speakerChanged, watchTileSizes } from "./call.remote.js";
 import { renderQuality, sampleLink, setLowData, showQuality } from "./call.quality.js";
@@ -101,6 +101,7 @@ async function onFrame(frame) {
     case "quality": return showQuality(frame);
     case "active-speaker": return speakerChanged(frame);
     case "send-layers": return sendLayers(frame);
+    case "send-audio": return sendAudio(frame);
     case "error": return onError(frame);
     default: return undefined;
   }

@@ -161,6 +161,29 @@ export function sendLayers(frame) {
   return undefined;
 }
 
+/**
+ * A server `send-audio` frame: a listener's link does not carry this source's audio even
+ * without video, so encode it at most at `max_bitrate` bits/s (null: our own choice).
+ * Chained with `send-layers`: each setParameters must see the previous one's result.
+ */
+export function sendAudio(frame) {
+  const pc = call.publishPc;
+  const transceiver = pc?.getTransceivers().find((tr) => call.sources?.[tr.mid] === frame.source);
+  if (!transceiver || transceiver.sender.track?.kind !== "audio") return undefined;
+  const cap = Number.isFinite(frame.max_bitrate) && frame.max_bitrate > 0 ? frame.max_bitrate : null;
+  const { sender } = transceiver;
+  call.layersChain = call.layersChain.then(async () => {
+    if (pc !== call.publishPc) return;  // a new connection starts at the encoder's own rate
+    const params = sender.getParameters();
+    const [encoding] = params.encodings || [];
+    if (!encoding || (encoding.maxBitrate ?? null) === cap) return;
+    if (cap === null) delete encoding.maxBitrate;
+    else encoding.maxBitrate = cap;
+    await sender.setParameters(params);
+  }).catch((err) => console.warn("send-audio", err));
+  return undefined;
+}
+
 /** Screen share: one more sending m-section on the publish PC, announced as `screen`. */
 export async function toggleScreenShare() {
   const button = $("share");
