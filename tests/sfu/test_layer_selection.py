@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sfu.bandwidth import DownlinkEstimate
 from sfu.layer_selection import (
+    BACKOFF_GROWTH,
     MAX_RESUME_BACKOFF_S,
     PROBE_HEADROOM,
     RESUME_BACKOFF_S,
@@ -483,12 +484,15 @@ def test_video_comes_back_from_audio_only_through_a_probe_of_the_lowest_layer() 
     assert selector.probe_wanted(now + wait - 0.1, 0.0, (CAMERA,)) is None
     request = selector.probe_wanted(now + wait, 0.0, (CAMERA,))
     assert request is not None and request.resume
-    # failing again: the next one waits longer, never more than the longest back-off
-    selector.probe_result(now + wait, request, False, (CAMERA,))
-    now += wait
-    assert selector.probe_wanted(now + MAX_RESUME_BACKOFF_S - 0.1, 0.0, (CAMERA,)) is None
-    request = selector.probe_wanted(now + MAX_RESUME_BACKOFF_S, 0.0, (CAMERA,))
-    assert request is not None and request.resume
+    # failing again and again: each waits longer, never more than the longest back-off
+    for _ in range(6):
+        selector.probe_result(now + wait, request, False, (CAMERA,))
+        now += wait
+        wait = min(MAX_RESUME_BACKOFF_S, wait * BACKOFF_GROWTH)
+        assert selector.probe_wanted(now + wait - 0.1, 0.0, (CAMERA,)) is None
+        request = selector.probe_wanted(now + wait, 0.0, (CAMERA,))
+        assert request is not None and request.resume
+    assert wait == MAX_RESUME_BACKOFF_S
     # lifted: the probe carries, video is back on the lowest layer
     decision = selector.probe_result(now + 3.5, request, True, (CAMERA,))
     assert not decision.audio_only and decision.layers == {"camera": 0}
