@@ -6,17 +6,18 @@ with the subscriber's own RTCP, more than a 60 kb/s link carries. The queue befo
 link never drains: audio waits half a second behind it, and one packet in fifteen is
 dropped for as long as the call lasts (bench.link, ``down_60``). An SFU cannot re-encode,
 so the publisher encodes less: a subscriber in audio only whose audio still waits behind
-a queue, or is lost, asks its publishers for ``AUDIO_STEPS_BPS``, one step at a time
+a queue asks its publishers for ``AUDIO_STEPS_BPS``, one step at a time
 (Opus at 16 kb/s is still wideband speech; the page caps its audio sender's
 ``maxBitrate``), and each publisher follows the lowest ask of its subscribers
 (``Producer.audio_asks_changed``). Video back means the link carries far more than
-audio: the ask is withdrawn then.
+audio: the ask is withdrawn then. Loss alone asks nothing: 5 % random loss is no
+shortage of bandwidth, and a link that is short queues before it drops.
 """
 
 from __future__ import annotations
 
 AUDIO_STEPS_BPS: tuple[int, ...] = (16_000, 12_000)
-# audio waiting this long behind a queue, or lost: the link does not carry it
+# audio waiting this long behind a queue: the link does not carry it
 STANDING_QUEUE_S = 0.1
 # the publisher's encoder and the queue take this long to show a step's effect
 STEP_HOLD_S = 1.5
@@ -36,11 +37,10 @@ class AudioFit:
     def cap_bps(self) -> int | None:
         return None if self.step == 0 else AUDIO_STEPS_BPS[self.step - 1]
 
-    def update(self, now: float, audio_only: bool, queue_s: float | None, audio_lost: int) -> bool:
-        """Fold in the subscriber's state: ``audio_only`` (its video paused),
+    def update(self, now: float, audio_only: bool, queue_s: float | None) -> bool:
+        """Fold in the subscriber's state: ``audio_only`` (its video paused) and
         ``queue_s`` (the queue its newest audio arrival feedback shows; None: none
-        fresh) and ``audio_lost`` (audio packets newly reported missing). True when
-        ``cap_bps`` changed."""
+        fresh). True when ``cap_bps`` changed."""
         if not audio_only:
             if self.step == 0:
                 return False
@@ -49,19 +49,14 @@ class AudioFit:
             return True
         if self.step == len(AUDIO_STEPS_BPS):
             return False
-        queued = queue_s is not None and queue_s >= STANDING_QUEUE_S
-        if not queued and audio_lost <= 0:
+        if queue_s is None or queue_s < STANDING_QUEUE_S:
             return False
         if self.step > 0:
             elapsed = now - self._stepped_at
             if elapsed < STEP_HOLD_S:
                 return False
             before = self._queue_at_step
-            if (
-                queue_s is not None
-                and before is not None
-                and before - queue_s >= DRAINING_S_PER_S * elapsed
-            ):
+            if before is not None and before - queue_s >= DRAINING_S_PER_S * elapsed:
                 return False  # the last step is draining the queue: give it time
         self.step += 1
         self._stepped_at = now

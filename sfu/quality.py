@@ -467,12 +467,7 @@ class LinkAdaptation:
         fills the queue on purpose: what audio shows then, and just after, is the probe's."""
         probing = self._probe is not None or now - self._probe_ended_at < AFTER_PROBE_S
         if not probing or not self.audio_only:
-            self._audio_fit.update(
-                now,
-                self.audio_only,
-                self._arrival_queue(now),
-                self._queue.audio_lost,
-            )
+            self._audio_fit.update(now, self.audio_only, self._arrival_queue(now))
         ask = self._audio_fit.cap_bps
         for consumer in consumers:
             if consumer.producer.kind == "audio" and consumer.audio_ask_bps != ask:

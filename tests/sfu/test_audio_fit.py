@@ -16,54 +16,55 @@ LOOPBACK = SfuConfig(ice_addresses=("127.0.0.1",), allowed_remote_networks=("127
 def test_no_ask_while_video_flows_or_audio_arrives_without_a_queue() -> None:
     fit = AudioFit()
     # video flowing: a queue is the layer selection's business, not audio's
-    assert not fit.update(0.0, audio_only=False, queue_s=0.5, audio_lost=3)
+    assert not fit.update(0.0, audio_only=False, queue_s=0.5)
     # audio only, arriving at once and whole: it fits
-    assert not fit.update(1.0, audio_only=True, queue_s=0.02, audio_lost=0)
-    assert not fit.update(2.0, audio_only=True, queue_s=None, audio_lost=0)
+    assert not fit.update(1.0, audio_only=True, queue_s=0.02)
+    assert not fit.update(2.0, audio_only=True, queue_s=None)
     assert fit.cap_bps is None
 
 
 def test_audio_behind_a_standing_queue_asks_for_the_first_step_at_once() -> None:
     fit = AudioFit()
-    assert fit.update(0.0, audio_only=True, queue_s=0.55, audio_lost=0)
+    assert fit.update(0.0, audio_only=True, queue_s=0.55)
     assert fit.cap_bps == AUDIO_STEPS_BPS[0]
 
 
-def test_lost_audio_asks_too_where_no_queue_is_read() -> None:
+def test_lost_audio_alone_asks_nothing_random_loss_is_no_shortage() -> None:
     fit = AudioFit()
-    assert fit.update(0.0, audio_only=True, queue_s=None, audio_lost=2)
-    assert fit.cap_bps == AUDIO_STEPS_BPS[0]
+    assert not fit.update(0.0, audio_only=True, queue_s=0.0)
+    assert not fit.update(1.0, audio_only=True, queue_s=None)
+    assert fit.cap_bps is None
 
 
 def test_a_queue_that_does_not_drain_takes_the_next_step_after_the_hold() -> None:
     fit = AudioFit()
-    fit.update(0.0, audio_only=True, queue_s=0.5, audio_lost=0)
+    fit.update(0.0, audio_only=True, queue_s=0.5)
     # the publisher's encoder has not followed yet: no second step within the hold
-    assert not fit.update(STEP_HOLD_S / 2, audio_only=True, queue_s=0.5, audio_lost=1)
+    assert not fit.update(STEP_HOLD_S / 2, audio_only=True, queue_s=0.5)
     assert fit.cap_bps == AUDIO_STEPS_BPS[0]
-    assert fit.update(STEP_HOLD_S + 0.1, audio_only=True, queue_s=0.48, audio_lost=0)
+    assert fit.update(STEP_HOLD_S + 0.1, audio_only=True, queue_s=0.48)
     assert fit.cap_bps == AUDIO_STEPS_BPS[1]
     # the lowest step is the floor
-    assert not fit.update(10.0, audio_only=True, queue_s=0.5, audio_lost=5)
+    assert not fit.update(10.0, audio_only=True, queue_s=0.5)
     assert fit.cap_bps == AUDIO_STEPS_BPS[-1]
 
 
 def test_a_draining_queue_is_given_time() -> None:
     fit = AudioFit()
-    fit.update(0.0, audio_only=True, queue_s=0.55, audio_lost=0)
+    fit.update(0.0, audio_only=True, queue_s=0.55)
     # 0.55 s of queue down to 0.3 s in two seconds: the first step is enough
-    assert not fit.update(2.0, audio_only=True, queue_s=0.3, audio_lost=0)
+    assert not fit.update(2.0, audio_only=True, queue_s=0.3)
     assert fit.cap_bps == AUDIO_STEPS_BPS[0]
 
 
 def test_video_back_withdraws_the_ask() -> None:
     fit = AudioFit()
-    fit.update(0.0, audio_only=True, queue_s=0.5, audio_lost=0)
-    fit.update(2.0, audio_only=True, queue_s=0.5, audio_lost=0)
-    assert fit.update(5.0, audio_only=False, queue_s=None, audio_lost=0)
+    fit.update(0.0, audio_only=True, queue_s=0.5)
+    fit.update(2.0, audio_only=True, queue_s=0.5)
+    assert fit.update(5.0, audio_only=False, queue_s=None)
     assert fit.cap_bps is None
     # and a later overflow starts again from the first step
-    assert fit.update(9.0, audio_only=True, queue_s=0.4, audio_lost=0)
+    assert fit.update(9.0, audio_only=True, queue_s=0.4)
     assert fit.cap_bps == AUDIO_STEPS_BPS[0]
 
 

@@ -58,7 +58,7 @@ class FixedAsk:
     def __init__(self) -> None:
         self.cap_bps: int | None = None
 
-    def update(self, now: float, audio_only: bool, queue_s: float | None, lost: int) -> bool:
+    def update(self, now: float, audio_only: bool, queue_s: float | None) -> bool:
         return False
 
 
