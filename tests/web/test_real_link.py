@@ -91,9 +91,10 @@ def test_lifting_a_320_px_cap_brings_the_top_layer_back(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "layer drop 2.02 / 1.38 / 1.63 s after a 400 kb/s cap at the page (bench.link "
-        "--committed --repeats 3 at 1a724f4), 16 of 18 runs within 2 s since the standing "
-        "queue counts (de93f14): the two late by 0.02-0.03 s"
+        "layer drop 1.24 / 2.03 / 1.96 s after a 400 kb/s cap at the page (bench.link "
+        "--committed --repeats 3 at c770996; 1.09-1.30 s in the 3 runs before), 21 of 24 "
+        "runs within 2 s since the standing queue counts (de93f14), the late ones by "
+        "0.02-0.03 s"
     ),
 )
 def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], Metrics]) -> None:
@@ -111,10 +112,10 @@ def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "320 px held 100 % in 11 of 11 bench.link runs with the one-layer step (1a724f4) "
-        "and in CI at 424e1d6; in CI at e5558d0 (no change in behaviour since) the step at "
-        "0.91 s went below 320 px for the whole window (on_320_share 0.0) on a loaded "
-        "machine: not understood yet"
+        "320 px held 100 % in every bench.link run since the one-layer step (1a724f4; 24 "
+        "runs, 2 of them with two busy processes on the 2 cores) and in CI at 424e1d6; in "
+        "CI at e5558d0 the step at 0.91 s went below 320 px for the whole window "
+        "(on_320_share 0.0): not reproduced since"
     ),
 )
 def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics]) -> None:
@@ -132,10 +133,11 @@ def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "20.7-24.2 % of the audio concealed in the first 5 s of a 60 kb/s cap at 1a724f4 "
-        "(19.6-22 at 2503e1a, 26-30 % at aee6972); 2.8-3.3 % when the viewer stops video at "
-        "the cap's very moment (down_60_floor): the top layer fills the 600 ms queue in its "
-        "first 0.1 s, before any feedback can say so, and audio with its RTCP never drains it"
+        "14.7-20.5 % of the audio concealed in the first 5 s of a 60 kb/s cap at c770996 "
+        "(20.7-24.2 at 1a724f4); 2.8-3.1 % when the viewer stops video at the cap's very "
+        "moment (down_60_floor): the top layer fills the 600 ms queue within 0.2 s, before "
+        "any feedback can say so; all of the concealment falls in the cap's first 1.5 s, "
+        "audio arriving 0.6 s late behind it, none after (the audio now fits the link)"
     ),
 )
 def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
@@ -167,8 +169,8 @@ def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "640 px 12.34-12.54 s after the 60 kb/s cap lifted at 1a724f4 (12.13-12.5 at "
-        "2503e1a): met, but this test's window after the lift is 18 s and one run on a "
+        "640 px 11.64-12.17 s after the 60 kb/s cap lifted at c770996 (12.34-12.54 at "
+        "1a724f4): met, but this test's window after the lift is 18 s and one run on a "
         "loaded machine has little margin"
     ),
 )
