@@ -90,6 +90,7 @@ class Probe:
     _last_remb: tuple[int, float] | None = None  # the last REMB looked at, and when
     _arrival_at: float = -1e9  # the newest arrival feedback looked at
     _clear_feedbacks: int = 0
+    _audio_lost: int | None = None  # audio packets reported lost, at that feedback
     packets_sent: int = 0
 
     @classmethod
@@ -127,15 +128,21 @@ class Probe:
         self._owed_bytes -= count * PADDING_PACKET_BYTES
         return count
 
-    def arrival(self, sampled_at: float, queue_s: float) -> None:
+    def arrival(self, sampled_at: float, queue_s: float, audio_lost: int) -> None:
         """The newest arrival feedback on the subscriber's audio (``sfu.arrival_delay``):
-        the queue it showed, and when it came."""
+        the queue it showed, when it came, and the audio packets reported lost so far (a
+        feedback that reports one lost is not clear: a link losing half of what it gets
+        builds no queue either)."""
         if sampled_at <= self._arrival_at:
             return
         self._arrival_at = sampled_at
+        lost, self._audio_lost = (
+            0 if self._audio_lost is None else audio_lost - self._audio_lost,
+            audio_lost,
+        )
         if sampled_at < self.started + RESUME_CLEAR_AFTER_S:
             return
-        if queue_s < QUEUE_CLEAR_S:
+        if queue_s < QUEUE_CLEAR_S and lost <= 0:
             self._clear_feedbacks += 1
         else:
             self._clear_feedbacks = 0

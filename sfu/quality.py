@@ -697,7 +697,7 @@ class LinkAdaptation:
                 return
         queue = self._arrival_queue(now, since=probe.started)
         if queue is not None:
-            probe.arrival(self._arrival_sampled_at(), queue)
+            probe.arrival(self._arrival_sampled_at(), queue, self._audio_lost())
         if queue is not None and queue >= QUEUE_FULL_S:
             # the probe is filling the link's queue (the audio's arrivals say so a tenth
             # of a second after): it is not carried, and stops before the audio suffers
@@ -742,6 +742,10 @@ class LinkAdaptation:
             (c.arrivals.sampled_at for c in self._consumers if c.producer.kind == "audio"),
             default=-1e9,
         )
+
+    def _audio_lost(self) -> int:
+        """Audio packets the subscriber's arrival feedback reported lost, in all."""
+        return sum(c.arrivals.lost for c in self._consumers if c.producer.kind == "audio")
 
     def _reports_heard(self) -> int:
         return sum(c.receiver_reports for c in self._consumers)

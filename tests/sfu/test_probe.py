@@ -115,15 +115,31 @@ def test_video_back_is_carried_once_arrivals_past_the_bucket_show_no_queue() -> 
     start = 10.0 + RESUME_CLEAR_AFTER_S
     # feedbacks before the padding got past a policer's bucket say nothing yet
     for i in range(5):
-        p.arrival(10.1 + 0.1 * i, 0.0)
+        p.arrival(10.1 + 0.1 * i, 0.0, 0)
     assert p.outcome(start - 0.01, 30_000, 9.9, 0.0) is None
-    p.arrival(start + 0.05, 0.0)
-    p.arrival(start + 0.1, 0.04)  # a queue: the count starts again
-    p.arrival(start + 0.1, 0.0)  # the same feedback again: no news
+    p.arrival(start + 0.05, 0.0, 0)
+    p.arrival(start + 0.1, 0.04, 0)  # a queue: the count starts again
+    p.arrival(start + 0.1, 0.0, 0)  # the same feedback again: no news
     for i in range(RESUME_CLEAR_FEEDBACKS - 1):
-        p.arrival(start + 0.2 + 0.07 * i, 0.01)
+        p.arrival(start + 0.2 + 0.07 * i, 0.01, 0)
         assert p.outcome(start + 0.2 + 0.07 * i, 30_000, 9.9, 0.0) is None
-    p.arrival(start + 0.5, 0.0)
+    p.arrival(start + 0.5, 0.0, 0)
     # well before two REMB rises and the probe's end: the link carries it
     assert p.outcome(start + 0.5, 30_000, 9.9, 0.0) is True
     assert start + 0.5 < p.ends
+
+
+def test_audio_lost_meanwhile_is_no_clear_arrival() -> None:
+    """Half of what the SFU sends dropped on the way (a radio link, the SFU's own
+    impairment shim): no queue forms, yet the link does not carry video."""
+    p = resume_probe()
+    start = 10.0 + RESUME_CLEAR_AFTER_S
+    lost = 0
+    for i in range(10):
+        lost += 2
+        p.arrival(start + 0.07 * i, 0.0, lost)
+        assert p.outcome(start + 0.07 * i, 30_000, 9.9, 0.0) is None
+    # the loss stops: three clear feedbacks carry it
+    for i in range(RESUME_CLEAR_FEEDBACKS):
+        p.arrival(start + 1.0 + 0.07 * i, 0.0, lost)
+    assert p.outcome(start + 1.2, 30_000, 9.9, 0.0) is True
