@@ -56,8 +56,8 @@ RESUME_RAMP_FROM = 0.3
 RESUME_RAMP_S = 0.4
 # where the subscriber numbers its audio's arrivals, a resume probe is carried once the
 # padding has flowed past a policer's bucket (tc tbf's 4 kB: 0.4 s at 80 kb/s too much)
-# and this many arrival feedbacks since then show no queue: a second earlier than two
-# rises of Chrome's REMB
+# and this many arrival feedbacks since then show no queue and no lost audio: a second
+# earlier than two rises of Chrome's REMB
 RESUME_CLEAR_AFTER_S = 0.9
 RESUME_CLEAR_FEEDBACKS = 3
 QUEUE_CLEAR_S = 0.03
