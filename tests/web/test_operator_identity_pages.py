@@ -154,6 +154,47 @@ def test_what_the_administrator_changes_shows_on_the_citizen_pages_as_text(
     admin.context.close()
 
 
+# the page's answers to one URL's requests, held back in the browser: a slow network
+SLOW_ANSWERS = """
+(() => {
+  const fetched = window.fetch;
+  window.fetch = async (...args) => {
+    const response = await fetched(...args);
+    if (String(args[0]).includes("/api/admin/legal/accessibilite")) {
+      await new Promise((done) => setTimeout(done, 1500));
+    }
+    return response;
+  };
+})();
+"""
+
+
+def test_text_typed_while_a_legal_page_loads_is_not_replaced_by_the_loaded_text(
+    browser: Browser, operated: RunningService
+) -> None:
+    admin = new_page(browser)
+    admin.add_init_script(SLOW_ANSWERS)
+    sign_in_admin(admin, operated.base_url)
+    admin.get_by_label("Page", exact=True).select_option("accessibilite")
+    # typing waits until the page's text has loaded (the area is read-only meanwhile)
+    expect(admin.locator("#legal-form")).to_have_attribute("aria-busy", "true")
+    text = "## Nos engagements\nTexte saisi pendant le chargement."
+    admin.get_by_label("Texte de la page").fill(text)
+    # past the slow answer: what was typed is still there
+    admin.wait_for_timeout(2000)
+    expect(admin.get_by_label("Texte de la page")).to_have_value(text)
+    admin.get_by_role("button", name="Enregistrer la page").click()
+    expect(admin.locator("#legal-state")).to_have_text("Texte modifié par l'administration.")
+
+    citizen = new_page(browser)
+    citizen.goto(f"{operated.base_url}/accessibilite")
+    expect(citizen.locator(".legal-text")).to_contain_text("Texte saisi pendant le chargement.")
+    admin.get_by_role("button", name="Revenir au texte par défaut").click()
+    expect(admin.locator("#legal-state")).to_have_text("Texte par défaut (non modifié).")
+    citizen.context.close()
+    admin.context.close()
+
+
 def test_the_pre_call_check_shows_the_operator_and_the_legal_links(
     browser: Browser, operated: RunningService
 ) -> None:

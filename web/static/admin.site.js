@@ -93,13 +93,38 @@ function showLegal(page) {
   $("legal-state").textContent = t(page.customised ? "site.admin.legal.custom" : "site.admin.legal.default");
 }
 
+// While a page's text loads or saves, the text area is read-only: what the server
+// answers replaces its content, so text typed meanwhile would be lost (or the text
+// loaded for the previous choice saved under the new one). Only the newest request's
+// answer is shown.
+let legalRequests = 0;
+
+function legalBusy(busy) {
+  $("legal-form").setAttribute("aria-busy", String(busy));
+  $("legal-text").readOnly = busy;
+  for (const button of $("legal-form").querySelectorAll("button")) button.disabled = busy;
+}
+
+async function legalRequest(init) {
+  const ticket = ++legalRequests;
+  legalBusy(true);
+  try {
+    const page = await api(`/admin/legal/${$("legal-page").value}`, init);
+    if (ticket !== legalRequests) return false;
+    showLegal(page);
+    return true;
+  } finally {
+    if (ticket === legalRequests) legalBusy(false);
+  }
+}
+
 async function loadLegal() {
-  try { showLegal(await api(`/admin/legal/${$("legal-page").value}`)); } catch (err) { failed(err, "legal", ["text"]); }
+  try { await legalRequest(); } catch (err) { failed(err, "legal", ["text"]); }
 }
 
 async function saveLegal(text) {
   try {
-    showLegal(await api(`/admin/legal/${$("legal-page").value}`, { method: "PUT", body: { text } }));
+    if (!(await legalRequest({ method: "PUT", body: { text } }))) return;
     showErrors("legal", ["text"], null);
     say(t("site.admin.saved"));
   } catch (err) { failed(err, "legal", ["text"]); }
