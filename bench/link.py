@@ -410,6 +410,38 @@ def run_random_loss(
     }
 
 
+def run_loss_burst_after_a_step(
+    call: Call, link: RealLink, percent: int = 80, burst_s: float = 1.5, observe_s: float = 20.0
+) -> Metrics:
+    """A burst of heavy loss (a radio fade) a second after the viewer lifts a 320 px cap:
+    the step down it causes is not the step up's doing, so the top layer is probed again
+    after the hold any step down gets, not after a failed step's 30 s back-off."""
+    call.set_quality(mode="auto", max_layer=MIDDLE_LAYER)
+    capped_after = wait_for_width(call, MIDDLE_WIDTH, 15.0)
+    time.sleep(2.0)
+    call.set_quality(mode="auto")
+    top_after = wait_for_width(call, TOP_WIDTH, 10.0)
+    time.sleep(1.0)
+    burst = time.time()
+    link.set_loss("down", percent)
+    _wait_until(burst + burst_s)
+    link.set_loss("down", 0)
+    ended = time.time()
+    _wait_until(ended + observe_s)
+    probe = call.probe()
+    quality = quality_of_agent(probe)
+    start, end = _ms(ended), _ms(ended + observe_s)
+    return {
+        "capped_after_s": None if capped_after is None else round(capped_after, 2),
+        "top_before_burst_s": None if top_after is None else round(top_after, 2),
+        "audio_only_s": round(time_in_states(quality, _ms(burst), end).get(-1, 0.0), 2),
+        "video_back_s": steady_from(probe["frames"], start),
+        "top_after_burst_s": steady_from(probe["frames"], start, TOP_WIDTH),
+        "timeline": timeline(quality, _ms(burst)),
+        "burst_at": round(burst, 3),  # epoch: lines up with the service's log
+    }
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -488,6 +520,18 @@ SCENARIOS: dict[str, Scenario] = {
                     "drop_ratio_after_5s",
                     "< 1 % dropped at the shaper after 5 s",
                     lambda v: v < 0.01,
+                ),
+            ),
+        ),
+        Scenario(
+            "burst_after_step",
+            "80 % loss for 1.5 s, a second after the viewer lifts a 320 px cap",
+            run_loss_burst_after_a_step,
+            (
+                Target(
+                    "top_after_burst_s",
+                    "640 px plays (2 s on) ≤ 15 s after the burst",
+                    lambda v: v is not None and v <= 15,
                 ),
             ),
         ),

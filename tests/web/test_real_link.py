@@ -25,6 +25,7 @@ from bench.link import (
     run_cap_60_then_lift,
     run_downlink_cap,
     run_lift_cap,
+    run_loss_burst_after_a_step,
     run_random_loss,
     run_scenario,
     run_unshaped,
@@ -49,6 +50,7 @@ SHORT: dict[str, Callable[..., Metrics]] = {
     "down_60": functools.partial(run_cap_60_then_lift, capped_s=8.0, lifted_s=18.0),
     "up_150": functools.partial(run_uplink_cap, settle_s=5.0, observe_s=6.0),
     "loss_5": functools.partial(run_random_loss, observe_s=12.0),
+    "burst_after_step": functools.partial(run_loss_burst_after_a_step, observe_s=17.0),
 }
 
 
@@ -197,3 +199,13 @@ def test_5_percent_random_loss_keeps_the_video(measured: Callable[[str], Metrics
 def test_5_percent_random_loss_keeps_the_sound(measured: Callable[[str], Metrics]) -> None:
     run = measured("loss_5")
     assert run["seconds_without_audio"] == 0, run
+
+
+def test_the_top_layer_comes_back_within_15_s_of_a_loss_burst_after_a_step(
+    measured: Callable[[str], Metrics],
+) -> None:
+    """80 % loss for 1.5 s a second after the viewer lifts a 320 px cap: the step down it
+    causes is not the step up's fault (the link queued nothing), so no 30 s back-off."""
+    run = measured("burst_after_step")
+    assert run["top_before_burst_s"] is not None, run
+    assert run["top_after_burst_s"] is not None and run["top_after_burst_s"] <= 15.0, run
