@@ -149,6 +149,7 @@ class LayerSelector:
     _last_up: float | None = None
     _last_down: float | None = None
     _settled: bool = True
+    _blame_steps: bool = True
 
     def update(
         self,
@@ -163,6 +164,7 @@ class LayerSelector:
         can_probe: bool = False,
         loss_counts: bool = True,
         link_collapsed: bool = False,
+        step_blamed: bool = True,
     ) -> Decision:
         """One evaluation. ``budget_bps``: what the link leaves for video (None: unknown);
         ``limited_by_loss``: the budget comes from loss rather than the subscriber's REMB;
@@ -173,7 +175,12 @@ class LayerSelector:
         ``can_probe``: the caller probes with padding (``probe_wanted``), so no media
         probe steps up here; ``loss_counts``: False in the estimate's calm after a step
         or a failed probe, when loss alone steps nothing down; ``link_collapsed``: the
-        link plainly cannot carry video now, as heavy loss would say)."""
+        link plainly cannot carry video now, as heavy loss would say); ``step_blamed``:
+        False when the link showed no queue lately though the subscriber numbers its
+        audio's arrivals, so a step down now is loss the last step up did not cause (a
+        burst of random loss, a stalled receiver) and backs that layer off no longer
+        than any step down does."""
+        self._blame_steps = step_blamed
         before = (dict(self.layers), self.audio_only)
         for key in [k for k in self.layers if k not in {s.key for s in streams}]:
             del self.layers[key]
@@ -619,7 +626,10 @@ class LayerSelector:
         streams: Sequence[StreamLayers],
         new_layers: dict[Hashable, int | None] | None = None,
     ) -> None:
-        """A layer left soon after it was reached by a probe gets a growing back-off."""
+        """A layer left soon after it was reached by a probe gets a growing back-off,
+        unless the loss that left it was not the step's (``step_blamed``)."""
+        if not self._blame_steps:
+            return
         for stream in streams:
             current = self.layers.get(stream.key)
             new = (new_layers or {}).get(stream.key)

@@ -30,10 +30,16 @@ from typing import Protocol
 import structlog
 
 from sfu.audio_fit import AudioFit
-from sfu.bandwidth import QUEUE_FULL_S, DownlinkEstimate
+from sfu.bandwidth import QUEUE_FULL_S, QUEUE_STANDING_S, DownlinkEstimate
 from sfu.config import SfuConfig
 from sfu.consumer import Consumer
-from sfu.layer_selection import Decision, LayerSelector, SelectionPolicy, StreamLayers
+from sfu.layer_selection import (
+    PROBE_WINDOW_S,
+    Decision,
+    LayerSelector,
+    SelectionPolicy,
+    StreamLayers,
+)
 from sfu.models import QualityReport
 from sfu.probe import PADDING_TICK_S, Probe, ProbeRequest
 
@@ -76,6 +82,9 @@ QUEUE_BASELINE_WINDOW_S = 30.0
 # arrival feedback older than this no longer says the subscriber numbers its audio's
 # arrivals (Chrome sends it every 50-250 ms)
 ARRIVALS_FRESH_S = 0.5
+# a link that showed no queue this long did not take a step up badly: the loss that
+# steps it down now is not the step's (a probe's step is judged within this window)
+QUEUE_QUIET_S = PROBE_WINDOW_S
 
 
 def policy_of(config: SfuConfig) -> SelectionPolicy:
@@ -384,6 +393,7 @@ class LinkAdaptation:
         self._overflow = OverflowWatch()
         self._queue = QueueDelay()
         self.queue_s: float | None = None
+        self._queue_seen_at: float | None = None  # the last queue of QUEUE_STANDING_S
         self._starved = False
         self._delivery_seen: dict[int, int] = {}
         self._audio_fit = AudioFit()
@@ -444,6 +454,8 @@ class LinkAdaptation:
         queue_s = self._queue.update(now, consumers)
         if queue_s is not None:
             self.queue_s = queue_s
+            if queue_s >= QUEUE_STANDING_S:
+                self._queue_seen_at = now
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
         self.rtt_ms = max(rtts) * 1000 if rtts else None
         for consumer in consumers:
@@ -579,8 +591,20 @@ class LinkAdaptation:
             can_probe=self._padding_consumer(videos) is not None,
             loss_counts=not self._estimate.calm(now),
             link_collapsed=self._estimate.queue_collapsed(now),
+            step_blamed=self._step_blamed(now),
         )
         self._apply(now, videos, decision, was_audio_only)
+
+    def _step_blamed(self, now: float) -> bool:
+        """Whether a step down now counts against the last step up: unless the
+        subscriber numbers its audio's arrivals and they showed no queue over
+        ``QUEUE_QUIET_S``. A layer the link cannot carry fills a queue (40-50 ms standing
+        under a 400 kb/s cap, 400 ms under 60 kb/s); 80 % loss for 1.5 s a second after
+        the user raised the cap, none, and backed the layer off 30 s."""
+        if self._arrival_queue(now) is None:
+            return True
+        seen = self._queue_seen_at
+        return seen is not None and now - seen < QUEUE_QUIET_S
 
     def _apply(
         self, now: float, videos: list[Consumer], decision: Decision, was_audio_only: bool

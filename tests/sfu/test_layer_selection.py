@@ -464,6 +464,34 @@ def test_a_step_that_fails_soon_after_goes_back_to_the_layer_it_came_from() -> N
     assert selector.probe_wanted(now + 11, 0.0, (CAMERA,)) is None
 
 
+def test_a_step_down_on_loss_the_step_up_did_not_cause_backs_nothing_off() -> None:
+    """Loss a second after a step up, on a link that showed no queue (80 % for 1.5 s:
+    a radio fade, a stalled receiver), steps down, but is no verdict on the layer: it is
+    probed again after the hold any step down gets, not after a 30 s back-off. Loss
+    with a queue lately is the step's, and backs the layer off."""
+    waits = []
+    for blamed in (False, True):
+        selector = LayerSelector(POLICY)
+        selector.update(0.0, 300_000, 0.0, (CAMERA,), can_probe=True)
+        now = settle(selector, 0.0, 5, budget=300_000)
+        request = selector.probe_wanted(now, 0.0, (CAMERA,))
+        assert request is not None and request.layer == 2
+        selector.probe_result(now, request, True, (CAMERA,))
+        assert selector.layers == {"camera": 2}
+        now += 1.0
+        decision = selector.update(
+            now, 200_000, 0.5, (CAMERA,), limited_by_loss=True, step_blamed=blamed
+        )
+        assert decision.changed and decision.layers == {"camera": 1}
+        stepped_at = now
+        selector.feedback_after_step()
+        while selector.probe_wanted(now, 0.0, (CAMERA,)) is None and now - stepped_at < 60:
+            now = settle(selector, now, 0.5, budget=300_000)
+        waits.append(now - stepped_at)
+    assert 10.0 <= waits[0] <= 11.0  # UP_HOLD_AFTER_DOWN_S
+    assert waits[1] >= 30.0  # FIRST_BACKOFF_S
+
+
 def test_video_comes_back_from_audio_only_through_a_probe_of_the_lowest_layer() -> None:
     selector = LayerSelector(POLICY)
     now = run(selector, 0.0, 2, 200_000)
