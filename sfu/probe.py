@@ -136,10 +136,8 @@ class Probe:
         if sampled_at <= self._arrival_at:
             return
         self._arrival_at = sampled_at
-        lost, self._audio_lost = (
-            0 if self._audio_lost is None else audio_lost - self._audio_lost,
-            audio_lost,
-        )
+        lost = 0 if self._audio_lost is None else audio_lost - self._audio_lost
+        self._audio_lost = audio_lost
         if sampled_at < self.started + RESUME_CLEAR_AFTER_S:
             return
         if queue_s < QUEUE_CLEAR_S and lost <= 0:

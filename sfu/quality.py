@@ -240,6 +240,7 @@ class QueueDelay:
         self._seen: dict[int, int] = {}
         self._feedbacks: dict[int, tuple[int, int]] = {}
         self.audio_lost = 0  # audio packets the newest feedbacks say did not arrive
+        self.standing_at: float | None = None  # when a queue last stood QUEUE_STANDING_S
 
     def update(self, now: float, consumers: Iterable[Consumer]) -> float | None:
         """The queue delay a new round trip or arrival feedback shows (None: none new
@@ -272,9 +273,13 @@ class QueueDelay:
         self._seen = seen
         self._feedbacks = feedbacks
         if newest_rtt is None:
-            return arrival
-        queue = newest_rtt - min(r for _, r in self._rtts)
-        return queue if arrival is None else max(queue, arrival)
+            queue = arrival
+        else:
+            queue = newest_rtt - min(r for _, r in self._rtts)
+            queue = queue if arrival is None else max(queue, arrival)
+        if queue is not None and queue >= QUEUE_STANDING_S:
+            self.standing_at = now
+        return queue
 
 
 class OverflowWatch:
@@ -393,7 +398,6 @@ class LinkAdaptation:
         self._overflow = OverflowWatch()
         self._queue = QueueDelay()
         self.queue_s: float | None = None
-        self._queue_seen_at: float | None = None  # the last queue of QUEUE_STANDING_S
         self._starved = False
         self._delivery_seen: dict[int, int] = {}
         self._audio_fit = AudioFit()
@@ -454,8 +458,6 @@ class LinkAdaptation:
         queue_s = self._queue.update(now, consumers)
         if queue_s is not None:
             self.queue_s = queue_s
-            if queue_s >= QUEUE_STANDING_S:
-                self._queue_seen_at = now
         rtts = [c.rtt_s for c in consumers if c.rtt_s is not None]
         self.rtt_ms = max(rtts) * 1000 if rtts else None
         for consumer in consumers:
@@ -603,7 +605,7 @@ class LinkAdaptation:
         the user raised the cap, none, and backed the layer off 30 s."""
         if self._arrival_queue(now) is None:
             return True
-        seen = self._queue_seen_at
+        seen = self._queue.standing_at
         return seen is not None and now - seen < QUEUE_QUIET_S
 
     def _apply(
