@@ -17,6 +17,7 @@ unit-level check; this is the reference.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import itertools
 import json
@@ -128,6 +129,28 @@ def longest_frame_gap(frames: Sequence[Sequence[float]], start_ms: float, end_ms
     before = [t for t, _ in frames if t < start_ms]
     edges = [before[-1] if before else start_ms, *times, end_ms]
     return round(max(b - a for a, b in itertools.pairwise(edges)) / 1000.0, 3)
+
+
+def longest_gap_where(
+    frames: Sequence[Sequence[float]], start_ms: float, end_ms: float
+) -> tuple[float, int, int]:
+    """Where ``longest_frame_gap`` is: seconds from ``start_ms`` to its last frame before,
+    and the widths of the frames on either side (0: none), to tell a freeze at a layer
+    switch from one within a layer (0: none, the window's edge)."""
+    before_window = [(t, int(w)) for t, w in frames if t < start_ms]
+    inside = [(t, int(w)) for t, w in frames if start_ms <= t <= end_ms]
+    edges = [before_window[-1] if before_window else (start_ms, 0), *inside, (end_ms, 0)]
+    before, after = max(itertools.pairwise(edges), key=lambda pair: pair[1][0] - pair[0][0])
+    return round((before[0] - start_ms) / 1000.0, 3), before[1], after[1]
+
+
+def most_within(times: Sequence[float], span_s: float) -> int:
+    """The most of ``times`` (seconds) that fall within any ``span_s`` of one another."""
+    ordered = sorted(times)
+    return max(
+        (bisect.bisect_right(ordered, t + span_s) - i for i, t in enumerate(ordered)),
+        default=0,
+    )
 
 
 def steady_from(
@@ -295,6 +318,12 @@ def run_downlink_cap(rate_bps: int, observe_s: float = 20.0) -> Callable[[Call, 
         capped = time.time()
         link.shape("down", rate_bps)
         _wait_until(capped + observe_s)
+        # the SFU's probes for a higher layer (not those bringing video back), from its log
+        up_probes = [
+            p for p in call.service_events("sfu_probe", capped, capped + observe_s)
+            if not p.get("resume")
+        ]  # fmt: skip
+        failed = [p["at"] for p in up_probes if not p.get("carried")]
         probe = call.probe()
         quality = quality_of_agent(probe)
         start, end = _ms(capped), _ms(capped + observe_s)
@@ -305,9 +334,12 @@ def run_downlink_cap(rate_bps: int, observe_s: float = 20.0) -> Callable[[Call, 
             "layer_drop_s": drop,
             "decoded_drop_s": first_frame_below(probe["frames"], start, TOP_WIDTH),
             "up_to_top": rises_into(quality, start + _ms(drop or 0), TOP_LAYER),
+            "up_probes": len(up_probes),
+            "failed_up_probes_in_30s": most_within(failed, 30.0),
             "on_320_share": round(spent.get(MIDDLE_LAYER, 0.0) / settled, 3),
             "audio_only_s": round(time_in_states(quality, start, end).get(-1, 0.0), 2),
             "longest_gap_s": longest_frame_gap(probe["frames"], start, end),
+            "longest_gap_where": longest_gap_where(probe["frames"], start, end),
             "concealed": concealed_share(probe["samples"], start, end),
             "timeline": timeline(quality, start),
             "capped_at": round(capped, 3),  # epoch: lines up with the service's log
@@ -351,22 +383,37 @@ def run_cap_60_then_lift(
     }
 
 
-def run_cap_60_with_audio_only_at_once(
-    call: Call, link: RealLink, observe_s: float = 5.0
-) -> Metrics:
-    """The floor for ``down_60``'s concealment: the viewer itself asks for audio only at
-    the moment the cap comes (an SFU that knew at once), so what is still concealed is
-    the link's doing: the queue already full of video, the jitter buffer's delay step."""
-    call.set_quality(mode="audio-only")
-    capped = time.time()
-    link.shape("down", 60_000)
-    _wait_until(capped + observe_s)
-    probe = call.probe()
-    start = _ms(capped)
-    return {
-        "concealed_first_5s": concealed_share(probe["samples"], start, start + 5000),
-        "capped_at": round(capped, 3),
-    }
+def run_cap_60_with_audio_only_after(
+    delay_s: float | None, observe_s: float = 5.0
+) -> Callable[[Call, RealLink], Metrics]:
+    """``down_60``'s concealment when video stops ``delay_s`` after the cap, asked by the
+    viewer itself (None: just before it, the floor: what no decision can avoid, the
+    jitter buffer's step as the cap comes): what an SFU deciding that soon would get.
+
+    No SFU can know sooner than a packet queued behind the cap is reported: the
+    bucket's burst lets the first ~0.1 s of a 640 px call through untouched, and the
+    subscriber reports arrivals every 0.1 s or so. By 0.2 s the queue is full."""
+
+    def run(call: Call, link: RealLink) -> Metrics:
+        if delay_s is None:
+            call.set_quality(mode="audio-only")
+        capped = time.time()
+        link.shape("down", 60_000)
+        if delay_s is not None:
+            _wait_until(capped + delay_s)
+            call.set_quality(mode="audio-only")
+        _wait_until(capped + observe_s)
+        probe = call.probe()
+        start = _ms(capped)
+        return {
+            "concealed_first_5s": concealed_share(probe["samples"], start, start + 5000),
+            "audio_only_s": first_after(
+                quality_of_agent(probe), start, lambda q: state_of(q) == -1
+            ),
+            "capped_at": round(capped, 3),
+        }
+
+    return run
 
 
 def run_uplink_cap(
@@ -463,18 +510,32 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "down_400",
-            "downlink 400 kb/s",
-            run_downlink_cap(400_000),
+            "downlink 400 kb/s for 45 s",
+            run_downlink_cap(400_000, observe_s=45.0),
             (
                 Target("layer_drop_s", "layer drop ≤ 2 s", lambda v: v is not None and v <= 2),
                 Target("up_to_top", "0 switches back to 640 px", lambda v: v == 0),
+                Target("longest_gap_s", "< 0.5 s without a new frame", lambda v: v < 0.5),
+                Target(
+                    "failed_up_probes_in_30s",
+                    "≤ 1 upward probe the link cannot carry in any 30 s",
+                    lambda v: v <= 1,
+                ),
             ),
         ),
         Scenario(
             "down_300",
-            "downlink 300 kb/s",
-            run_downlink_cap(300_000),
-            (Target("on_320_share", "on 320 px ≥ 90 % from 5 s on", lambda v: v >= 0.9),),
+            "downlink 300 kb/s for 45 s",
+            run_downlink_cap(300_000, observe_s=45.0),
+            (
+                Target("on_320_share", "on 320 px ≥ 90 % from 5 s on", lambda v: v >= 0.9),
+                Target("longest_gap_s", "< 0.5 s without a new frame", lambda v: v < 0.5),
+                Target(
+                    "failed_up_probes_in_30s",
+                    "≤ 1 upward probe the link cannot carry in any 30 s",
+                    lambda v: v <= 1,
+                ),
+            ),
         ),
         Scenario(
             "down_60",
@@ -502,7 +563,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "down_60_floor",
             "downlink 60 kb/s, the viewer audio only at the same moment (a reference)",
-            run_cap_60_with_audio_only_at_once,
+            run_cap_60_with_audio_only_after(None),
             (
                 Target(
                     "concealed_first_5s",
@@ -510,6 +571,21 @@ SCENARIOS: dict[str, Scenario] = {
                     lambda v: v is not None,
                 ),
             ),
+        ),
+        *(
+            Scenario(
+                f"down_60_cut_{int(delay * 1000)}ms",
+                f"downlink 60 kb/s, the viewer audio only {delay} s after it (a reference)",
+                run_cap_60_with_audio_only_after(delay),
+                (
+                    Target(
+                        "concealed_first_5s",
+                        f"what a decision {delay} s after the cap gets (no target)",
+                        lambda v: v is not None,
+                    ),
+                ),
+            )
+            for delay in (0.2, 0.5)
         ),
         Scenario(
             "up_150",

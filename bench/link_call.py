@@ -18,6 +18,7 @@ Times are the page's ``Date.now()``, the same clock as the driver's ``time.time(
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -27,6 +28,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +277,24 @@ class Call:
     citizen: Page
     entered_at: float  # time.time() when the citizen entered
     last_probe: dict[str, Any] | None = None  # kept for a look after a surprising run
+    service_log: Path | None = None  # the service's JSON log: the SFU's own account
+
+    def service_events(self, event: str, since: float, until: float) -> list[dict[str, Any]]:
+        """The service's log entries named ``event`` between two ``time.time()`` values
+        (the bench runs one call at a time: they are this call's)."""
+        if self.service_log is None or not self.service_log.exists():
+            return []
+        found = []
+        with self.service_log.open(errors="replace") as lines:
+            for line in lines:
+                if f'"{event}"' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    at = datetime.fromisoformat(entry["timestamp"]).timestamp()
+                    if entry.get("event") == event and since <= at <= until:
+                        found.append({**entry, "at": at})
+        return found
 
     def probe(self) -> dict[str, Any]:
         self.last_probe = dict(self.citizen.evaluate("() => window.__linkProbe"))
@@ -309,7 +329,7 @@ def open_call(browsers: Browsers, service: LinkService, room: str) -> Call:
         service.mint(room=room, role="host", subject=AGENT_ID, name="Claire Martin"),
         probe=False,
     )
-    call = Call(room, agent, agent, 0.0)
+    call = Call(room, agent, agent, 0.0, service_log=service.data_dir / "service.log")
     try:
         agent.get_by_role("button", name="Terminer pour tous").wait_for(timeout=JOIN_TIMEOUT_MS)
         call.citizen = _enter(

@@ -9,6 +9,8 @@ from bench.link import (
     concealed_share,
     first_after,
     longest_frame_gap,
+    longest_gap_where,
+    most_within,
     rises_into,
     seconds_without_audio,
     state_at,
@@ -37,6 +39,19 @@ def test_the_longest_gap_counts_from_the_last_frame_before_the_window_to_its_end
     frames = [[0, 640], [100, 640], [700, 640], [800, 640]]
     assert longest_frame_gap(frames, 50, 900) == 0.6
     assert longest_frame_gap(frames, 750, 2000) == 1.2  # nothing after 800
+
+
+def test_the_longest_gap_is_placed_with_the_widths_either_side() -> None:
+    frames = [[0, 640], [100, 640], [700, 320], [800, 320]]
+    assert longest_gap_where(frames, 50, 900) == (0.05, 640, 320)
+    assert longest_gap_where(frames, 750, 2000) == (0.05, 320, 0)  # nothing after 800
+    assert longest_gap_where([], 0, 1000) == (0.0, 0, 0)
+
+
+def test_probes_are_counted_in_the_busiest_span() -> None:
+    assert most_within([], 30.0) == 0
+    assert most_within([12.0, 45.0], 30.0) == 1  # backed off 33 s
+    assert most_within([40.0, 12.0, 20.0, 45.0], 30.0) == 3  # 12, 20, 40 within 30 s
 
 
 def test_video_is_back_only_once_it_plays_on_not_at_a_stale_frame() -> None:

@@ -106,8 +106,10 @@ def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], 
 def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
     measured: Callable[[str], Metrics],
 ) -> None:
+    """No switch to 640 px, and at most one probe for it that fails (the SFU's log)."""
     run = measured("down_400")
     assert run["up_to_top"] == 0, run
+    assert run["failed_up_probes_in_30s"] <= 1, run
 
 
 @pytest.mark.xfail(
@@ -122,6 +124,22 @@ def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
 def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics]) -> None:
     run = measured("down_300")
     assert run["on_320_share"] >= 0.9, run
+
+
+def test_stepping_down_under_a_300_kbps_cap_shows_no_freeze(
+    measured: Callable[[str], Metrics],
+) -> None:
+    """The step to 320 px stops 640 px at once (its packets only fill the queue the new
+    keyframe must cross): the picture goes on within half a second."""
+    run = measured("down_300")
+    assert run["longest_gap_s"] < 0.5, run
+
+
+def test_stepping_down_under_a_400_kbps_cap_shows_no_freeze(
+    measured: Callable[[str], Metrics],
+) -> None:
+    run = measured("down_400")
+    assert run["longest_gap_s"] < 0.5, run
 
 
 def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
