@@ -42,6 +42,7 @@ from sfu.layer_selection import (
 )
 from sfu.models import QualityReport
 from sfu.probe import PADDING_TICK_S, Probe, ProbeRequest
+from sfu.starvation import Starvation, audio_corroborates
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +65,6 @@ OVERFLOW_PERSIST_S = 0.25
 # layer kept full: most of it is lost and NACKed though the link carries the layer (a
 # 400 kb/s link went audio only that way for 7.5 s); a collapse must outlast the burst
 OVERFLOW_PERSIST_AFTER_STEP_S = 1.0
-# over a second or more of receiver reports, the receiver's highest sequence number
-# moved by under this share of the packets we sent: starved
-STARVED_BELOW = 0.25
-STARVED_MIN_PACKETS = 16
 # a probe's padding may overflow the link on purpose: its media NACKs fail the probe,
 # they say nothing of the layers sent before it
 AFTER_PROBE_S = 1.0
@@ -241,6 +238,7 @@ class QueueDelay:
         self._feedbacks: dict[int, tuple[int, int]] = {}
         self.audio_lost = 0  # audio packets the newest feedbacks say did not arrive
         self.standing_at: float | None = None  # when a queue last stood QUEUE_STANDING_S
+        self.audio_lost_at: float | None = None  # when feedback last said audio was lost
 
     def update(self, now: float, consumers: Iterable[Consumer]) -> float | None:
         """The queue delay a new round trip or arrival feedback shows (None: none new
@@ -279,6 +277,8 @@ class QueueDelay:
             queue = queue if arrival is None else max(queue, arrival)
         if queue is not None and queue >= QUEUE_STANDING_S:
             self.standing_at = now
+        if self.audio_lost > 0:
+            self.audio_lost_at = now
         return queue
 
 
@@ -399,7 +399,7 @@ class LinkAdaptation:
         self._queue = QueueDelay()
         self.queue_s: float | None = None
         self._starved = False
-        self._delivery_seen: dict[int, int] = {}
+        self._starvation = Starvation()
         self._audio_fit = AudioFit()
 
     @property
@@ -444,7 +444,18 @@ class LinkAdaptation:
             # a keyframe's NACKs can fill a half-second window whose own packets are
             # few: a collapse read from NACKs must last
             overflow = self._overflow.update(now, overflow, settling)
-            starved = self._starved_share(consumers)
+            videos = [
+                c
+                for c in consumers
+                if c.producer.kind == "video" and not c.paused and window.past_start_up(c, now)
+            ]
+            corroborated = audio_corroborates(
+                now,
+                self._arrival_queue(now) is not None,
+                self._queue.standing_at,
+                self._queue.audio_lost_at,
+            )
+            starved = self._starvation.share(videos, corroborated)
             self._starved = starved > 0
             if starved > overflow:
                 overflow, overflow_sent_bps = starved, sent_bps
@@ -498,28 +509,6 @@ class LinkAdaptation:
             if consumer.producer.kind == "audio" and consumer.audio_ask_bps != ask:
                 consumer.audio_ask_bps = ask
                 consumer.producer.audio_asks_changed()
-
-    def _starved_share(self, consumers: list[Consumer]) -> float:
-        """The share of what we sent that a video's receiver did not even see pass (its
-        highest sequence number stood still) over a second or more of its reports, when that
-        says the link lets next to no video through; else 0. Each report counts once."""
-        worst = 0.0
-        seen: dict[int, int] = {}
-        for consumer in consumers:
-            if consumer.producer.kind != "video" or consumer.paused:
-                continue
-            key = id(consumer)
-            seen[key] = consumer.receiver_reports
-            if self._delivery_seen.get(key) == consumer.receiver_reports:
-                continue
-            delivery = consumer.delivery
-            if delivery is None or delivery[1] < STARVED_MIN_PACKETS:
-                continue
-            moved, sent = delivery
-            if moved < STARVED_BELOW * sent:
-                worst = max(worst, 1.0 - moved / sent)
-        self._delivery_seen = seen
-        return worst
 
     def _end_settling(self, now: float, consumers: list[Consumer]) -> None:
         """After a step down, feedback counts again once it is about the new layers: a

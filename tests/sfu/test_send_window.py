@@ -253,3 +253,44 @@ def test_the_queue_is_a_round_trip_over_the_shortest_one_lately() -> None:
     video.paused = False
     video.echo(0.09)
     assert queue.update(40.0, consumers) == 0.0  # a standing queue becomes the baseline
+
+
+@dataclass
+class Arrivals:
+    """What the subscriber's arrival feedback on one audio said, so far."""
+
+    feedbacks: int = 0
+    lost: int = 0
+    queue_s: float | None = None
+
+    def feedback(self, queue_s: float, lost: int = 0) -> None:
+        self.feedbacks += 1
+        self.lost += lost
+        self.queue_s = queue_s
+
+
+@dataclass
+class Numbered:
+    """An audio consumer whose arrivals the subscriber numbers, as ``QueueDelay`` reads it."""
+
+    arrivals: Arrivals = field(default_factory=Arrivals)
+    producer: Kind = field(default_factory=lambda: Kind("audio"))
+
+
+def test_the_queue_remembers_when_the_audio_last_queued_and_when_it_was_lost() -> None:
+    """What corroborates a starved video (``sfu.starvation``): a clean path's audio
+    meets a queue of a millisecond or so and loses nothing."""
+    audio = Numbered()
+    queue = QueueDelay()
+    consumers: Any = [audio]
+    audio.arrivals.feedback(0.001)
+    assert queue.update(1.0, consumers) == 0.001
+    assert queue.standing_at is None and queue.audio_lost_at is None
+    audio.arrivals.feedback(0.03)
+    queue.update(1.2, consumers)
+    assert queue.standing_at == 1.2 and queue.audio_lost_at is None
+    audio.arrivals.feedback(0.0, lost=2)
+    queue.update(1.4, consumers)
+    assert queue.standing_at == 1.2 and queue.audio_lost_at == 1.4
+    queue.update(1.6, consumers)  # no new feedback: nothing new lost
+    assert queue.audio_lost_at == 1.4
