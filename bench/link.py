@@ -282,8 +282,18 @@ def run_unshaped(call: Call, link: RealLink, observe_s: float = 20.0) -> Metrics
     quality = quality_of_agent(probe)
     end = _ms(call.entered_at + observe_s)
     first = probe["frames"][0][0] if probe["frames"] else start
+    # either way: the agent's view of the citizen too, from the SFU's own log
+    decisions = call.service_events("sfu_link", call.entered_at - 1.0, call.entered_at + observe_s)
     return {
         "went_audio_only": int(any(state_of(q) == -1 for q in quality)),
+        "either_audio_only": int(
+            any(state_of(q) == -1 for q in quality) or any(d["audio_only"] for d in decisions)
+        ),
+        "audio_only_decisions": [
+            [d["publishers"], d["reason"], round(d["at"] - call.entered_at, 2)]
+            for d in decisions
+            if d["audio_only"]
+        ],
         "top_after_s": steady_from(probe["frames"], start, TOP_WIDTH),
         "longest_gap_s": longest_frame_gap(probe["frames"], first, end),
         "lowest_state": min((state_of(q) for q in quality), default=None),
@@ -496,7 +506,10 @@ SCENARIOS: dict[str, Scenario] = {
             "unshaped",
             "no shaping: the call's first 20 s",
             run_unshaped,
-            (Target("went_audio_only", "0 calls audio only", lambda v: v == 0),),
+            (
+                Target("went_audio_only", "0 calls audio only", lambda v: v == 0),
+                Target("either_audio_only", "0 calls audio only, either way", lambda v: v == 0),
+            ),
             needs_top=False,
         ),
         Scenario(

@@ -76,6 +76,7 @@ def measured(bench: Bench) -> Callable[[str], Metrics]:
 def test_a_call_on_a_clean_link_never_goes_audio_only(measured: Callable[[str], Metrics]) -> None:
     run = measured("unshaped")
     assert run["went_audio_only"] == 0, run
+    assert run["either_audio_only"] == 0, run  # the agent's view of the citizen too
 
 
 def test_lifting_a_320_px_cap_shows_no_freeze(measured: Callable[[str], Metrics]) -> None:
