@@ -123,25 +123,32 @@ def rises_into(frames: list[dict[str, Any]], start_ms: float, state: int) -> int
     return count
 
 
+def _longest_gap(
+    frames: Sequence[Sequence[float]], start_ms: float, end_ms: float
+) -> tuple[Sequence[float], Sequence[float]]:
+    """The frames (time, width) either side of the longest time without a newly
+    presented frame between the two times: from the last frame before the window, up to
+    its end (the window's edges stand in, width 0, where no frame does)."""
+    before = [f for f in frames if f[0] < start_ms]
+    inside = [f for f in frames if start_ms <= f[0] <= end_ms]
+    edges = [before[-1] if before else (start_ms, 0), *inside, (end_ms, 0)]
+    return max(itertools.pairwise(edges), key=lambda pair: pair[1][0] - pair[0][0])
+
+
 def longest_frame_gap(frames: Sequence[Sequence[float]], start_ms: float, end_ms: float) -> float:
     """Longest time without a newly presented frame between the two times (seconds)."""
-    times = [t for t, _ in frames if start_ms <= t <= end_ms]
-    before = [t for t, _ in frames if t < start_ms]
-    edges = [before[-1] if before else start_ms, *times, end_ms]
-    return round(max(b - a for a, b in itertools.pairwise(edges)) / 1000.0, 3)
+    before, after = _longest_gap(frames, start_ms, end_ms)
+    return round((after[0] - before[0]) / 1000.0, 3)
 
 
 def longest_gap_where(
     frames: Sequence[Sequence[float]], start_ms: float, end_ms: float
 ) -> tuple[float, int, int]:
     """Where ``longest_frame_gap`` is: seconds from ``start_ms`` to its last frame before,
-    and the widths of the frames on either side (0: none), to tell a freeze at a layer
-    switch from one within a layer (0: none, the window's edge)."""
-    before_window = [(t, int(w)) for t, w in frames if t < start_ms]
-    inside = [(t, int(w)) for t, w in frames if start_ms <= t <= end_ms]
-    edges = [before_window[-1] if before_window else (start_ms, 0), *inside, (end_ms, 0)]
-    before, after = max(itertools.pairwise(edges), key=lambda pair: pair[1][0] - pair[0][0])
-    return round((before[0] - start_ms) / 1000.0, 3), before[1], after[1]
+    and the widths of the frames on either side, to tell a freeze at a layer switch from
+    one within a layer (0: none, the window's edge)."""
+    before, after = _longest_gap(frames, start_ms, end_ms)
+    return round((before[0] - start_ms) / 1000.0, 3), int(before[1]), int(after[1])
 
 
 def most_within(times: Sequence[float], span_s: float) -> int:
@@ -284,11 +291,10 @@ def run_unshaped(call: Call, link: RealLink, observe_s: float = 20.0) -> Metrics
     first = probe["frames"][0][0] if probe["frames"] else start
     # either way: the agent's view of the citizen too, from the SFU's own log
     decisions = call.service_events("sfu_link", call.entered_at - 1.0, call.entered_at + observe_s)
+    went = any(state_of(q) == -1 for q in quality)
     return {
-        "went_audio_only": int(any(state_of(q) == -1 for q in quality)),
-        "either_audio_only": int(
-            any(state_of(q) == -1 for q in quality) or any(d["audio_only"] for d in decisions)
-        ),
+        "went_audio_only": int(went),
+        "either_audio_only": int(went or any(d["audio_only"] for d in decisions)),
         "audio_only_decisions": [
             [d["publishers"], d["reason"], round(d["at"] - call.entered_at, 2)]
             for d in decisions
