@@ -23,6 +23,7 @@ from sfu.aiortc import (
 )
 from sfu.arrival_delay import ArrivalDelay
 from sfu.layers import Layer
+from sfu.pacing import Pacer
 from sfu.padding import PADDING_PRIORITY, padding_packet
 from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
@@ -69,7 +70,7 @@ class ConsumedProducer(Protocol):
     def is_keyframe(self) -> Callable[[bytes], bool] | None: ...  # None: a codec we cannot read
 
     def layer_bitrates(self) -> list[float]: ...
-    def request_keyframe(self, layer_index: int = 0) -> bool: ...
+    def request_keyframe(self, layer_index: int = 0, repair: bool = False) -> bool: ...
     def forward_nack(self, layer_index: int, sequence_numbers: list[int]) -> None: ...
     def demand_changed(self) -> None: ...
     def audio_asks_changed(self) -> None: ...
@@ -117,6 +118,12 @@ class Consumer:
         self.target_layer = 0
         self._cutting_old = False
         self._held_packets: list[RtpView] | None = None
+        # a step down on a full link sends the new layer's keyframe at this rate, and
+        # what follows it until it has caught up (``sfu.pacing``), once the queue on the
+        # way has had this long to drain; None: at once
+        self._switch_pace_bps: float | None = None
+        self._switch_hold_s = 0.0
+        self.pacer = Pacer(self._emit, self._hand_to_python)
         self._held = None  # the target's keyframe, waiting to switch
         self.track.last_out_seq = random.randint(0, 0xFFFF)
         self.track.last_out_ts = random.randint(0, 0xFFFFFFFF)
@@ -216,8 +223,15 @@ class Consumer:
         self._hand_to_python()
 
     def _hand_to_python(self) -> None:
-        """The native track forwards the current layer itself unless held or cut."""
-        self.track.holding = int(self._held_packets is not None or self._cutting_old)
+        """The native track forwards the current layer itself unless held, cut or paced."""
+        self.track.holding = int(
+            self._held_packets is not None or self._cutting_old or self.pacer.active
+        )
+
+    @property
+    def _frame_open(self) -> bool:
+        """The last packet on its way to the subscriber did not end its frame."""
+        return self.pacer.frame_open if self.pacer.active else bool(self.track.frame_open)
 
     @property
     def packets_sent(self) -> int:
@@ -232,6 +246,7 @@ class Consumer:
         self.attached = False
         self.sender.sink = None
         self.track.forward = None
+        self.pacer.drop()
         self.producer.remove_consumer(self)
 
     def pause(self) -> None:
@@ -239,6 +254,7 @@ class Consumer:
             self.paused = True
             self.current_layer = None
             self._held = None
+            self.pacer.drop()  # nothing of it will be shown
             self.delivery = None
             self.producer.demand_changed()
 
@@ -259,13 +275,23 @@ class Consumer:
             self.producer.demand_changed()
             self.producer.request_keyframe(self.target_layer)
 
-    def set_target_layer(self, layer: int | None, link_full: bool = False) -> None:
+    def set_target_layer(
+        self,
+        layer: int | None,
+        link_full: bool = False,
+        pace_bps: float | None = None,
+        hold_s: float = 0.0,
+    ) -> None:
         """Switch to ``layer`` on its next keyframe (None: keep the current choice).
 
         Until it comes the current layer goes on, so the picture never stops; but a
         step down on a full link (``link_full``) stops it at once: its packets only
         keep the queue full, and the new layer's keyframe, sent into that queue, was
-        lost (a 300 kb/s cap froze the picture until another came)."""
+        lost (a 300 kb/s cap froze the picture until another came). That keyframe then
+        leaves at ``pace_bps`` (under what the link carries) after ``hold_s`` (the queue
+        the old layer left), not at once; and the old layer's packets lost in that
+        queue are not resent (the keyframe makes them useless, and their resends took
+        the room it needed)."""
         if layer is None or layer == self.target_layer:
             return
         self.target_layer = layer
@@ -273,6 +299,8 @@ class Consumer:
         current = self.current_layer
         was_cutting = self._cutting
         self._cutting = link_full and current is not None and layer < current
+        self._switch_pace_bps = pace_bps if self._cutting else None
+        self._switch_hold_s = hold_s
         if was_cutting and not self._cutting and current is not None and layer == current:
             # back to the layer it stopped: what it dropped meanwhile is a hole only a
             # keyframe fills
@@ -299,12 +327,17 @@ class Consumer:
             return
         if self._needs_rebase:
             self._rebase(packet)
-        track = self.track
-        if not track.configured:
+        if not self.track.configured:
             self._configure(payload_type)
-        track.emit(packet.data, audio_level, time.monotonic())
+        if self.pacer.active:
+            self.pacer.push(packet, audio_level)
+        else:
+            self._emit(packet, audio_level)
         if self._held is not None and packet.marker:
             self._switch(self.target_layer)  # the old layer's frame is whole: switch now
+
+    def _emit(self, packet: RtpView, audio_level: bytes | None) -> None:
+        self.track.emit(packet.data, audio_level, time.monotonic())
 
     def _configure(self, payload_type: int) -> None:
         sender = self.sender
@@ -354,12 +387,15 @@ class Consumer:
             # padded with media): switching there would skip every packet since
             return
         self._held = [packet]
-        if self._cutting and self.track.frame_open:
+        if self._cutting and self._frame_open:
             self._resume_gap = 1  # the old layer's frame in flight stays incomplete
-        if self.current_layer is None or not self.track.frame_open or self._cutting:
+        if self.current_layer is None or not self._frame_open or self._cutting:
             self._switch(layer)
 
     def _switch(self, layer: int) -> None:
+        pace_bps, self._switch_pace_bps = self._switch_pace_bps, None
+        if self.pacer.active:
+            self.pacer.flush()  # the old layer's last packets go before the new one's
         self._cutting = False
         held, self._held = self._held or [], None
         if self.current_layer is not None:
@@ -367,11 +403,16 @@ class Consumer:
         self.current_layer = layer
         self._switch_mark = self.packets_sent
         self._first_seq_of_layer = (self.track.last_out_seq + 1) & 0xFFFF
-        if self._resumed:
+        if self._resumed or pace_bps is not None:
+            # after a pause, or a cut on a full link, the keyframe starts the picture
+            # again: what was sent before it is not worth the link's room
             self._resumed = False
             self._stale_before = (self._first_seq_of_layer + self._resume_gap) & 0xFFFF
         self.switched_at = time.monotonic()
         self._needs_rebase = True
+        if pace_bps is not None:
+            self.pacer.start(pace_bps, self._switch_hold_s)
+            self._hand_to_python()
         for packet in held:
             self.forward(packet, layer)
 
@@ -416,9 +457,11 @@ class Consumer:
         stale_before = self._stale_before
         if (
             stale_before is not None
-            and (self.track.last_out_seq - stale_before) & 0xFFFF >= STALE_SPAN
+            and STALE_SPAN <= (self.track.last_out_seq - stale_before) & 0xFFFF < 0x8000
         ):
-            stale_before = self._stale_before = None  # long past: numbers wrap towards it
+            # long past: numbers wrap towards it (just before it: nothing sent since, a
+            # paced keyframe still held)
+            stale_before = self._stale_before = None
         for seq in sequence_numbers:
             if stale_before is not None and (seq - stale_before) & 0xFFFF >= 0x8000:
                 continue  # sent before the last pause: neither resent nor asked upstream
@@ -460,8 +503,9 @@ class Consumer:
             # still asked for after its last copy: the receiver's picture cannot go on
             # without it (Chrome waits 3 s before asking for a keyframe itself; a new
             # layer's keyframe lost thrice under a 300 kb/s cap froze the picture that
-            # long): a fresh keyframe, throttled per layer, ends the wait
-            self.producer.request_keyframe(self.current_layer)
+            # long): a fresh keyframe ends the wait, asked for sooner than the usual
+            # throttle allows (that keyframe was the one asked for at the switch)
+            self.producer.request_keyframe(self.current_layer, repair=True)
         self.flush_retransmissions()  # at once: the subscriber is waiting for them
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:

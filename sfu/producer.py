@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 SIMULCAST_SIZING_S = 5.0
 
 RECEIVER_REPORT_INTERVAL_S = 1.0  # video: the publisher's estimate and RTT need it often
+# a repair's keyframe (``request_keyframe``): sooner than the usual throttle, but one a
+# round trip or so, however many packets the subscriber gave up on meanwhile
+REPAIR_KEYFRAME_INTERVAL_S = 0.3
 AUDIO_RECEIVER_REPORT_INTERVAL_S = 5.0  # audio: RFC 3550's recommended minimum, as mediasoup
 
 
@@ -311,12 +314,17 @@ class Producer:
             layer.sender_report = (ntp, rtp_timestamp, time.monotonic())
 
     # --- upstream feedback --------------------------------------------------------
-    def request_keyframe(self, layer_index: int = 0) -> bool:
-        """Queue a PLI for one layer unless one went out less than the interval ago."""
+    def request_keyframe(self, layer_index: int = 0, repair: bool = False) -> bool:
+        """Queue a PLI for one layer unless one went out less than the interval ago
+        (``REPAIR_KEYFRAME_INTERVAL_S`` for a ``repair``: a subscriber's picture stopped
+        on a packet lost past its last resend, which no other keyframe will mend)."""
         if self.kind != "video" or not 0 <= layer_index < len(self.layers):
             return False
         layer = self.layers[layer_index]
-        if not layer.may_request_keyframe(time.monotonic(), self._keyframe_interval_s):
+        interval = self._keyframe_interval_s
+        if repair:
+            interval = min(interval, REPAIR_KEYFRAME_INTERVAL_S)
+        if not layer.may_request_keyframe(time.monotonic(), interval):
             return False
         assert layer.ssrc is not None
         self.keyframe_requests += 1

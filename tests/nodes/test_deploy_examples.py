@@ -14,7 +14,8 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.timeout(120)
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROXY_ADDRESS = "127.0.0.2"  # nginx's side of its connections to the node
 AGENT = "agent@demo.visioguichet.fr"
+SSL_CLOSE_GRACE_S = 0.25
 
 
 def _nginx_binary() -> str:
@@ -136,14 +138,23 @@ def proxied_node(tmp_path: Path) -> Iterator[Proxy]:
             process.wait(timeout=10)
 
 
-def _client_from(address: str) -> aiohttp.ClientSession:
+@asynccontextmanager
+async def _client_from(address: str) -> AsyncIterator[aiohttp.ClientSession]:
     """A client whose connections come from ``address`` (a host of its own on loopback).
 
-    Connections are kept alive, so that closing the session aborts them: a connection
-    closed after each request shuts TLS down on its own time, and a loop that ends
-    first leaves its socket to the garbage collector (an unclosed-transport warning in
-    whichever test comes next)."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, local_addr=(address, 0)))
+    Its TLS connections are closed before the test's loop ends: a socket the loop never
+    got round to closing is an unclosed-transport warning in whichever test comes next.
+    Closing the session aborts pooled connections, but a connection closed on its own
+    (a WebSocket's, or one the server ended) shuts TLS down on later turns of the loop;
+    aiohttp's guidance is to give it a quarter of a second."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=False, local_addr=(address, 0))
+    )
+    try:
+        yield session
+    finally:
+        await session.close()
+        await asyncio.sleep(SSL_CLOSE_GRACE_S)
 
 
 async def test_nginx_example_passes_http_and_redirects_plain_http(proxied_node: Proxy) -> None:

@@ -27,6 +27,7 @@ from sfu.keyframes import is_vp8_keyframe
 from sfu.rtp_view import RtpView
 from sfu.stats import RoomCounters
 from sfu.vp8_descriptor import Vp8Numbering, parse, rewrite
+from tests.sfu.test_pacing import Timers
 
 PAYLOAD_TYPE = 96
 
@@ -197,6 +198,7 @@ class Publisher:
     timestamp: int
     frame: int = 0
     keyframe_due: bool = True
+    body: int = 20  # payload bytes a packet carries past its descriptor
 
     def next_frame(self) -> list[bytes]:
         keyframe, self.keyframe_due = self.keyframe_due, False
@@ -212,19 +214,24 @@ class Publisher:
         for index in range(2):
             head = descriptor(self.picture_id, self.bits, self.tl0, tid, start=index == 0)
             body = (b"\x10" if keyframe else b"\x11") if index == 0 else b"\x00"
-            packets.append(rtp(self.seq, self.timestamp, head + body + bytes(20), index))
+            packets.append(rtp(self.seq, self.timestamp, head + body + bytes(self.body), index))
             self.seq = (self.seq + 1) & 0xFFFF
         return packets
 
 
 class Sender(SimpleNamespace):
-    """What a consumer asks of its connection's sender, without a connection."""
+    """What a consumer asks of its connection's sender, without a connection: the
+    packets it resends are recorded (by their sequence number)."""
 
     def __init__(self) -> None:
         super().__init__(
             fast_path=None, ssrc=0xBEEF, sink=None, payload_type=PAYLOAD_TYPE,
-            extension_ids={}, mid="1",
+            extension_ids={}, mid="1", rtx_payload_type=97, resent=[],
         )  # fmt: skip
+
+    def rtx_packet(self, data: bytes, sequence_number: int) -> bytes:
+        self.resent.append(struct.unpack("!H", data[2:4])[0])
+        return data
 
 
 class Layers(SimpleNamespace):
@@ -325,6 +332,57 @@ def test_a_step_down_on_a_full_link_stops_the_current_layer_at_once() -> None:
     assert all((a[0] + 1) & 0xFFFF == b[0] for a, b in itertools.pairwise(sent))
     pictures = [s for index, s in enumerate(sent) if index % 2 == 0]
     assert all(b[2] == (a[2] + 1) & 0x7FFF for a, b in itertools.pairwise(pictures))
+
+
+def test_a_step_down_on_a_full_link_paces_the_new_layers_keyframe() -> None:
+    """Under a 300 kb/s cap the 320 px keyframe, sent at once into the queue the 640 px
+    layer left full, lost its tail and its resends: it leaves at the rate the link
+    carries, the frames behind it follow in order, and once caught up the native path
+    forwards the layer again."""
+    timers = Timers()
+    layers = Layers()
+    sender = Sender()
+    consumer = Consumer(layers, "citizen", sender, RoomCounters(), 256, lambda: None)  # type: ignore[arg-type]
+    consumer.pacer.clock, consumer.pacer.schedule = timers.clock, timers.schedule
+    inlets = [LayerInlet(Counters(), [consumer.track], layer) for layer in range(2)]
+    layers.layers = inlets
+    q, f = (Publisher(15, 100 * n, 10 * n, 1000 * n, 5000 * n, body=1000) for n in (1, 2))
+    consumer.set_target_layer(1)
+    for _ in range(3):
+        for packet in f.next_frame():
+            inlets[1].deliver(packet, 0)
+    assert consumer.current_layer == 1 and consumer.track.holding == 0
+
+    def sent() -> int:  # packets sent since the step down (one run of numbers)
+        return (consumer.track.last_out_seq - before) & 0xFFFF
+
+    before = consumer.track.last_out_seq
+    # 10 000 bytes a second, once the queue f left has had 0.2 s to drain
+    consumer.set_target_layer(0, link_full=True, pace_bps=80_000, hold_s=0.2)
+    for _ in range(5):  # q's keyframe and four frames, as one burst
+        for packet in q.next_frame():
+            inlets[0].deliver(packet, 0)
+    assert consumer.current_layer == 0
+    assert consumer.track.holding == 1  # q's packets wait in the pacer, not in C
+    # f's last packets, lost in that queue: the keyframe makes them useless, and their
+    # resends would take the room it needs
+    consumer.on_nack([before, (before - 1) & 0xFFFF])
+    assert sender.resent == []
+    timers.run_until(timers.now + 0.19)
+    assert sent() == 0
+    timers.run_until(timers.now + 0.02)
+    assert sent() == 2  # one packet's burst and the packet it allows
+    timers.run_until(timers.now + 0.5)
+    assert sent() == 2 + 5  # 1 040 bytes each 0.104 s
+    consumer.on_nack([(before + 1) & 0xFFFF])  # q's, sent since: resent
+    assert sender.resent == [(before + 1) & 0xFFFF]
+    timers.run_until(timers.now + 2.0)
+    assert sent() == 10
+    assert consumer.track.holding == 0  # caught up: the native path forwards q again
+    assert all(consumer.track.history((before + n) & 0xFFFF) for n in range(1, 11))
+    for packet in q.next_frame():
+        inlets[0].deliver(packet, 0)
+    assert sent() == 12  # at once, by C
 
 
 def test_back_to_the_layer_it_stopped_asks_for_its_keyframe() -> None:
