@@ -255,6 +255,9 @@ class Consumer:
             self.current_layer = None
             self._held = None
             self.pacer.drop()  # nothing of it will be shown
+            # a cut's pacing was for that step (its layer's rate, the queue then): the
+            # resume's keyframe, on a link that has changed since, goes at once
+            self._switch_pace_bps = None
             self.delivery = None
             self.producer.demand_changed()
 

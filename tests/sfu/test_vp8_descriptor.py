@@ -385,6 +385,31 @@ def test_a_step_down_on_a_full_link_paces_the_new_layers_keyframe() -> None:
     assert sent() == 12  # at once, by C
 
 
+def test_a_resume_after_a_pause_during_a_cut_is_not_paced() -> None:
+    """A 60 kb/s cap steps down on a full link, then pauses video before the new keyframe
+    comes: when the cap lifts, the resume's keyframe goes at once, not held and paced
+    for a queue and a layer of the past."""
+    timers = Timers()
+    layers = Layers()
+    consumer = Consumer(layers, "citizen", Sender(), RoomCounters(), 256, lambda: None)  # type: ignore[arg-type]
+    consumer.pacer.clock, consumer.pacer.schedule = timers.clock, timers.schedule
+    inlets = [LayerInlet(Counters(), [consumer.track], layer) for layer in range(2)]
+    layers.layers = inlets
+    q, f = (Publisher(15, 100 * n, 10 * n, 1000 * n, 5000 * n, body=1000) for n in (1, 2))
+    consumer.set_target_layer(1)
+    for packet in f.next_frame():
+        inlets[1].deliver(packet, 0)
+    consumer.set_target_layer(0, link_full=True, pace_bps=80_000, hold_s=0.2)
+    consumer.pause()
+    consumer.resume()
+    before = consumer.track.last_out_seq
+    for _ in range(5):
+        for packet in q.next_frame():
+            inlets[0].deliver(packet, 0)
+    assert consumer.current_layer == 0 and consumer.track.holding == 0
+    assert (consumer.track.last_out_seq - before) & 0xFFFF == 10  # all at once
+
+
 def test_back_to_the_layer_it_stopped_asks_for_its_keyframe() -> None:
     """The decision goes back up before the lower keyframe came: the frames the current
     layer dropped meanwhile are a hole only its keyframe fills, and the numbering says so."""
