@@ -1,13 +1,15 @@
-"""Spreading a step down's keyframe over time, at the rate the link carries.
+"""Spreading a step down's keyframe over time, once the queue ahead has drained.
 
-A step down on a full link switches on the lower layer's keyframe, which is several
-times a delta frame (5 to 8 KB at 320 px) and comes as a burst at line rate. Under a
-300 kb/s cap the link's queue holds about 6 KB, still full of the layer just stopped:
-the keyframe's tail was lost there, its resends were lost again behind it, and the
-picture froze up to 0.9 s until another keyframe came (bench.link ``down_300``, one
-run in five). Sent at the rate the link was measured to carry, after the audio, the
-keyframe never overflows the queue; the frames behind it follow it through the pacer
-until it has caught up with them, and then the native path takes over again.
+A step down on a full link switches on the lower layer's keyframe, several times a
+delta frame (1 to 7 KB at 320 px), which comes as a burst at line rate. Under a 300
+kb/s cap the link's queue holds about 6 KB, still full of the layer just stopped, and
+drains only at what the new layer and the audio leave free: the keyframe's tail was
+lost there, its resends were lost again behind it, and the picture froze up to 0.9 s
+until another keyframe came (bench.link ``down_300``, one run in five). So the
+keyframe waits for the time that queue takes to drain (the queue delay measured), then
+leaves, with the frames behind it, at a rate a little above the new layer's own (the
+caller chooses it), until the pacer has caught up with the stream; then the native path
+takes over again.
 
 Chrome paces everything it sends this way (its pacer spreads each frame at 2.5 times
 the target rate); an SFU that forwards at line rate only needs it where it sends more
