@@ -64,16 +64,18 @@ async def test_admin_creates_service_motif_and_agent_and_citizens_can_book_it(
     assert rules.status == 200
     slots = (await (await client.get(slots_url)).json())["slots"]
     assert slots and {s["agent_id"] for s in slots} == {agent_body["id"]}
-    first, second = (datetime.fromisoformat(s["start"]) for s in slots[:2])
-    assert second - first == timedelta(minutes=45)  # duration; the buffer follows a booking
+    starts = [datetime.fromisoformat(s["start"]) for s in slots]
+    # two slots of one day: late in the evening, today's last is followed by tomorrow's first
+    i = next(i for i in range(len(starts) - 1) if starts[i].date() == starts[i + 1].date())
+    assert starts[i + 1] - starts[i] == timedelta(minutes=45)  # the buffer follows a booking
     assert datetime.fromisoformat(slots[-1]["start"]) - datetime.fromisoformat(
         slots[0]["start"]
     ) <= timedelta(days=10)
 
-    body = booking_body(slots[0]["start"]) | {"motif_id": motif["id"]}
+    body = booking_body(slots[i]["start"]) | {"motif_id": motif["id"]}
     assert (await client.post("/api/bookings", json=body)).status == 201
     after = [s["start"] for s in (await (await client.get(slots_url)).json())["slots"]]
-    assert slots[1]["start"] not in after  # 45 min + 15 min buffer reach into it
+    assert slots[i + 1]["start"] not in after  # 45 min + 15 min buffer reach into it
 
     withdrawn = await client.patch(
         f"/api/admin/motifs/{motif['id']}", json={"active": False}, headers=csrf

@@ -270,7 +270,7 @@ def test_agent_moves_an_appointment_to_another_free_slot(
 ) -> None:
     from tests.web.test_no_show_dashboard import book_through_api
 
-    booking = book_through_api(service, "Nadia Roux")
+    booking = book_through_api(service, "Nadia Roux", another_that_day=True)
     day = booking["start"][:10]
     agent = paris_page(browser)
     sign_in_agent(agent, service.base_url)

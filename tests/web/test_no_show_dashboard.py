@@ -26,7 +26,11 @@ def post_json(url: str, body: dict[str, Any]) -> Any:
         return json.load(response)
 
 
-def book_through_api(service: RunningService, name: str) -> dict[str, Any]:
+def book_through_api(
+    service: RunningService, name: str, another_that_day: bool = False
+) -> dict[str, Any]:
+    """Book the first free slot (``another_that_day``: the first whose agent has another
+    free slot that day; late in the evening, today's last slot is alone)."""
     services = service.get_json("/api/services")
     motif = next(m for s in services for m in s["motifs"] if m["video"])
     today = date.today()
@@ -34,6 +38,12 @@ def book_through_api(service: RunningService, name: str) -> dict[str, Any]:
         f"/api/motifs/{motif['id']}/slots?from={today}&to={today + timedelta(days=13)}"
     )["slots"]
     slot = slots[0]
+    if another_that_day:
+        slot = next(
+            s for s in slots
+            if sum(o["start"][:10] == s["start"][:10] and o["agent_id"] == s["agent_id"]
+                   for o in slots) > 1
+        )  # fmt: skip
     return dict(
         post_json(
             service.base_url + "/api/bookings",
