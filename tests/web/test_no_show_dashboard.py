@@ -29,8 +29,9 @@ def post_json(url: str, body: dict[str, Any]) -> Any:
 def book_through_api(
     service: RunningService, name: str, another_that_day: bool = False
 ) -> dict[str, Any]:
-    """Book the first free slot (``another_that_day``: the first whose agent has another
-    free slot that day; late in the evening, today's last slot is alone)."""
+    """Book the first free slot (``another_that_day``: the first whose agent has two more
+    free slots that day, since the booking's own buffer may take the next one; late in
+    the evening, today's last slots are too few)."""
     services = service.get_json("/api/services")
     motif = next(m for s in services for m in s["motifs"] if m["video"])
     today = date.today()
@@ -42,7 +43,7 @@ def book_through_api(
         slot = next(
             s for s in slots
             if sum(o["start"][:10] == s["start"][:10] and o["agent_id"] == s["agent_id"]
-                   for o in slots) > 1
+                   for o in slots) >= 3
         )  # fmt: skip
     return dict(
         post_json(
