@@ -5,8 +5,10 @@ Chromium, the service is ``visioguichet serve``. ``bench/real_link.py`` and
 the same scenarios longer and more often.
 
 Each scenario is one call, run once per module and shared by the tests of its targets.
-Targets the SFU does not meet yet are expected failures (not strict), their reason the
-figure measured; they pass, and say so, once the adaptation reaches them.
+The machine is shared and its load comes in bursts: a target a call misses is tried on
+a second call, and the test fails when both miss it (``bench.link`` gives the spread).
+The one target no SFU reaches on this link is an expected failure, its reason the
+figures measured.
 """
 
 from __future__ import annotations
@@ -60,17 +62,47 @@ def bench() -> Iterator[Bench]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def measured(bench: Bench) -> Callable[[str], Metrics]:
-    """A scenario's figures, measured on first use."""
-    done: dict[str, Metrics] = {}
+# Calls a target is tried on before it counts as missed.
+ATTEMPTS = 2
 
-    def get(name: str) -> Metrics:
-        if name not in done:
-            done[name] = run_scenario(bench, replace(SCENARIOS[name], run=SHORT[name]))
-        return done[name]
+Check = Callable[[Metrics], bool]
+
+
+@pytest.fixture(scope="module")
+def calls(bench: Bench) -> Callable[[str, int], Metrics]:
+    """A scenario's ``n``-th call (from 0), measured on first use and shared."""
+    done: dict[str, list[Metrics]] = {}
+
+    def get(name: str, n: int) -> Metrics:
+        runs = done.setdefault(name, [])
+        while len(runs) <= n:
+            runs.append(run_scenario(bench, replace(SCENARIOS[name], run=SHORT[name])))
+        return runs[n]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def measured(calls: Callable[[str, int], Metrics]) -> Callable[[str], Metrics]:
+    """A scenario's first call."""
+    return lambda name: calls(name, 0)
+
+
+@pytest.fixture(scope="module")
+def target(calls: Callable[[str, int], Metrics]) -> Callable[[str, Check], Metrics]:
+    """Asserts ``check`` on the scenario's first call, or on a second if the first misses
+    it; returns the call that met it."""
+
+    def met(name: str, check: Check) -> Metrics:
+        missed = []
+        for n in range(ATTEMPTS):
+            run = calls(name, n)
+            if check(run):
+                return run
+            missed.append(run)
+        pytest.fail(f"missed in {ATTEMPTS} calls: {missed}")
+
+    return met
 
 
 def test_a_call_on_a_clean_link_never_goes_audio_only(measured: Callable[[str], Metrics]) -> None:
@@ -91,17 +123,12 @@ def test_lifting_a_320_px_cap_brings_the_top_layer_back(
     assert run["top_after_s"] is not None and run["top_after_s"] <= 5.0, run
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "layer drop 1.22-2.02 s after a 400 kb/s cap at the page (bench.link --committed "
-        "--repeats 3 at 873989b; 1.37-1.86 at ff42ea5), 28 of 32 runs within 2 s since the "
-        "standing queue counts (de93f14), the late ones by 0.02-0.03 s"
-    ),
-)
-def test_a_400_kbps_downlink_drops_a_layer_within_2_s(measured: Callable[[str], Metrics]) -> None:
-    run = measured("down_400")
-    assert run["layer_drop_s"] is not None and run["layer_drop_s"] <= 2.0, run
+def test_a_400_kbps_downlink_drops_a_layer_within_2_s(
+    target: Callable[[str, Check], Metrics],
+) -> None:
+    """1.20-1.49 s at the page in bench.link, 2.01 s in a call here and in CI runs: 640 px
+    and its audio are little over 400 kb/s, so the tbf's 4 KB burst empties slowly."""
+    target("down_400", lambda r: r["layer_drop_s"] is not None and r["layer_drop_s"] <= 2.0)
 
 
 def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
@@ -113,18 +140,9 @@ def test_a_400_kbps_downlink_is_not_probed_with_the_top_layer(
     assert run["failed_up_probes_in_30s"] <= 1, run
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "320 px held 100 % in every bench.link run since the one-layer step (1a724f4; 24 "
-        "runs, 2 of them with two busy processes on the 2 cores) and in CI at 424e1d6; in "
-        "CI at e5558d0 the step at 0.91 s went below 320 px for the whole window "
-        "(on_320_share 0.0): not reproduced since"
-    ),
-)
-def test_a_300_kbps_downlink_stays_on_320_px(measured: Callable[[str], Metrics]) -> None:
-    run = measured("down_300")
-    assert run["on_320_share"] >= 0.9, run
+def test_a_300_kbps_downlink_stays_on_320_px(target: Callable[[str, Check], Metrics]) -> None:
+    """100 % in every bench.link run; once in CI (e5558d0) the step went below 320 px."""
+    target("down_300", lambda r: r["on_320_share"] >= 0.9)
 
 
 def test_stepping_down_under_a_300_kbps_cap_shows_no_freeze(
@@ -155,12 +173,13 @@ def test_a_60_kbps_downlink_goes_audio_only_within_2_s(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "15.9-18.1 % of the audio concealed in the first 5 s of a 60 kb/s cap at 873989b "
-        "(14.3-17.6 at ff42ea5); 1.9-3.3 % when the viewer stops video just before the cap "
-        "(down_60_floor), but 11.4-14.7 % when it stops video 0.2 s after the cap "
-        "(down_60_cut_200ms), sooner than any feedback can tell, and 14.9-19.0 % at 0.5 s: "
-        "the top layer fills the tbf's 600 ms queue within 0.2 s and the audio behind it "
-        "arrives 0.6 s late, whatever is decided after; none concealed once settled"
+        "15.6-19.9 % of the audio concealed in the first 5 s of a 60 kb/s cap (bench.link "
+        "at 53cc1c4); with video stopped by the viewer itself 2.7-3.6 % just before the "
+        "cap, 2.9-3.0 % at its moment, 3.4-7.7 % 0.1 s after, 11.4-17.3 % 0.2 s after: "
+        "5 % needs video stopped within about 0.1 s, before the first packet queued "
+        "behind the cap (the tbf's 4 KB burst passes the first 0.1 s) has reached the "
+        "viewer, let alone been reported; whatever is decided later, the audio arrives "
+        "0.6 s late; none concealed once settled"
     ),
 )
 def test_a_60_kbps_downlink_conceals_at_most_5_percent_of_audio(
@@ -189,19 +208,11 @@ def test_video_comes_back_within_5_s_of_the_60_kbps_cap_lifting(
     assert run["video_back_s"] is not None and run["video_back_s"] <= 5.0, run
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "640 px 11.71-12.52 s after the 60 kb/s cap lifted at ff42ea5 (11.64-12.17 at "
-        "c770996): met, but this test's window after the lift is 18 s and one run on a "
-        "loaded machine has little margin"
-    ),
-)
 def test_the_top_layer_comes_back_within_15_s_of_the_60_kbps_cap_lifting(
-    measured: Callable[[str], Metrics],
+    target: Callable[[str, Check], Metrics],
 ) -> None:
-    run = measured("down_60")
-    assert run["top_after_lift_s"] is not None and run["top_after_lift_s"] <= 15.0, run
+    """11.6-12.5 s in bench.link: the window after the lift (18 s) leaves little margin."""
+    target("down_60", lambda r: r["top_after_lift_s"] is not None and r["top_after_lift_s"] <= 15.0)
 
 
 def test_a_150_kbps_uplink_loses_under_1_percent_at_the_bottleneck(
@@ -222,19 +233,18 @@ def test_5_percent_random_loss_keeps_the_sound(measured: Callable[[str], Metrics
     assert run["seconds_without_audio"] == 0, run
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "640 px back 10.38-10.85 s after the burst in bench.link at 873989b (8 of 8 runs "
-        "since ff42ea5) and in CI at 46b0804, but not within this test's 17 s window in "
-        "CI at 0860c2c on a loaded machine (never audio only); cause not yet read"
-    ),
-)
 def test_the_top_layer_comes_back_within_15_s_of_a_loss_burst_after_a_step(
-    measured: Callable[[str], Metrics],
+    target: Callable[[str, Check], Metrics],
 ) -> None:
     """80 % loss for 1.5 s a second after the viewer lifts a 320 px cap: the step down it
-    causes is not the step up's fault (the link queued nothing), so no 30 s back-off."""
-    run = measured("burst_after_step")
-    assert run["top_before_burst_s"] is not None, run
-    assert run["top_after_burst_s"] is not None and run["top_after_burst_s"] <= 15.0, run
+    causes is not the step up's fault (the link queued nothing), so no 30 s back-off.
+    10.4-10.9 s in bench.link; once in CI (0860c2c), on a loaded machine, not within the
+    test's 17 s."""
+    target(
+        "burst_after_step",
+        lambda r: (
+            r["top_before_burst_s"] is not None
+            and r["top_after_burst_s"] is not None
+            and r["top_after_burst_s"] <= 15.0
+        ),
+    )
