@@ -604,7 +604,7 @@ SCENARIOS: dict[str, Scenario] = {
                     ),
                 ),
             )
-            for delay in (0.0, 0.1, 0.2, 0.5)
+            for delay in (0.0, 0.1, 0.15, 0.2, 0.5)
         ),
         Scenario(
             "up_150",
