@@ -126,8 +126,8 @@ def test_lifting_a_320_px_cap_brings_the_top_layer_back(
 def test_a_400_kbps_downlink_drops_a_layer_within_2_s(
     target: Callable[[str, Check], Metrics],
 ) -> None:
-    """1.20-1.49 s at the page in bench.link, 2.01 s in a call here and in CI runs: 640 px
-    and its audio are little over 400 kb/s, so the tbf's 4 KB burst empties slowly."""
+    """1.15-1.75 s at the page in bench.link, up to 2.03 s in single calls here and in CI:
+    640 px and its audio are little over 400 kb/s, so the tbf's 4 KB burst empties slowly."""
     target("down_400", lambda r: r["layer_drop_s"] is not None and r["layer_drop_s"] <= 2.0)
 
 
