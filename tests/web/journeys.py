@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 MEDIA_TIMEOUT_S = 45.0
 DEMO_AGENT_EMAIL = "agent@demo.visioguichet.fr"
@@ -93,13 +93,22 @@ def sign_in_agent(page: Page, base_url: str) -> None:
     expect(page.get_by_role("heading", name="Mes rendez-vous")).to_be_visible(timeout=15_000)
 
 
+def reach_motifs(page: Page, motif: Locator) -> None:
+    """On the booking page just opened, get to ``motif``: the page skips the service step
+    when there is only one service, but only once its list of services has come, so wait
+    for either step to show before choosing the first service if asked."""
+    shown = page.locator("#motifs button:visible, #services button:visible").first
+    expect(shown).to_be_visible(timeout=15_000)
+    if not motif.is_visible():
+        page.locator("#services button").first.click()
+    expect(motif).to_be_visible(timeout=15_000)
+
+
 def book_first_video_slot(page: Page, base_url: str, name: str, email: str) -> None:
     """Walk the booking flow with the first video motif and the first free slot."""
     page.goto(f"{base_url}/book")
     motif = page.locator("#motifs button").first
-    if not motif.is_visible():
-        page.locator("#services button").first.click()
-    expect(motif).to_be_visible(timeout=15_000)
+    reach_motifs(page, motif)
     motif.click()
     slot = page.locator("#slots button").first
     expect(slot).to_be_visible(timeout=15_000)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.server import RunningService
+from tests.web.journeys import reach_motifs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -26,9 +27,7 @@ def test_a_refused_name_is_explained_in_the_language_of_the_page(
         page = context.new_page()
         page.goto(f"{service.base_url}/book?lang={lang}")
         motif = page.locator("#motifs button").first
-        if not motif.is_visible():
-            page.locator("#services button").first.click()
-        expect(motif).to_be_visible(timeout=15_000)
+        reach_motifs(page, motif)
         motif.click()
         slot = page.locator("#slots button").first
         expect(slot).to_be_visible(timeout=15_000)

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support.server import RunningService
 from tests.web.accessibility import blocking_violations
-from tests.web.journeys import sign_in_agent
+from tests.web.journeys import reach_motifs, sign_in_agent
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -27,9 +27,7 @@ def paris_page(browser: Browser) -> Page:
 def open_motif(page: Page, base_url: str, label: str) -> None:
     page.goto(f"{base_url}/book")
     motif = page.locator("#motifs button", has_text=label)
-    if not motif.is_visible():
-        page.locator("#services button").first.click()
-    expect(motif).to_be_visible(timeout=15_000)
+    reach_motifs(page, motif)
     motif.click()
 
 
